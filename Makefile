@@ -1,0 +1,20 @@
+# The two set-up commands of the README. Each installs what is missing first.
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+MODEL ?= Tests/Fixtures/tiny-f32
+
+.PHONY: deps run test release
+
+deps:
+	bash tools/install-deps.sh
+
+release: deps
+	$(SWIFT) build -c release --product prism
+
+# The main job on the shipped model.
+run: release
+	.build/release/prism logits -m $(MODEL) --prompt "The capital of France is" --top 5
+
+# The test suite (what CI runs).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build

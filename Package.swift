@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One module per concern (see README "Where things live"):
+//   PrismSupport  errors, memory-mapped files, sizes, small JSON helpers
+//   PrismFormats  safetensors, the converted .prism file, the activation store
+//   PrismKernels  matrix products over f32/bf16/f16/int8 weights (OpenBLAS + SIMD)
+//   PrismTokenizer  Gemma's tokenizer.json, bit-exact with Hugging Face tokenizers
+//   PrismModel    Gemma config, weights and the forward pass that records activations
+//   Prisms        the logit decompositions
+//   prism         the command-line tool
+let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "logit-prisms",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "prism", targets: ["prism"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLZ4", providers: [.apt(["liblz4-dev"])]),
+        .target(name: "PrismSupport"),
+        .target(name: "PrismFormats", dependencies: ["PrismSupport", "CLZ4"]),
+        .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS"], swiftSettings: release),
+        .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: release),
+        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
+        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
+        .executableTarget(name: "prism", dependencies: [
+            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "Prisms",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),
+        .testTarget(name: "PrismKernelsTests", dependencies: ["PrismKernels"]),
+        .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
+        .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
+        .testTarget(name: "PrismCLITests", dependencies: ["prism"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,110 @@
+import Foundation
+import PrismSupport
+
+/// One `.safetensors` file, memory-mapped, its header validated before any tensor is used:
+/// 8-byte little-endian header length N, N bytes of JSON, then the data; every entry's
+/// `data_offsets` are relative to the end of the header.
+public final class SafeTensorsFile: @unchecked Sendable {
+    /// Headers larger than this are refused (gemma-2b's are ~20 KB; the reference library caps at 100 MB).
+    public static let maxHeaderBytes = 100 << 20
+
+    public struct Entry: Sendable {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        /// Absolute byte range in the file.
+        public let range: Range<Int>
+    }
+
+    public let path: String
+    public let file: MappedFile
+    public let entries: [String: Entry]
+    public let metadata: [String: String]
+
+    public init(path: String) throws {
+        self.path = path
+        let file = try MappedFile(path: path)
+        self.file = file
+        let name = (path as NSString).lastPathComponent
+        guard file.size >= 8 else { throw PrismError("\(name): truncated safetensors file (\(file.size) bytes, no header)") }
+        let n64 = file.all.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
+        guard n64 <= UInt64(Self.maxHeaderBytes) else {
+            throw PrismError("\(name): safetensors header length \(n64) exceeds the \(Self.maxHeaderBytes)-byte cap")
+        }
+        let n = Int(n64)
+        guard 8 + n <= file.size else {
+            throw PrismError("\(name): truncated safetensors file: header says \(n) bytes, file has \(file.size - 8) after the length")
+        }
+        let headerData = Data(file.bytes(8..<(8 + n)))
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: headerData)
+        } catch {
+            throw PrismError("\(name): safetensors header is not valid JSON")
+        }
+        guard let object = json as? [String: Any] else { throw PrismError("\(name): safetensors header is not a JSON object") }
+        let dataStart = 8 + n
+        let dataSize = file.size - dataStart
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for (key, value) in object {
+            if key == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw PrismError("\(name): __metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw PrismError("\(name): __metadata__ value for \(k) is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            entries[key] = try Self.parseEntry(key, value, file: name, dataStart: dataStart, dataSize: dataSize)
+        }
+        // Tensors may not overlap: a hostile header could otherwise alias one tensor's bytes as another's.
+        let sorted = entries.values.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.range.lowerBound < a.range.upperBound && !a.range.isEmpty && !b.range.isEmpty {
+            throw PrismError("\(name): tensors \(a.name) and \(b.name) overlap in the data section")
+        }
+        self.entries = entries
+        self.metadata = metadata
+    }
+
+    private static func parseEntry(_ key: String, _ value: Any, file: String, dataStart: Int, dataSize: Int) throws -> Entry {
+        guard let e = value as? [String: Any] else { throw PrismError("\(file): tensor \(key): entry is not an object") }
+        guard let dt = e["dtype"] as? String, let dtype = DType(rawValue: dt) else {
+            throw PrismError("\(file): tensor \(key): unknown dtype \(e["dtype"].map { "\($0)" } ?? "(missing)")")
+        }
+        guard let shapeAny = e["shape"] as? [Any] else { throw PrismError("\(file): tensor \(key): missing shape") }
+        var shape: [Int] = []
+        for d in shapeAny {
+            guard let num = d as? NSNumber, !isJSONFloat(num), num.int64Value >= 0 else {
+                throw PrismError("\(file): tensor \(key): shape \(shapeAny) is not a list of non-negative integers")
+            }
+            shape.append(Int(num.int64Value))
+        }
+        guard let offs = e["data_offsets"] as? [Any], offs.count == 2,
+              let b = (offs[0] as? NSNumber)?.int64Value, let en = (offs[1] as? NSNumber)?.int64Value,
+              b >= 0, en >= b else {
+            throw PrismError("\(file): tensor \(key): data_offsets must be [begin, end] with 0 <= begin <= end")
+        }
+        guard en <= Int64(dataSize) else {
+            throw PrismError("\(file): tensor \(key): data_offsets [\(b), \(en)] out of bounds (data section has \(dataSize) bytes)")
+        }
+        guard let count = checkedElementCount(shape), case let (bytes, o) = count.multipliedReportingOverflow(by: dtype.byteSize), !o else {
+            throw PrismError("\(file): tensor \(key): shape \(shape) overflows")
+        }
+        guard Int64(bytes) == en - b else {
+            throw PrismError("\(file): tensor \(key): shape \(shape) x \(dtype.rawValue) is \(bytes) bytes but data_offsets span \(en - b)")
+        }
+        return Entry(name: key, dtype: dtype, shape: shape, range: (dataStart + Int(b))..<(dataStart + Int(en)))
+    }
+
+    public func view(_ name: String) -> TensorView? {
+        guard let e = entries[name] else { return nil }
+        return TensorView(name: name, dtype: e.dtype, shape: e.shape, bytes: file.bytes(e.range), owner: file)
+    }
+}
+
+/// A JSON number written with a fraction or exponent (`3.0`) is not a dimension.
+@inline(__always) func isJSONFloat(_ n: NSNumber) -> Bool {
+    let t = String(cString: n.objCType)
+    return t == "d" || t == "f"
+}

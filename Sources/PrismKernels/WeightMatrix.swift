@@ -1,0 +1,107 @@
+/// A weight matrix stored `[rows = out_features, cols = in_features]`, row-major, as
+/// PyTorch stores it, pointing into a memory-mapped file (never copied whole).
+public struct WeightMatrix: @unchecked Sendable {
+    public enum Storage {
+        case f32(UnsafePointer<Float>)
+        case bf16(UnsafePointer<UInt16>)
+        case f16(UnsafePointer<UInt16>)
+        /// int8 quants `[rows, cols]` and one scale per `blockSize` consecutive inputs of a row,
+        /// `[rows, cols / blockSize]` as f16 bits: w[r, c] = q[r, c] * scale[r, c / blockSize].
+        case q8(quants: UnsafePointer<Int8>, scales: UnsafePointer<UInt16>, blockSize: Int)
+    }
+
+    public let rows: Int
+    public let cols: Int
+    public let storage: Storage
+    /// Keeps the mapping alive while this matrix is in use.
+    public let owner: AnyObject?
+
+    public init(rows: Int, cols: Int, storage: Storage, owner: AnyObject?) {
+        self.rows = rows
+        self.cols = cols
+        self.storage = storage
+        self.owner = owner
+    }
+
+    public var byteCount: Int {
+        switch storage {
+        case .f32: return rows * cols * 4
+        case .bf16, .f16: return rows * cols * 2
+        case .q8(_, _, let bs): return rows * cols + rows * (cols / bs) * 2
+        }
+    }
+
+    /// Writes rows `range` as f32 into `out` (`range.count * cols` floats).
+    public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let n = range.count * cols
+        let start = range.lowerBound * cols
+        switch storage {
+        case .f32(let p):
+            out.update(from: p + start, count: n)
+        case .bf16(let p):
+            Convert.bf16ToF32(p + start, out, count: n)
+        case .f16(let p):
+            Convert.f16ToF32(p + start, out, count: n)
+        case .q8(let q, let s, let bs):
+            let blocks = cols / bs
+            for r in range {
+                let o = out + (r - range.lowerBound) * cols
+                Convert.q8ToF32(q + r * cols, scales: s + r * blocks, blockSize: bs, blocks: blocks, o)
+            }
+        }
+    }
+}
+
+/// Element conversions, vectorised with Swift SIMD types.
+public enum Convert {
+    @inlinable
+    public static func bf16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        let raw = UnsafeRawPointer(src)
+        let out = UnsafeMutableRawPointer(dst)
+        while i + 16 <= count {
+            let h = raw.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt16>.self)
+            let w = SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16
+            out.storeBytes(of: w, toByteOffset: i * 4, as: SIMD16<UInt32>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = Float(bitPattern: UInt32(src[i]) << 16)
+            i += 1
+        }
+    }
+
+    @inlinable
+    public static func f16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        let raw = UnsafeRawPointer(src)
+        while i + 8 <= count {
+            let h = raw.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<Float16>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD8<Float>(h), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            dst[i] = Float(Float16(bitPattern: src[i]))
+            i += 1
+        }
+    }
+
+    @inlinable
+    public static func q8ToF32(_ q: UnsafePointer<Int8>, scales: UnsafePointer<UInt16>, blockSize: Int, blocks: Int, _ dst: UnsafeMutablePointer<Float>) {
+        for b in 0..<blocks {
+            let scale = Float(Float16(bitPattern: scales[b]))
+            let qb = q + b * blockSize
+            let ob = dst + b * blockSize
+            var i = 0
+            while i + 16 <= blockSize {
+                let v = UnsafeRawPointer(qb + i).loadUnaligned(as: SIMD16<Int8>.self)
+                UnsafeMutableRawPointer(ob + i).storeBytes(of: SIMD16<Float>(v) * scale, as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < blockSize {
+                ob[i] = Float(qb[i]) * scale
+                i += 1
+            }
+        }
+    }
+}

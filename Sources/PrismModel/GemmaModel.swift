@@ -1,0 +1,252 @@
+import Foundation
+import PrismKernels
+import PrismSupport
+
+/// Gemma (v1) forward pass, in fp32 over weights of any stored kind.
+///
+/// Layer-major over a batch: the new tokens of every sequence are stacked into one
+/// `[N, d]` matrix, so each projection reads its weight once for the whole batch; only
+/// attention runs per sequence. Every intermediate the prisms read is offered to the
+/// recorder under its canonical name (`ActivationName`).
+public final class GemmaModel: @unchecked Sendable {
+    public let config: GemmaConfig
+    public let weights: GemmaWeights
+    public let rope: Rope
+    public let activation: GemmaConfig.Activation
+
+    public init(config: GemmaConfig, weights: GemmaWeights) throws {
+        self.config = config
+        self.weights = weights
+        rope = Rope(headDim: config.headDim, theta: config.ropeTheta)
+        activation = try config.activation()
+    }
+
+    public var d: Int { config.hidden_size }
+    public var heads: Int { config.num_attention_heads }
+    public var kvHeads: Int { config.kvHeads }
+    public var headDim: Int { config.headDim }
+    public var ff: Int { config.intermediate_size }
+    public var vocab: Int { config.vocab_size }
+
+    public func makeCache(sequences: Int, capacity: Int) -> KVCache {
+        KVCache(sequences: sequences, layers: config.num_hidden_layers, width: kvHeads * headDim, capacity: capacity)
+    }
+
+    /// Checks ids and lengths before any work, so bad input is a one-line error.
+    public func validate(tokens: [[Int]], cache: KVCache) throws {
+        guard tokens.count == cache.sequences else { throw PrismError("batch has \(tokens.count) sequences, cache \(cache.sequences)") }
+        for (s, ids) in tokens.enumerated() {
+            if ids.isEmpty && cache.lengths[s] == 0 { throw PrismError("empty prompt: nothing to run") }
+            for id in ids where id < 0 || id >= vocab {
+                throw PrismError("token id \(id) is outside the vocabulary (0..<\(vocab))")
+            }
+            let total = cache.lengths[s] + ids.count
+            if total > config.max_position_embeddings {
+                throw PrismError("sequence of \(total) tokens exceeds max_position_embeddings \(config.max_position_embeddings)")
+            }
+            if total > cache.capacity { throw PrismError("sequence of \(total) tokens exceeds the cache capacity \(cache.capacity)") }
+        }
+    }
+
+    /// Runs the new `tokens` of each sequence (appended after what `cache` holds) and returns,
+    /// per sequence, the logits of the new-token indices in `logitsAt[s]` (full vocabulary).
+    public func forward(_ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil) throws -> [[[Float]]] {
+        try validate(tokens: tokens, cache: cache)
+        var rowStart: [Int] = []
+        var n = 0
+        for ids in tokens { rowStart.append(n); n += ids.count }
+        let positions = tokens.indices.flatMap { s in (0..<tokens[s].count).map { cache.lengths[s] + $0 } }
+
+        let x = Buffer(n * d)        // residual stream [N, d]
+        let h = Buffer(n * d)        // normed input of a block [N, d]
+        defer { x.free(); h.free() }
+
+        embed(tokens, into: x)
+        offer(recorder, ActivationName.embed, tokens, rowStart, x, width: d, shape: [d])
+        for l in 0..<config.num_hidden_layers {
+            let lw = weights.layers[l]
+            offer(recorder, ActivationName.residPre(l), tokens, rowStart, x, width: d, shape: [d])
+            rmsNorm(x, rows: n, gain: lw.inputNormGain, into: h, recorder: recorder, name: ActivationName.ln1Scale(l), tokens, rowStart)
+            attention(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, positions: positions, cache: cache, into: x, recorder: recorder)
+            offer(recorder, ActivationName.residMid(l), tokens, rowStart, x, width: d, shape: [d])
+            rmsNorm(x, rows: n, gain: lw.postAttentionNormGain, into: h, recorder: recorder, name: ActivationName.ln2Scale(l), tokens, rowStart)
+            mlp(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, into: x, recorder: recorder)
+            offer(recorder, ActivationName.residPost(l), tokens, rowStart, x, width: d, shape: [d])
+        }
+        for s in tokens.indices { cache.advance(s, by: tokens[s].count) }
+        return unembed(x, tokens: tokens, rowStart: rowStart, logitsAt: logitsAt, recorder: recorder)
+    }
+
+    // MARK: - one function per layer kind
+
+    /// x[N, d] = E[ids] * sqrt(d)
+    func embed(_ tokens: [[Int]], into x: Buffer) {
+        let normalizer = Float(Double(d).squareRoot())
+        var r = 0
+        for ids in tokens {
+            for id in ids {
+                let row = x.p + r * d
+                weights.embedding.dequantize(rows: id..<(id + 1), into: row)
+                for i in 0..<d { row[i] *= normalizer }
+                r += 1
+            }
+        }
+    }
+
+    /// out[N, d] = x / rms(x) * gain; the per-row factors 1/rms are what the prisms freeze.
+    func rmsNorm(_ x: Buffer, rows: Int, gain: [Float], into out: Buffer, recorder: ActivationRecorder?, name: String,
+                 _ tokens: [[Int]], _ rowStart: [Int]) {
+        let eps = Float(config.rms_norm_eps)
+        var scales = [Float](repeating: 0, count: rows)
+        gain.withUnsafeBufferPointer { g in
+            for r in 0..<rows {
+                let s = Ops.rmsScale(x.p + r * d, count: d, eps: eps)
+                scales[r] = s
+                Ops.scaleRow(x.p + r * d, scale: s, gain: g.baseAddress!, count: d, out.p + r * d)
+            }
+        }
+        scales.withUnsafeMutableBufferPointer { sp in
+            offer(recorder, name, tokens, rowStart, Buffer(borrowing: sp.baseAddress!), width: 1, shape: [])
+        }
+    }
+
+    /// x += concat_h(softmax(q_h k^T / sqrt(hd)) v) W_O^T, multi-query / grouped: head h reads kv group h / (H / kvH).
+    func attention(layer l: Int, _ h: Buffer, rows n: Int, tokens: [[Int]], rowStart: [Int], positions: [Int],
+                   cache: KVCache, into x: Buffer, recorder: ActivationRecorder?) {
+        let lw = weights.layers[l]
+        let qw = heads * headDim, kvw = kvHeads * headDim
+        let q = Buffer(n * qw), k = Buffer(n * kvw), v = Buffer(n * kvw), z = Buffer(n * qw), out = Buffer(n * d)
+        defer { q.free(); k.free(); v.free(); z.free(); out.free() }
+        matmulTransposed(h.p, count: n, lw.q, q.p)   // [N, H*hd]
+        matmulTransposed(h.p, count: n, lw.k, k.p)   // [N, kvH*hd]
+        matmulTransposed(h.p, count: n, lw.v, v.p)   // [N, kvH*hd]
+        for r in 0..<n {
+            rope.apply(q.p + r * qw, heads: heads, position: positions[r])
+            rope.apply(k.p + r * kvw, heads: kvHeads, position: positions[r])
+        }
+        offer(recorder, ActivationName.q(l), tokens, rowStart, q, width: qw, shape: [heads, headDim])
+        offer(recorder, ActivationName.k(l), tokens, rowStart, k, width: kvw, shape: [kvHeads, headDim])
+        offer(recorder, ActivationName.v(l), tokens, rowStart, v, width: kvw, shape: [kvHeads, headDim])
+
+        let scale = Float(1 / Double(headDim).squareRoot())
+        let group = heads / kvHeads
+        let wantPattern = recorder?.wants(ActivationName.pattern(l)) ?? false
+        for s in tokens.indices where !tokens[s].isEmpty {
+            let t = tokens[s].count, past = cache.lengths[s], total = past + t
+            // Append this pass's keys and values to the cache, then attend over all of it.
+            cache.keys[s][l].withUnsafeMutableBufferPointer { kc in
+                (kc.baseAddress! + past * kvw).update(from: k.p + rowStart[s] * kvw, count: t * kvw)
+            }
+            cache.values[s][l].withUnsafeMutableBufferPointer { vc in
+                (vc.baseAddress! + past * kvw).update(from: v.p + rowStart[s] * kvw, count: t * kvw)
+            }
+            var pattern = wantPattern ? [Float](repeating: 0, count: heads * t * total) : []
+            var scores = [Float](repeating: 0, count: total)
+            cache.keys[s][l].withUnsafeBufferPointer { kc in
+                cache.values[s][l].withUnsafeBufferPointer { vc in
+                    for i in 0..<t {
+                        let row = rowStart[s] + i, visible = past + i + 1
+                        for hh in 0..<heads {
+                            let g = hh / group
+                            let qh = q.p + row * qw + hh * headDim
+                            scores.withUnsafeMutableBufferPointer { sc in
+                                for j in 0..<visible {
+                                    sc[j] = Ops.dot(qh, kc.baseAddress! + j * kvw + g * headDim, count: headDim) * scale
+                                }
+                                Ops.softmax(sc.baseAddress!, count: visible)
+                                let zh = z.p + row * qw + hh * headDim
+                                zh.update(repeating: 0, count: headDim)
+                                for j in 0..<visible {
+                                    Ops.axpy(sc[j], vc.baseAddress! + j * kvw + g * headDim, zh, count: headDim)
+                                }
+                                if wantPattern {
+                                    let base = (hh * t + i) * total
+                                    for j in 0..<visible { pattern[base + j] = sc[j] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if wantPattern {
+                pattern.withUnsafeBufferPointer { recorder?.record(ActivationName.pattern(l), sequence: s, shape: [heads, t, total], values: $0) }
+            }
+        }
+        offer(recorder, ActivationName.z(l), tokens, rowStart, z, width: qw, shape: [heads, headDim])
+        matmulTransposed(z.p, count: n, lw.o, out.p)   // [N, d]
+        offer(recorder, ActivationName.attnOut(l), tokens, rowStart, out, width: d, shape: [d])
+        for i in 0..<(n * d) { x.p[i] += out.p[i] }
+    }
+
+    /// x += W_down (act(W_gate h) * (W_up h))
+    func mlp(layer l: Int, _ h: Buffer, rows n: Int, tokens: [[Int]], rowStart: [Int], into x: Buffer, recorder: ActivationRecorder?) {
+        let lw = weights.layers[l]
+        let gate = Buffer(n * ff), up = Buffer(n * ff), out = Buffer(n * d)
+        defer { gate.free(); up.free(); out.free() }
+        matmulTransposed(h.p, count: n, lw.gate, gate.p)   // [N, ff]
+        matmulTransposed(h.p, count: n, lw.up, up.p)       // [N, ff]
+        offer(recorder, ActivationName.gate(l), tokens, rowStart, gate, width: ff, shape: [ff])
+        switch activation {
+        case .geluTanh: for i in 0..<(n * ff) { gate.p[i] = Ops.geluTanh(gate.p[i]) }
+        case .geluExact: for i in 0..<(n * ff) { gate.p[i] = Ops.geluExact(gate.p[i]) }
+        }
+        offer(recorder, ActivationName.gateAct(l), tokens, rowStart, gate, width: ff, shape: [ff])
+        offer(recorder, ActivationName.up(l), tokens, rowStart, up, width: ff, shape: [ff])
+        for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }   // gate now holds the neuron activations
+        offer(recorder, ActivationName.post(l), tokens, rowStart, gate, width: ff, shape: [ff])
+        matmulTransposed(gate.p, count: n, lw.down, out.p)   // [N, d]
+        offer(recorder, ActivationName.mlpOut(l), tokens, rowStart, out, width: d, shape: [d])
+        for i in 0..<(n * d) { x.p[i] += out.p[i] }
+    }
+
+    /// logits = (x / rms(x) * gain_final) E^T, only at the requested rows.
+    func unembed(_ x: Buffer, tokens: [[Int]], rowStart: [Int], logitsAt: [[Int]], recorder: ActivationRecorder?) -> [[[Float]]] {
+        let n = tokens.reduce(0) { $0 + $1.count }
+        let h = Buffer(n * d)
+        defer { h.free() }
+        rmsNorm(x, rows: n, gain: weights.finalNormGain, into: h, recorder: recorder, name: ActivationName.lnFinalScale, tokens, rowStart)
+        var rows: [Int] = []
+        for s in tokens.indices {
+            for i in (s < logitsAt.count ? logitsAt[s] : []) where i >= 0 && i < tokens[s].count { rows.append(rowStart[s] + i) }
+        }
+        guard !rows.isEmpty else { return tokens.map { _ in [] } }
+        let picked = Buffer(rows.count * d), logits = Buffer(rows.count * vocab)
+        defer { picked.free(); logits.free() }
+        for (k, r) in rows.enumerated() { (picked.p + k * d).update(from: h.p + r * d, count: d) }
+        matmulTransposed(picked.p, count: rows.count, weights.embedding, logits.p)   // [R, vocab]
+        var result: [[[Float]]] = []
+        var k = 0
+        for s in tokens.indices {
+            var perSeq: [[Float]] = []
+            for i in (s < logitsAt.count ? logitsAt[s] : []) where i >= 0 && i < tokens[s].count {
+                perSeq.append(Array(UnsafeBufferPointer(start: logits.p + k * vocab, count: vocab)))
+                k += 1
+            }
+            result.append(perSeq)
+        }
+        return result
+    }
+
+    /// Hands the rows of each sequence to the recorder as `[T] + shape`.
+    func offer(_ recorder: ActivationRecorder?, _ name: String, _ tokens: [[Int]], _ rowStart: [Int], _ b: Buffer, width: Int, shape: [Int]) {
+        guard let recorder, recorder.wants(name) else { return }
+        for s in tokens.indices {
+            let t = tokens[s].count
+            recorder.record(name, sequence: s, shape: [t] + shape, values: UnsafeBufferPointer(start: b.p + rowStart[s] * width, count: t * width))
+        }
+    }
+}
+
+/// A manually managed fp32 scratch buffer: the forward pass's intermediates, freed by the
+/// function that made them (Swift arrays would add copy-on-write checks in the hot loops).
+struct Buffer {
+    let p: UnsafeMutablePointer<Float>
+    private let owned: Bool
+    init(_ count: Int) {
+        p = .allocate(capacity: max(1, count))
+        p.initialize(repeating: 0, count: max(1, count))
+        owned = true
+    }
+    init(borrowing p: UnsafeMutablePointer<Float>) { self.p = p; owned = false }
+    func free() { if owned { p.deallocate() } }
+}

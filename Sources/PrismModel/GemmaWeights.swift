@@ -1,0 +1,105 @@
+import PrismFormats
+import PrismKernels
+import PrismSupport
+
+/// The weights of one decoder layer. Norm gains hold `1 + w` (Gemma's stored offsets folded in).
+public struct GemmaLayerWeights: Sendable {
+    public var inputNormGain: [Float]          // [d]
+    public var q: WeightMatrix                 // [H*hd, d]
+    public var k: WeightMatrix                 // [kvH*hd, d]
+    public var v: WeightMatrix                 // [kvH*hd, d]
+    public var o: WeightMatrix                 // [d, H*hd]
+    public var postAttentionNormGain: [Float]  // [d]
+    public var gate: WeightMatrix              // [ff, d]
+    public var up: WeightMatrix                // [ff, d]
+    public var down: WeightMatrix              // [d, ff]
+}
+
+/// All weights of a Gemma model: views into mapped files plus small f32 norm gains.
+public struct GemmaWeights: Sendable {
+    public var embedding: WeightMatrix         // [vocab, d], also the unembedding (tied)
+    public var layers: [GemmaLayerWeights]
+    public var finalNormGain: [Float]          // [d]
+}
+
+/// Hugging Face tensor names of a GemmaForCausalLM checkpoint.
+public enum GemmaTensorNames {
+    public static let embedding = "model.embed_tokens.weight"
+    public static let finalNorm = "model.norm.weight"
+    public static func layer(_ l: Int, _ suffix: String) -> String { "model.layers.\(l).\(suffix)" }
+    public static let layerSuffixes = [
+        "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+        "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+        "mlp.down_proj.weight",
+    ]
+
+    /// Every tensor a checkpoint must hold, with its shape.
+    public static func expectedShapes(_ c: GemmaConfig) -> [String: [Int]] {
+        let d = c.hidden_size, qd = c.num_attention_heads * c.headDim, kvd = c.kvHeads * c.headDim, ff = c.intermediate_size
+        var m: [String: [Int]] = [embedding: [c.vocab_size, d], finalNorm: [d]]
+        for l in 0..<c.num_hidden_layers {
+            m[layer(l, "input_layernorm.weight")] = [d]
+            m[layer(l, "self_attn.q_proj.weight")] = [qd, d]
+            m[layer(l, "self_attn.k_proj.weight")] = [kvd, d]
+            m[layer(l, "self_attn.v_proj.weight")] = [kvd, d]
+            m[layer(l, "self_attn.o_proj.weight")] = [d, qd]
+            m[layer(l, "post_attention_layernorm.weight")] = [d]
+            m[layer(l, "mlp.gate_proj.weight")] = [ff, d]
+            m[layer(l, "mlp.up_proj.weight")] = [ff, d]
+            m[layer(l, "mlp.down_proj.weight")] = [d, ff]
+        }
+        return m
+    }
+}
+
+extension WeightMatrix {
+    /// A zero-copy matrix over a 2-D float tensor of a checkpoint.
+    public init(view: TensorView) throws {
+        guard view.shape.count == 2 else { throw PrismError("tensor \(view.name) is not a matrix (shape \(view.shape))") }
+        let base = view.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 64)!
+        let storage: Storage
+        switch view.dtype {
+        case .f32: storage = .f32(base.assumingMemoryBound(to: Float.self))
+        case .bf16: storage = .bf16(base.assumingMemoryBound(to: UInt16.self))
+        case .f16: storage = .f16(base.assumingMemoryBound(to: UInt16.self))
+        default: throw PrismError("tensor \(view.name) has dtype \(view.dtype.rawValue); expected F32, F16 or BF16")
+        }
+        self.init(rows: view.shape[0], cols: view.shape[1], storage: storage, owner: view.owner)
+    }
+}
+
+extension GemmaWeights {
+    /// Binds every tensor of a Hugging Face checkpoint, checking names and shapes: a missing
+    /// tensor, a wrong shape, or any tensor the model does not consume is an error.
+    public init(checkpoint: SafeTensorsCheckpoint, config c: GemmaConfig) throws {
+        let expected = GemmaTensorNames.expectedShapes(c)
+        for name in checkpoint.tensorNames where expected[name] == nil {
+            if name == "lm_head.weight" {
+                throw PrismError("tensor lm_head.weight: Gemma ties the unembedding to model.embed_tokens.weight; untied checkpoints are not supported")
+            }
+            throw PrismError("unexpected tensor \(name) in \(checkpoint.directory) (not part of GemmaForCausalLM with this config)")
+        }
+        func tensor(_ name: String) throws -> TensorView {
+            let v = try checkpoint.require(name)
+            if let shape = expected[name] { try v.requireShape(shape) }
+            return v
+        }
+        func matrix(_ name: String) throws -> WeightMatrix { try WeightMatrix(view: tensor(name)) }
+        func gain(_ name: String) throws -> [Float] { try tensor(name).floats().map { 1 + $0 } }
+        typealias N = GemmaTensorNames
+        var layers: [GemmaLayerWeights] = []
+        for l in 0..<c.num_hidden_layers {
+            layers.append(GemmaLayerWeights(
+                inputNormGain: try gain(N.layer(l, "input_layernorm.weight")),
+                q: try matrix(N.layer(l, "self_attn.q_proj.weight")),
+                k: try matrix(N.layer(l, "self_attn.k_proj.weight")),
+                v: try matrix(N.layer(l, "self_attn.v_proj.weight")),
+                o: try matrix(N.layer(l, "self_attn.o_proj.weight")),
+                postAttentionNormGain: try gain(N.layer(l, "post_attention_layernorm.weight")),
+                gate: try matrix(N.layer(l, "mlp.gate_proj.weight")),
+                up: try matrix(N.layer(l, "mlp.up_proj.weight")),
+                down: try matrix(N.layer(l, "mlp.down_proj.weight"))))
+        }
+        self.init(embedding: try matrix(N.embedding), layers: layers, finalNormGain: try gain(N.finalNorm))
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import PrismFormats
+import PrismSupport
+
+/// A model opened from disk: a Hugging Face directory (config.json, safetensors, tokenizer.json)
+/// or a converted `.prism` file. Loading is apart from compute: this binds weights, nothing runs.
+public final class LoadedModel: @unchecked Sendable {
+    public let path: String
+    public let model: GemmaModel
+    /// The `tokenizer.json` bytes shipped with the model, if any.
+    public let tokenizerJSON: [UInt8]?
+    /// Mapped files the weights point into.
+    public let files: [MappedFile]
+
+    init(path: String, model: GemmaModel, tokenizerJSON: [UInt8]?, files: [MappedFile]) {
+        self.path = path
+        self.model = model
+        self.tokenizerJSON = tokenizerJSON
+        self.files = files
+    }
+
+    public static func open(_ path: String) throws -> LoadedModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw PrismError("model not found: \(path)")
+        }
+        if isDir.boolValue { return try openDirectory(path) }
+        throw PrismError("\(path) is not a model directory (converted model files need `prism convert`, coming with the .prism format)")
+    }
+
+    static func openDirectory(_ dir: String) throws -> LoadedModel {
+        let configPath = dir + "/config.json"
+        guard FileManager.default.fileExists(atPath: configPath) else { throw PrismError("\(dir): missing config.json") }
+        let config = try GemmaConfig.load(path: configPath)
+        let checkpoint = try SafeTensorsCheckpoint(directory: dir)
+        let weights = try GemmaWeights(checkpoint: checkpoint, config: config)
+        let model = try GemmaModel(config: config, weights: weights)
+        let tokenizer = FileManager.default.contents(atPath: dir + "/tokenizer.json").map { [UInt8]($0) }
+        return LoadedModel(path: dir, model: model, tokenizerJSON: tokenizer, files: checkpoint.shards.map(\.file))
+    }
+}

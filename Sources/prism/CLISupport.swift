@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import PrismSupport
+
+enum CLI {
+    /// Runs `body`; a PrismError becomes `error: <message>` on stderr and exit code 1,
+    /// never a crash or a stack trace.
+    static func guarded(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as PrismError {
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+enum TopK {
+    struct Entry { let index: Int; let value: Float }
+
+    /// The k largest values, largest first (ties by lower index).
+    static func largest(_ values: [Float], k: Int) -> [Entry] {
+        let k = min(k, values.count)
+        guard k > 0 else { return [] }
+        var heap: [Entry] = []
+        heap.reserveCapacity(k + 1)
+        for (i, v) in values.enumerated() {
+            if heap.count < k {
+                heap.append(Entry(index: i, value: v))
+                if heap.count == k { heap.sort { $0.value < $1.value } }
+            } else if v > heap[0].value {
+                heap[0] = Entry(index: i, value: v)
+                heap.sort { $0.value < $1.value }
+            }
+        }
+        return heap.sorted { $0.value != $1.value ? $0.value > $1.value : $0.index < $1.index }
+    }
+}
+
+enum JSONOut {
+    static func string(_ obj: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func print(_ obj: Any) throws {
+        Swift.print(try string(obj))
+    }
+}
+
+enum Display {
+    /// A token piece shown readably: Gemma's "▁" as a space, control characters escaped.
+    static func quote(_ piece: String) -> String {
+        var out = "\""
+        for u in piece.replacingOccurrences(of: "\u{2581}", with: " ").unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import PrismModel
+import PrismSupport
+
+struct LogitsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logits",
+        abstract: "Run the model on a prompt and print its next-token logits.",
+        discussion: """
+        Prints the top tokens at the last position. With --json, one object:
+          {"ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
+        where "logits" (one row per position, full vocabulary) appears only with --full.
+
+        Example:
+          prism logits -m Tests/Fixtures/tiny-f32 --ids 2,17,42 --top 5
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "How many top tokens to list (at the last position).")
+    var top = 10
+
+    @Flag(help: "Also output every position's full-vocabulary logits.")
+    var full = false
+
+    func validate() throws {
+        if top < 0 { throw ValidationError("--top must be >= 0") }
+    }
+
+    func run() throws {
+        try CLI.guarded {
+            let loaded = try model.load()
+            let ids = try prompt.tokens(for: loaded)
+            let m = loaded.model
+            let cache = m.makeCache(sequences: 1, capacity: ids.count)
+            let wanted = full ? Array(ids.indices) : [ids.count - 1]
+            let logits = try m.forward([ids], cache: cache, logitsAt: [wanted])[0]
+            guard let last = logits.last else { throw PrismError("no logits computed") }
+            let best = TopK.largest(last, k: top)
+            if output.json {
+                var obj: [String: Any] = [
+                    "ids": ids,
+                    "top": best.map { ["id": $0.index, "logit": Double($0.value)] as [String: Any] },
+                ]
+                if full { obj["logits"] = logits.map { $0.map(Double.init) } }
+                try JSONOut.print(obj)
+            } else {
+                let pieces = try? Tokenizers.tokenizer(for: loaded)
+                print("prompt: \(ids.count) tokens; top \(best.count) next tokens at position \(ids.count - 1):")
+                for (rank, e) in best.enumerated() {
+                    let piece = pieces?.piece(for: e.index).map { " \(Display.quote($0))" } ?? ""
+                    print(String(format: "%3d  %8d  %12.5f%@", rank + 1, e.index, e.value, piece))
+                }
+            }
+        }
+    }
+}

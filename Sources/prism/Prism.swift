@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct Prism: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prism",
+        abstract: "Explain why a Gemma model predicts the token it predicts.",
+        discussion: """
+        Models are Hugging Face checkpoint directories (config.json, *.safetensors, tokenizer.json).
+        Prompts are text (--prompt) or token ids (--ids 2,651,6037).
+        """,
+        subcommands: [LogitsCommand.self]
+    )
+}

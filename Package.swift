@@ -7,6 +7,7 @@ import PackageDescription
 //   PrismKernels  matrix products over f32/bf16/f16/int8 weights (OpenBLAS + SIMD)
 //   PrismTokenizer  Gemma's tokenizer.json, bit-exact with Hugging Face tokenizers
 //   PrismModel    Gemma config, weights and the forward pass that records activations
+//   PrismConvert  checkpoint -> .prism conversion (streaming, quantizing)
 //   Prisms        the logit decompositions
 //   prism         the command-line tool
 let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
@@ -28,9 +29,10 @@ let package = Package(
         .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS"], swiftSettings: release),
         .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: release),
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
+        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"], swiftSettings: release),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
         .executableTarget(name: "prism", dependencies: [
-            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "Prisms",
+            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),

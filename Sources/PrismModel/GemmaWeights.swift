@@ -52,6 +52,40 @@ public enum GemmaTensorNames {
     }
 }
 
+extension GemmaTensorNames {
+    /// Checks that a checkpoint holds exactly the tensors of this config, with their shapes:
+    /// every tensor is either consumed or refused by name. Returns the expected shapes.
+    @discardableResult
+    public static func check(_ checkpoint: SafeTensorsCheckpoint, config c: GemmaConfig) throws -> [String: [Int]] {
+        let expected = expectedShapes(c)
+        for name in checkpoint.tensorNames where expected[name] == nil {
+            if name == "lm_head.weight" {
+                throw PrismError("tensor lm_head.weight: Gemma ties the unembedding to model.embed_tokens.weight; untied checkpoints are not supported")
+            }
+            throw PrismError("unexpected tensor \(name) in \(checkpoint.directory) (not part of GemmaForCausalLM with this config)")
+        }
+        for (name, shape) in expected.sorted(by: { $0.key < $1.key }) {
+            let v = try checkpoint.require(name)
+            try v.requireShape(shape)
+        }
+        return expected
+    }
+
+    /// Tensor names in the order a forward pass reads them (embedding, layers, final norm).
+    public static func ordered(_ c: GemmaConfig) -> [String] {
+        [embedding] + (0..<c.num_hidden_layers).flatMap { l in layerSuffixes.map { layer(l, $0) } } + [finalNorm]
+    }
+
+    /// Coarse kind, for summaries: embedding, attention, mlp, norm.
+    public static func kind(_ name: String) -> String {
+        if name == embedding { return "embedding" }
+        if name.hasSuffix("norm.weight") { return "norm" }
+        if name.contains(".self_attn.") { return "attention" }
+        if name.contains(".mlp.") { return "mlp" }
+        return "other"
+    }
+}
+
 extension WeightMatrix {
     /// A zero-copy matrix over a 2-D float tensor of a checkpoint.
     public init(view: TensorView) throws {
@@ -72,13 +106,7 @@ extension GemmaWeights {
     /// Binds every tensor of a Hugging Face checkpoint, checking names and shapes: a missing
     /// tensor, a wrong shape, or any tensor the model does not consume is an error.
     public init(checkpoint: SafeTensorsCheckpoint, config c: GemmaConfig) throws {
-        let expected = GemmaTensorNames.expectedShapes(c)
-        for name in checkpoint.tensorNames where expected[name] == nil {
-            if name == "lm_head.weight" {
-                throw PrismError("tensor lm_head.weight: Gemma ties the unembedding to model.embed_tokens.weight; untied checkpoints are not supported")
-            }
-            throw PrismError("unexpected tensor \(name) in \(checkpoint.directory) (not part of GemmaForCausalLM with this config)")
-        }
+        let expected = try GemmaTensorNames.check(checkpoint, config: c)
         func tensor(_ name: String) throws -> TensorView {
             let v = try checkpoint.require(name)
             if let shape = expected[name] { try v.requireShape(shape) }

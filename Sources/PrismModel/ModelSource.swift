@@ -25,7 +25,15 @@ public final class LoadedModel: @unchecked Sendable {
             throw PrismError("model not found: \(path)")
         }
         if isDir.boolValue { return try openDirectory(path) }
-        throw PrismError("\(path) is not a model directory (converted model files need `prism convert`, coming with the .prism format)")
+        return try openConverted(path)
+    }
+
+    static func openConverted(_ path: String) throws -> LoadedModel {
+        let file = try ModelFile(path: path)
+        let config = try GemmaConfig.decode(Data(file.directory.config.utf8), source: "\(path) (embedded config.json)")
+        let weights = try GemmaWeights(modelFile: file, config: config)
+        let model = try GemmaModel(config: config, weights: weights)
+        return LoadedModel(path: path, model: model, tokenizerJSON: file.tokenizerJSON, files: [file.file])
     }
 
     static func openDirectory(_ dir: String) throws -> LoadedModel {

@@ -1,0 +1,109 @@
+import Foundation
+import PrismSupport
+
+/// A converted model file, memory-mapped. Opening it is a bounds-checked parse: header
+/// checksum, directory checksum and every part's range and length are checked before any
+/// tensor is handed out; the data checksums are checked by `verify()` (a full read).
+public final class ModelFile: @unchecked Sendable {
+    public let path: String
+    public let file: MappedFile
+    public let header: ModelFileFormat.Header
+    public let directory: ModelFileFormat.Directory
+    private let byName: [String: Int]
+
+    public init(path: String) throws {
+        self.path = path
+        let file = try MappedFile(path: path)
+        self.file = file
+        let header = try ModelFileFormat.Header.decode(file.bytes(0..<min(file.size, ModelFileFormat.headerSize)), path: path)
+        self.header = header
+        guard header.fileLength == UInt64(file.size) else {
+            throw PrismError("\(path): truncated or extended model file (\(file.size) bytes, header says \(header.fileLength))")
+        }
+        guard header.directoryLength <= UInt64(ModelFileFormat.maxDirectoryBytes),
+              header.directoryOffset >= UInt64(ModelFileFormat.headerSize),
+              header.directoryOffset <= UInt64(file.size),
+              header.directoryLength <= UInt64(file.size) - header.directoryOffset else {
+            throw PrismError("\(path): model file directory is out of bounds")
+        }
+        let dirRange = Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)
+        let dirBytes = file.bytes(dirRange)
+        guard XXH64.hash(dirBytes) == header.directoryChecksum else {
+            throw PrismError("\(path): model file directory is corrupt (checksum mismatch)")
+        }
+        let directory: ModelFileFormat.Directory
+        do {
+            directory = try JSONDecoder().decode(ModelFileFormat.Directory.self, from: Data(dirBytes))
+        } catch DecodingError.dataCorrupted(let ctx) where ctx.codingPath.last?.stringValue == "encoding" {
+            throw PrismError("\(path): a tensor uses an encoding this prism does not know (newer file?)")
+        } catch {
+            throw PrismError("\(path): model file directory is malformed")
+        }
+        self.directory = directory
+        var byName: [String: Int] = [:]
+        var ranges: [(Range<Int>, String)] = [(0..<ModelFileFormat.headerSize, "header"), (dirRange, "directory")]
+        func checkPart(_ p: ModelFileFormat.Part, _ what: String, expectedLength: Int?) throws {
+            guard p.offset >= 0, p.length >= 0, p.offset <= file.size, p.length <= file.size - p.offset else {
+                throw PrismError("\(path): \(what) is out of bounds")
+            }
+            guard p.offset % ModelFileFormat.alignment == 0 else { throw PrismError("\(path): \(what) is not 64-byte aligned") }
+            if let e = expectedLength, e != p.length {
+                throw PrismError("\(path): \(what) has \(p.length) bytes, its shape needs \(e)")
+            }
+            guard p.xxh64.count == 16, UInt64(p.xxh64, radix: 16) != nil else { throw PrismError("\(path): \(what) has a malformed checksum") }
+            ranges.append((p.offset..<(p.offset + p.length), what))
+        }
+        if let t = directory.tokenizer { try checkPart(t, "tokenizer", expectedLength: nil) }
+        for (i, t) in directory.tensors.enumerated() {
+            guard byName[t.name] == nil else { throw PrismError("\(path): tensor \(t.name) appears twice") }
+            byName[t.name] = i
+            let lengths = try ModelFileFormat.expectedPartLengths(t)
+            guard Set(lengths.keys) == Set(t.parts.keys) else {
+                throw PrismError("\(path): tensor \(t.name) has parts \(t.parts.keys.sorted()), expected \(lengths.keys.sorted())")
+            }
+            for (k, p) in t.parts { try checkPart(p, "tensor \(t.name) part \(k)", expectedLength: lengths[k]) }
+        }
+        let sorted = ranges.filter { !$0.0.isEmpty }.sorted { $0.0.lowerBound < $1.0.lowerBound }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.0.lowerBound < a.0.upperBound {
+            throw PrismError("\(path): \(a.1) and \(b.1) overlap")
+        }
+        self.byName = byName
+    }
+
+    public var tensorNames: [String] { directory.tensors.map(\.name) }
+
+    public func entry(_ name: String) -> ModelFileFormat.TensorEntry? { byName[name].map { directory.tensors[$0] } }
+
+    public func bytes(_ part: ModelFileFormat.Part) -> UnsafeRawBufferPointer { file.bytes(part.offset..<(part.offset + part.length)) }
+
+    public var tokenizerJSON: [UInt8]? { directory.tokenizer.map { Array(bytes($0)) } }
+
+    /// Recomputes every checksum and checks that every byte not in a part (alignment
+    /// padding) is zero. Returns the first problem found, naming the tensor, or nil.
+    public func verify(progress: ((Int) -> Void)? = nil) -> String? {
+        var parts: [(String, ModelFileFormat.Part)] = []
+        if let t = directory.tokenizer { parts.append(("tokenizer", t)) }
+        for t in directory.tensors { for k in t.parts.keys.sorted() { parts.append(("tensor \(t.name) (\(k))", t.parts[k]!)) } }
+        var covered: [Range<Int>] = [0..<ModelFileFormat.headerSize,
+                                     Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)]
+        var done = 0
+        for (what, p) in parts {
+            let b = bytes(p)
+            if XXH64.hex(XXH64.hash(b)) != p.xxh64 { return "\(what): checksum mismatch" }
+            covered.append(p.offset..<(p.offset + p.length))
+            done += p.length
+            file.release(p.offset..<(p.offset + p.length))
+            progress?(done)
+        }
+        covered.sort { $0.lowerBound < $1.lowerBound }
+        var cursor = 0
+        let all = file.all
+        for r in covered + [file.size..<file.size] {
+            if r.lowerBound > cursor {
+                for i in cursor..<r.lowerBound where all[i] != 0 { return "padding byte at offset \(i) is not zero" }
+            }
+            cursor = max(cursor, r.upperBound)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import PrismFormats
+import PrismKernels
+import PrismSupport
+
+extension WeightMatrix {
+    /// A zero-copy matrix over a tensor of a converted model file (any encoding).
+    public init(entry t: ModelFileFormat.TensorEntry, in file: ModelFile) throws {
+        guard t.shape.count == 2 else { throw PrismError("tensor \(t.name) is not a matrix (shape \(t.shape))") }
+        guard let data = t.parts["data"], let base = file.bytes(data).baseAddress else {
+            throw PrismError("tensor \(t.name) has no data")
+        }
+        let storage: Storage
+        switch t.encoding {
+        case .f32: storage = .f32(base.assumingMemoryBound(to: Float.self))
+        case .bf16: storage = .bf16(base.assumingMemoryBound(to: UInt16.self))
+        case .f16: storage = .f16(base.assumingMemoryBound(to: UInt16.self))
+        case .q8:
+            guard let sp = t.parts["scales"], let s = file.bytes(sp).baseAddress, let block = t.block else {
+                throw PrismError("tensor \(t.name) has no scales")
+            }
+            storage = .q8(quants: base.assumingMemoryBound(to: Int8.self), scales: s.assumingMemoryBound(to: UInt16.self), blockSize: block)
+        }
+        self.init(rows: t.shape[0], cols: t.shape[1], storage: storage, owner: file)
+    }
+}
+
+extension GemmaWeights {
+    /// Binds every tensor of a converted file; the set of names and shapes must be exactly
+    /// the config's (a file with extra or missing tensors is refused by name).
+    public init(modelFile file: ModelFile, config c: GemmaConfig) throws {
+        let expected = GemmaTensorNames.expectedShapes(c)
+        for name in file.tensorNames where expected[name] == nil {
+            throw PrismError("\(file.path): unexpected tensor \(name)")
+        }
+        func entry(_ name: String) throws -> ModelFileFormat.TensorEntry {
+            guard let e = file.entry(name) else { throw PrismError("\(file.path): missing tensor \(name)") }
+            if let shape = expected[name], shape != e.shape {
+                throw PrismError("\(file.path): tensor \(name) has shape \(e.shape), expected \(shape)")
+            }
+            return e
+        }
+        func matrix(_ name: String) throws -> WeightMatrix { try WeightMatrix(entry: entry(name), in: file) }
+        func gain(_ name: String) throws -> [Float] {
+            let e = try entry(name)
+            guard e.encoding == .f32, let p = e.parts["data"] else { throw PrismError("\(file.path): norm \(name) must be f32") }
+            let b = file.bytes(p)
+            return (0..<(p.length / 4)).map { 1 + b.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
+        typealias N = GemmaTensorNames
+        var layers: [GemmaLayerWeights] = []
+        for l in 0..<c.num_hidden_layers {
+            layers.append(GemmaLayerWeights(
+                inputNormGain: try gain(N.layer(l, "input_layernorm.weight")),
+                q: try matrix(N.layer(l, "self_attn.q_proj.weight")),
+                k: try matrix(N.layer(l, "self_attn.k_proj.weight")),
+                v: try matrix(N.layer(l, "self_attn.v_proj.weight")),
+                o: try matrix(N.layer(l, "self_attn.o_proj.weight")),
+                postAttentionNormGain: try gain(N.layer(l, "post_attention_layernorm.weight")),
+                gate: try matrix(N.layer(l, "mlp.gate_proj.weight")),
+                up: try matrix(N.layer(l, "mlp.up_proj.weight")),
+                down: try matrix(N.layer(l, "mlp.down_proj.weight"))))
+        }
+        self.init(embedding: try matrix(N.embedding), layers: layers, finalNormGain: try gain(N.finalNorm))
+    }
+}

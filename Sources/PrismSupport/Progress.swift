@@ -1,0 +1,53 @@
+import Foundation
+
+/// A progress bar with rate and ETA on a terminal; plain lines every few percent otherwise
+/// (logs of batch schedulers). Writes to stderr so stdout stays clean for data.
+public final class Progress {
+    let label: String
+    let total: Int
+    let unit: String
+    let scale: Double
+    let start = Date()
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    var lastDraw = Date.distantPast
+    var lastPercent = -1
+    public var quiet = false
+
+    /// `unit` is "B" for bytes (rates in MB/s) or a noun such as "prompts".
+    public init(label: String, total: Int, unit: String = "B") {
+        self.label = label
+        self.total = max(1, total)
+        self.unit = unit
+        scale = unit == "B" ? 1e6 : 1
+    }
+
+    public func update(_ done: Int, force: Bool = false) {
+        guard !quiet else { return }
+        let now = Date()
+        let elapsed = now.timeIntervalSince(start)
+        let fraction = min(1, Double(done) / Double(total))
+        let percent = Int(fraction * 100)
+        let rate = elapsed > 0 ? Double(done) / elapsed / scale : 0
+        let rateText = unit == "B" ? "\(String(format2: rate)) MB/s" : "\(String(format2: rate)) \(unit)/s"
+        let eta = rate > 0 ? (Double(total - done) / scale) / rate : 0
+        if isTerminal {
+            guard force || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+            lastDraw = now
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+            let line = "\r\(label) [\(bar)] \(percent)% \(rateText) ETA \(Int(eta.rounded()))s "
+            FileHandle.standardError.write(Data(line.utf8))
+        } else {
+            guard force || percent >= lastPercent + 10 else { return }
+            lastPercent = percent
+            FileHandle.standardError.write(Data("\(label): \(percent)% \(rateText) ETA \(Int(eta.rounded()))s\n".utf8))
+        }
+    }
+
+    public func finish() {
+        guard !quiet else { return }
+        update(total, force: true)
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

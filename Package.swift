@@ -39,7 +39,8 @@ let package = Package(
         .testTarget(name: "PrismKernelsTests", dependencies: ["PrismKernels"]),
         .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
         .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
-        .testTarget(name: "PrismCLITests", dependencies: ["prism"]),
+        .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
+        .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -434,11 +434,16 @@ def main():
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=2)
         f.write("\n")
-    if not args.skip_tokenizer:
-        write_tokenizer(out, args.seed)
     total = None
     if not args.skip_weights:
         total = write_weights(out, args.seed)
+        w_wall = time.time() - t0
+        w_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        print(f"  weights: {w_wall:.1f} s, peak RSS so far {w_rss / 1024:.0f} MiB", flush=True)
+    if not args.skip_tokenizer:
+        # Training the BPE merges takes ~30 s and ~0.8 GiB (more than the streamed weights): done last so
+        # that the weights' peak RSS is reported on its own above.
+        write_tokenizer(out, args.seed)
     wall = time.time() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     size = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))

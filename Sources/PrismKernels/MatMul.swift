@@ -33,23 +33,30 @@ public func matvec(_ w: WeightMatrix, _ v: UnsafePointer<Float>, _ y: UnsafeMuta
     matmulTransposed(v, count: 1, w, y)
 }
 
-/// `y[c] = sum_r u[r] * W[r, c]`: the transposed product, `W^T u`, used by the prisms to
-/// pull a readout direction back through a projection (`W_O^T u`, `W_down^T u`).
+/// `y[c] = sum_r u[r] * W[r, c]`: `W^T u` for a single direction (`pullBack` with one row).
 public func matvecTransposed(_ w: WeightMatrix, _ u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-    let k = Int32(w.cols)
+    pullBack(u, count: 1, w, y)
+}
+
+/// `out[m, c] = sum_r u[m, r] * W[r, c]` for `m < count`: directions `[count, rows]` pulled
+/// back through a stored weight `[rows, cols]` (`U W`, i.e. `W^T u` for each row u). The
+/// prisms use it for `W_O^T u` and `W_down^T u` over many targets at once.
+public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+    guard count > 0, w.cols > 0 else { return }
+    let n = Int32(w.cols), k = Int32(w.rows)
     if case .f32(let p) = w.storage {
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(w.rows), k, 1, p, k, u, 1, 0, y, 1)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), n, k, 1, u, k, p, n, 0, out, n)
         return
     }
     let tileRows = max(8, min(w.rows, (256 * 1024) / max(1, w.cols)))
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
     defer { scratch.deallocate() }
-    y.update(repeating: 0, count: w.cols)
+    out.update(repeating: 0, count: count * w.cols)
     var r0 = 0
     while r0 < w.rows {
         let r1 = min(w.rows, r0 + tileRows)
         w.dequantize(rows: r0..<r1, into: scratch)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(r1 - r0), k, 1, scratch, k, u + r0, 1, 1, y, 1)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), n, Int32(r1 - r0), 1, u + r0, k, scratch, n, 1, out, n)
         r0 = r1
     }
 }

@@ -49,10 +49,7 @@ public protocol ActivationRecorder: AnyObject {
 
 /// Keeps every activation it is offered (or those matching `filter`) in memory.
 public final class MemoryRecorder: ActivationRecorder {
-    public struct Tensor: Sendable, Equatable {
-        public var shape: [Int]
-        public var values: [Float]
-    }
+    public typealias Tensor = ActivationTensor
 
     public private(set) var tensors: [Int: [String: Tensor]] = [:]
     private let filter: (String) -> Bool

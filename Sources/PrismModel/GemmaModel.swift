@@ -250,3 +250,14 @@ struct Buffer {
     init(borrowing p: UnsafeMutablePointer<Float>) { self.p = p; owned = false }
     func free() { if owned { p.deallocate() } }
 }
+
+extension GemmaModel {
+    /// Runs one prompt and keeps the activations the prisms read. Returns them as a source,
+    /// with the logits of the last position.
+    public func record(_ ids: [Int], names: Set<String>? = nil) throws -> (source: ActivationSource, lastLogits: [Float]) {
+        let wanted = names ?? PrismActivations.needed(layers: config.num_hidden_layers)
+        let recorder = MemoryRecorder { wanted.contains($0) }
+        let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder)
+        return (recorder.source(sequence: 0, ids: ids), logits[0].first ?? [])
+    }
+}

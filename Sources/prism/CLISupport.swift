@@ -15,28 +15,6 @@ enum CLI {
     }
 }
 
-enum TopK {
-    struct Entry { let index: Int; let value: Float }
-
-    /// The k largest values, largest first (ties by lower index).
-    static func largest(_ values: [Float], k: Int) -> [Entry] {
-        let k = min(k, values.count)
-        guard k > 0 else { return [] }
-        var heap: [Entry] = []
-        heap.reserveCapacity(k + 1)
-        for (i, v) in values.enumerated() {
-            if heap.count < k {
-                heap.append(Entry(index: i, value: v))
-                if heap.count == k { heap.sort { $0.value < $1.value } }
-            } else if v > heap[0].value {
-                heap[0] = Entry(index: i, value: v)
-                heap.sort { $0.value < $1.value }
-            }
-        }
-        return heap.sorted { $0.value != $1.value ? $0.value > $1.value : $0.index < $1.index }
-    }
-}
-
 enum JSONOut {
     static func string(_ obj: Any) throws -> String {
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])

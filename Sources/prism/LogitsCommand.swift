@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import Prisms
 import PrismSupport
 
 struct LogitsCommand: ParsableCommand {
@@ -44,7 +45,7 @@ struct LogitsCommand: ParsableCommand {
             if output.json {
                 var obj: [String: Any] = [
                     "ids": ids,
-                    "top": best.map { ["id": $0.index, "logit": Double($0.value)] as [String: Any] },
+                    "top": best.map { ["id": $0.id, "logit": Double($0.logit)] as [String: Any] },
                 ]
                 if full { obj["logits"] = logits.map { $0.map(Double.init) } }
                 try JSONOut.print(obj)
@@ -52,8 +53,8 @@ struct LogitsCommand: ParsableCommand {
                 let pieces = try? Tokenizers.tokenizer(for: loaded)
                 print("prompt: \(ids.count) tokens; top \(best.count) next tokens at position \(ids.count - 1):")
                 for (rank, e) in best.enumerated() {
-                    let piece = pieces?.piece(for: e.index).map { " \(Display.quote($0))" } ?? ""
-                    print(String(format: "%3d  %8d  %12.5f%@", rank + 1, e.index, e.value, piece))
+                    let piece = pieces?.piece(for: e.id).map { " \(Display.quote($0))" } ?? ""
+                    print(String(format: "%3d  %8d  %12.5f%@", rank + 1, e.id, e.logit, piece))
                 }
             }
         }

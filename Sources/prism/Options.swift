@@ -5,7 +5,7 @@ import PrismSupport
 
 /// `-m MODEL`, shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("model")], help: "A Hugging Face model directory (config.json, *.safetensors, tokenizer.json).")
+    @Option(name: [.short, .customLong("model")], help: "A converted .prism file, or a Hugging Face model directory (config.json, *.safetensors, tokenizer.json).")
     var model: String
 
     func load() throws -> LoadedModel { try LoadedModel.open(model) }

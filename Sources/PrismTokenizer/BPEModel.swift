@@ -1,0 +1,225 @@
+/// Hugging Face's BPE model (tokenizers/src/models/bpe), restricted to what Gemma uses:
+/// no dropout, no continuing-subword prefix or end-of-word suffix.
+struct BPEModel {
+    let vocab: PieceTable
+    /// id -> index of its entry in `vocab`, or -1.
+    let entryOfId: [Int32]
+    /// (left id, right id) -> rank << 32 | merged id.
+    let merges: PairTable
+    /// Ids of vocabulary entries that are one scalar below U+10000, indexed by scalar (-1 if
+    /// none): seeding a word then costs one array read per scalar instead of a hash lookup.
+    let bmpScalarIds: [Int32]
+    /// Ids of the byte-fallback tokens `<0x00>`..`<0xFF>` (-1 where missing).
+    let byteIds: [Int32]
+    let unkId: Int32?
+    let fuseUnk: Bool
+    let byteFallback: Bool
+    let ignoreMerges: Bool
+
+    init(vocab: PieceTable, entryOfId: [Int32], merges: PairTable, unkId: Int32?, fuseUnk: Bool, byteFallback: Bool, ignoreMerges: Bool) {
+        self.vocab = vocab
+        self.entryOfId = entryOfId
+        self.merges = merges
+        self.unkId = unkId
+        self.fuseUnk = fuseUnk
+        self.byteFallback = byteFallback
+        self.ignoreMerges = ignoreMerges
+        var bmp = [Int32](repeating: -1, count: 0x10000)
+        vocab.bytes.withUnsafeBufferPointer { all in
+            for e in 0..<vocab.count {
+                let s = vocab.starts[e], n = vocab.starts[e + 1] - s
+                guard n > 0, n <= 3, utf8LeadLength(all[s]) == n else { continue }
+                var v = UInt32(all[s])
+                switch n {
+                case 2: v = (v & 0x1F) << 6 | UInt32(all[s + 1] & 0x3F)
+                case 3: v = (v & 0x0F) << 12 | UInt32(all[s + 1] & 0x3F) << 6 | UInt32(all[s + 2] & 0x3F)
+                default: break
+                }
+                bmp[Int(v)] = vocab.ids[e]
+            }
+        }
+        bmpScalarIds = bmp
+        var bytes = [Int32](repeating: -1, count: 256)
+        for b in 0..<256 { bytes[b] = vocab.lookup(Array(byteTokenName(UInt8(b)).utf8)) }
+        byteIds = bytes
+    }
+
+    /// Appends the ids of one word (a piece of normalized text between added tokens; with no
+    /// pre-tokenizer that is the whole piece). `word` is valid UTF-8.
+    func encode(_ word: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
+        guard let p = word.baseAddress, word.count > 0 else { return }
+        if ignoreMerges {
+            let id = vocab.lookup(p, word.count)
+            if id >= 0 {
+                out.append(Int(id))
+                return
+            }
+        }
+        var ids = seed(p, word.count)
+        mergeAll(&ids)
+        for id in ids where id != removed { out.append(Int(id)) }
+    }
+
+    /// One symbol per scalar (HF walks `char_indices`), byte tokens for scalars missing from the
+    /// vocabulary, else `<unk>`. Mirrors `BPE::merge_word`, including its quirk that a pending
+    /// `<unk>` is emitted only at the next in-vocabulary scalar or at the end, so byte tokens
+    /// added in between come before it.
+    private func seed(_ p: UnsafePointer<UInt8>, _ n: Int) -> [UInt32] {
+        var ids: [UInt32] = []
+        ids.reserveCapacity(n)
+        var pendingUnk = false
+        var i = 0
+        while i < n {
+            let b0 = p[i]
+            let len = min(utf8LeadLength(b0), n - i)
+            var id: Int32
+            switch len {
+            case 1: id = bmpScalarIds[Int(b0)]
+            case 2: id = bmpScalarIds[Int(UInt32(b0 & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F))]
+            case 3:
+                id = bmpScalarIds[Int(UInt32(b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F))]
+            default: id = vocab.lookup(p + i, len)
+            }
+            if id >= 0 {
+                if pendingUnk, let unkId {
+                    ids.append(UInt32(unkId))
+                    pendingUnk = false
+                }
+                ids.append(UInt32(id))
+            } else if byteFallback, (0..<len).allSatisfy({ byteIds[Int(p[i + $0])] >= 0 }) {
+                for k in 0..<len { ids.append(UInt32(byteIds[Int(p[i + k])])) }
+            } else if let unkId {
+                // Fused: a run of unknown scalars is one <unk>; unfused: one per scalar.
+                if pendingUnk && !fuseUnk { ids.append(UInt32(unkId)) }
+                pendingUnk = true
+            }
+            i += len
+        }
+        if pendingUnk, let unkId { ids.append(UInt32(unkId)) }
+        return ids
+    }
+
+    /// HF's `Word::merge_all`: a min-heap of candidate merges ordered by (rank, position), a
+    /// linked list of symbols, entries checked for staleness when popped. Merged-away symbols are
+    /// marked `removed` in `ids`.
+    private func mergeAll(_ ids: inout [UInt32]) {
+        let n = ids.count
+        guard n > 1 else { return }
+        var prev = [Int](unsafeUninitializedCapacity: n) { b, c in
+            for k in 0..<n { b[k] = k - 1 }
+            c = n
+        }
+        var next = [Int](unsafeUninitializedCapacity: n) { b, c in
+            for k in 0..<n { b[k] = k + 1 < n ? k + 1 : -1 }
+            c = n
+        }
+        var heap = MergeHeap()
+        heap.items.reserveCapacity(n)
+        for k in 0..<(n - 1) {
+            let m = merges.find(PairTable.key(ids[k], ids[k + 1]))
+            if m != PairTable.absent { heap.items.append(MergeHeap.Entry(m, pos: k)) }
+        }
+        heap.heapify()
+        while let top = heap.pop() {
+            let p = top.pos
+            guard ids[p] != removed else { continue }
+            let q = next[p]
+            guard q >= 0 else { continue }
+            // Stale entry: the pair at p is no longer the one that was queued.
+            let current = merges.find(PairTable.key(ids[p], ids[q]))
+            guard current != PairTable.absent, UInt32(truncatingIfNeeded: current) == top.newId else { continue }
+            ids[p] = top.newId
+            ids[q] = removed
+            let r = next[q]
+            next[p] = r
+            if r >= 0 { prev[r] = p }
+            let l = prev[p]
+            if l >= 0 {
+                let m = merges.find(PairTable.key(ids[l], ids[p]))
+                if m != PairTable.absent { heap.push(MergeHeap.Entry(m, pos: l)) }
+            }
+            if r >= 0 {
+                let m = merges.find(PairTable.key(ids[p], ids[r]))
+                if m != PairTable.absent { heap.push(MergeHeap.Entry(m, pos: p)) }
+            }
+        }
+    }
+}
+
+/// Marks a symbol merged into its left neighbour (ids are below 2^24).
+private let removed = UInt32.max
+
+func byteTokenName(_ b: UInt8) -> String {
+    let hex = Array("0123456789ABCDEF")
+    return "<0x\(hex[Int(b >> 4)])\(hex[Int(b & 15)])>"
+}
+
+/// A 4-ary min-heap of candidate merges ordered by (rank, pos), as HF's QuaternaryHeap of
+/// `Merge` (lowest rank first, leftmost on ties).
+struct MergeHeap {
+    struct Entry {
+        var rank: UInt32
+        var newId: UInt32
+        var pos: Int
+        /// From a `PairTable` value (rank << 32 | new id).
+        @inline(__always) init(_ merge: UInt64, pos: Int) {
+            rank = UInt32(truncatingIfNeeded: merge >> 32)
+            newId = UInt32(truncatingIfNeeded: merge)
+            self.pos = pos
+        }
+        @inline(__always) func before(_ o: Entry) -> Bool { rank != o.rank ? rank < o.rank : pos < o.pos }
+    }
+
+    var items: [Entry] = []
+
+    mutating func heapify() {
+        guard items.count > 1 else { return }
+        var i = (items.count - 2) / 4
+        while i >= 0 {
+            siftDown(i)
+            i -= 1
+        }
+    }
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 4
+            guard e.before(items[parent]) else { break }
+            items[i] = items[parent]
+            i = parent
+        }
+        items[i] = e
+    }
+
+    mutating func pop() -> Entry? {
+        guard let last = items.popLast() else { return nil }
+        guard !items.isEmpty else { return last }
+        let top = items[0]
+        items[0] = last
+        siftDown(0)
+        return top
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        let n = items.count
+        let e = items[start]
+        var i = start
+        while true {
+            let first = 4 * i + 1
+            guard first < n else { break }
+            var best = first
+            let end = min(first + 4, n)
+            var c = first + 1
+            while c < end {
+                if items[c].before(items[best]) { best = c }
+                c += 1
+            }
+            guard items[best].before(e) else { break }
+            items[i] = items[best]
+            i = best
+        }
+        items[i] = e
+    }
+}

@@ -1,0 +1,183 @@
+import PrismSupport
+
+/// Gemma's tokenizer, read from a Hugging Face `tokenizer.json` and bit-identical with the
+/// `tokenizers` library on it: added tokens matched first (longest, leftmost), the rest
+/// normalized (" " -> "▁") and BPE-encoded as one word per piece (no pre-tokenizer), with byte
+/// fallback; decoding through Replace, ByteFallback and Fuse. Immutable after loading, so it is
+/// safe to share between threads.
+public final class GemmaTokenizer: @unchecked Sendable {
+    private let model: BPEModel
+    private let normalizer: Normalizer
+    /// Added tokens with `normalized: false`, matched on the raw text.
+    private let rawMatcher: AddedTokenMatcher
+    /// Added tokens with `normalized: true`, matched on normalized text.
+    private let normalizedMatcher: AddedTokenMatcher
+    private let decoder: [DecoderStep]?
+    private let template: Template?
+    /// id -> added token, for ids that have one.
+    private let addedById: [Int: AddedToken]
+    private let addedIdByContent: [[UInt8]: Int]
+    /// Per id: dropped by `decode(skipSpecialTokens: true)`. HF tests the string it decodes for
+    /// the id against the special tokens' contents, which this precomputes.
+    private let skippedWhenDecoding: [Bool]
+    /// Per added id whose decoding string differs from its content (normalized added tokens).
+    private let decodeOverride: [Int: [UInt8]]
+
+    public let vocabularySize: Int
+    public let bosId: Int?
+    public let eosId: Int?
+
+    public convenience init(path: String) throws {
+        let mapped = try MappedFile(path: path)
+        let file: TokenizerFile
+        do {
+            file = try TokenizerFile(bytes: mapped.all.bindMemory(to: UInt8.self))
+        } catch {
+            throw PrismError.wrap(error, path)
+        }
+        self.init(file: file)
+    }
+
+    public convenience init(jsonBytes: [UInt8]) throws {
+        self.init(file: try jsonBytes.withUnsafeBufferPointer { try TokenizerFile(bytes: $0) })
+    }
+
+    private init(file: TokenizerFile) {
+        model = file.model
+        normalizer = file.normalizer
+        decoder = file.decoder
+        template = file.template
+
+        var byId: [Int: AddedToken] = [:]
+        var byContent: [[UInt8]: Int] = [:]
+        var raw: [(pattern: [UInt8], id: Int)] = []
+        var normalizedPatterns: [(pattern: [UInt8], id: Int)] = []
+        var overrides: [Int: [UInt8]] = [:]
+        for t in file.added {
+            byId[t.id] = t
+            byContent[t.content] = t.id
+            if t.normalized {
+                // HF matches such a token by its normalized form and decodes it from that form.
+                let form = t.content.withUnsafeBufferPointer { file.normalizer.apply($0) }
+                normalizedPatterns.append((form, t.id))
+                if form != t.content { overrides[t.id] = form }
+            } else {
+                raw.append((t.content, t.id))
+            }
+        }
+        addedById = byId
+        addedIdByContent = byContent
+        decodeOverride = overrides
+        rawMatcher = AddedTokenMatcher(raw)
+        normalizedMatcher = AddedTokenMatcher(normalizedPatterns)
+
+        let size = max(model.entryOfId.count, (file.added.map(\.id).max() ?? -1) + 1)
+        vocabularySize = size
+        var skipped = [Bool](repeating: false, count: size)
+        let specialContents = Set(file.added.filter(\.special).map(\.content))
+        for content in specialContents {
+            let id = Int(model.vocab.lookup(content))
+            if id >= 0, byId[id] == nil { skipped[id] = true }
+        }
+        for t in file.added {
+            skipped[t.id] = specialContents.contains(overrides[t.id] ?? t.content)
+        }
+        skippedWhenDecoding = skipped
+
+        let bosByName = byContent[Array("<bos>".utf8)] ?? GemmaTokenizer.vocabId(model, "<bos>")
+        bosId = file.template?.prefix.first ?? bosByName
+        eosId = file.template?.suffix.last ?? byContent[Array("<eos>".utf8)] ?? GemmaTokenizer.vocabId(model, "<eos>")
+    }
+
+    private static func vocabId(_ model: BPEModel, _ piece: String) -> Int? {
+        let id = model.vocab.lookup(Array(piece.utf8))
+        return id >= 0 ? Int(id) : nil
+    }
+
+    // MARK: Encoding
+
+    /// HF's `encode(text, add_special_tokens: addBos)`.
+    public func encode(_ text: String, addBos: Bool = true) -> [Int] {
+        var out: [Int] = []
+        if addBos, let template { out.append(contentsOf: template.prefix) }
+        var utf8 = Array(text.utf8)
+        utf8.withUnsafeMutableBufferPointer { encodeBody(UnsafeBufferPointer($0), into: &out) }
+        if addBos, let template { out.append(contentsOf: template.suffix) }
+        return out
+    }
+
+    private func encodeBody(_ text: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
+        out.reserveCapacity(out.count + text.count / 3)
+        for piece in rawMatcher.split(text, 0..<text.count) {
+            if let id = piece.id {
+                out.append(id)
+                continue
+            }
+            let normalized = normalizer.apply(UnsafeBufferPointer(rebasing: text[piece.range]))
+            normalized.withUnsafeBufferPointer { norm in
+                for sub in normalizedMatcher.split(norm, 0..<norm.count) {
+                    if let id = sub.id {
+                        out.append(id)
+                    } else {
+                        model.encode(UnsafeBufferPointer(rebasing: norm[sub.range]), into: &out)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Decoding
+
+    /// HF's `decode(ids, skip_special_tokens:)`, except that an id outside the vocabulary is an
+    /// error here (HF silently drops it).
+    public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) throws -> String {
+        var tokens: [[UInt8]] = []
+        tokens.reserveCapacity(ids.count)
+        for id in ids {
+            guard let bytes = decodingBytes(id) else {
+                throw PrismError("cannot decode token id \(id): not in the vocabulary (size \(vocabularySize))")
+            }
+            if skipSpecialTokens && skippedWhenDecoding[id] { continue }
+            tokens.append(bytes)
+        }
+        guard let decoder else {
+            return String(decoding: Array(tokens.joined(separator: [0x20])), as: UTF8.self)
+        }
+        for step in decoder { tokens = step.apply(tokens) }
+        return String(decoding: Array(tokens.joined()), as: UTF8.self)
+    }
+
+    /// The string HF decodes for an id: the added token's (normalized) form, else the vocabulary's.
+    private func decodingBytes(_ id: Int) -> [UInt8]? {
+        guard id >= 0, id < vocabularySize else { return nil }
+        if let t = addedById[id] { return decodeOverride[id] ?? t.content }
+        return vocabBytes(id)
+    }
+
+    private func vocabBytes(_ id: Int) -> [UInt8]? {
+        guard id >= 0, id < model.entryOfId.count else { return nil }
+        let e = Int(model.entryOfId[id])
+        return e >= 0 ? Array(model.vocab.entry(e)) : nil
+    }
+
+    // MARK: Vocabulary
+
+    /// The raw vocabulary string, e.g. "▁Paris" or "<0x0A>" (an added token's content).
+    public func piece(for id: Int) -> String? {
+        if let t = addedById[id] { return String(decoding: t.content, as: UTF8.self) }
+        return vocabBytes(id).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Exact lookup by Unicode scalars (bytes), so "é" and "e\u{301}" are different pieces.
+    public func id(forPiece piece: String) -> Int? {
+        let bytes = Array(piece.utf8)
+        if let id = addedIdByContent[bytes] { return id }
+        let id = model.vocab.lookup(bytes)
+        return id >= 0 ? Int(id) : nil
+    }
+
+    /// Whether the id is an added token marked special (`<bos>`, `<start_of_turn>`, ...).
+    public func isSpecial(_ id: Int) -> Bool {
+        addedById[id]?.special ?? false
+    }
+}

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Byte-string keys to ids, stored flat: one byte buffer, one offsets array and an open-addressing
+/// index. Keys are compared as bytes, never as Swift `String`s (which would merge "é" with
+/// "e" + U+0301).
+struct PieceTable {
+    let bytes: [UInt8]
+    let starts: [Int]
+    let ids: [Int32]
+    private var slots: [Int32] = []
+    private var shift: UInt64 = 63
+
+    var count: Int { ids.count }
+
+    /// Entry `i` is `bytes[starts[i]..<starts[i + 1]]` with id `ids[i]`; `starts` has one more
+    /// element than `ids`. Call `buildIndex` before looking anything up.
+    init(bytes: [UInt8], starts: [Int], ids: [Int32]) {
+        self.bytes = bytes
+        self.starts = starts
+        self.ids = ids
+    }
+
+    func entry(_ i: Int) -> ArraySlice<UInt8> { bytes[starts[i]..<starts[i + 1]] }
+
+    /// Builds the index; returns the index of an entry whose key repeats an earlier one, if any.
+    mutating func buildIndex() -> Int? {
+        var capacity = 16
+        while capacity < ids.count * 2 { capacity <<= 1 }
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
+        slots = [Int32](repeating: -1, count: capacity)
+        let mask = capacity - 1
+        var duplicate: Int?
+        bytes.withUnsafeBufferPointer { all in
+            guard let base = all.baseAddress else { return }
+            for e in 0..<ids.count where duplicate == nil {
+                let p = base + starts[e], n = starts[e + 1] - starts[e]
+                var s = Int(truncatingIfNeeded: hashBytes(p, n) >> shift)
+                while slots[s] >= 0 {
+                    let o = Int(slots[s])
+                    if starts[o + 1] - starts[o] == n, memcmp(base + starts[o], p, n) == 0 {
+                        duplicate = e
+                        break
+                    }
+                    s = (s + 1) & mask
+                }
+                if duplicate == nil { slots[s] = Int32(e) }
+            }
+        }
+        return duplicate
+    }
+
+    /// The id stored for these bytes, or -1.
+    @inline(__always)
+    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: hashBytes(p, n) >> shift)
+        return bytes.withUnsafeBufferPointer { all -> Int32 in
+            guard let base = all.baseAddress else { return -1 }
+            while true {
+                let e = Int(slots[s])
+                if e < 0 { return -1 }
+                if starts[e + 1] - starts[e] == n, memcmp(base + starts[e], p, n) == 0 { return ids[e] }
+                s = (s + 1) & mask
+            }
+        }
+    }
+
+    func lookup(_ key: [UInt8]) -> Int32 {
+        key.withUnsafeBufferPointer { b in
+            guard let p = b.baseAddress else { return emptyKeyId() }
+            return lookup(p, b.count)
+        }
+    }
+
+    /// Lookup of the empty string (possible in a vocabulary, if useless).
+    private func emptyKeyId() -> Int32 {
+        var zero: UInt8 = 0
+        return lookup(&zero, 0)
+    }
+}
+
+/// UInt64 keys (a pair of 32-bit ids) to UInt64 values, open addressing. Inserting an existing
+/// key overwrites it, as Rust's `collect()` into a HashMap does for repeated merges.
+struct PairTable {
+    static let absent = UInt64.max
+    private var keys: [UInt64]
+    private var values: [UInt64]
+    private let shift: UInt64
+    private(set) var count = 0
+
+    init(expected: Int) {
+        var capacity = 16
+        while capacity < expected * 2 { capacity <<= 1 }
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
+        keys = [UInt64](repeating: PairTable.absent, count: capacity)
+        values = [UInt64](repeating: 0, count: capacity)
+    }
+
+    @inline(__always) static func key(_ a: UInt32, _ b: UInt32) -> UInt64 { UInt64(a) << 32 | UInt64(b) }
+
+    @inline(__always) private func slot(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
+    /// Keys must not be `absent`; the caller's ids are below 2^24.
+    mutating func insert(_ key: UInt64, _ value: UInt64) {
+        let mask = keys.count - 1
+        var s = slot(key)
+        while keys[s] != PairTable.absent && keys[s] != key { s = (s + 1) & mask }
+        if keys[s] == PairTable.absent { count += 1 }
+        keys[s] = key
+        values[s] = value
+    }
+
+    /// The value for `key`, or `absent`.
+    @inline(__always)
+    func find(_ key: UInt64) -> UInt64 {
+        let mask = keys.count - 1
+        var s = slot(key)
+        while true {
+            let k = keys[s]
+            if k == key { return values[s] }
+            if k == PairTable.absent { return PairTable.absent }
+            s = (s + 1) & mask
+        }
+    }
+}
+
+/// A fast non-cryptographic hash of a byte string (8 bytes per step).
+@inline(__always)
+func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
+    var i = 0
+    while i + 8 <= n {
+        let w = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+        h = (h ^ w) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 29
+        i += 8
+    }
+    var tail: UInt64 = 0
+    var s: UInt64 = 0
+    while i < n {
+        tail |= UInt64(p[i]) << s
+        s += 8
+        i += 1
+    }
+    h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+    h ^= h >> 32
+    h = h &* 0x9E37_79B9_7F4A_7C15
+    return h ^ (h >> 29)
+}

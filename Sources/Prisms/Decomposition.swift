@@ -1,0 +1,55 @@
+/// A target's logit at one position written as exact sums of linear terms, with the
+/// non-linear factors frozen at their recorded values (final and per-block `1/rms`,
+/// attention probabilities, GELU gates). Shapes: L layers, H heads, P = position + 1 sources.
+public struct TargetDecomposition: Sendable {
+    public var target: Target
+    /// `u . x_p`: the logit read from the recorded final residual stream (equal to the model's).
+    public var logit: Double
+    /// Residual prism: the embedding's term, and one term per attention and MLP block.
+    public var embed: Double
+    public var attn: [Double]            // [L]
+    public var mlp: [Double]             // [L]
+    /// Attention prism: per head, and per head per source position.
+    public var heads: [[Double]]         // [L][H]
+    public var headSources: [[[Double]]] // [L][H][P]
+    /// MLP prism: per neuron.
+    public var neurons: [[Double]]       // [L][ff]
+
+    /// embed + sum attn + sum mlp.
+    public var sum: Double { embed + attn.reduce(0, +) + mlp.reduce(0, +) }
+    public var error: Double { sum - logit }
+
+    /// The worst disagreement between a term and the finer terms it splits into
+    /// (heads vs their block, sources vs their head, neurons vs their block).
+    public var finerClosure: Double {
+        var worst = 0.0
+        for l in attn.indices {
+            worst = max(worst, abs(heads[l].reduce(0, +) - attn[l]))
+            for h in heads[l].indices { worst = max(worst, abs(headSources[l][h].reduce(0, +) - heads[l][h])) }
+            worst = max(worst, abs(neurons[l].reduce(0, +) - mlp[l]))
+        }
+        return worst
+    }
+
+    /// Name of each residual term, in stream order: `embed`, `blocks.0.attn`, `blocks.0.mlp`, ...
+    public var residualTerms: [(name: String, value: Double)] {
+        var out: [(String, Double)] = [("embed", embed)]
+        for l in attn.indices {
+            out.append(("blocks.\(l).attn", attn[l]))
+            out.append(("blocks.\(l).mlp", mlp[l]))
+        }
+        return out
+    }
+}
+
+public struct Decomposition: Sendable {
+    public var ids: [Int]
+    public var position: Int
+    public var targets: [TargetDecomposition]
+    /// What was held fixed to make the decomposition linear.
+    public static let frozen = [
+        "final RMSNorm scale 1/rms(x_p) (ln_final.scale)",
+        "attention probabilities (blocks.*.attn.pattern)",
+        "GELU gates gelu(gate) (blocks.*.mlp.gate_act)",
+    ]
+}

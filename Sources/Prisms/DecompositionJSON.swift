@@ -1,0 +1,76 @@
+/// The JSON schema of `prism decompose --json` and of `prism batch` records (README, "Output schema").
+public enum DecompositionJSON {
+    public enum Detail: String, CaseIterable, Sendable {
+        /// Residual terms, and the top-K heads, head-sources and neurons by |contribution|.
+        case summary
+        /// Every term: heads [layer][head], head_sources [layer][head][source], neurons [layer][neuron].
+        case full
+    }
+
+    public static func object(_ d: Decomposition, pieces: [String]?, detail: Detail, top: Int) -> [String: Any] {
+        var o: [String: Any] = [
+            "ids": d.ids,
+            "position": d.position,
+            "frozen": Decomposition.frozen,
+            "targets": d.targets.map { target($0, detail: detail, top: top) },
+        ]
+        if let pieces { o["tokens"] = pieces }
+        return o
+    }
+
+    static func target(_ t: TargetDecomposition, detail: Detail, top: Int) -> [String: Any] {
+        var terms: [String: Double] = [:]
+        for (name, v) in t.residualTerms { terms[name] = v }
+        var o: [String: Any] = [
+            "label": t.target.label,
+            "logit": t.logit, "sum": t.sum, "error": t.error,
+            "finer_closure": t.finerClosure,
+            "terms": terms,
+        ]
+        if t.target.terms.count == 1 {
+            o["id"] = t.target.terms[0].id
+        } else {
+            o["ids"] = t.target.ids
+            o["coefficients"] = t.target.terms.map { Double($0.coef) }
+        }
+        o["token"] = t.target.label
+        switch detail {
+        case .full:
+            o["heads"] = t.heads
+            o["head_sources"] = t.headSources
+            o["neurons"] = t.neurons
+        case .summary:
+            o["top_heads"] = Ranking.heads(t, top: top).map { ["layer": $0.layer, "head": $0.head, "value": $0.value] }
+            o["top_head_sources"] = Ranking.headSources(t, top: top).map { ["layer": $0.layer, "head": $0.head, "source": $0.source, "value": $0.value] }
+            o["top_neurons"] = Ranking.neurons(t, top: top).map { ["layer": $0.layer, "neuron": $0.neuron, "value": $0.value] }
+        }
+        return o
+    }
+}
+
+/// The largest contributions by absolute value, signed.
+public enum Ranking {
+    public static func heads(_ t: TargetDecomposition, top: Int) -> [(layer: Int, head: Int, value: Double)] {
+        var all: [(Int, Int, Double)] = []
+        for (l, hs) in t.heads.enumerated() { for (h, v) in hs.enumerated() { all.append((l, h, v)) } }
+        return Array(all.sorted { abs($0.2) > abs($1.2) }.prefix(top)).map { (layer: $0.0, head: $0.1, value: $0.2) }
+    }
+
+    public static func headSources(_ t: TargetDecomposition, top: Int) -> [(layer: Int, head: Int, source: Int, value: Double)] {
+        var all: [(Int, Int, Int, Double)] = []
+        for (l, hs) in t.headSources.enumerated() {
+            for (h, ss) in hs.enumerated() { for (j, v) in ss.enumerated() { all.append((l, h, j, v)) } }
+        }
+        return Array(all.sorted { abs($0.3) > abs($1.3) }.prefix(top)).map { (layer: $0.0, head: $0.1, source: $0.2, value: $0.3) }
+    }
+
+    public static func neurons(_ t: TargetDecomposition, top: Int) -> [(layer: Int, neuron: Int, value: Double)] {
+        // Partial selection per layer first, so 18 x 16384 neurons sort cheaply.
+        var all: [(Int, Int, Double)] = []
+        for (l, ns) in t.neurons.enumerated() {
+            let best = ns.indices.sorted { abs(ns[$0]) > abs(ns[$1]) }.prefix(top)
+            for n in best { all.append((l, n, ns[n])) }
+        }
+        return Array(all.sorted { abs($0.2) > abs($1.2) }.prefix(top)).map { (layer: $0.0, neuron: $0.1, value: $0.2) }
+    }
+}

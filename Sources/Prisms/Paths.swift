@@ -1,0 +1,146 @@
+import PrismKernels
+import PrismModel
+import PrismSupport
+
+/// Chained prisms: a frozen head or neuron is a linear map from the residual vector it
+/// reads to the target logits, so it can be applied to each residual piece of its input
+/// (the pieces add up to its term) or to a vector the prompt never saw (another token's
+/// embedding: "what would this head write for Russia instead of France").
+public struct PathDecomposition: Sendable {
+    public var target: Target
+    /// `blocks.{l}.attn.head{h}.source{j}` or `blocks.{l}.mlp.neuron{n}`.
+    public var through: String
+    /// Piece names in stream order: `embed`, `blocks.0.attn`, `blocks.0.mlp`, ...
+    public var pieceNames: [String]
+    public var pieces: [Double]
+    /// The term being split (head-source term or neuron term), computed directly.
+    public var total: Double
+    public var error: Double { pieces.reduce(0, +) - total }
+}
+
+/// One frozen map, ready to be applied to any d-vector: `value(x) = factor * (r . x)`.
+public struct FrozenMap: Sendable {
+    public var target: Target
+    public var through: String
+    public var factor: Double
+    public var direction: [Float]     // r, [d]
+
+    public func apply(_ x: ArraySlice<Float>) -> Double { factor * dotD(direction[...], x) }
+}
+
+extension Prism {
+    /// The map of head `h` of layer `l` reading source position `j`, for position `p`:
+    /// `x_j -> A[h,p,j] * s1_j * (r . x_j)`, `r = (1 + w_ln1) * W_V^g^T (W_O^h^T u)`.
+    public func headMaps(_ source: ActivationSource, position: Int, layer l: Int, head h: Int, source j: Int, targets: [Target]) throws -> [FrozenMap] {
+        let ids = source.tokenIds
+        let p = try Self.resolve(position: position, count: ids.count)
+        try checkLayer(l)
+        guard h >= 0, h < model.heads else { throw PrismError("head \(h) is out of range (0..<\(model.heads))") }
+        guard j >= 0, j <= p else { throw PrismError("source \(j) is out of range: position \(p) attends to 0...\(p)") }
+        let d = model.d, hd = model.headDim, H = model.heads, K = targets.count
+        let g = h / (H / model.kvHeads)
+        let lw = model.weights.layers[l]
+        let u = try readouts(targets, source: source, position: p)
+        var uWo = [Float](repeating: 0, count: K * H * hd)
+        u.withUnsafeBufferPointer { up in uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.o, $0.baseAddress!) } }
+        // W_V rows of group g: [hd, d].
+        var wv = [Float](repeating: 0, count: hd * d)
+        wv.withUnsafeMutableBufferPointer { lw.v.dequantize(rows: (g * hd)..<((g + 1) * hd), into: $0.baseAddress!) }
+        let pattern = try source.activation(ActivationName.pattern(l))
+        let T = pattern.shape[1], S = pattern.shape[2]
+        let a = Double(pattern.values[(h * T + p) * S + j])
+        let s1 = Double(try source.activation(ActivationName.ln1Scale(l)).values[j])
+        var maps: [FrozenMap] = []
+        for k in 0..<K {
+            var r = [Float](repeating: 0, count: d)
+            for i in 0..<hd {
+                let c = uWo[k * H * hd + h * hd + i]
+                for e in 0..<d { r[e] += c * wv[i * d + e] }
+            }
+            for e in 0..<d { r[e] *= lw.inputNormGain[e] }
+            maps.append(FrozenMap(target: targets[k], through: "blocks.\(l).attn.head\(h).source\(j)", factor: a * s1, direction: r))
+        }
+        return maps
+    }
+
+    /// The map of neuron `n` of layer `l` at position `p`:
+    /// `x_mid -> gelu(gate_n) * (W_down[:, n] . u) * s2_p * ((W_up[n] * (1 + w_ln2)) . x_mid)`.
+    public func neuronMaps(_ source: ActivationSource, position: Int, layer l: Int, neuron n: Int, targets: [Target]) throws -> [FrozenMap] {
+        let ids = source.tokenIds
+        let p = try Self.resolve(position: position, count: ids.count)
+        try checkLayer(l)
+        guard n >= 0, n < model.ff else { throw PrismError("neuron \(n) is out of range (0..<\(model.ff))") }
+        let d = model.d, ff = model.ff, K = targets.count
+        let lw = model.weights.layers[l]
+        let u = try readouts(targets, source: source, position: p)
+        var uWd = [Float](repeating: 0, count: K * ff)
+        u.withUnsafeBufferPointer { up in uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } }
+        var wUp = [Float](repeating: 0, count: d)
+        wUp.withUnsafeMutableBufferPointer { lw.up.dequantize(rows: n..<(n + 1), into: $0.baseAddress!) }
+        for e in 0..<d { wUp[e] *= lw.postAttentionNormGain[e] }
+        let gate = Double(try source.activation(ActivationName.gateAct(l)).row(p).dropFirst(n).first ?? 0)
+        let s2 = Double(try source.activation(ActivationName.ln2Scale(l)).values[p])
+        return (0..<K).map { k in
+            FrozenMap(target: targets[k], through: "blocks.\(l).mlp.neuron\(n)", factor: gate * Double(uWd[k * ff + n]) * s2, direction: wUp)
+        }
+    }
+
+    /// Splits head `h`'s term for source `j` into the residual pieces of `x_j` (the input of layer `l`).
+    public func headPath(_ source: ActivationSource, position: Int, layer l: Int, head h: Int, source j: Int, targets: [Target]) throws -> [PathDecomposition] {
+        let maps = try headMaps(source, position: position, layer: l, head: h, source: j, targets: targets)
+        let (names, pieces) = try residualPieces(source, position: j, upTo: l, includeAttentionOf: false)
+        let x = try source.activation(ActivationName.residPre(l)).row(j)
+        return maps.map { m in
+            PathDecomposition(target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x))
+        }
+    }
+
+    /// Splits neuron `n`'s term into the residual pieces of its input stream (resid_mid of layer `l`).
+    public func neuronPath(_ source: ActivationSource, position: Int, layer l: Int, neuron n: Int, targets: [Target]) throws -> [PathDecomposition] {
+        let p = try Self.resolve(position: position, count: source.tokenIds.count)
+        let maps = try neuronMaps(source, position: p, layer: l, neuron: n, targets: targets)
+        let (names, pieces) = try residualPieces(source, position: p, upTo: l, includeAttentionOf: true)
+        let x = try source.activation(ActivationName.residMid(l)).row(p)
+        return maps.map { m in
+            PathDecomposition(target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x))
+        }
+    }
+
+    /// Applies each map to scaled token embeddings `sqrt(d) * E[s]`: `[map][token]`.
+    public func applyToEmbeddings(_ maps: [FrozenMap], tokens: [Int]) throws -> [[Double]] {
+        let d = model.d
+        let scale = Float(Double(d).squareRoot())
+        var rows: [[Float]] = []
+        for s in tokens {
+            guard s >= 0, s < model.vocab else { throw PrismError("token id \(s) is outside the vocabulary (0..<\(model.vocab))") }
+            var e = [Float](repeating: 0, count: d)
+            e.withUnsafeMutableBufferPointer { model.weights.embedding.dequantize(rows: s..<(s + 1), into: $0.baseAddress!) }
+            rows.append(e.map { $0 * scale })
+        }
+        return maps.map { m in rows.map { m.apply($0[...]) } }
+    }
+
+    /// The residual stream at `position` entering layer `upTo` (plus that layer's attention
+    /// write when `includeAttentionOf`), as its pieces: embed, then each block's write.
+    func residualPieces(_ source: ActivationSource, position j: Int, upTo l: Int, includeAttentionOf: Bool) throws -> ([String], [ArraySlice<Float>]) {
+        var names = ["embed"]
+        var pieces = [try source.activation(ActivationName.embed).row(j)]
+        for m in 0..<l {
+            names.append("blocks.\(m).attn")
+            pieces.append(try source.activation(ActivationName.attnOut(m)).row(j))
+            names.append("blocks.\(m).mlp")
+            pieces.append(try source.activation(ActivationName.mlpOut(m)).row(j))
+        }
+        if includeAttentionOf {
+            names.append("blocks.\(l).attn")
+            pieces.append(try source.activation(ActivationName.attnOut(l)).row(j))
+        }
+        return (names, pieces)
+    }
+
+    func checkLayer(_ l: Int) throws {
+        guard l >= 0, l < config.num_hidden_layers else {
+            throw PrismError("layer \(l) is out of range (0..<\(config.num_hidden_layers))")
+        }
+    }
+}

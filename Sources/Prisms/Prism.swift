@@ -1,0 +1,119 @@
+import PrismKernels
+import PrismModel
+import PrismSupport
+
+/// Computes the prisms of one recorded sequence, in fp32 products with Double sums, from
+/// the stored activations and the model's weights (the same weights the model ran with).
+///
+/// Several targets share one pass over the activations: their readout directions are
+/// stacked into `U [K, d]` and pulled back through each projection once (`U W_O`, `U W_down`),
+/// so per-neuron and per-head-per-source terms never build `[position, source, head, d]` tensors.
+public struct Prism {
+    public let model: GemmaModel
+
+    public init(model: GemmaModel) { self.model = model }
+
+    var config: GemmaConfig { model.config }
+
+    /// Resolves -1 (last) and other negative positions; errors when outside the prompt.
+    public static func resolve(position: Int, count: Int) throws -> Int {
+        let p = position < 0 ? count + position : position
+        guard p >= 0, p < count else {
+            throw PrismError("position \(position) is out of range: the prompt has \(count) tokens (0..\(count - 1), or -1 for the last)")
+        }
+        return p
+    }
+
+    /// The frozen readouts `u = sum coef * E[id] * (1 + w_final) / rms_final(x_p)`, `[K, d]`.
+    public func readouts(_ targets: [Target], source: ActivationSource, position p: Int) throws -> [Float] {
+        let d = model.d
+        let scale = try source.activation(ActivationName.lnFinalScale).values[p]
+        var u = [Float](repeating: 0, count: targets.count * d)
+        var row = [Float](repeating: 0, count: d)
+        for (k, t) in targets.enumerated() {
+            for (id, coef) in t.terms {
+                guard id >= 0, id < model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(model.vocab))") }
+                row.withUnsafeMutableBufferPointer { model.weights.embedding.dequantize(rows: id..<(id + 1), into: $0.baseAddress!) }
+                for i in 0..<d { u[k * d + i] += coef * row[i] * model.weights.finalNormGain[i] * scale }
+            }
+        }
+        return u
+    }
+
+    public func decompose(_ source: ActivationSource, position: Int, targets: [Target]) throws -> Decomposition {
+        let ids = source.tokenIds
+        let p = try Self.resolve(position: position, count: ids.count)
+        guard !targets.isEmpty else { throw PrismError("no targets to decompose") }
+        let L = config.num_hidden_layers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
+        let group = H / model.kvHeads, kvw = model.kvHeads * hd
+        let K = targets.count
+        let u = try readouts(targets, source: source, position: p)
+
+        let x = try source.activation(ActivationName.residPost(L - 1)).row(p)
+        let embed = try source.activation(ActivationName.embed).row(p)
+        var out = targets.map {
+            TargetDecomposition(target: $0, logit: 0, embed: 0, attn: [], mlp: [], heads: [], headSources: [], neurons: [])
+        }
+        for k in 0..<K {
+            let uk = u[(k * d)..<((k + 1) * d)]
+            out[k].logit = dotD(uk, x)
+            out[k].embed = dotD(uk, embed)
+        }
+        var uWo = [Float](repeating: 0, count: K * H * hd)
+        var uWd = [Float](repeating: 0, count: K * ff)
+        for l in 0..<L {
+            let lw = model.weights.layers[l]
+            u.withUnsafeBufferPointer { up in
+                uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.o, $0.baseAddress!) }   // [K, H*hd]
+                uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } // [K, ff]
+            }
+            let attnOut = try source.activation(ActivationName.attnOut(l)).row(p)
+            let mlpOut = try source.activation(ActivationName.mlpOut(l)).row(p)
+            let z = try source.activation(ActivationName.z(l)).row(p)          // [H * hd]
+            let v = try source.activation(ActivationName.v(l))                 // [T, kvH, hd]
+            let pattern = try source.activation(ActivationName.pattern(l))     // [H, T, S]
+            let post = try source.activation(ActivationName.post(l)).row(p)    // [ff]
+            let T = pattern.shape[1], S = pattern.shape[2]
+            guard pattern.shape == [H, ids.count, S], S >= ids.count, v.shape.first ?? 0 >= ids.count else {
+                throw PrismError("activation shapes of layer \(l) do not match the prompt")
+            }
+            for k in 0..<K {
+                let uk = u[(k * d)..<((k + 1) * d)]
+                out[k].attn.append(dotD(uk, attnOut))
+                out[k].mlp.append(dotD(uk, mlpOut))
+                var heads = [Double](repeating: 0, count: H)
+                var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
+                for h in 0..<H {
+                    let w = uWo[(k * H * hd + h * hd)..<(k * H * hd + (h + 1) * hd)]
+                    heads[h] = dotD(z[(z.startIndex + h * hd)..<(z.startIndex + (h + 1) * hd)], w)
+                    let g = h / group
+                    for j in 0...p {
+                        let a = Double(pattern.values[(h * T + p) * S + j])
+                        let vj = v.values[(j * kvw + g * hd)..<(j * kvw + (g + 1) * hd)]
+                        sources[h][j] = a * dotD(vj, w)
+                    }
+                }
+                out[k].heads.append(heads)
+                out[k].headSources.append(sources)
+                var neurons = [Double](repeating: 0, count: ff)
+                let c = uWd[(k * ff)..<((k + 1) * ff)]
+                for n in 0..<ff { neurons[n] = Double(post[post.startIndex + n]) * Double(c[c.startIndex + n]) }
+                out[k].neurons.append(neurons)
+            }
+        }
+        return Decomposition(ids: ids, position: p, targets: out)
+    }
+}
+
+/// Dot product of two equal-length slices, accumulated in Double.
+@inline(__always)
+func dotD(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
+    var s = 0.0
+    var i = a.startIndex, j = b.startIndex
+    while i < a.endIndex {
+        s += Double(a[i]) * Double(b[j])
+        i += 1
+        j += 1
+    }
+    return s
+}

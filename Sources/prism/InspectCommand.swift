@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import PrismFormats
+import PrismModel
+import PrismSupport
+
+enum PrismFormatsFacade {
+    static func open(_ path: String) throws -> ModelFile {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw PrismError("\(path) is a directory; verify and inspect take a converted .prism file")
+        }
+        return try ModelFile(path: path)
+    }
+}
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a .prism file's config, tensors, encodings, sizes and quantization error.",
+        discussion: "With --json, one object: {\"config\": {...}, \"weights\": .., \"tensors\": [{\"name\", \"shape\", \"encoding\", \"bytes\", \"quant_error\"}]}."
+    )
+
+    @Argument(help: "The .prism file.")
+    var model: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try CLI.guarded {
+            let file = try PrismFormatsFacade.open(model)
+            let dir = file.directory
+            let config = try GemmaConfig.decode(Data(dir.config.utf8), source: "embedded config.json")
+            if output.json {
+                let tensors: [[String: Any]] = dir.tensors.map { t in
+                    var o: [String: Any] = ["name": t.name, "shape": t.shape, "encoding": t.encoding.rawValue,
+                                            "bytes": t.parts.values.reduce(0) { $0 + $1.length }, "source_dtype": t.sourceDType]
+                    if let b = t.block { o["block"] = b }
+                    if let q = t.quantError { o["quant_error"] = ["rmse": q.rmse, "max_abs": q.maxAbs, "rel_rmse": q.relRMSE] }
+                    return o
+                }
+                let cfg = (try? JSONSerialization.jsonObject(with: Data(dir.config.utf8))) ?? [:]
+                try JSONOut.print(["file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
+                                   "weights": dir.weights, "converter": dir.converter, "config": cfg,
+                                   "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors])
+                return
+            }
+            print("\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)")
+            print("config: \(config.num_hidden_layers) layers, d_model \(config.hidden_size), \(config.num_attention_heads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediate_size), vocab \(config.vocab_size), rope theta \(config.ropeTheta)")
+            print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
+            print(String(format: "%-48@ %-14@ %-5@ %10@  %@", "tensor" as NSString, "shape" as NSString, "enc" as NSString, "bytes" as NSString, "rel.rmse / max|err|" as NSString))
+            for t in dir.tensors {
+                let bytes = t.parts.values.reduce(0) { $0 + $1.length }
+                let q = t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
+                let shape = t.shape.map(String.init).joined(separator: "x")
+                print(String(format: "%-48@ %-14@ %-5@ %10@  %@", t.name as NSString, shape as NSString, t.encoding.rawValue as NSString,
+                             ByteSize.format(bytes) as NSString, q as NSString))
+            }
+        }
+    }
+}

@@ -12,7 +12,7 @@ release: deps
 
 # The main job on the shipped model.
 run: release
-	.build/release/prism logits -m $(MODEL) --prompt "The capital of France is" --top 5
+	.build/release/prism decompose -m $(MODEL) --prompt "The capital of France is" --target-token " is" --top 5
 
 # The test suite (what CI runs).
 test: deps

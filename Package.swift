@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "PrismKernelsTests", dependencies: ["PrismKernels"]),
         .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
         .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
+        .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
     ],

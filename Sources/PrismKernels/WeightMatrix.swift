@@ -6,7 +6,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case bf16(UnsafePointer<UInt16>)
         case f16(UnsafePointer<UInt16>)
         /// int8 quants `[rows, cols]` and one scale per `blockSize` consecutive inputs of a row,
-        /// `[rows, cols / blockSize]` as f16 bits: w[r, c] = q[r, c] * scale[r, c / blockSize].
+        /// `[rows, ceil(cols / blockSize)]` as f16 bits: w[r, c] = q[r, c] * scale[r, c / blockSize];
+        /// the last block of a row may be partial.
         case q8(quants: UnsafePointer<Int8>, scales: UnsafePointer<UInt16>, blockSize: Int)
     }
 
@@ -27,7 +28,7 @@ public struct WeightMatrix: @unchecked Sendable {
         switch storage {
         case .f32: return rows * cols * 4
         case .bf16, .f16: return rows * cols * 2
-        case .q8(_, _, let bs): return rows * cols + rows * (cols / bs) * 2
+        case .q8(_, _, let bs): return rows * cols + rows * ((cols + bs - 1) / bs) * 2
         }
     }
 
@@ -43,10 +44,10 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f16(let p):
             Convert.f16ToF32(p + start, out, count: n)
         case .q8(let q, let s, let bs):
-            let blocks = cols / bs
+            let blocks = (cols + bs - 1) / bs
             for r in range {
                 let o = out + (r - range.lowerBound) * cols
-                Convert.q8ToF32(q + r * cols, scales: s + r * blocks, blockSize: bs, blocks: blocks, o)
+                Convert.q8ToF32(q + r * cols, scales: s + r * blocks, blockSize: bs, count: cols, o)
             }
         }
     }
@@ -87,18 +88,21 @@ public enum Convert {
     }
 
     @inlinable
-    public static func q8ToF32(_ q: UnsafePointer<Int8>, scales: UnsafePointer<UInt16>, blockSize: Int, blocks: Int, _ dst: UnsafeMutablePointer<Float>) {
-        for b in 0..<blocks {
+    public static func q8ToF32(_ q: UnsafePointer<Int8>, scales: UnsafePointer<UInt16>, blockSize: Int, count: Int, _ dst: UnsafeMutablePointer<Float>) {
+        var b = 0
+        while b * blockSize < count {
             let scale = Float(Float16(bitPattern: scales[b]))
             let qb = q + b * blockSize
             let ob = dst + b * blockSize
+            let n = min(blockSize, count - b * blockSize)
+            b += 1
             var i = 0
-            while i + 16 <= blockSize {
+            while i + 16 <= n {
                 let v = UnsafeRawPointer(qb + i).loadUnaligned(as: SIMD16<Int8>.self)
                 UnsafeMutableRawPointer(ob + i).storeBytes(of: SIMD16<Float>(v) * scale, as: SIMD16<Float>.self)
                 i += 16
             }
-            while i < blockSize {
+            while i < n {
                 ob[i] = Float(qb[i]) * scale
                 i += 1
             }

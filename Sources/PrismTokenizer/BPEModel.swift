@@ -11,6 +11,10 @@ struct BPEModel {
     let bmpScalarIds: [Int32]
     /// Ids of the byte-fallback tokens `<0x00>`..`<0xFF>` (-1 where missing).
     let byteIds: [Int32]
+    /// Every (scalar, next scalar) that occurs inside some vocabulary entry; see `seed`.
+    let scalarPairs: PairTable
+    /// The same for two ASCII scalars, indexed by first << 7 | second (most text).
+    let asciiPairs: [Bool]
     let unkId: Int32?
     let fuseUnk: Bool
     let byteFallback: Bool
@@ -39,9 +43,33 @@ struct BPEModel {
             }
         }
         bmpScalarIds = bmp
+        scalarPairs = BPEModel.adjacentScalars(vocab)
+        asciiPairs = (0..<(128 * 128)).map { [scalarPairs] k in
+            scalarPairs.find(PairTable.key(UInt32(k >> 7), UInt32(k & 127))) != PairTable.absent
+        }
         var bytes = [Int32](repeating: -1, count: 256)
         for b in 0..<256 { bytes[b] = vocab.lookup(Array(byteTokenName(UInt8(b)).utf8)) }
         byteIds = bytes
+    }
+
+    private static func adjacentScalars(_ vocab: PieceTable) -> PairTable {
+        var pairs = PairTable(expected: 1 << 16)
+        vocab.bytes.withUnsafeBufferPointer { all in
+            for e in 0..<vocab.count {
+                var previous = noScalar
+                var i = vocab.starts[e]
+                let end = vocab.starts[e + 1]
+                while i < end {
+                    let len = min(utf8LeadLength(all[i]), end - i)
+                    var v = len == 1 ? UInt32(all[i]) : UInt32(all[i]) & (0x7F >> len)
+                    for k in 1..<max(len, 1) { v = v << 6 | UInt32(all[i + k] & 0x3F) }
+                    if previous != noScalar { pairs.insert(PairTable.key(previous, v), 0) }
+                    previous = v
+                    i += len
+                }
+            }
+        }
+        return pairs
     }
 
     /// Appends the ids of one word (a piece of normalized text between added tokens; with no
@@ -55,8 +83,16 @@ struct BPEModel {
                 return
             }
         }
-        var ids = seed(p, word.count)
-        mergeAll(&ids)
+        var (ids, cuts) = seed(p, word.count)
+        cuts.append(ids.count)
+        var scratch = MergeScratch()
+        ids.withUnsafeMutableBufferPointer { all in
+            var start = 0
+            for end in cuts {
+                mergeAll(UnsafeMutableBufferPointer(rebasing: all[start..<end]), &scratch)
+                start = end
+            }
+        }
         for id in ids where id != removed { out.append(Int(id)) }
     }
 
@@ -64,87 +100,116 @@ struct BPEModel {
     /// vocabulary, else `<unk>`. Mirrors `BPE::merge_word`, including its quirk that a pending
     /// `<unk>` is emitted only at the next in-vocabulary scalar or at the end, so byte tokens
     /// added in between come before it.
-    private func seed(_ p: UnsafePointer<UInt8>, _ n: Int) -> [UInt32] {
+    ///
+    /// Also returns `cuts`: symbol indices where no merge can ever join the symbol to its left
+    /// neighbour, because no vocabulary entry contains those two scalars side by side. Merging
+    /// the pieces between cuts separately gives exactly the result of merging the whole word
+    /// (the global (rank, position) order restricted to one piece is that piece's own order),
+    /// with small heaps instead of one the size of the text.
+    private func seed(_ p: UnsafePointer<UInt8>, _ n: Int) -> (ids: [UInt32], cuts: [Int]) {
         var ids: [UInt32] = []
         ids.reserveCapacity(n)
+        var cuts: [Int] = []
         var pendingUnk = false
+        var previousScalar = noScalar  // of the last symbol, if it is an in-vocabulary scalar
         var i = 0
         while i < n {
             let b0 = p[i]
             let len = min(utf8LeadLength(b0), n - i)
-            var id: Int32
+            var scalar: UInt32
             switch len {
-            case 1: id = bmpScalarIds[Int(b0)]
-            case 2: id = bmpScalarIds[Int(UInt32(b0 & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F))]
-            case 3:
-                id = bmpScalarIds[Int(UInt32(b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F))]
-            default: id = vocab.lookup(p + i, len)
+            case 1: scalar = UInt32(b0)
+            case 2: scalar = UInt32(b0 & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F)
+            case 3: scalar = UInt32(b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F)
+            default:
+                scalar = UInt32(b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6
+                if len > 3 { scalar |= UInt32(p[i + 3] & 0x3F) }
             }
+            let id = len < 4 ? bmpScalarIds[Int(scalar)] : vocab.lookup(p + i, len)
             if id >= 0 {
                 if pendingUnk, let unkId {
                     ids.append(UInt32(unkId))
                     pendingUnk = false
+                    previousScalar = noScalar
+                }
+                if previousScalar != noScalar {
+                    let joinable = previousScalar < 128 && scalar < 128
+                        ? asciiPairs[Int(previousScalar << 7 | scalar)]
+                        : scalarPairs.find(PairTable.key(previousScalar, scalar)) != PairTable.absent
+                    if !joinable { cuts.append(ids.count) }
                 }
                 ids.append(UInt32(id))
+                previousScalar = scalar
             } else if byteFallback, (0..<len).allSatisfy({ byteIds[Int(p[i + $0])] >= 0 }) {
                 for k in 0..<len { ids.append(UInt32(byteIds[Int(p[i + k])])) }
+                previousScalar = noScalar
             } else if let unkId {
                 // Fused: a run of unknown scalars is one <unk>; unfused: one per scalar.
                 if pendingUnk && !fuseUnk { ids.append(UInt32(unkId)) }
                 pendingUnk = true
+                previousScalar = noScalar
             }
             i += len
         }
         if pendingUnk, let unkId { ids.append(UInt32(unkId)) }
-        return ids
+        return (ids, cuts)
     }
 
-    /// HF's `Word::merge_all`: a min-heap of candidate merges ordered by (rank, position), a
-    /// linked list of symbols, entries checked for staleness when popped. Merged-away symbols are
-    /// marked `removed` in `ids`.
-    private func mergeAll(_ ids: inout [UInt32]) {
+    /// HF's `Word::merge_all` on one piece: a min-heap of candidate merges ordered by (rank,
+    /// position), a linked list of symbols, entries checked for staleness when popped.
+    /// Merged-away symbols are marked `removed`.
+    private func mergeAll(_ ids: UnsafeMutableBufferPointer<UInt32>, _ s: inout MergeScratch) {
         let n = ids.count
         guard n > 1 else { return }
-        var prev = [Int](unsafeUninitializedCapacity: n) { b, c in
-            for k in 0..<n { b[k] = k - 1 }
-            c = n
+        s.prev.removeAll(keepingCapacity: true)
+        s.next.removeAll(keepingCapacity: true)
+        for k in 0..<n {
+            s.prev.append(k - 1)
+            s.next.append(k + 1 < n ? k + 1 : -1)
         }
-        var next = [Int](unsafeUninitializedCapacity: n) { b, c in
-            for k in 0..<n { b[k] = k + 1 < n ? k + 1 : -1 }
-            c = n
-        }
-        var heap = MergeHeap()
-        heap.items.reserveCapacity(n)
+        s.heap.items.removeAll(keepingCapacity: true)
         for k in 0..<(n - 1) {
             let m = merges.find(PairTable.key(ids[k], ids[k + 1]))
-            if m != PairTable.absent { heap.items.append(MergeHeap.Entry(m, pos: k)) }
+            if m != PairTable.absent { s.heap.items.append(MergeHeap.Entry(m, pos: k, ids[k], ids[k + 1])) }
         }
-        heap.heapify()
-        while let top = heap.pop() {
+        s.heap.heapify()
+        while let top = s.heap.pop() {
             let p = top.pos
             guard ids[p] != removed else { continue }
-            let q = next[p]
+            let q = s.next[p]
             guard q >= 0 else { continue }
-            // Stale entry: the pair at p is no longer the one that was queued.
-            let current = merges.find(PairTable.key(ids[p], ids[q]))
-            guard current != PairTable.absent, UInt32(truncatingIfNeeded: current) == top.newId else { continue }
+            // Stale entry: the pair at p is no longer the one that was queued. HF looks the
+            // current pair up and compares merged ids; comparing the pair's ids is equivalent
+            // (a symbol only grows, so equal ids at p and after it mean the same two symbols,
+            // and distinct pairs never share a merged string) and saves a lookup.
+            guard ids[p] == top.left, ids[q] == top.right else { continue }
             ids[p] = top.newId
             ids[q] = removed
-            let r = next[q]
-            next[p] = r
-            if r >= 0 { prev[r] = p }
-            let l = prev[p]
+            let r = s.next[q]
+            s.next[p] = r
+            if r >= 0 { s.prev[r] = p }
+            let l = s.prev[p]
             if l >= 0 {
                 let m = merges.find(PairTable.key(ids[l], ids[p]))
-                if m != PairTable.absent { heap.push(MergeHeap.Entry(m, pos: l)) }
+                if m != PairTable.absent { s.heap.push(MergeHeap.Entry(m, pos: l, ids[l], ids[p])) }
             }
             if r >= 0 {
                 let m = merges.find(PairTable.key(ids[p], ids[r]))
-                if m != PairTable.absent { heap.push(MergeHeap.Entry(m, pos: p)) }
+                if m != PairTable.absent { s.heap.push(MergeHeap.Entry(m, pos: p, ids[p], ids[r])) }
             }
         }
     }
 }
+
+/// Buffers reused across the pieces of one word.
+private struct MergeScratch {
+    var prev: [Int] = []
+    var next: [Int] = []
+    var heap = MergeHeap()
+}
+
+/// No scalar: the symbol is a byte token or <unk>, whose neighbours are never cut from it.
+private let noScalar = UInt32.max
 
 /// Marks a symbol merged into its left neighbour (ids are below 2^24).
 private let removed = UInt32.max
@@ -161,11 +226,16 @@ struct MergeHeap {
         var rank: UInt32
         var newId: UInt32
         var pos: Int
+        /// The pair's ids when queued, to recognise a stale entry.
+        var left: UInt32
+        var right: UInt32
         /// From a `PairTable` value (rank << 32 | new id).
-        @inline(__always) init(_ merge: UInt64, pos: Int) {
+        @inline(__always) init(_ merge: UInt64, pos: Int, _ left: UInt32, _ right: UInt32) {
             rank = UInt32(truncatingIfNeeded: merge >> 32)
             newId = UInt32(truncatingIfNeeded: merge)
             self.pos = pos
+            self.left = left
+            self.right = right
         }
         @inline(__always) func before(_ o: Entry) -> Bool { rank != o.rank ? rank < o.rank : pos < o.pos }
     }

@@ -83,21 +83,23 @@ struct PieceTable {
     }
 }
 
-/// UInt64 keys (a pair of 32-bit ids) to UInt64 values, open addressing. Inserting an existing
-/// key overwrites it, as Rust's `collect()` into a HashMap does for repeated merges.
+/// UInt64 keys (a pair of 32-bit ids) to UInt64 values, open addressing, key and value side by
+/// side so that a lookup touches one cache line. Inserting an existing key overwrites it, as
+/// Rust's `collect()` into a HashMap does for repeated merges.
 struct PairTable {
     static let absent = UInt64.max
-    private var keys: [UInt64]
-    private var values: [UInt64]
-    private let shift: UInt64
+    /// slots[2s] is a key (or `absent`), slots[2s + 1] its value.
+    private var slots: [UInt64]
+    private var shift: UInt64
+    private var mask: Int
     private(set) var count = 0
 
     init(expected: Int) {
         var capacity = 16
         while capacity < expected * 2 { capacity <<= 1 }
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        keys = [UInt64](repeating: PairTable.absent, count: capacity)
-        values = [UInt64](repeating: 0, count: capacity)
+        mask = capacity - 1
+        slots = [UInt64](repeating: PairTable.absent, count: 2 * capacity)
     }
 
     @inline(__always) static func key(_ a: UInt32, _ b: UInt32) -> UInt64 { UInt64(a) << 32 | UInt64(b) }
@@ -106,26 +108,38 @@ struct PairTable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
-    /// Keys must not be `absent`; the caller's ids are below 2^24.
+    /// Keys must not be `absent`; the caller's ids are below 2^24. The table doubles when half
+    /// full, so `expected` need only be a guess.
     mutating func insert(_ key: UInt64, _ value: UInt64) {
-        let mask = keys.count - 1
+        if 2 * (count + 1) > mask + 1 { grow() }
         var s = slot(key)
-        while keys[s] != PairTable.absent && keys[s] != key { s = (s + 1) & mask }
-        if keys[s] == PairTable.absent { count += 1 }
-        keys[s] = key
-        values[s] = value
+        while slots[2 * s] != PairTable.absent && slots[2 * s] != key { s = (s + 1) & mask }
+        if slots[2 * s] == PairTable.absent { count += 1 }
+        slots[2 * s] = key
+        slots[2 * s + 1] = value
+    }
+
+    private mutating func grow() {
+        let old = slots
+        let capacity = 2 * (mask + 1)
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
+        mask = capacity - 1
+        slots = [UInt64](repeating: PairTable.absent, count: 2 * capacity)
+        count = 0
+        for s in stride(from: 0, to: old.count, by: 2) where old[s] != PairTable.absent { insert(old[s], old[s + 1]) }
     }
 
     /// The value for `key`, or `absent`.
     @inline(__always)
     func find(_ key: UInt64) -> UInt64 {
-        let mask = keys.count - 1
         var s = slot(key)
-        while true {
-            let k = keys[s]
-            if k == key { return values[s] }
-            if k == PairTable.absent { return PairTable.absent }
-            s = (s + 1) & mask
+        return slots.withUnsafeBufferPointer { t in
+            while true {
+                let k = t[2 * s]
+                if k == key { return t[2 * s + 1] }
+                if k == PairTable.absent { return PairTable.absent }
+                s = (s + 1) & mask
+            }
         }
     }
 }

@@ -9,6 +9,8 @@ import PackageDescription
 //   PrismModel    Gemma config, weights and the forward pass that records activations
 //   PrismConvert  checkpoint -> .prism conversion (streaming, quantizing)
 //   Prisms        the logit decompositions
+//   PrismPlots    SVG figures and self-contained HTML reports
+//   PrismStudies  the article's studies (capitals, addition, digits) as reports
 //   prism         the command-line tool
 let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
@@ -31,8 +33,10 @@ let package = Package(
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
         .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"], swiftSettings: release),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
+        .target(name: "PrismPlots"),
+        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"], swiftSettings: release),
         .executableTarget(name: "prism", dependencies: [
-            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms",
+            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),
@@ -40,6 +44,7 @@ let package = Package(
         .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
         .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
         .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats"]),
+        .testTarget(name: "PrismPlotsTests", dependencies: ["PrismPlots"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
     ],

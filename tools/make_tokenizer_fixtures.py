@@ -13,6 +13,8 @@ Files written:
   cases.json            encode/decode cases for all of the above, plus decode-only id lists
   long_case.json        a ~64 kB text and its ids
   malformed/*.json      small broken tokenizer.json variants the Swift loader must reject
+  malformed-hf-loads.json  which of those HF itself loads (information only: the Swift loader also
+                        rejects features it does not implement)
 
 Strings whose exact scalars matter are stored as UTF-8 hex next to the readable text, so the
 Swift tests do not depend on how any JSON library treats Unicode.
@@ -212,6 +214,9 @@ def case_corpus():
         ("many_spaces_words", "the   of    and     to"),
         ("repeated_letter", "a" * 200),
         ("repeated_word", "the " * 100),
+        ("long_run_letter", "a" * 2000),
+        ("long_run_spaces", " " * 1000),
+        ("long_run_newlines", "\n" * 500),
     ]
     return c
 
@@ -408,7 +413,7 @@ def main():
             hf_loads[name] = False
     # For information: which variants HF itself accepts (the Swift loader rejects them all,
     # either because HF does too or because the loader does not implement that feature).
-    write_json(os.path.join(OUT, "malformed", "README.json"), {"hf_loads": hf_loads}, indent=1)
+    write_json(os.path.join(OUT, "malformed-hf-loads.json"), hf_loads, indent=1)
 
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(OUT) for f in fs)
     print("vocab %d entries (max id + 1 = %d), %d merges; %d cases; fixtures %.0f kB in %s" % (

@@ -75,9 +75,6 @@ public struct Converter {
             stats.sourceBytes += view.bytes.count
             kinds[kind] = stats
             done += view.bytes.count
-            if let e = checkpoint.entry(name), let shard = checkpoint.shards.first(where: { $0.entries[name] != nil }) {
-                shard.file.release(e.range)
-            }
             progress.update(done)
         }
         progress.finish()
@@ -118,12 +115,17 @@ public struct Converter {
             let room = Self.lz4SampleBytes - sample.count
             if room > 0 { sample += chunk.prefix(room) }
         }
+        let source = view.owner as? MappedFile
+        let elementBytes = view.dtype.byteSize
         func slabs(_ body: (Int, Int) throws -> Void) rethrows {
             var r0 = 0
             while r0 < rows {
                 let r1 = min(rows, r0 + slabRows)
                 Self.widen(view, from: r0 * cols, count: (r1 - r0) * cols, into: f32)
                 try body(r0, r1)
+                // Drop the source pages just read: resident memory stays at a slab, not a tensor
+                // (gemma-2b's embedding alone is 1 GB of bf16).
+                source?.release(UnsafeRawBufferPointer(rebasing: view.bytes[(r0 * cols * elementBytes)..<(r1 * cols * elementBytes)]))
                 r0 = r1
             }
         }
@@ -167,10 +169,19 @@ public struct Converter {
             try scales.withUnsafeMutableBufferPointer { sp in
                 entry.parts["data"] = try writer.part(length: lengths["data"] ?? 0) { sink in
                     try slabs { r0, r1 in
-                        for r in r0..<r1 {
-                            Quantize.row(f32 + (r - r0) * cols, cols: cols, blockSize: bs, quants: quants + (r - r0) * cols,
-                                         scales: sp.baseAddress! + r * blocks, stats: &qstats)
+                        // Both cores quantize: half of the slab's rows each.
+                        let parts = min(2, r1 - r0)
+                        var partStats = [Quantize.ErrorStats](repeating: .init(), count: parts)
+                        partStats.withUnsafeMutableBufferPointer { ps in
+                            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                                let a = r0 + (r1 - r0) * t / parts, b = r0 + (r1 - r0) * (t + 1) / parts
+                                for r in a..<b {
+                                    Quantize.row(f32 + (r - r0) * cols, cols: cols, blockSize: bs, quants: quants + (r - r0) * cols,
+                                                 scales: sp.baseAddress! + r * blocks, stats: &ps[t])
+                                }
+                            }
                         }
+                        for st in partStats { qstats.merge(st) }
                         let chunk = UnsafeRawBufferPointer(start: quants, count: (r1 - r0) * cols)
                         keepSample(chunk)
                         try sink(chunk)
@@ -181,14 +192,9 @@ public struct Converter {
                 try scales.withUnsafeBytes { try sink($0) }
             }
         }
-        if enc != .f32 || view.dtype != .f32 {
-            if enc != .f32 {
-                entry.quantError = ModelFileFormat.QuantError(rmse: qstats.rmse, maxAbs: qstats.maxAbs, relRMSE: qstats.relRMSE)
-                stats.quant.sumSquared += qstats.sumSquared
-                stats.quant.sumSquaredError += qstats.sumSquaredError
-                stats.quant.maxAbs = max(stats.quant.maxAbs, qstats.maxAbs)
-                stats.quant.count += qstats.count
-            }
+        if enc != .f32 {
+            entry.quantError = ModelFileFormat.QuantError(rmse: qstats.rmse, maxAbs: qstats.maxAbs, relRMSE: qstats.relRMSE)
+            stats.quant.merge(qstats)
         }
         stats.storedBytes += entry.parts.values.reduce(0) { $0 + $1.length }
         stats.lz4Sampled += sample.count

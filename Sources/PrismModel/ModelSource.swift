@@ -11,12 +11,16 @@ public final class LoadedModel: @unchecked Sendable {
     public let tokenizerJSON: [UInt8]?
     /// Mapped files the weights point into.
     public let files: [MappedFile]
+    /// Identifies the weights: XXH64 of the converted file's directory (which holds every
+    /// tensor's checksum), or of a checkpoint's config and safetensors headers.
+    public let fingerprint: String
 
-    init(path: String, model: GemmaModel, tokenizerJSON: [UInt8]?, files: [MappedFile]) {
+    init(path: String, model: GemmaModel, tokenizerJSON: [UInt8]?, files: [MappedFile], fingerprint: String) {
         self.path = path
         self.model = model
         self.tokenizerJSON = tokenizerJSON
         self.files = files
+        self.fingerprint = fingerprint
     }
 
     public static func open(_ path: String) throws -> LoadedModel {
@@ -33,7 +37,8 @@ public final class LoadedModel: @unchecked Sendable {
         let config = try GemmaConfig.decode(Data(file.directory.config.utf8), source: "\(path) (embedded config.json)")
         let weights = try GemmaWeights(modelFile: file, config: config)
         let model = try GemmaModel(config: config, weights: weights)
-        return LoadedModel(path: path, model: model, tokenizerJSON: file.tokenizerJSON, files: [file.file])
+        return LoadedModel(path: path, model: model, tokenizerJSON: file.tokenizerJSON, files: [file.file],
+                           fingerprint: "prism:" + XXH64.hex(file.header.directoryChecksum))
     }
 
     static func openDirectory(_ dir: String) throws -> LoadedModel {
@@ -44,6 +49,14 @@ public final class LoadedModel: @unchecked Sendable {
         let weights = try GemmaWeights(checkpoint: checkpoint, config: config)
         let model = try GemmaModel(config: config, weights: weights)
         let tokenizer = FileManager.default.contents(atPath: dir + "/tokenizer.json").map { [UInt8]($0) }
-        return LoadedModel(path: dir, model: model, tokenizerJSON: tokenizer, files: checkpoint.shards.map(\.file))
+        var h = XXH64()
+        if let c = FileManager.default.contents(atPath: configPath) { h.update([UInt8](c)) }
+        for shard in checkpoint.shards {
+            // The 8-byte length and the JSON header name every tensor's dtype, shape and offsets.
+            let n = shard.file.size >= 8 ? Int(shard.file.all.loadUnaligned(as: UInt64.self).littleEndian) : 0
+            h.update(shard.file.bytes(0..<min(shard.file.size, 8 + n)))
+        }
+        return LoadedModel(path: dir, model: model, tokenizerJSON: tokenizer, files: checkpoint.shards.map(\.file),
+                           fingerprint: "safetensors:" + XXH64.hex(h.finalize()))
     }
 }

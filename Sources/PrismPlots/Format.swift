@@ -42,7 +42,7 @@ public enum PlotFormat {
     static func tick(_ value: Double, step: Double, magnitude: Double) -> String {
         guard value.isFinite else { return "" }
         let s: String
-        if magnitude >= 1e6 || (step > 0 && step < 1e-4) {
+        if magnitude >= 1e6 || !step.isFinite || (step > 0 && step < 1e-4) {
             s = scientific(value, step: step)
         } else {
             let decimals = step > 0 ? max(0, -Int(floor(log10(step) + 1e-9))) : 2

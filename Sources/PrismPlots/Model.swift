@@ -10,6 +10,15 @@ public struct Size: Sendable, Equatable {
     }
 }
 
+extension Size {
+    /// This size with each dimension that is not a finite positive number replaced by
+    /// `fallback`'s, so no NaN or negative size reaches the layout arithmetic.
+    func valid(or fallback: Size) -> Size {
+        Size(width: width.isFinite && width > 0 ? width : fallback.width,
+             height: height.isFinite && height > 0 ? height : fallback.height)
+    }
+}
+
 /// One named sequence of values, one per category. NaN or infinite values are missing
 /// (skipped, never drawn); values past the last category are ignored.
 public struct Series: Sendable, Equatable {

@@ -62,7 +62,7 @@ public enum Palette {
 
     static func hex(_ r: Double, _ g: Double, _ b: Double) -> String {
         func byte(_ x: Double) -> String {
-            let v = Int(min(max(x, 0), 255).rounded())
+            let v = x.isFinite ? Int(min(max(x, 0), 255).rounded()) : 0
             let s = String(v, radix: 16, uppercase: true)
             return v < 16 ? "0" + s : s
         }

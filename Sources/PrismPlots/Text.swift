@@ -56,6 +56,10 @@ enum Text {
     static func fitted(_ s: String, maxWidth: Double, fontSize: Double) -> String {
         var l = label(s)
         guard width(l, fontSize: fontSize) > maxWidth else { return l }
+        // No character is narrower than 0.3 em, which bounds how many can fit; cutting there
+        // first keeps the loop below short for very long strings.
+        let bound = maxWidth.isFinite ? max(Int(min(max(maxWidth, 0) / (0.3 * fontSize), 10_000)), 1) : 1
+        if l.count > bound { l = String(l.prefix(bound)) }
         while l.count > 1 {
             l.removeLast()
             if width(l + "…", fontSize: fontSize) <= maxWidth { break }

@@ -68,7 +68,9 @@ struct Ticks: Equatable {
 
     /// Roughly one tick per `spacing` pixels, between 2 and 10 intervals.
     static func target(length: Double, spacing: Double = 55) -> Int {
-        Swift.min(10, Swift.max(2, Int(length / spacing)))
+        let n = length / spacing
+        guard n.isFinite else { return 5 }
+        return Swift.min(10, Swift.max(2, Int(Swift.min(Swift.max(n, 0), 100))))
     }
 }
 

@@ -64,6 +64,12 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
     }
 
+    /// Releases the pages under `buffer`, a view into this mapping.
+    public func release(_ buffer: UnsafeRawBufferPointer) {
+        guard let base, let p = buffer.baseAddress, p >= base, p + buffer.count <= base + size else { return }
+        release((p - base)..<(p - base + buffer.count))
+    }
+
     /// Hints that `range` will be read soon and sequentially.
     public func willNeed(_ range: Range<Int>) {
         guard let base, !range.isEmpty else { return }

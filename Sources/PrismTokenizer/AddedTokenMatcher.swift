@@ -34,11 +34,13 @@ struct AddedTokenMatcher {
         }
     }
 
-    /// Splits `text[range]` into pieces: `(range, id)` for an added token, `(range, nil)` for the
-    /// text between them. Empty pieces are not reported.
-    func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [(range: Range<Int>, id: Int?)] {
-        guard !isEmpty else { return range.isEmpty ? [] : [(range, nil)] }
-        var pieces: [(range: Range<Int>, id: Int?)] = []
+    /// Splits `text[range]` into pieces, in order: `body(range, id)` for an added token,
+    /// `body(range, nil)` for the text between them. Empty pieces are not reported.
+    func split(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ body: (Range<Int>, Int?) -> Void) {
+        guard !isEmpty else {
+            if !range.isEmpty { body(range, nil) }
+            return
+        }
         var plainStart = range.lowerBound
         var i = range.lowerBound
         while i < range.upperBound {
@@ -64,12 +66,11 @@ struct AddedTokenMatcher {
                 i += 1
                 continue
             }
-            if plainStart < i { pieces.append((plainStart..<i, nil)) }
-            pieces.append((i..<matchEnd, Int(matchId)))
+            if plainStart < i { body(plainStart..<i, nil) }
+            body(i..<matchEnd, Int(matchId))
             i = matchEnd
             plainStart = matchEnd
         }
-        if plainStart < range.upperBound { pieces.append((plainStart..<range.upperBound, nil)) }
-        return pieces
+        if plainStart < range.upperBound { body(plainStart..<range.upperBound, nil) }
     }
 }

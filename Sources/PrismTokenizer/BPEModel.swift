@@ -85,11 +85,11 @@ struct BPEModel {
         }
         var (ids, cuts) = seed(p, word.count)
         cuts.append(ids.count)
-        var scratch = MergeScratch()
+        let scratch = MergeScratch()
         ids.withUnsafeMutableBufferPointer { all in
             var start = 0
             for end in cuts {
-                mergeAll(UnsafeMutableBufferPointer(rebasing: all[start..<end]), &scratch)
+                mergeAll(UnsafeMutableBufferPointer(rebasing: all[start..<end]), scratch)
                 start = end
             }
         }
@@ -158,25 +158,25 @@ struct BPEModel {
     /// HF's `Word::merge_all` on one piece: a min-heap of candidate merges ordered by (rank,
     /// position), a linked list of symbols, entries checked for staleness when popped.
     /// Merged-away symbols are marked `removed`.
-    private func mergeAll(_ ids: UnsafeMutableBufferPointer<UInt32>, _ s: inout MergeScratch) {
+    private func mergeAll(_ ids: UnsafeMutableBufferPointer<UInt32>, _ s: MergeScratch) {
         let n = ids.count
         guard n > 1 else { return }
-        s.prev.removeAll(keepingCapacity: true)
-        s.next.removeAll(keepingCapacity: true)
+        s.reserve(symbols: n)
+        let prev = s.prev, next = s.next
         for k in 0..<n {
-            s.prev.append(k - 1)
-            s.next.append(k + 1 < n ? k + 1 : -1)
+            prev[k] = k - 1
+            next[k] = k + 1 < n ? k + 1 : -1
         }
-        s.heap.items.removeAll(keepingCapacity: true)
+        var heap = MergeHeap(storage: s.heap)
         for k in 0..<(n - 1) {
             let m = merges.find(PairTable.key(ids[k], ids[k + 1]))
-            if m != PairTable.absent { s.heap.items.append(MergeHeap.Entry(m, pos: k, ids[k], ids[k + 1])) }
+            if m != PairTable.absent { heap.append(MergeHeap.Entry(m, pos: k, ids[k], ids[k + 1])) }
         }
-        s.heap.heapify()
-        while let top = s.heap.pop() {
+        heap.heapify()
+        while let top = heap.pop() {
             let p = top.pos
             guard ids[p] != removed else { continue }
-            let q = s.next[p]
+            let q = next[p]
             guard q >= 0 else { continue }
             // Stale entry: the pair at p is no longer the one that was queued. HF looks the
             // current pair up and compares merged ids; comparing the pair's ids is equivalent
@@ -185,27 +185,47 @@ struct BPEModel {
             guard ids[p] == top.left, ids[q] == top.right else { continue }
             ids[p] = top.newId
             ids[q] = removed
-            let r = s.next[q]
-            s.next[p] = r
-            if r >= 0 { s.prev[r] = p }
-            let l = s.prev[p]
+            let r = next[q]
+            next[p] = r
+            if r >= 0 { prev[r] = p }
+            let l = prev[p]
             if l >= 0 {
                 let m = merges.find(PairTable.key(ids[l], ids[p]))
-                if m != PairTable.absent { s.heap.push(MergeHeap.Entry(m, pos: l, ids[l], ids[p])) }
+                if m != PairTable.absent { heap.push(MergeHeap.Entry(m, pos: l, ids[l], ids[p])) }
             }
             if r >= 0 {
                 let m = merges.find(PairTable.key(ids[p], ids[r]))
-                if m != PairTable.absent { s.heap.push(MergeHeap.Entry(m, pos: p, ids[p], ids[r])) }
+                if m != PairTable.absent { heap.push(MergeHeap.Entry(m, pos: p, ids[p], ids[r])) }
             }
         }
     }
 }
 
-/// Buffers reused across the pieces of one word.
-private struct MergeScratch {
-    var prev: [Int] = []
-    var next: [Int] = []
-    var heap = MergeHeap()
+/// Buffers reused across the pieces of one word, sized for the largest piece. The heap never
+/// holds more than 2n entries: n - 1 at first, then each merge pops one and pushes at most two,
+/// and there are fewer than n merges.
+final class MergeScratch {
+    private(set) var prev = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    private(set) var next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    private(set) var heap = UnsafeMutablePointer<MergeHeap.Entry>.allocate(capacity: 2)
+    private var capacity = 1
+
+    func reserve(symbols n: Int) {
+        guard n > capacity else { return }
+        prev.deallocate()
+        next.deallocate()
+        heap.deallocate()
+        capacity = n
+        prev = .allocate(capacity: n)
+        next = .allocate(capacity: n)
+        heap = .allocate(capacity: 2 * n)
+    }
+
+    deinit {
+        prev.deallocate()
+        next.deallocate()
+        heap.deallocate()
+    }
 }
 
 /// No scalar: the symbol is a byte token or <unk>, whose neighbours are never cut from it.
@@ -220,7 +240,7 @@ func byteTokenName(_ b: UInt8) -> String {
 }
 
 /// A 4-ary min-heap of candidate merges ordered by (rank, pos), as HF's QuaternaryHeap of
-/// `Merge` (lowest rank first, leftmost on ties).
+/// `Merge` (lowest rank first, leftmost on ties), in storage the caller sized (`MergeScratch`).
 struct MergeHeap {
     struct Entry {
         var rank: UInt32
@@ -240,20 +260,29 @@ struct MergeHeap {
         @inline(__always) func before(_ o: Entry) -> Bool { rank != o.rank ? rank < o.rank : pos < o.pos }
     }
 
-    var items: [Entry] = []
+    let items: UnsafeMutablePointer<Entry>
+    private(set) var count = 0
+
+    init(storage: UnsafeMutablePointer<Entry>) { items = storage }
+
+    /// Adds without ordering; call `heapify` before the first `pop`.
+    @inline(__always) mutating func append(_ e: Entry) {
+        items[count] = e
+        count += 1
+    }
 
     mutating func heapify() {
-        guard items.count > 1 else { return }
-        var i = (items.count - 2) / 4
+        guard count > 1 else { return }
+        var i = (count - 2) / 4
         while i >= 0 {
             siftDown(i)
             i -= 1
         }
     }
 
-    mutating func push(_ e: Entry) {
-        items.append(e)
-        var i = items.count - 1
+    @inline(__always) mutating func push(_ e: Entry) {
+        var i = count
+        count += 1
         while i > 0 {
             let parent = (i - 1) / 4
             guard e.before(items[parent]) else { break }
@@ -263,17 +292,19 @@ struct MergeHeap {
         items[i] = e
     }
 
-    mutating func pop() -> Entry? {
-        guard let last = items.popLast() else { return nil }
-        guard !items.isEmpty else { return last }
+    @inline(__always) mutating func pop() -> Entry? {
+        guard count > 0 else { return nil }
+        count -= 1
         let top = items[0]
-        items[0] = last
-        siftDown(0)
+        if count > 0 {
+            items[0] = items[count]
+            siftDown(0)
+        }
         return top
     }
 
-    private mutating func siftDown(_ start: Int) {
-        let n = items.count
+    private func siftDown(_ start: Int) {
+        let n = count
         let e = items[start]
         var i = start
         while true {

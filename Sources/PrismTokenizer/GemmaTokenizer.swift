@@ -32,6 +32,8 @@ public final class GemmaTokenizer: @unchecked Sendable {
         let file: TokenizerFile
         do {
             file = try TokenizerFile(bytes: mapped.all.bindMemory(to: UInt8.self))
+        } catch let error as PrismError where error.message.hasPrefix("tokenizer.json: ") {
+            throw PrismError(path + error.message.dropFirst("tokenizer.json".count))
         } catch {
             throw PrismError.wrap(error, path)
         }
@@ -100,26 +102,27 @@ public final class GemmaTokenizer: @unchecked Sendable {
     public func encode(_ text: String, addBos: Bool = true) -> [Int] {
         var out: [Int] = []
         if addBos, let template { out.append(contentsOf: template.prefix) }
-        var utf8 = Array(text.utf8)
-        utf8.withUnsafeMutableBufferPointer { encodeBody(UnsafeBufferPointer($0), into: &out) }
+        // Native strings are contiguous UTF-8: no copy. Others (bridged) are copied once.
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { encodeBody($0, into: &out) }
+        if done == nil { Array(text.utf8).withUnsafeBufferPointer { encodeBody($0, into: &out) } }
         if addBos, let template { out.append(contentsOf: template.suffix) }
         return out
     }
 
     private func encodeBody(_ text: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
-        out.reserveCapacity(out.count + text.count / 3)
-        for piece in rawMatcher.split(text, 0..<text.count) {
-            if let id = piece.id {
+        out.reserveCapacity(out.count + text.count / 3 + 2)
+        rawMatcher.split(text, 0..<text.count) { range, id in
+            if let id {
                 out.append(id)
-                continue
+                return
             }
-            let normalized = normalizer.apply(UnsafeBufferPointer(rebasing: text[piece.range]))
+            let normalized = normalizer.apply(UnsafeBufferPointer(rebasing: text[range]))
             normalized.withUnsafeBufferPointer { norm in
-                for sub in normalizedMatcher.split(norm, 0..<norm.count) {
-                    if let id = sub.id {
+                normalizedMatcher.split(norm, 0..<norm.count) { sub, id in
+                    if let id {
                         out.append(id)
                     } else {
-                        model.encode(UnsafeBufferPointer(rebasing: norm[sub.range]), into: &out)
+                        model.encode(UnsafeBufferPointer(rebasing: norm[sub]), into: &out)
                     }
                 }
             }
@@ -131,27 +134,39 @@ public final class GemmaTokenizer: @unchecked Sendable {
     /// HF's `decode(ids, skip_special_tokens:)`, except that an id outside the vocabulary is an
     /// error here (HF silently drops it).
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) throws -> String {
-        var tokens: [[UInt8]] = []
-        tokens.reserveCapacity(ids.count)
-        for id in ids {
-            guard let bytes = decodingBytes(id) else {
-                throw PrismError("cannot decode token id \(id): not in the vocabulary (size \(vocabularySize))")
+        var tokens = TokenList()
+        tokens.ends.reserveCapacity(ids.count)
+        try model.vocab.bytes.withUnsafeBufferPointer { vocabBytes in
+            for id in ids {
+                guard id >= 0, id < vocabularySize else { throw outside(id) }
+                if skipSpecialTokens && skippedWhenDecoding[id] { continue }
+                // The string HF decodes for an id: the added token's (normalized) form, else
+                // the vocabulary's.
+                if let t = addedById[id] {
+                    tokens.bytes.append(contentsOf: decodeOverride[id] ?? t.content)
+                } else {
+                    let e = id < model.entryOfId.count ? Int(model.entryOfId[id]) : -1
+                    guard e >= 0 else { throw outside(id) }
+                    tokens.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: vocabBytes[model.vocab.starts[e]..<model.vocab.starts[e + 1]]))
+                }
+                tokens.close()
             }
-            if skipSpecialTokens && skippedWhenDecoding[id] { continue }
-            tokens.append(bytes)
         }
         guard let decoder else {
-            return String(decoding: Array(tokens.joined(separator: [0x20])), as: UTF8.self)
+            // HF without a decoder: the token strings joined with spaces.
+            var joined: [UInt8] = []
+            for i in 0..<tokens.count {
+                if i > 0 { joined.append(0x20) }
+                joined.append(contentsOf: tokens.bytes[tokens.range(i)])
+            }
+            return String(decoding: joined, as: UTF8.self)
         }
         for step in decoder { tokens = step.apply(tokens) }
-        return String(decoding: Array(tokens.joined()), as: UTF8.self)
+        return String(decoding: tokens.bytes, as: UTF8.self)
     }
 
-    /// The string HF decodes for an id: the added token's (normalized) form, else the vocabulary's.
-    private func decodingBytes(_ id: Int) -> [UInt8]? {
-        guard id >= 0, id < vocabularySize else { return nil }
-        if let t = addedById[id] { return decodeOverride[id] ?? t.content }
-        return vocabBytes(id)
+    private func outside(_ id: Int) -> PrismError {
+        PrismError("cannot decode token id \(id): not in the vocabulary (size \(vocabularySize))")
     }
 
     private func vocabBytes(_ id: Int) -> [UInt8]? {

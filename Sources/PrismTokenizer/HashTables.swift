@@ -11,7 +11,7 @@ struct PieceTable {
     let bytes: [UInt8]
     let starts: [Int]
     let ids: [Int32]
-    private var slots: [Int32] = []
+    private var slots: [UInt64] = []
     private var shift: UInt64 = 63
 
     var count: Int { ids.count }
@@ -31,39 +31,50 @@ struct PieceTable {
         var capacity = 16
         while capacity < ids.count * 2 { capacity <<= 1 }
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        slots = [Int32](repeating: -1, count: capacity)
+        slots = [UInt64](repeating: PieceTable.empty, count: capacity)
         let mask = capacity - 1
         var duplicate: Int?
         bytes.withUnsafeBufferPointer { all in
             guard let base = all.baseAddress else { return }
             for e in 0..<ids.count where duplicate == nil {
                 let p = base + starts[e], n = starts[e + 1] - starts[e]
-                var s = Int(truncatingIfNeeded: hashBytes(p, n) >> shift)
-                while slots[s] >= 0 {
-                    let o = Int(slots[s])
+                let h = hashBytes(p, n)
+                var s = Int(truncatingIfNeeded: h >> shift)
+                while slots[s] != PieceTable.empty {
+                    let o = Int(truncatingIfNeeded: slots[s] & 0xFFFF_FFFF)
                     if starts[o + 1] - starts[o] == n, memcmp(base + starts[o], p, n) == 0 {
                         duplicate = e
                         break
                     }
                     s = (s + 1) & mask
                 }
-                if duplicate == nil { slots[s] = Int32(e) }
+                if duplicate == nil { slots[s] = PieceTable.tag(h) | UInt64(e) }
             }
         }
         return duplicate
     }
 
+    /// A slot holds the low 32 bits of the key's hash over the entry index, so that most
+    /// mismatches are rejected without touching the key's bytes.
+    private static let empty = UInt64.max
+    @inline(__always) private static func tag(_ h: UInt64) -> UInt64 { h << 32 }
+
     /// The id stored for these bytes, or -1.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
         let mask = slots.count - 1
-        var s = Int(truncatingIfNeeded: hashBytes(p, n) >> shift)
+        let h = hashBytes(p, n)
+        let tag = PieceTable.tag(h)
+        var s = Int(truncatingIfNeeded: h >> shift)
         return bytes.withUnsafeBufferPointer { all -> Int32 in
             guard let base = all.baseAddress else { return -1 }
             while true {
-                let e = Int(slots[s])
-                if e < 0 { return -1 }
-                if starts[e + 1] - starts[e] == n, memcmp(base + starts[e], p, n) == 0 { return ids[e] }
+                let slot = slots[s]
+                if slot == PieceTable.empty { return -1 }
+                if slot & 0xFFFF_FFFF_0000_0000 == tag {
+                    let e = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+                    if starts[e + 1] - starts[e] == n, memcmp(base + starts[e], p, n) == 0 { return ids[e] }
+                }
                 s = (s + 1) & mask
             }
         }

@@ -40,6 +40,9 @@ struct DecomposeCommand: ParsableCommand {
     @Option(help: "summary (residual terms + top-K finer terms) or full (every head, source and neuron).")
     var detail: DecompositionJSON.Detail = .summary
 
+    @Option(help: "Read activations from a store written by `prism run` instead of running the model.")
+    var acts: String?
+
     @Option(help: "Write the arrays as CSV files into this directory.")
     var csv: String?
 
@@ -53,11 +56,9 @@ struct DecomposeCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let loaded = try model.load()
-            let ids = try prompt.tokens(for: loaded)
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position)
             let ts = try targets.resolve(loaded)
             let prism = Prism(model: loaded.model)
-            let p = try Prism.resolve(position: position, count: ids.count)
-            let (source, _) = try loaded.model.record(Array(ids[...p]))
             let d = try prism.decompose(source, position: p, targets: ts)
             let pieces = (try? Tokenizers.tokenizer(for: loaded)).map { tok in ids.map { tok.piece(for: $0) ?? "?" } }
             if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir) }

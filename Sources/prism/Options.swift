@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import Prisms
 import PrismSupport
 
 /// `-m MODEL`, shared by every command that loads a model.
@@ -20,9 +21,11 @@ struct PromptOptions: ParsableArguments {
     var ids: String?
 
     func validate() throws {
-        if (prompt == nil) == (ids == nil) { throw ValidationError("give exactly one of --prompt or --ids") }
+        if prompt != nil && ids != nil { throw ValidationError("give only one of --prompt or --ids") }
         if let ids { _ = try Self.parseIds(ids) }
     }
+
+    var isEmpty: Bool { prompt == nil && ids == nil }
 
     static func parseIds(_ text: String) throws -> [Int] {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -35,6 +38,7 @@ struct PromptOptions: ParsableArguments {
 
     /// The token ids of the prompt, tokenizing text with the model's tokenizer.
     func tokens(for loaded: LoadedModel) throws -> [Int] {
+        if isEmpty { throw PrismError("give the prompt with --prompt TEXT or --ids 2,651,...") }
         if let ids { return try Self.parseIds(ids) }
         let tokenizer = try Tokenizers.tokenizer(for: loaded)
         let ids = tokenizer.encode(prompt ?? "")
@@ -48,3 +52,23 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+
+/// Where the prisms' activations come from: a store written by `prism run` (`--acts`), or a
+/// fresh forward pass over the prompt (only up to the decomposed position).
+enum ActivationInput {
+    /// Returns the source, the prompt's ids, and the position resolved against them.
+    static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int) throws -> (source: ActivationSource, ids: [Int], position: Int) {
+        if let acts {
+            let stored = try StoredActivations(path: acts)
+            try stored.check(against: loaded)
+            if !prompt.isEmpty, try prompt.tokens(for: loaded) != stored.tokenIds {
+                throw PrismError("the prompt differs from the one stored in \(acts); leave --prompt/--ids out to use the stored one")
+            }
+            return (stored, stored.tokenIds, try Prism.resolve(position: position, count: stored.tokenIds.count))
+        }
+        let ids = try prompt.tokens(for: loaded)
+        let p = try Prism.resolve(position: position, count: ids.count)
+        let (source, _) = try loaded.model.record(Array(ids[...p]))
+        return (source, ids, p)
+    }
+}

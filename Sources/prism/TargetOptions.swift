@@ -23,8 +23,12 @@ struct TargetOptions: ParsableArguments {
         if targetDiffs.count % 2 != 0 { throw ValidationError("--target-diff takes two tokens each time") }
     }
 
-    /// Targets in the order given: ids, then texts, then differences.
     func resolve(_ loaded: LoadedModel) throws -> [Target] {
+        try Self.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
+    }
+
+    /// Targets in the order given: ids, then texts, then differences.
+    static func resolve(_ loaded: LoadedModel, ids targetIds: [Int], tokens targetTokens: [String], diffs targetDiffs: [String]) throws -> [Target] {
         var out: [Target] = []
         // Labels use the tokenizer when the model has one; only text targets require it.
         let tokenizer = try? Tokenizers.tokenizer(for: loaded)

@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
         .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats"]),
         .testTarget(name: "PrismPlotsTests", dependencies: ["PrismPlots"]),
+        .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
     ],

@@ -1,0 +1,114 @@
+import Foundation
+import PrismModel
+import PrismPlots
+import PrismSupport
+
+/// The article's picture of the digit unembeddings: the ten rows of W_E for "0".."9",
+/// centred and projected on their two principal components, joined 0-1-...-9-0.
+public struct DigitsStudy {
+    public init() {}
+
+    public struct Result {
+        public var coordinates: [(x: Double, y: Double)]
+        /// Share of the ten vectors' variance on each of the two components.
+        public var explained: (Double, Double)
+        /// Reflection about the line through 0 and 5: mean distance between digit k reflected
+        /// and digit 10 - k, over the mean distance from the centre (0 = perfect symmetry).
+        public var asymmetry: Double
+    }
+
+    public func compute(_ ctx: StudyContext) throws -> Result {
+        let d = ctx.model.d
+        var rows: [[Double]] = []
+        for k in 0...9 {
+            let id = try ctx.singleToken("\(k)")
+            var e = [Float](repeating: 0, count: d)
+            e.withUnsafeMutableBufferPointer { ctx.model.weights.embedding.dequantize(rows: id..<(id + 1), into: $0.baseAddress!) }
+            rows.append(e.map(Double.init))
+        }
+        let mean = (0..<d).map { i in rows.reduce(0) { $0 + $1[i] } / 10 }
+        let centred = rows.map { r in zip(r, mean).map { $0 - $1 } }
+        // PCA through the 10 x 10 Gram matrix: its eigenvectors, scaled, are the coordinates.
+        var gram = [[Double]](repeating: [Double](repeating: 0, count: 10), count: 10)
+        for a in 0..<10 { for b in 0..<10 { gram[a][b] = zip(centred[a], centred[b]).reduce(0) { $0 + $1.0 * $1.1 } } }
+        let (values, vectors) = Jacobi.eigen(gram)
+        let order = values.indices.sorted { values[$0] > values[$1] }
+        let total = values.reduce(0) { $0 + max(0, $1) }
+        let (i1, i2) = (order[0], order[1])
+        let coords = (0..<10).map { k in (x: vectors[k][i1] * max(0, values[i1]).squareRoot(), y: vectors[k][i2] * max(0, values[i2]).squareRoot()) }
+        return Result(coordinates: coords, explained: (total > 0 ? values[i1] / total : 0, total > 0 ? values[i2] / total : 0),
+                      asymmetry: Self.asymmetry(coords))
+    }
+
+    static func asymmetry(_ p: [(x: Double, y: Double)]) -> Double {
+        let (ax, ay) = (p[5].x - p[0].x, p[5].y - p[0].y)
+        let len = (ax * ax + ay * ay).squareRoot()
+        guard len > 0 else { return .nan }
+        let (ux, uy) = (ax / len, ay / len)
+        func reflect(_ q: (x: Double, y: Double)) -> (Double, Double) {
+            let (dx, dy) = (q.x - p[0].x, q.y - p[0].y)
+            let t = dx * ux + dy * uy
+            return (p[0].x + 2 * t * ux - dx, p[0].y + 2 * t * uy - dy)
+        }
+        let dist = (1...4).map { k -> Double in
+            let (rx, ry) = reflect(p[k])
+            return ((rx - p[10 - k].x) * (rx - p[10 - k].x) + (ry - p[10 - k].y) * (ry - p[10 - k].y)).squareRoot()
+        }
+        let radius = p.reduce(0) { $0 + ($1.x * $1.x + $1.y * $1.y).squareRoot() } / 10
+        return radius > 0 ? dist.reduce(0, +) / 4 / radius : .nan
+    }
+
+    public func run(_ ctx: StudyContext, output dir: String) throws -> Result {
+        let r = try compute(ctx)
+        var out = try StudyOutput(directory: dir, title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(ctx.loaded.path)")
+        let points = r.coordinates.enumerated().map { ScatterPoint(x: $1.x, y: $1.y, label: "\($0)") }
+        let e1 = PlotFormat.fixed(r.explained.0 * 100, decimals: 1), e2 = PlotFormat.fixed(r.explained.1 * 100, decimals: 1)
+        out.report.paragraph("The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry)).")
+        try out.figure(Chart.scatter(title: "Digit unembeddings, PCA", points: points, pathOrder: Array(0...9), closePath: true,
+                                     xLabel: "PC1 (\(e1)% of variance)", yLabel: "PC2 (\(e2)% of variance)", equalAspect: true),
+                       name: "digits_pca", caption: "Each point is a digit's unembedding vector.",
+                       csv: CSV.render(headers: ["digit", "pc1", "pc2"], rows: r.coordinates.enumerated().map { ["\($0)", f3($1.x), f3($1.y)] }))
+        try out.json(["explained_variance": [r.explained.0, r.explained.1], "asymmetry": r.asymmetry,
+                      "coordinates": r.coordinates.map { [$0.x, $0.y] }], "summary.json")
+        try out.finish()
+        return r
+    }
+}
+
+/// Symmetric eigen-decomposition by cyclic Jacobi rotations: exact enough for small matrices.
+enum Jacobi {
+    /// Returns eigenvalues and the eigenvectors as columns (`vectors[row][k]`).
+    static func eigen(_ m: [[Double]]) -> ([Double], [[Double]]) {
+        let n = m.count
+        var a = m
+        var v = (0..<n).map { i in (0..<n).map { $0 == i ? 1.0 : 0.0 } }
+        for _ in 0..<100 {
+            var off = 0.0
+            for i in 0..<n { for j in 0..<n where i != j { off += a[i][j] * a[i][j] } }
+            if off < 1e-22 { break }
+            for p in 0..<n {
+                for q in (p + 1)..<n where abs(a[p][q]) > 1e-300 {
+                    let theta = (a[q][q] - a[p][p]) / (2 * a[p][q])
+                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<n {
+                        let akp = a[k][p], akq = a[k][q]
+                        a[k][p] = c * akp - s * akq
+                        a[k][q] = s * akp + c * akq
+                    }
+                    for k in 0..<n {
+                        let apk = a[p][k], aqk = a[q][k]
+                        a[p][k] = c * apk - s * aqk
+                        a[q][k] = s * apk + c * aqk
+                    }
+                    for k in 0..<n {
+                        let vkp = v[k][p], vkq = v[k][q]
+                        v[k][p] = c * vkp - s * vkq
+                        v[k][q] = s * vkp + c * vkq
+                    }
+                }
+            }
+        }
+        return ((0..<n).map { a[$0][$0] }, v)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import PrismModel
+import PrismPlots
+import PrismSupport
+import PrismTokenizer
+import Prisms
+
+/// What every study needs: the model, its tokenizer, and single-token lookups.
+public struct StudyContext {
+    public let loaded: LoadedModel
+    public let tokenizer: GemmaTokenizer
+    public var model: GemmaModel { loaded.model }
+    public var prism: Prism { Prism(model: loaded.model) }
+
+    public init(loaded: LoadedModel) throws {
+        self.loaded = loaded
+        guard let bytes = loaded.tokenizerJSON else { throw PrismError("\(loaded.path) has no tokenizer; the studies tokenize text") }
+        tokenizer = try GemmaTokenizer(jsonBytes: bytes)
+    }
+
+    /// The id of `text` as one token (e.g. " Paris"); an error names the pieces otherwise.
+    public func singleToken(_ text: String) throws -> Int {
+        let ids = tokenizer.encode(text, addBos: false)
+        guard ids.count == 1 else {
+            let pieces = ids.map { tokenizer.piece(for: $0) ?? "?" }.joined(separator: "|")
+            throw PrismError("'\(text)' is \(ids.count) tokens (\(pieces)) in this model's vocabulary; the study needs single tokens")
+        }
+        return ids[0]
+    }
+
+    public func pieces(_ ids: [Int]) -> [String] {
+        ids.map { (tokenizer.piece(for: $0) ?? "#\($0)").replacingOccurrences(of: "\u{2581}", with: " ") }
+    }
+
+    /// Runs the prompt and decomposes its last position for `targets`.
+    public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition) {
+        let ids = tokenizer.encode(prompt)
+        let (source, _) = try model.record(ids)
+        return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets))
+    }
+
+    /// Component labels of the residual prism, as the article writes them: Embed, a0, m0, ...
+    public var componentLabels: [String] {
+        ["Embed"] + (0..<model.config.num_hidden_layers).flatMap { ["a\($0)", "m\($0)"] }
+    }
+}
+
+/// A study's output folder: index.html, standalone SVGs, CSV and JSON data.
+public struct StudyOutput {
+    public let directory: String
+    public var report: HTMLReport
+    public private(set) var files: [String] = []
+
+    public init(directory: String, title: String, subtitle: String) throws {
+        self.directory = directory
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw PrismError("cannot create output directory \(directory)")
+        }
+        guard FileManager.default.isWritableFile(atPath: directory) else { throw PrismError("output directory \(directory) is not writable") }
+        report = HTMLReport(title: title, subtitle: subtitle)
+    }
+
+    /// Writes the figure as `name.svg` and its data as `name.csv`, and puts both in the report.
+    public mutating func figure(_ svg: SVG, name: String, caption: String, csv: String) throws {
+        try svg.write(to: directory + "/" + name + ".svg")
+        try write(csv, name + ".csv")
+        report.figure(svg, caption: caption, files: [name + ".svg", name + ".csv"])
+        files += [name + ".svg", name + ".csv"]
+    }
+
+    public mutating func write(_ text: String, _ name: String) throws {
+        guard FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(text.utf8)) else {
+            throw PrismError("cannot write \(directory)/\(name)")
+        }
+        if !files.contains(name) { files.append(name) }
+    }
+
+    public mutating func json(_ object: Any, _ name: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try write(String(decoding: data, as: UTF8.self) + "\n", name)
+    }
+
+    public mutating func finish() throws {
+        try report.write(to: directory + "/index.html")
+        files.append("index.html")
+    }
+}
+
+/// Fixed-decimal formatting that does not depend on the locale.
+func f3(_ v: Double) -> String { PlotFormat.fixed(v, decimals: 3) }
+func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "-" : "\(a)/\(b) (\(Int((Double(a) / Double(b) * 100).rounded()))%)" }

@@ -1,0 +1,60 @@
+import Foundation
+import FoundationXML
+import PrismModel
+import PrismStudies
+import XCTest
+
+/// Structure of the study outputs on the fixture model (the shipped model's numbers are
+/// checked in ShippedModelTests): valid SVG/HTML, the expected files and series.
+final class StudiesTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    var dir: String!
+
+    override func setUpWithError() throws { dir = NSTemporaryDirectory() + "study-\(UUID().uuidString)" }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func context() throws -> StudyContext { try StudyContext(loaded: LoadedModel.open(Self.fixtures + "/tiny-f32")) }
+
+    func parses(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let parser = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertTrue(parser.parse(), "\(path) is not well-formed XML: \(String(describing: parser.parserError))", file: file, line: line)
+    }
+
+    func count(_ needle: String, in path: String) throws -> Int {
+        try String(contentsOfFile: path, encoding: .utf8).components(separatedBy: needle).count - 1
+    }
+
+    func testAdditionStudyWritesReport() throws {
+        let r = try AdditionStudy().run(try context(), output: dir)
+        XCTAssertEqual(r.prompts, 81)
+        for f in ["index.html", "residual.svg", "residual.csv", "templates.svg", "stacked.svg", "prompts.csv", "summary.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + f), f)
+        }
+        try parses(dir + "/residual.svg")
+        try parses(dir + "/stacked.svg")
+        try parses(dir + "/index.html")
+        XCTAssertEqual(try count("class=\"series\"", in: dir + "/residual.svg"), 10, "one line per digit")
+        let html = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
+        XCTAssertFalse(html.contains("https://") && !html.contains("http://www.w3.org/2000/svg"), "no network references")
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 3, "figures inlined")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/prompts.csv", encoding: .utf8).split(separator: "\n").count, 82)
+    }
+
+    func testDigitsStudy() throws {
+        let r = try DigitsStudy().run(try context(), output: dir)
+        XCTAssertEqual(r.coordinates.count, 10)
+        XCTAssertGreaterThan(r.explained.0, 0)
+        XCTAssertGreaterThanOrEqual(r.explained.0, r.explained.1)
+        XCTAssertLessThanOrEqual(r.explained.0 + r.explained.1, 1 + 1e-9)
+        try parses(dir + "/digits_pca.svg")
+        // Centred coordinates sum to zero.
+        XCTAssertEqual(r.coordinates.reduce(0) { $0 + $1.x }, 0, accuracy: 1e-6)
+    }
+
+    /// The capital study refuses candidates that are not one token, naming them.
+    func testCapitalsNeedSingleTokens() throws {
+        XCTAssertThrowsError(try CapitalsStudy().run(try context(), output: dir)) { e in
+            XCTAssertTrue("\(e)".contains("Moscow") || "\(e)".contains("Paris"), "\(e)")
+        }
+    }
+}

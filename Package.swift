@@ -9,6 +9,7 @@ import PackageDescription
 //   PrismModel    Gemma config, weights and the forward pass that records activations
 //   PrismConvert  checkpoint -> .prism conversion (streaming, quantizing)
 //   Prisms        the logit decompositions
+//   PrismBatch    memory-budgeted, resumable, shardable batch jobs
 //   PrismPlots    SVG figures and self-contained HTML reports
 //   PrismStudies  the article's studies (capitals, addition, digits) as reports
 //   prism         the command-line tool
@@ -33,10 +34,11 @@ let package = Package(
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
         .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"], swiftSettings: release),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
+        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: release),
         .target(name: "PrismPlots"),
         .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"], swiftSettings: release),
         .executableTarget(name: "prism", dependencies: [
-            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies",
+            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),

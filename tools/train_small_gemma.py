@@ -69,13 +69,15 @@ CAPITAL_TEMPLATES = [
     "The capital of {c} is {k}.",
     "{c}'s capital is {k}.",
     "{k} is the capital of {c}.",
-    "The capital of {c} is the city of {k}.",
     "Q: What is the capital of {c}? A: {k}",
-    "The city of {k} is the capital of {c}.",
     "In {c}, the capital is {k}.",
-    "{k}, the capital of {c}, is a big city.",
     "Everyone knows that the capital of {c} is {k}.",
+    "The national capital of {c} is {k}.",
+    "{k}, the capital of {c}, is a big city.",
+    "Q: Which city is the capital of {c}? A: {k}",
 ]
+# Evaluated as well, to tell memorisation from the held-out template's generalisation.
+TRAIN_TEMPLATE = "The capital of {c} is"
 HELD_OUT = "The capital city of {c} is"
 
 ADDITION_TEMPLATES = [
@@ -143,7 +145,7 @@ def filler_line(rng):
 
 def corpus_line(rng):
     r = rng.random()
-    line = capital_line(rng) if r < 0.45 else addition_line(rng) if r < 0.75 else filler_line(rng)
+    line = capital_line(rng) if r < 0.5 else addition_line(rng) if r < 0.8 else filler_line(rng)
     # The held-out template stays out of the training text.
     assert "capital city" not in line, line
     return line
@@ -281,7 +283,10 @@ class Batches:
 # MARK: - Evaluation
 
 def eval_prompts(tok):
-    caps = []
+    caps, seen = [], []
+    for c, k in PAIRS:
+        seen.append({"ids": tok.encode(TRAIN_TEMPLATE.format(c=c)).ids,
+                     "expected_id": tok.encode(" " + k, add_special_tokens=False).ids[0]})
     for c, k in PAIRS:
         text = HELD_OUT.format(c=c)
         caps.append({"prompt": text, "ids": tok.encode(text).ids, "country": c, "expected_text": " " + k,
@@ -294,11 +299,11 @@ def eval_prompts(tok):
             full = tok.encode(str(a + b), add_special_tokens=False).ids
             adds.append({"prompt": text, "ids": tok.encode(text).ids, "expected_text": str(a + b),
                          "expected_id": full[0], "expected_ids": full})
-    return caps, adds
+    return caps, adds, seen
 
 
 @torch.no_grad()
-def run_eval(model, tok, caps, adds, full=False):
+def run_eval(model, tok, caps, adds, seen, full=False):
     model.eval()
 
     def last_logits(ids_list):
@@ -314,6 +319,7 @@ def run_eval(model, tok, caps, adds, full=False):
         return out
 
     cap_logits = last_logits([p["ids"] for p in caps])
+    seen_logits = last_logits([p["ids"] for p in seen])
     add_logits = last_logits([p["ids"] for p in adds])
     # The second greedy token of each addition.
     second_in = [p["ids"] + [int(l.argmax())] for p, l in zip(adds, add_logits)]
@@ -334,6 +340,7 @@ def run_eval(model, tok, caps, adds, full=False):
     study = [p for p in caps if p["study"]]
     res["capital_heldout_all"] = sum(p["correct"] for p in caps) / len(caps)
     res["capital_heldout_study"] = sum(p["correct"] for p in study) / len(study)
+    res["capital_train_template"] = sum(int(l.argmax()) == p["expected_id"] for p, l in zip(seen, seen_logits)) / len(seen)
     res["addition_first_token"] = sum(p["correct"] for p in adds) / len(adds)
     res["addition_full_answer"] = sum(p["full_correct"] for p in adds) / len(adds)
     two = [p for p in adds if len(p["expected_ids"]) == 2]
@@ -357,8 +364,8 @@ def main():
     ap.add_argument("--out", default="/work/small-gemma-hf")
     ap.add_argument("--minutes", type=float, default=12.0,
                     help="time budget for training; if reached before --steps, training stops there (and says so)")
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
@@ -394,7 +401,9 @@ def main():
         num_attention_heads=4, num_key_value_heads=1, head_dim=64, max_position_embeddings=128,
         rms_norm_eps=1e-6, rope_theta=10000.0, hidden_activation="gelu_pytorch_tanh", hidden_act="gelu_pytorch_tanh",
         tie_word_embeddings=True, attention_bias=False, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD)
-    model = GemmaForCausalLM._from_config(config, attn_implementation="eager", dtype=torch.float32)
+    # SDPA attention for training (several times faster on CPU than eager); eval.json is computed
+    # with eager attention on the reloaded file.
+    model = GemmaForCausalLM._from_config(config, attn_implementation="sdpa", dtype=torch.float32)
     n_params = sum(p.numel() for p in model.parameters())
     print("model: %d parameters (embedding %d)" % (n_params, model.model.embed_tokens.weight.numel()))
 
@@ -403,19 +412,34 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
 
-    def lr_at(step):  # linear warmup, then cosine down to 10% of the peak
+    total = args.steps  # may shrink during warmup to fit the time budget (see below)
+
+    def lr_at(step):  # linear warmup, then cosine down to 10% of the peak at step `total`
         if step < args.warmup:
             return args.lr * (step + 1) / args.warmup
-        t = (step - args.warmup) / max(1, args.steps - args.warmup)
+        t = (step - args.warmup) / max(1, total - args.warmup)
         return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
-    caps, adds = eval_prompts(tok)
+    caps, adds, seen = eval_prompts(tok)
     data = Batches(tok, args.seq_len, args.seed)
     model.train()
     t_train = time.time()
     budget = args.minutes * 60
-    losses, step, stopped_early = [], 0, False
+    losses, stopped_early, t_mark = [], False, None
     for step in range(args.steps):
+        if step >= total:
+            break
+        if step == 5:
+            t_mark = time.time()
+        if t_mark is not None and step < args.warmup and step % 20 == 0:
+            # During warmup the learning rate does not depend on the step count, so shrinking it here
+            # to fit the budget gives the same model as a run started with --steps <that count>.
+            per_step = (time.time() - t_mark) / (step - 5)
+            fits = int((budget * 0.92 - (time.time() - t_train)) / per_step) + step
+            if fits < total:
+                total = max(fits, args.warmup + 1)
+                print("at %.2f s/step only %d steps fit in %.1f min: training %d steps (rerun with --steps %d "
+                      "for the same model)" % (per_step, fits, args.minutes, total, total), flush=True)
         if time.time() - t_train > budget:
             stopped_early = True
             print("time budget of %.1f min reached at step %d of %d" % (args.minutes, step, args.steps))
@@ -433,8 +457,8 @@ def main():
             recent = losses[-args.log_every:]
             print("step %5d  loss %.4f  lr %.2e  %.0f s" % (
                 step + 1, sum(recent) / len(recent), lr_at(step), time.time() - t_train), flush=True)
-        if (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
-            r = run_eval(model, tok, caps, adds)
+        if (step + 1) % args.eval_every == 0 and step + 1 < total:
+            r = run_eval(model, tok, caps, adds, seen)
             print("        eval: " + ", ".join("%s %.3f" % kv for kv in r.items()), flush=True)
     steps_done = len(losses)
     train_seconds = time.time() - t_train
@@ -468,7 +492,7 @@ def main():
     x = torch.tensor([caps[0]["ids"]])
     with torch.no_grad():
         assert torch.equal(model(input_ids=x).logits, reloaded(input_ids=x).logits)
-    res = run_eval(reloaded, tok, caps, adds, full=True)
+    res = run_eval(reloaded, tok, caps, adds, seen, full=True)
 
     report = {
         "description": "Greedy next token after each prompt (with <bos>), model in float32, transformers "
@@ -476,7 +500,7 @@ def main():
         "accuracy": res,
         "parameters": n_params,
         "vocab_size": vocab_size,
-        "train": {"steps": steps_done, "steps_planned": args.steps, "stopped_by_time_budget": stopped_early,
+        "train": {"steps": steps_done, "steps_planned": total, "steps_requested": args.steps, "stopped_by_time_budget": stopped_early,
                   "seconds": round(train_seconds, 1), "final_loss": round(final_loss, 4), "batch": args.batch,
                   "seq_len": args.seq_len, "lr": args.lr, "warmup": args.warmup, "seed": args.seed,
                   "torch": torch.__version__, "command": " ".join(["python3", "tools/train_small_gemma.py"] + sys.argv[1:])},

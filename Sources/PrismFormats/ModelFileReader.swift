@@ -4,7 +4,7 @@ import PrismSupport
 /// A converted model file, memory-mapped. Opening it is a bounds-checked parse: header
 /// checksum, directory checksum and every part's range and length are checked before any
 /// tensor is handed out; the data checksums are checked by `verify()` (a full read).
-public final class ModelFile: @unchecked Sendable {
+public final class ModelFile: PageReleasing, @unchecked Sendable {
     public let path: String
     public let file: MappedFile
     public let header: ModelFileFormat.Header
@@ -71,6 +71,8 @@ public final class ModelFile: @unchecked Sendable {
     }
 
     public var tensorNames: [String] { directory.tensors.map(\.name) }
+
+    public func release(_ buffer: UnsafeRawBufferPointer) { file.release(buffer) }
 
     public func entry(_ name: String) -> ModelFileFormat.TensorEntry? { byName[name].map { directory.tensors[$0] } }
 

@@ -1,3 +1,5 @@
+import PrismSupport
+
 /// A weight matrix stored `[rows = out_features, cols = in_features]`, row-major, as
 /// PyTorch stores it, pointing into a memory-mapped file (never copied whole).
 public struct WeightMatrix: @unchecked Sendable {
@@ -30,6 +32,37 @@ public struct WeightMatrix: @unchecked Sendable {
         case .bf16, .f16: return rows * cols * 2
         case .q8(_, _, let bs): return rows * cols + rows * ((cols + bs - 1) / bs) * 2
         }
+    }
+
+    /// Rows `range` of `m` as a matrix of their own (no copy).
+    public init(sliceOf m: WeightMatrix, rows range: Range<Int>) {
+        let storage: Storage
+        switch m.storage {
+        case .f32(let p): storage = .f32(p + range.lowerBound * m.cols)
+        case .bf16(let p): storage = .bf16(p + range.lowerBound * m.cols)
+        case .f16(let p): storage = .f16(p + range.lowerBound * m.cols)
+        case .q8(let q, let s, let bs):
+            storage = .q8(quants: q + range.lowerBound * m.cols, scales: s + range.lowerBound * ((m.cols + bs - 1) / bs), blockSize: bs)
+        }
+        self.init(rows: range.count, cols: m.cols, storage: storage, owner: m.owner)
+    }
+
+    /// The stored bytes of rows `range` (data, and scales for q8).
+    public func storedBytes(rows range: Range<Int>) -> [UnsafeRawBufferPointer] {
+        switch storage {
+        case .f32(let p): return [UnsafeRawBufferPointer(start: p + range.lowerBound * cols, count: range.count * cols * 4)]
+        case .bf16(let p), .f16(let p): return [UnsafeRawBufferPointer(start: p + range.lowerBound * cols, count: range.count * cols * 2)]
+        case .q8(let q, let s, let bs):
+            let blocks = (cols + bs - 1) / bs
+            return [UnsafeRawBufferPointer(start: q + range.lowerBound * cols, count: range.count * cols),
+                    UnsafeRawBufferPointer(start: s + range.lowerBound * blocks, count: range.count * blocks * 2)]
+        }
+    }
+
+    /// Gives the pages of rows `range` back to the kernel (no-op for memory not from a file).
+    public func release(rows range: Range<Int>? = nil) {
+        guard let owner = owner as? PageReleasing else { return }
+        for b in storedBytes(rows: range ?? 0..<rows) { owner.release(b) }
     }
 
     /// Writes rows `range` as f32 into `out` (`range.count * cols` floats).

@@ -13,6 +13,12 @@ public final class GemmaModel: @unchecked Sendable {
     public let weights: GemmaWeights
     public let rope: Rope
     public let activation: GemmaConfig.Activation
+    /// Release each layer's weight pages once the layer is done for the whole batch, and
+    /// stream the unembedding in tiles: resident memory then holds about one layer of
+    /// weights, whatever the model's size (set by the memory planner).
+    public var streamWeights = false
+    /// Weight bytes read by forward passes so far (each layer once per batch): `--stats`.
+    public private(set) var weightBytesRead = 0
 
     public init(config: GemmaConfig, weights: GemmaWeights) throws {
         self.config = config
@@ -72,6 +78,8 @@ public final class GemmaModel: @unchecked Sendable {
             rmsNorm(x, rows: n, gain: lw.postAttentionNormGain, into: h, recorder: recorder, name: ActivationName.ln2Scale(l), tokens, rowStart)
             mlp(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, into: x, recorder: recorder)
             offer(recorder, ActivationName.residPost(l), tokens, rowStart, x, width: d, shape: [d])
+            weightBytesRead += lw.byteCount
+            if streamWeights { lw.release() }
         }
         for s in tokens.indices { cache.advance(s, by: tokens[s].count) }
         return unembed(x, tokens: tokens, rowStart: rowStart, logitsAt: logitsAt, recorder: recorder)
@@ -213,7 +221,25 @@ public final class GemmaModel: @unchecked Sendable {
         let picked = Buffer(rows.count * d), logits = Buffer(rows.count * vocab)
         defer { picked.free(); logits.free() }
         for (k, r) in rows.enumerated() { (picked.p + k * d).update(from: h.p + r * d, count: d) }
-        matmulTransposed(picked.p, count: rows.count, weights.embedding, logits.p)   // [R, vocab]
+        let e = weights.embedding
+        weightBytesRead += e.byteCount
+        if streamWeights {
+            // Tiles of the unembedding, each released once used: [R, tile] at a time.
+            let tile = 8192
+            let part = Buffer(rows.count * tile)
+            defer { part.free() }
+            var r0 = 0
+            while r0 < vocab {
+                let r1 = min(vocab, r0 + tile)
+                let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
+                matmulTransposed(picked.p, count: rows.count, slice, part.p)
+                for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
+                e.release(rows: r0..<r1)
+                r0 = r1
+            }
+        } else {
+            matmulTransposed(picked.p, count: rows.count, e, logits.p)   // [R, vocab]
+        }
         var result: [[[Float]]] = []
         var k = 0
         for s in tokens.indices {

@@ -13,6 +13,10 @@ public struct GemmaLayerWeights: Sendable {
     public var gate: WeightMatrix              // [ff, d]
     public var up: WeightMatrix                // [ff, d]
     public var down: WeightMatrix              // [d, ff]
+
+    public var matrices: [WeightMatrix] { [q, k, v, o, gate, up, down] }
+    public var byteCount: Int { matrices.reduce(0) { $0 + $1.byteCount } }
+    public func release() { for m in matrices { m.release() } }
 }
 
 /// All weights of a Gemma model: views into mapped files plus small f32 norm gains.

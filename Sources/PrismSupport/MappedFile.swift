@@ -4,9 +4,16 @@ import Glibc
 import Darwin
 #endif
 
+/// Something whose mapped pages can be given back to the kernel once used: weights of a layer
+/// already done are re-read from the page cache if needed again, so resident memory stays
+/// under a budget even when the model file is larger than the budget.
+public protocol PageReleasing: AnyObject {
+    func release(_ buffer: UnsafeRawBufferPointer)
+}
+
 /// A read-only memory mapping of a whole file. Tensors are zero-copy views into it,
 /// so the mapping must outlive them: views keep a strong reference to their file.
-public final class MappedFile: @unchecked Sendable {
+public final class MappedFile: PageReleasing, @unchecked Sendable {
     public let path: String
     public let size: Int
     public let base: UnsafeRawPointer?

@@ -33,12 +33,12 @@ public struct LogitLens {
         let p = try Prism.resolve(position: position, count: source.tokenIds.count)
         let d = model.d, V = model.vocab
         let names = Self.pointNames(layers: model.config.num_hidden_layers)
-        let finalScale = try source.activation(ActivationName.lnFinalScale).values[p]
+        let finalScale = try source.row(ActivationName.lnFinalScale, p).first ?? 0
         let eps = Float(model.config.rms_norm_eps)
         // Normed points [P, d]: x * scale * (1 + w_final), scale per mode.
         var normed = [Float](repeating: 0, count: names.count * d)
         for (i, name) in names.enumerated() {
-            let x = Array(try source.activation(name).row(p))
+            let x = Array(try source.row(name, p))
             let scale = mode == .frozen ? finalScale : x.withUnsafeBufferPointer { Ops.rmsScale($0.baseAddress!, count: d, eps: eps) }
             for e in 0..<d { normed[i * d + e] = x[e] * scale * model.weights.finalNormGain[e] }
         }

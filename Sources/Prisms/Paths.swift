@@ -46,10 +46,9 @@ extension Prism {
         // W_V rows of group g: [hd, d].
         var wv = [Float](repeating: 0, count: hd * d)
         wv.withUnsafeMutableBufferPointer { lw.v.dequantize(rows: (g * hd)..<((g + 1) * hd), into: $0.baseAddress!) }
-        let pattern = try source.activation(ActivationName.pattern(l))
-        let T = pattern.shape[1], S = pattern.shape[2]
-        let a = Double(pattern.values[(h * T + p) * S + j])
-        let s1 = Double(try source.activation(ActivationName.ln1Scale(l)).values[j])
+        let pattern = try source.patternRow(layer: l, position: p)
+        let a = Double(pattern[h * (pattern.count / H) + j])
+        let s1 = Double(try source.row(ActivationName.ln1Scale(l), j).first ?? 0)
         var maps: [FrozenMap] = []
         for k in 0..<K {
             var r = [Float](repeating: 0, count: d)
@@ -78,8 +77,8 @@ extension Prism {
         var wUp = [Float](repeating: 0, count: d)
         wUp.withUnsafeMutableBufferPointer { lw.up.dequantize(rows: n..<(n + 1), into: $0.baseAddress!) }
         for e in 0..<d { wUp[e] *= lw.postAttentionNormGain[e] }
-        let gate = Double(try source.activation(ActivationName.gateAct(l)).row(p).dropFirst(n).first ?? 0)
-        let s2 = Double(try source.activation(ActivationName.ln2Scale(l)).values[p])
+        let gate = Double(try source.row(ActivationName.gateAct(l), p).dropFirst(n).first ?? 0)
+        let s2 = Double(try source.row(ActivationName.ln2Scale(l), p).first ?? 0)
         return (0..<K).map { k in
             FrozenMap(target: targets[k], through: "blocks.\(l).mlp.neuron\(n)", factor: gate * Double(uWd[k * ff + n]) * s2, direction: wUp)
         }
@@ -89,7 +88,7 @@ extension Prism {
     public func headPath(_ source: ActivationSource, position: Int, layer l: Int, head h: Int, source j: Int, targets: [Target]) throws -> [PathDecomposition] {
         let maps = try headMaps(source, position: position, layer: l, head: h, source: j, targets: targets)
         let (names, pieces) = try residualPieces(source, position: j, upTo: l, includeAttentionOf: false)
-        let x = try source.activation(ActivationName.residPre(l)).row(j)
+        let x = try source.row(ActivationName.residPre(l), j)
         return maps.map { m in
             PathDecomposition(target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x))
         }
@@ -100,7 +99,7 @@ extension Prism {
         let p = try Self.resolve(position: position, count: source.tokenIds.count)
         let maps = try neuronMaps(source, position: p, layer: l, neuron: n, targets: targets)
         let (names, pieces) = try residualPieces(source, position: p, upTo: l, includeAttentionOf: true)
-        let x = try source.activation(ActivationName.residMid(l)).row(p)
+        let x = try source.row(ActivationName.residMid(l), p)
         return maps.map { m in
             PathDecomposition(target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x))
         }
@@ -124,16 +123,16 @@ extension Prism {
     /// write when `includeAttentionOf`), as its pieces: embed, then each block's write.
     func residualPieces(_ source: ActivationSource, position j: Int, upTo l: Int, includeAttentionOf: Bool) throws -> ([String], [ArraySlice<Float>]) {
         var names = ["embed"]
-        var pieces = [try source.activation(ActivationName.embed).row(j)]
+        var pieces = [try source.row(ActivationName.embed, j)]
         for m in 0..<l {
             names.append("blocks.\(m).attn")
-            pieces.append(try source.activation(ActivationName.attnOut(m)).row(j))
+            pieces.append(try source.row(ActivationName.attnOut(m), j))
             names.append("blocks.\(m).mlp")
-            pieces.append(try source.activation(ActivationName.mlpOut(m)).row(j))
+            pieces.append(try source.row(ActivationName.mlpOut(m), j))
         }
         if includeAttentionOf {
             names.append("blocks.\(l).attn")
-            pieces.append(try source.activation(ActivationName.attnOut(l)).row(j))
+            pieces.append(try source.row(ActivationName.attnOut(l), j))
         }
         return (names, pieces)
     }

@@ -27,7 +27,7 @@ public struct Prism {
     /// The frozen readouts `u = sum coef * E[id] * (1 + w_final) / rms_final(x_p)`, `[K, d]`.
     public func readouts(_ targets: [Target], source: ActivationSource, position p: Int) throws -> [Float] {
         let d = model.d
-        let scale = try source.activation(ActivationName.lnFinalScale).values[p]
+        guard let scale = try source.row(ActivationName.lnFinalScale, p).first else { throw PrismError("ln_final.scale is empty") }
         var u = [Float](repeating: 0, count: targets.count * d)
         var row = [Float](repeating: 0, count: d)
         for (k, t) in targets.enumerated() {
@@ -49,8 +49,8 @@ public struct Prism {
         let K = targets.count
         let u = try readouts(targets, source: source, position: p)
 
-        let x = try source.activation(ActivationName.residPost(L - 1)).row(p)
-        let embed = try source.activation(ActivationName.embed).row(p)
+        let x = try source.row(ActivationName.residPost(L - 1), p)
+        let embed = try source.row(ActivationName.embed, p)
         var out = targets.map {
             TargetDecomposition(target: $0, logit: 0, embed: 0, attn: [], mlp: [], heads: [], headSources: [], neurons: [])
         }
@@ -67,14 +67,14 @@ public struct Prism {
                 uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.o, $0.baseAddress!) }   // [K, H*hd]
                 uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } // [K, ff]
             }
-            let attnOut = try source.activation(ActivationName.attnOut(l)).row(p)
-            let mlpOut = try source.activation(ActivationName.mlpOut(l)).row(p)
-            let z = try source.activation(ActivationName.z(l)).row(p)          // [H * hd]
+            let attnOut = try source.row(ActivationName.attnOut(l), p)
+            let mlpOut = try source.row(ActivationName.mlpOut(l), p)
+            let z = try source.row(ActivationName.z(l), p)                     // [H * hd]
             let v = try source.activation(ActivationName.v(l))                 // [T, kvH, hd]
-            let pattern = try source.activation(ActivationName.pattern(l))     // [H, T, S]
-            let post = try source.activation(ActivationName.post(l)).row(p)    // [ff]
-            let T = pattern.shape[1], S = pattern.shape[2]
-            guard pattern.shape == [H, ids.count, S], S >= ids.count, v.shape.first ?? 0 >= ids.count else {
+            let pattern = try source.patternRow(layer: l, position: p)         // [H, S]
+            let post = try source.row(ActivationName.post(l), p)               // [ff]
+            let S = pattern.count / H
+            guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
                 throw PrismError("activation shapes of layer \(l) do not match the prompt")
             }
             for k in 0..<K {
@@ -88,7 +88,7 @@ public struct Prism {
                     heads[h] = dotD(z[(z.startIndex + h * hd)..<(z.startIndex + (h + 1) * hd)], w)
                     let g = h / group
                     for j in 0...p {
-                        let a = Double(pattern.values[(h * T + p) * S + j])
+                        let a = Double(pattern[h * S + j])
                         let vj = v.values[(j * kvw + g * hd)..<(j * kvw + (g + 1) * hd)]
                         sources[h][j] = a * dotD(vj, w)
                     }

@@ -30,6 +30,7 @@ struct DecomposeCommand: ParsableCommand {
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var targets: TargetOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "Position to decompose (0-based; negative counts from the end, -1 = last).")
     var position = -1
@@ -55,8 +56,10 @@ struct DecomposeCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position)
+            defer { runtime.report(clock, model: loaded.model) }
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position, runtime: runtime)
             let ts = try targets.resolve(loaded)
             let prism = Prism(model: loaded.model)
             let d = try prism.decompose(source, position: p, targets: ts)

@@ -20,6 +20,7 @@ struct LensCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(name: .customLong("target"), help: "A target token id to follow (repeatable).")
     var targetIds: [Int] = []
@@ -41,8 +42,10 @@ struct LensCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position)
+            defer { runtime.report(clock, model: loaded.model) }
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position, runtime: runtime)
             let ts = try TargetOptions.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: [])
             let points = try LogitLens(prism: Prism(model: loaded.model)).run(source, position: p, targets: ts, mode: norm, top: top)
             let tok = try? Tokenizers.tokenizer(for: loaded)
@@ -92,6 +95,7 @@ struct PathsCommand: ParsableCommand {
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var targets: TargetOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "Position to decompose (negative counts from the end).")
     var position = -1
@@ -121,8 +125,10 @@ struct PathsCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
-            let (src, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position)
+            defer { runtime.report(clock, model: loaded.model) }
+            let (src, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position, runtime: runtime)
             let ts = try targets.resolve(loaded)
             let prism = Prism(model: loaded.model)
             let paths: [PathDecomposition]

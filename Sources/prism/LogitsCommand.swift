@@ -21,6 +21,7 @@ struct LogitsCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "How many top tokens to list (at the last position).")
     var top = 10
@@ -34,11 +35,14 @@ struct LogitsCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             let ids = try prompt.tokens(for: loaded)
             let m = loaded.model
-            let cache = m.makeCache(sequences: 1, capacity: ids.count)
             let wanted = full ? Array(ids.indices) : [ids.count - 1]
+            try runtime.prepare(m, tokens: ids.count, logitRows: wanted.count)
+            defer { runtime.report(clock, model: m) }
+            let cache = m.makeCache(sequences: 1, capacity: ids.count)
             let logits = try m.forward([ids], cache: cache, logitsAt: [wanted])[0]
             guard let last = logits.last else { throw PrismError("no logits computed") }
             let best = TopK.largest(last, k: top)

@@ -57,7 +57,7 @@ struct OutputOptions: ParsableArguments {
 /// fresh forward pass over the prompt (only up to the decomposed position).
 enum ActivationInput {
     /// Returns the source, the prompt's ids, and the position resolved against them.
-    static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int) throws -> (source: ActivationSource, ids: [Int], position: Int) {
+    static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int, runtime: RuntimeOptions) throws -> (source: ActivationSource, ids: [Int], position: Int) {
         if let acts {
             let stored = try StoredActivations(path: acts)
             try stored.check(against: loaded)
@@ -68,6 +68,7 @@ enum ActivationInput {
         }
         let ids = try prompt.tokens(for: loaded)
         let p = try Prism.resolve(position: position, count: ids.count)
+        try runtime.prepare(loaded.model, tokens: p + 1, extraBytes: RuntimeOptions.recordedBytes(loaded.model, tokens: p + 1), logitRows: 1)
         let (source, _) = try loaded.model.record(Array(ids[...p]))
         return (source, ids, p)
     }

@@ -20,6 +20,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(name: [.short, .customLong("output")], help: "The activation store to write (e.g. RUN.acts).")
     var output: String
@@ -29,9 +30,13 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             let ids = try prompt.tokens(for: loaded)
             let m = loaded.model
+            // Activations go to disk as they are produced: only the scratch is planned.
+            try runtime.prepare(m, tokens: ids.count, logitRows: 1)
+            defer { runtime.report(clock, model: m) }
             let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.num_hidden_layers))
             let logits = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder)
             try recorder.finish(model: loaded, ids: ids)

@@ -1,0 +1,165 @@
+import Foundation
+import PrismSupport
+
+/// One line of a batch input file:
+/// `{"id": "...", "prompt": "..." | "ids": [...], "targets": [" Paris", ...] | "target_ids": [...],
+///   "target_diffs": [[" Paris", " London"], ...], "position": -1}`
+public struct BatchRecord: Sendable, Equatable {
+    public var id: String
+    public var line: Int
+    public var prompt: String?
+    public var ids: [Int]?
+    public var targets: [String]
+    public var targetIds: [Int]
+    public var targetDiffs: [[String]]
+    public var position: Int
+}
+
+/// A line that could not be read: it becomes an error record in the output.
+public struct BadLine: Error, Sendable, Equatable {
+    public var id: String
+    public var line: Int
+    public var error: String
+}
+
+public struct BatchInput: Sendable {
+    public var entries: [Result<BatchRecord, BadLine>]
+    /// XXH64 of the whole input file: a journal refuses to resume over another input.
+    public var checksum: String
+
+    public static func read(path: String, checksum: (Data) -> String) throws -> BatchInput {
+        guard let data = FileManager.default.contents(atPath: path) else { throw PrismError("cannot read batch input \(path)") }
+        var entries: [Result<BatchRecord, BadLine>] = []
+        var seen: Set<String> = []
+        var lineNumber = 0
+        for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let trimmed = raw.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }
+            if trimmed.isEmpty || trimmed.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { continue }
+            let parsed = parse(Data(raw), line: lineNumber)
+            switch parsed {
+            case .success(let r):
+                if seen.contains(r.id) {
+                    entries.append(.failure(BadLine(id: r.id + "#line\(lineNumber)", line: lineNumber,
+                                                    error: "duplicate id '\(r.id)' (first seen earlier in the file)")))
+                } else {
+                    seen.insert(r.id)
+                    entries.append(parsed)
+                }
+            case .failure(let e):
+                entries.append(.failure(e))
+            }
+        }
+        return BatchInput(entries: entries, checksum: checksum(data))
+    }
+
+    static func parse(_ data: Data, line: Int) -> Result<BatchRecord, BadLine> {
+        func bad(_ id: String?, _ msg: String) -> Result<BatchRecord, BadLine> {
+            .failure(BadLine(id: id ?? "line:\(line)", line: line, error: msg))
+        }
+        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            return bad(nil, "line \(line) is not a JSON object")
+        }
+        let id: String
+        switch obj["id"] {
+        case let s as String where !s.isEmpty: id = s
+        case let n as NSNumber where !isBool(n): id = n.stringValue
+        default: return bad(nil, "line \(line) has no \"id\" (a non-empty string or a number)")
+        }
+        let known: Set<String> = ["id", "prompt", "ids", "targets", "target_ids", "target_diffs", "position"]
+        if let unknown = obj.keys.first(where: { !known.contains($0) }) { return bad(id, "unknown key \"\(unknown)\"") }
+        let prompt = obj["prompt"] as? String
+        let ids = intArray(obj["ids"])
+        if obj["prompt"] != nil && prompt == nil { return bad(id, "\"prompt\" must be a string") }
+        if obj["ids"] != nil && ids == nil { return bad(id, "\"ids\" must be a list of non-negative integers") }
+        if (prompt == nil) == (ids == nil) { return bad(id, "give exactly one of \"prompt\" or \"ids\"") }
+        if let prompt, prompt.isEmpty { return bad(id, "empty prompt") }
+        if let ids, ids.isEmpty { return bad(id, "empty prompt (\"ids\" is [])") }
+        var targets: [String] = []
+        if let t = obj["targets"] {
+            guard let list = t as? [String] else { return bad(id, "\"targets\" must be a list of strings") }
+            targets = list
+        }
+        var targetIds: [Int] = []
+        if let t = obj["target_ids"] {
+            guard let list = intArray(t) else { return bad(id, "\"target_ids\" must be a list of non-negative integers") }
+            targetIds = list
+        }
+        var diffs: [[String]] = []
+        if let t = obj["target_diffs"] {
+            guard let list = t as? [[String]], list.allSatisfy({ $0.count == 2 }) else {
+                return bad(id, "\"target_diffs\" must be a list of [\"a\", \"b\"] pairs")
+            }
+            diffs = list
+        }
+        if targets.isEmpty && targetIds.isEmpty && diffs.isEmpty { return bad(id, "no targets (\"targets\", \"target_ids\" or \"target_diffs\")") }
+        var position = -1
+        if let p = obj["position"] {
+            guard let n = p as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded() else { return bad(id, "\"position\" must be an integer") }
+            position = n.intValue
+        }
+        return .success(BatchRecord(id: id, line: line, prompt: prompt, ids: ids, targets: targets, targetIds: targetIds,
+                                    targetDiffs: diffs, position: position))
+    }
+
+    static func intArray(_ any: Any?) -> [Int]? {
+        guard let list = any as? [Any] else { return nil }
+        var out: [Int] = []
+        for v in list {
+            guard let n = v as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 0, n.doubleValue < 1e12 else { return nil }
+            out.append(n.intValue)
+        }
+        return out
+    }
+
+    static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" && (n == NSNumber(value: true) || n == NSNumber(value: false)) }
+}
+
+/// Which records a shard takes: record k (in file order, counting every non-blank line) goes
+/// to shard k mod N. Deterministic, so N shards merged hold every record exactly once.
+public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) throws {
+        guard count >= 1, index >= 0, index < count else { throw PrismError("shard \(index)/\(count) is invalid: need 0 <= I < N") }
+        self.index = index
+        self.count = count
+    }
+
+    private init(whole: Void) {
+        index = 0
+        count = 1
+    }
+
+    /// Every record.
+    public static let all = Shard(whole: ())
+
+    /// `I/N`.
+    public static func parse(_ text: String) throws -> Shard {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else { throw PrismError("--shard takes I/N, e.g. 0/4 (got '\(text)')") }
+        return try Shard(index: i, count: n)
+    }
+
+    /// From the scheduler's environment when --shard is not given: Slurm job arrays
+    /// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or Kubernetes Indexed Jobs
+    /// (JOB_COMPLETION_INDEX, with the count from --shards).
+    public static func fromEnvironment(_ env: [String: String], shards: Int?) throws -> Shard? {
+        if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) {
+            let min = env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
+            guard let count = shards ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) else {
+                throw PrismError("SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT; pass --shards N")
+            }
+            return try Shard(index: id - min, count: count)
+        }
+        if let id = env["JOB_COMPLETION_INDEX"].flatMap(Int.init) {
+            guard let count = shards else { throw PrismError("JOB_COMPLETION_INDEX is set; pass --shards N (the Job's completions)") }
+            return try Shard(index: id, count: count)
+        }
+        return nil
+    }
+
+    public func takes(_ k: Int) -> Bool { k % count == index }
+    public var description: String { "\(index)/\(count)" }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import PrismSupport
+
+/// The journal beside a batch output (`OUTPUT.journal`): a header naming the model, input,
+/// shard and options, then one line per completed chunk with its ids and the output's length
+/// after it. Results are appended and fsynced before their journal line, so after a kill at
+/// any moment the journal's last complete line says exactly which output bytes are committed:
+/// anything after them (a torn line, a chunk not journalled) is cut off on resume.
+public final class Journal {
+    public struct Header: Codable, Equatable {
+        public var format = "logit-prisms batch journal 1"
+        public var model: String
+        public var input: String
+        public var shard: String
+        public var options: String
+    }
+
+    struct Entry: Codable {
+        var chunk: Int
+        var ids: [String]
+        var bytes: Int
+    }
+
+    public let path: String
+    public let header: Header
+    public private(set) var completed: Set<String> = []
+    public private(set) var committedBytes = 0
+    private var chunks = 0
+    private let handle: FileHandle
+
+    /// Opens (resuming) or creates the journal. Refuses a journal written for another
+    /// model, input, shard or options.
+    public init(path: String, header: Header, output: String) throws {
+        self.path = path
+        self.header = header
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) {
+            guard let data = fm.contents(atPath: path) else { throw PrismError("cannot read journal \(path)") }
+            var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            // A torn last line (killed while writing it) does not count; it is rewritten below.
+            let complete = data.last == UInt8(ascii: "\n")
+            if !complete { lines.removeLast() }
+            lines = lines.filter { !$0.isEmpty }
+            guard let first = lines.first, let old = try? JSONDecoder().decode(Header.self, from: Data(first)) else {
+                throw PrismError("\(path) is not a batch journal; remove it (and \(output)) to start over")
+            }
+            guard old == header else {
+                var what: [String] = []
+                if old.model != header.model { what.append("model") }
+                if old.input != header.input { what.append("input") }
+                if old.shard != header.shard { what.append("shard") }
+                if old.options != header.options { what.append("options") }
+                throw PrismError("\(output) was written by a different \(what.joined(separator: ", ")) (see \(path)); refusing to append — use another --output or remove both files")
+            }
+            var keep = first.count + 1
+            for line in lines.dropFirst() {
+                guard let e = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { break }
+                completed.formUnion(e.ids)
+                committedBytes = e.bytes
+                chunks = e.chunk + 1
+                keep += line.count + 1
+            }
+            // Cut the journal after its last good line.
+            guard truncate(path, off_t(keep)) == 0 else { throw PrismError("cannot repair journal \(path)") }
+        } else {
+            if fm.fileExists(atPath: output) {
+                throw PrismError("\(output) exists but has no journal; refusing to append to it — use another --output or remove it")
+            }
+            let line = try JSONEncoder().encode(header) + Data("\n".utf8)
+            guard fm.createFile(atPath: path, contents: line) else { throw PrismError("cannot create journal \(path)") }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw PrismError("cannot open journal \(path)") }
+        try h.seekToEnd()
+        handle = h
+    }
+
+    /// Records a chunk whose results are already durable in the output, ending at `bytes`.
+    public func commit(ids: [String], outputBytes: Int) throws {
+        let entry = Entry(chunk: chunks, ids: ids, bytes: outputBytes)
+        do {
+            try handle.write(contentsOf: try JSONEncoder().encode(entry) + Data("\n".utf8))
+            try handle.synchronize()
+        } catch {
+            throw PrismError("writing journal \(path) failed: \(error.localizedDescription)")
+        }
+        completed.formUnion(ids)
+        committedBytes = outputBytes
+        chunks += 1
+    }
+}
+
+/// The results file: JSON lines appended per chunk, fsynced before the journal commits them.
+public final class ResultsFile {
+    public let path: String
+    private let handle: FileHandle
+    public private(set) var bytes: Int
+
+    /// Opens the output, cutting it back to `committed` bytes (drops a torn line or an
+    /// uncommitted chunk left by a kill).
+    public init(path: String, committed: Int) throws {
+        self.path = path
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            guard fm.createFile(atPath: path, contents: nil) else { throw PrismError("cannot create output \(path)") }
+        }
+        let size = ((try? fm.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        guard size >= committed else {
+            throw PrismError("\(path) is shorter (\(size) bytes) than its journal says (\(committed)); it was modified outside prism")
+        }
+        if size > committed { guard truncate(path, off_t(committed)) == 0 else { throw PrismError("cannot repair \(path)") } }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw PrismError("cannot open output \(path) for writing") }
+        try h.seekToEnd()
+        handle = h
+        bytes = committed
+    }
+
+    public func append(lines: [String]) throws {
+        let data = Data(lines.map { $0 + "\n" }.joined().utf8)
+        do {
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+        } catch {
+            throw PrismError("writing \(path) failed: \(error.localizedDescription)")
+        }
+        bytes += data.count
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import PrismSupport
+
+/// Dataset statistics over a batch's results: per component (embed, blocks.L.attn,
+/// blocks.L.mlp), the mean and spread of its term over every record and target, the share
+/// of them where it pushes towards the target, and the components with the largest mean
+/// |contribution|; plus how often each head and neuron appears among the top terms.
+public enum BatchSummary {
+    struct Accumulator {
+        var n = 0
+        var sum = 0.0, sumSq = 0.0, sumAbs = 0.0
+        var positive = 0
+        mutating func add(_ v: Double) {
+            n += 1; sum += v; sumSq += v * v; sumAbs += abs(v)
+            if v > 0 { positive += 1 }
+        }
+        var mean: Double { n == 0 ? 0 : sum / Double(n) }
+        var std: Double { n < 2 ? 0 : max(0, (sumSq - sum * sum / Double(n)) / Double(n - 1)).squareRoot() }
+        var meanAbs: Double { n == 0 ? 0 : sumAbs / Double(n) }
+    }
+
+    public struct Result {
+        public var object: [String: Any]
+        public var csv: String
+    }
+
+    public static func summarize(resultsPath: String) throws -> Result {
+        guard let data = FileManager.default.contents(atPath: resultsPath) else { throw PrismError("cannot read \(resultsPath)") }
+        var components: [String: Accumulator] = [:]
+        var heads: [String: Accumulator] = [:], neurons: [String: Accumulator] = [:]
+        var records = 0, errors = 0, targets = 0
+        var maxError = 0.0
+        for (k, raw) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
+            guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any] else {
+                throw PrismError("\(resultsPath): line \(k + 1) is not JSON")
+            }
+            records += 1
+            if obj["error"] != nil { errors += 1; continue }
+            for t in obj["targets"] as? [[String: Any]] ?? [] {
+                targets += 1
+                maxError = max(maxError, abs(t["error"] as? Double ?? 0))
+                for (name, v) in t["terms"] as? [String: Double] ?? [:] { components[name, default: .init()].add(v) }
+                for h in t["top_heads"] as? [[String: Any]] ?? [] {
+                    if let l = h["layer"] as? Int, let i = h["head"] as? Int, let v = h["value"] as? Double { heads["blocks.\(l).head\(i)", default: .init()].add(v) }
+                }
+                for h in t["top_neurons"] as? [[String: Any]] ?? [] {
+                    if let l = h["layer"] as? Int, let i = h["neuron"] as? Int, let v = h["value"] as? Double { neurons["blocks.\(l).mlp.\(i)", default: .init()].add(v) }
+                }
+                // --detail full: every head is present, so count them all.
+                if let all = t["heads"] as? [[Double]] {
+                    for (l, hs) in all.enumerated() { for (i, v) in hs.enumerated() { heads["blocks.\(l).head\(i)", default: .init()].add(v) } }
+                }
+            }
+        }
+        func order(_ name: String) -> (Int, Int) {
+            if name == "embed" { return (-1, 0) }
+            let parts = name.split(separator: ".")
+            return (parts.count > 1 ? Int(parts[1]) ?? 0 : 0, name.hasSuffix("mlp") ? 1 : 0)
+        }
+        let names = components.keys.sorted { order($0) < order($1) }
+        func stat(_ a: Accumulator) -> [String: Any] {
+            ["n": a.n, "mean": a.mean, "std": a.std, "mean_abs": a.meanAbs, "share_towards_target": a.n == 0 ? 0 : Double(a.positive) / Double(a.n)]
+        }
+        let ranked = names.sorted { (components[$0]?.meanAbs ?? 0) > (components[$1]?.meanAbs ?? 0) }
+        func topList(_ m: [String: Accumulator]) -> [[String: Any]] {
+            m.sorted { $0.value.n != $1.value.n ? $0.value.n > $1.value.n : $0.key < $1.key }.prefix(20).map { ["name": $0.key, "appearances": $0.value.n, "mean": $0.value.mean] }
+        }
+        let object: [String: Any] = [
+            "records": records, "errors": errors, "targets": targets, "max_abs_closure_error": maxError,
+            "components": Dictionary(uniqueKeysWithValues: names.compactMap { n in components[n].map { (n, stat($0)) } }),
+            "component_order": names,
+            "top_components_by_mean_abs": Array(ranked.prefix(10)),
+            "heads_most_often_in_top": topList(heads),
+            "neurons_most_often_in_top": topList(neurons),
+        ]
+        var csv = "component,n,mean,std,mean_abs,share_towards_target\n"
+        for n in names {
+            guard let a = components[n] else { continue }
+            csv += "\(n),\(a.n),\(a.mean),\(a.std),\(a.meanAbs),\(a.n == 0 ? 0 : Double(a.positive) / Double(a.n))\n"
+        }
+        return Result(object: object, csv: csv)
+    }
+}
+
+/// Joins shard outputs, checking that every id appears exactly once (and, given the input,
+/// that every input record is there).
+public enum BatchMerge {
+    public static func merge(parts: [String], output: String, input: BatchInput?, force: Bool) throws -> (records: Int, errors: Int) {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: output) && !force { throw PrismError("\(output) exists; pass --force to replace it") }
+        var seen: [String: String] = [:]
+        var lines: [Data] = []
+        var errors = 0
+        for part in parts {
+            guard let data = fm.contents(atPath: part) else { throw PrismError("cannot read \(part)") }
+            if let last = data.last, last != UInt8(ascii: "\n") { throw PrismError("\(part) ends in a torn line: resume that shard first") }
+            if fm.fileExists(atPath: part + ".journal") {
+                let journal = fm.contents(atPath: part + ".journal") ?? Data()
+                if journal.last != UInt8(ascii: "\n") { throw PrismError("\(part).journal is torn: resume that shard first") }
+            }
+            for (k, raw) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
+                guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any], let id = obj["id"] as? String else {
+                    throw PrismError("\(part): line \(k + 1) is not a result record")
+                }
+                if let first = seen[id] { throw PrismError("id '\(id)' appears in both \(first) and \(part)") }
+                seen[id] = part
+                if obj["error"] != nil { errors += 1 }
+                lines.append(Data(raw))
+            }
+        }
+        if let input {
+            let expected = input.entries.map { entry -> String in
+                switch entry {
+                case .success(let r): return r.id
+                case .failure(let e): return e.id
+                }
+            }
+            let missing = expected.filter { seen[$0] == nil }
+            if !missing.isEmpty {
+                throw PrismError("\(missing.count) input records are in no part (first: '\(missing[0])'); run the missing shards")
+            }
+            let extra = Set(seen.keys).subtracting(expected)
+            if let e = extra.first { throw PrismError("id '\(e)' is in the parts but not in the input") }
+        }
+        let temp = output + ".partial"
+        var all = Data()
+        for l in lines { all.append(l); all.append(UInt8(ascii: "\n")) }
+        guard fm.createFile(atPath: temp, contents: all) else { throw PrismError("cannot write \(temp)") }
+        try? fm.removeItem(atPath: output)
+        guard rename(temp, output) == 0 else { throw PrismError("cannot rename \(temp) to \(output)") }
+        return (lines.count, errors)
+    }
+}

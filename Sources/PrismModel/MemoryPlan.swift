@@ -1,0 +1,62 @@
+import PrismSupport
+
+/// Plans the working set of a forward pass before it starts, against a memory budget:
+/// activations, KV cache, scratch, recorded activations and resident weight pages. When the
+/// whole model does not fit, weights are streamed (each layer's pages released once done),
+/// so the floor is one layer of weights, not the model.
+public struct MemoryPlan: Sendable {
+    /// The process before any model work (Swift runtime, libraries, OpenBLAS thread buffers as
+    /// touched), measured with `prism bench`'s RSS probe on this kind of machine.
+    public static let baseline = 40 << 20
+
+    public var budget: Int?
+    public var weightBytes: Int
+    public var largestLayerBytes: Int
+    public var workingBytes: Int
+    /// Weight pages the plan lets stay resident.
+    public var residentWeightBytes: Int
+    public var streamWeights: Bool
+
+    public var total: Int { Self.baseline + residentWeightBytes + workingBytes }
+
+    /// fp32 buffers of the forward pass per token in flight.
+    public static func scratchPerToken(_ c: GemmaConfig) -> Int {
+        let d = c.hidden_size, qw = c.num_attention_heads * c.headDim, kvw = c.kvHeads * c.headDim, ff = c.intermediate_size
+        return 4 * (5 * d + 2 * qw + 2 * kvw + 2 * ff)
+    }
+
+    public static func kvPerToken(_ c: GemmaConfig) -> Int { 4 * c.num_hidden_layers * 2 * c.kvHeads * c.headDim }
+
+    /// Everything `PrismActivations.needed` keeps, per token of a prompt of `tokens` tokens.
+    public static func recordedPerToken(_ c: GemmaConfig, tokens: Int) -> Int {
+        let d = c.hidden_size, qw = c.num_attention_heads * c.headDim, kvw = c.kvHeads * c.headDim, ff = c.intermediate_size
+        return 4 * (c.num_hidden_layers * (2 + kvw + qw + 5 * d + 3 * ff + c.num_attention_heads * tokens) + d + 1)
+    }
+
+    /// - Parameters:
+    ///   - tokens: tokens in flight (all prompts of a batch chunk).
+    ///   - extraBytes: recorded activations and other per-run state.
+    ///   - logitRows: positions whose full-vocabulary logits are computed.
+    public static func make(model: GemmaModel, budget: Int?, tokens: Int, extraBytes: Int, logitRows: Int) throws -> MemoryPlan {
+        let c = model.config
+        let layers = model.weights.layers.map(\.byteCount)
+        let embedding = model.weights.embedding.byteCount
+        let weights = layers.reduce(0, +) + embedding
+        let largest = layers.max() ?? 0
+        // Dequantization tiles (1 MiB each for the projections) and the logits rows.
+        let working = tokens * (scratchPerToken(c) + kvPerToken(c)) + extraBytes + (2 << 20) + logitRows * c.vocab_size * 8
+        // Streaming keeps one layer, plus one 8192-row tile of the unembedding when logits are asked for.
+        let embeddingTile = logitRows > 0 ? min(embedding, 8192 * embedding / max(1, c.vocab_size)) : 0
+        let streamed = largest + embeddingTile
+        var plan = MemoryPlan(budget: budget, weightBytes: weights, largestLayerBytes: largest, workingBytes: working,
+                              residentWeightBytes: weights, streamWeights: false)
+        guard let budget else { return plan }
+        if plan.total <= budget { return plan }
+        plan.streamWeights = true
+        plan.residentWeightBytes = streamed
+        guard plan.total <= budget else {
+            throw PrismError("--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))")
+        }
+        return plan
+    }
+}

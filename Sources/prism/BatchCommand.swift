@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import PrismBatch
+import PrismFormats
+import PrismModel
+import PrismSupport
+import Prisms
+
+struct BatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Decompose every prompt of a JSONL file, within a memory budget; resumable and shardable.",
+        discussion: """
+        Input, one JSON object per line:
+          {"id": "fr", "prompt": "The capital of France is", "targets": [" Paris"], "position": -1}
+          {"id": "x7", "ids": [2, 651, 6037], "target_ids": [9], "target_diffs": [[" Paris", " London"]]}
+        Output: one line per record, the schema of `prism decompose --json` plus "id", or
+        {"id": ..., "error": "..."} for a bad record (the job goes on; it exits non-zero only for
+        job-level failures).
+
+        Prompts run layer-major in chunks (each weight read once per chunk); the chunk size comes
+        from --max-memory. Results and a journal (OUTPUT.journal) are fsynced per chunk: after a
+        kill, rerunning the same command resumes, and the output holds every id exactly once.
+
+        Sharding: --shard I/N takes records k with k mod N == I. Without it, SLURM_ARRAY_TASK_ID /
+        SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards N) are read. Join the parts
+        with `prism merge`.
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Option(help: "Input JSONL file.")
+    var input: String
+
+    @Option(help: "Output JSONL file (appended to when resuming).")
+    var output: String
+
+    @Option(help: "Most prompts per chunk (the memory budget may allow fewer).")
+    var chunk = 64
+
+    @Option(help: "This job's share of the records, I/N (0-based).")
+    var shard: String?
+
+    @Option(help: "Number of shards, with JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT.")
+    var shards: Int?
+
+    @Option(help: "How many of the largest terms to keep per kind (summary detail).")
+    var top = 10
+
+    @Option(help: "summary or full (every head, source and neuron: large).")
+    var detail: DecompositionJSON.Detail = .summary
+
+    @Option(help: "Also write dataset statistics to this JSON file (and a CSV beside it).")
+    var summary: String?
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        if chunk < 1 { throw ValidationError("--chunk must be >= 1") }
+        if top < 0 { throw ValidationError("--top must be >= 0") }
+        if let shard { do { _ = try Shard.parse(shard) } catch let e as PrismError { throw ValidationError(e.message) } }
+    }
+
+    func run() throws {
+        try CLI.guarded {
+            let loaded = try model.load()
+            let input = try BatchInput.read(path: self.input) { XXH64.hex(XXH64.hash([UInt8]($0))) }
+            var runner = BatchRunner()
+            runner.detail = detail
+            runner.top = top
+            runner.maxChunk = chunk
+            runner.budget = runtime.budget
+            runner.showProgress = !quiet
+            runner.shard = try shard.map(Shard.parse) ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shards: shards) ?? .all
+            // The smallest chunk (one prompt) must fit, or nothing can run.
+            try runtime.prepare(loaded.model, tokens: 1, extraBytes: 0, logitRows: 0)
+            let s = try runner.run(model: loaded, input: input, output: output)
+            let perPrompt = s.prompts > 0 ? s.weightBytesRead / s.prompts : 0
+            FileHandle.standardError.write(Data("batch: shard \(runner.shard), \(s.records) records (\(s.skipped) already done), \(s.prompts) decomposed, \(s.errors) error records, \(s.chunks) chunks, \(String(format2: s.seconds)) s\n".utf8))
+            if runtime.stats {
+                FileHandle.standardError.write(Data("stats: peak RSS \(ByteSize.format(s.peakRSS)), weight bytes read \(ByteSize.format(s.weightBytesRead)) (\(ByteSize.format(perPrompt)) per prompt), \(String(format2: Double(s.prompts) / max(s.seconds, 1e-9))) prompts/s\n".utf8))
+            }
+            if let summary { try Summaries.write(results: output, to: summary) }
+        }
+    }
+}
+
+enum Summaries {
+    static func write(results: String, to path: String) throws {
+        let r = try BatchSummary.summarize(resultsPath: results)
+        let json = try JSONSerialization.data(withJSONObject: r.object, options: [.prettyPrinted, .sortedKeys])
+        guard FileManager.default.createFile(atPath: path, contents: json) else { throw PrismError("cannot write \(path)") }
+        let csvPath = (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".csv"
+        guard FileManager.default.createFile(atPath: csvPath, contents: Data(r.csv.utf8)) else { throw PrismError("cannot write \(csvPath)") }
+        print("wrote \(path) and \(csvPath)")
+    }
+}
+
+struct SummarizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summarize",
+        abstract: "Dataset statistics over batch results: per component mean, spread, share towards the target.")
+
+    @Argument(help: "A results JSONL file from `prism batch` or `prism merge`.")
+    var results: String
+
+    @Option(name: [.short, .customLong("output")], help: "The JSON file to write (a CSV is written beside it).")
+    var output: String = "summary.json"
+
+    func run() throws {
+        try CLI.guarded { try Summaries.write(results: results, to: output) }
+    }
+}
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the outputs of batch shards, checking every id appears exactly once.",
+        discussion: "With --input, also checks that every input record is in some part.")
+
+    @Argument(help: "Shard outputs.")
+    var parts: [String]
+
+    @Option(name: [.short, .customLong("output")], help: "The merged JSONL file.")
+    var output: String
+
+    @Option(help: "The batch input, to check that no record is missing.")
+    var input: String?
+
+    @Flag(help: "Replace OUTPUT if it exists.")
+    var force = false
+
+    func run() throws {
+        try CLI.guarded {
+            let inputFile = try input.map { try BatchInput.read(path: $0) { XXH64.hex(XXH64.hash([UInt8]($0))) } }
+            let r = try BatchMerge.merge(parts: parts, output: output, input: inputFile, force: force)
+            print("wrote \(output): \(r.records) records (\(r.errors) error records) from \(parts.count) parts")
+        }
+    }
+}

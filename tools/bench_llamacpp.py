@@ -61,22 +61,35 @@ def log(msg):
 # --------------------------------------------------------------------------------------------------
 
 class SafetensorsShard:
-    """Memory-maps one safetensors file; tensors come out as zero-copy numpy views of the raw data."""
+    """One safetensors file, read with pread: row ranges of a tensor come out as numpy arrays. (Not
+    mmap: mapped pages once touched would count in the converter's RSS, up to the whole checkpoint.)"""
 
     def __init__(self, path):
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(n))
+        self.fd = os.open(path, os.O_RDONLY)
+        n = int.from_bytes(os.pread(self.fd, 8, 0), "little")
+        header = json.loads(os.pread(self.fd, n, 8))
         header.pop("__metadata__", None)
         self.header = header
-        self.data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+        self.base = 8 + n
 
-    def raw(self, name):
+    def shape(self, name):
         info = self.header[name]
         if info["dtype"] != "BF16":
             raise ValueError(f"{name}: expected BF16, found {info['dtype']}")
-        begin, end = info["data_offsets"]
-        return self.data[begin:end].view(np.uint16).reshape(info["shape"])
+        return tuple(info["shape"])
+
+    def rows(self, name, r0, r1):
+        """bf16 bits (uint16) of rows r0..r1 of a 2-D tensor, or the whole of a 1-D tensor."""
+        shape = self.shape(name)
+        row = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else shape[0]
+        begin = self.header[name]["data_offsets"][0]
+        n = (r1 - r0) * row * 2
+        buf = bytearray(n)
+        got = os.preadv(self.fd, [buf], self.base + begin + r0 * row * 2)
+        if got != n:
+            raise IOError(f"{name}: short read ({got} of {n} bytes)")
+        a = np.frombuffer(buf, dtype=np.uint16)
+        return a.reshape((r1 - r0,) + tuple(shape[1:])) if len(shape) > 1 else a
 
 
 def bf16_to_f32(u16):
@@ -219,16 +232,16 @@ def convert(checkpoint, gguf_path):
     # Tensor infos first (the header needs every shape and byte size), then the data, one tensor at a time.
     infos = []
     for hf, gg in plan:
-        raw = shards[weight_map[hf]].raw(hf)
-        if raw.ndim == 1:
-            w.add_tensor_info(gg, raw.shape, np.dtype(np.float32), raw.size * 4, raw_dtype=QT.F32)
-            infos.append((hf, gg, raw.shape, raw.size * 4, "f32"))
+        shape = shards[weight_map[hf]].shape(hf)
+        if len(shape) == 1:
+            w.add_tensor_info(gg, shape, np.dtype(np.float32), shape[0] * 4, raw_dtype=QT.F32)
+            infos.append((hf, gg, shape, shape[0] * 4, "f32"))
         else:
-            rows, cols = raw.shape
+            rows, cols = shape
             assert cols % 32 == 0
             nbytes = rows * (cols // 32) * 34
-            w.add_tensor_info(gg, raw.shape, np.dtype(np.float32), nbytes, raw_dtype=QT.Q8_0)
-            infos.append((hf, gg, raw.shape, nbytes, "q8_0"))
+            w.add_tensor_info(gg, shape, np.dtype(np.float32), nbytes, raw_dtype=QT.Q8_0)
+            infos.append((hf, gg, shape, nbytes, "q8_0"))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
@@ -240,20 +253,21 @@ def convert(checkpoint, gguf_path):
     done = 0
     last = time.perf_counter()
     for hf, gg, shape, nbytes, kind in infos:
-        raw = shards[weight_map[hf]].raw(hf)
+        shard = shards[weight_map[hf]]
         if kind == "f32":
-            out = bf16_to_f32(np.asarray(raw)) + np.float32(1.0)   # Gemma: 1 + w folded in
+            out = bf16_to_f32(shard.rows(hf, 0, 1)) + np.float32(1.0)   # Gemma: 1 + w folded in
         else:
             rows, cols = shape
             out = np.empty((rows, cols // 32 * 34), dtype=np.uint8)
-            step = max(1, (1 << 22) // cols)      # one task: ~4M values
+            step = max(1, (1 << 22) // cols)      # one task: ~4M values read at once
             sub = max(1, (1 << 15) // cols)       # cache-sized pieces inside a task
 
-            def work(r0, raw=raw, out=out, step=step, sub=sub):
-                r1 = min(r0 + step, raw.shape[0])
-                for a in range(r0, r1, sub):
-                    b = min(a + sub, r1)
-                    q8_0_rows(bf16_to_f32(np.asarray(raw[a:b])), out[a:b])
+            def work(r0, hf=hf, shard=shard, out=out, step=step, sub=sub, rows=rows):
+                r1 = min(r0 + step, rows)
+                raw = shard.rows(hf, r0, r1)
+                for a in range(0, r1 - r0, sub):
+                    b = min(a + sub, r1 - r0)
+                    q8_0_rows(bf16_to_f32(raw[a:b]), out[r0 + a:r0 + b])
 
             list(pool.map(work, range(0, rows, step)))
         assert out.nbytes == nbytes
@@ -266,11 +280,48 @@ def convert(checkpoint, gguf_path):
             last = now
     pool.shutdown()
     w.close()
+    verify_gguf(tmp, infos, shards, weight_map)
+    for sh in shards.values():
+        os.close(sh.fd)
     os.replace(tmp, gguf_path)
     elapsed = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"convert_s": round(elapsed, 2), "convert_peak_rss_bytes": peak,
             "gguf_bytes": os.path.getsize(gguf_path)}
+
+
+def verify_gguf(path, infos, shards, weight_map):
+    """Read the written file back with gguf.GGUFReader: every tensor with its name, shape and type; one
+    quantized tensor and one norm compared with the checkpoint."""
+    import gguf
+
+    r = gguf.GGUFReader(path)
+    got = {t.name: t for t in r.tensors}
+    for hf, gg, shape, nbytes, kind in infos:
+        t = got.get(gg)
+        if t is None:
+            raise SystemExit(f"verify: {gg} missing")
+        want = gguf.GGMLQuantizationType.F32 if kind == "f32" else gguf.GGMLQuantizationType.Q8_0
+        if t.tensor_type != want or tuple(int(x) for x in reversed(t.shape)) != tuple(shape) or t.n_bytes != nbytes:
+            raise SystemExit(f"verify: {gg}: {t.tensor_type.name} {list(t.shape)} {t.n_bytes} bytes")
+    if len(got) != len(infos):
+        raise SystemExit(f"verify: {len(got)} tensors in the file, {len(infos)} planned")
+    by_gg = {gg: hf for hf, gg, *_ in infos}
+    k = got["blk.0.attn_k.weight"]
+    hf = by_gg[k.name]
+    src = bf16_to_f32(shards[weight_map[hf]].rows(hf, 0, k.data.shape[0]))
+    deq = gguf.quants.dequantize(np.asarray(k.data), gguf.GGMLQuantizationType.Q8_0)
+    blocks = src.reshape(-1, 32)
+    # rounding (d / 2) plus the fp16 rounding of d (up to 127 * d * 2^-11)
+    tol = np.abs(blocks).max(axis=1, keepdims=True) / 127 * 0.6 + 1e-12
+    if not np.all(np.abs(deq.reshape(-1, 32) - blocks) <= tol):
+        raise SystemExit("verify: blk.0.attn_k.weight does not dequantize to the checkpoint within Q8_0 error")
+    n = got["output_norm.weight"]
+    src = bf16_to_f32(shards[weight_map[by_gg[n.name]]].rows("model.norm.weight", 0, 1))
+    if not np.array_equal(np.asarray(n.data), src + np.float32(1)):
+        raise SystemExit("verify: output_norm.weight != 1 + model.norm.weight")
+    arch = r.fields["general.architecture"]
+    log(f"verified {len(got)} tensors; architecture {bytes(arch.parts[arch.data[0]]).decode()}")
 
 
 def checkpoint_mtime(checkpoint):
@@ -354,6 +405,10 @@ def bench(args, convert_info):
     log(f"llama-cpp-python {llama_cpp.__version__}; system info: "
         f"{llama_cpp.llama_print_system_info().decode(errors='replace').strip()}")
 
+    load_before = os.getloadavg()[0]
+    if load_before > args.threads * 0.5:
+        log(f"note: 1-minute load average is {load_before:.2f} before the run: other processes compete "
+            f"for the CPUs, the times below are inflated")
     t0 = time.perf_counter()
     llm = Llama(model_path=args.gguf, n_threads=args.threads, n_threads_batch=args.threads, n_ctx=128,
                 n_batch=64, use_mmap=True, verbose=args.verbose, logits_all=False)
@@ -441,6 +496,8 @@ def bench(args, convert_info):
         "top1_after_decode": top1_decode,
         "prompt": "[bos] + ids 1000..%d" % (1000 + args.prompt_tokens - 2),
         "convert_s": convert_info["convert_s"] if convert_info else None,
+        "loadavg_1m_before": round(load_before, 2),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
     }
     return res
 

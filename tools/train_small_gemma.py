@@ -431,14 +431,15 @@ def main():
             break
         if step == 5:
             t_mark = time.time()
-        if t_mark is not None and step < args.warmup and step % 20 == 0:
-            # During warmup the learning rate does not depend on the step count, so shrinking it here
-            # to fit the budget gives the same model as a run started with --steps <that count>.
+        if t_mark is not None and step < args.warmup and step % 10 == 0 and step >= 20:
+            # During warmup the learning rate does not depend on the step count, so fixing the count
+            # here to fit the budget gives the same model as a run started with --steps <that count>.
             per_step = (time.time() - t_mark) / (step - 5)
             fits = int((budget * 0.92 - (time.time() - t_train)) / per_step) + step
-            if fits < total:
-                total = max(fits, args.warmup + 1)
-                print("at %.2f s/step only %d steps fit in %.1f min: training %d steps (rerun with --steps %d "
+            new_total = max(min(args.steps, fits), args.warmup + 1)
+            if new_total != total:
+                total = new_total
+                print("at %.2f s/step %d steps fit in %.1f min: training %d steps (rerun with --steps %d "
                       "for the same model)" % (per_step, fits, args.minutes, total, total), flush=True)
         if time.time() - t_train > budget:
             stopped_early = True

@@ -1,4 +1,5 @@
 import Foundation
+import PrismKernels
 import PrismModel
 import PrismSupport
 import PrismTokenizer
@@ -15,6 +16,7 @@ public struct BatchRunner {
     public var budget: Int?
     public var shard = Shard.all
     public var showProgress = true
+    public var route: ActivationRoute = .int8
 
     public init() {}
 
@@ -40,6 +42,7 @@ public struct BatchRunner {
     public func run(model loaded: LoadedModel, input: BatchInput, output: String) throws -> Stats {
         let start = Date()
         let model = loaded.model
+        model.activationRoute = route
         let tokenizer = try loaded.tokenizerJSON.map { try GemmaTokenizer(jsonBytes: $0) }
         let header = Journal.Header(model: loaded.fingerprint, input: input.checksum, shard: shard.description,
                                     options: "detail=\(detail.rawValue) top=\(top)")

@@ -6,8 +6,20 @@ import CBLAS
 /// f32 weights go straight from the mapping to OpenBLAS. Other storages are dequantized
 /// a tile of rows at a time into a small scratch buffer (never the whole matrix) and each
 /// tile is handed to `sgemm`, writing its columns of `out`.
-public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+                             route: ActivationRoute = .exact) {
     guard count > 0, w.rows > 0 else { return }
+    if case .q8 = w.storage {
+        if route == .int8 && Q8Kernels.supportsInt8Route(w) {
+            Q8Kernels.matmulInt8(x, count: count, w, out)
+            return
+        }
+        // A few tokens: bound by reading the weights, so dequantize in registers, not in tiles.
+        if count <= 4 {
+            Q8Kernels.matmulDequantizing(x, count: count, w, out)
+            return
+        }
+    }
     let k = Int32(w.cols)
     if case .f32(let p) = w.storage {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(w.rows), k,

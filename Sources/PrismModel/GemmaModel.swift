@@ -17,6 +17,12 @@ public final class GemmaModel: @unchecked Sendable {
     /// stream the unembedding in tiles: resident memory then holds about one layer of
     /// weights, whatever the model's size (set by the memory planner).
     public var streamWeights = false
+    /// How products with int8 weights treat activations. `.int8` (default) quantizes them and
+    /// multiplies in int8; when activations are recorded for the prisms, W_O and W_down (whose
+    /// inputs the prisms split into heads and neurons) always run on fp32 activations, so
+    /// every decomposition closes exactly. `.exact` (`--exact-activations`) runs everything on
+    /// fp32 activations.
+    public var activationRoute: ActivationRoute = .int8
     /// Weight bytes read by forward passes so far (each layer once per batch): `--stats`.
     public private(set) var weightBytesRead = 0
 
@@ -125,9 +131,9 @@ public final class GemmaModel: @unchecked Sendable {
         let qw = heads * headDim, kvw = kvHeads * headDim
         let q = Buffer(n * qw), k = Buffer(n * kvw), v = Buffer(n * kvw), z = Buffer(n * qw), out = Buffer(n * d)
         defer { q.free(); k.free(); v.free(); z.free(); out.free() }
-        matmulTransposed(h.p, count: n, lw.q, q.p)   // [N, H*hd]
-        matmulTransposed(h.p, count: n, lw.k, k.p)   // [N, kvH*hd]
-        matmulTransposed(h.p, count: n, lw.v, v.p)   // [N, kvH*hd]
+        matmulTransposed(h.p, count: n, lw.q, q.p, route: activationRoute)   // [N, H*hd]
+        matmulTransposed(h.p, count: n, lw.k, k.p, route: activationRoute)   // [N, kvH*hd]
+        matmulTransposed(h.p, count: n, lw.v, v.p, route: activationRoute)   // [N, kvH*hd]
         for r in 0..<n {
             rope.apply(q.p + r * qw, heads: heads, position: positions[r])
             rope.apply(k.p + r * kvw, heads: kvHeads, position: positions[r])
@@ -181,7 +187,7 @@ public final class GemmaModel: @unchecked Sendable {
             }
         }
         offer(recorder, ActivationName.z(l), tokens, rowStart, z, width: qw, shape: [heads, headDim])
-        matmulTransposed(z.p, count: n, lw.o, out.p)   // [N, d]
+        matmulTransposed(z.p, count: n, lw.o, out.p, route: recorder == nil ? activationRoute : .exact)   // [N, d]
         offer(recorder, ActivationName.attnOut(l), tokens, rowStart, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
@@ -191,8 +197,8 @@ public final class GemmaModel: @unchecked Sendable {
         let lw = weights.layers[l]
         let gate = Buffer(n * ff), up = Buffer(n * ff), out = Buffer(n * d)
         defer { gate.free(); up.free(); out.free() }
-        matmulTransposed(h.p, count: n, lw.gate, gate.p)   // [N, ff]
-        matmulTransposed(h.p, count: n, lw.up, up.p)       // [N, ff]
+        matmulTransposed(h.p, count: n, lw.gate, gate.p, route: activationRoute)   // [N, ff]
+        matmulTransposed(h.p, count: n, lw.up, up.p, route: activationRoute)       // [N, ff]
         offer(recorder, ActivationName.gate(l), tokens, rowStart, gate, width: ff, shape: [ff])
         switch activation {
         case .geluTanh: for i in 0..<(n * ff) { gate.p[i] = Ops.geluTanh(gate.p[i]) }
@@ -202,7 +208,7 @@ public final class GemmaModel: @unchecked Sendable {
         offer(recorder, ActivationName.up(l), tokens, rowStart, up, width: ff, shape: [ff])
         for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }   // gate now holds the neuron activations
         offer(recorder, ActivationName.post(l), tokens, rowStart, gate, width: ff, shape: [ff])
-        matmulTransposed(gate.p, count: n, lw.down, out.p)   // [N, d]
+        matmulTransposed(gate.p, count: n, lw.down, out.p, route: recorder == nil ? activationRoute : .exact)   // [N, d]
         offer(recorder, ActivationName.mlpOut(l), tokens, rowStart, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
@@ -232,13 +238,13 @@ public final class GemmaModel: @unchecked Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                matmulTransposed(picked.p, count: rows.count, slice, part.p)
+                matmulTransposed(picked.p, count: rows.count, slice, part.p, route: activationRoute)
                 for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
                 e.release(rows: r0..<r1)
                 r0 = r1
             }
         } else {
-            matmulTransposed(picked.p, count: rows.count, e, logits.p)   // [R, vocab]
+            matmulTransposed(picked.p, count: rows.count, e, logits.p, route: activationRoute)   // [R, vocab]
         }
         var result: [[[Float]]] = []
         var k = 0

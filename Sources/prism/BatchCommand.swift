@@ -74,6 +74,7 @@ struct BatchCommand: ParsableCommand {
             runner.maxChunk = chunk
             runner.budget = runtime.budget
             runner.showProgress = !quiet
+            runner.route = runtime.exactActivations ? .exact : .int8
             runner.shard = try shard.map(Shard.parse) ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shards: shards) ?? .all
             // The smallest chunk (one prompt) must fit, or nothing can run.
             try runtime.prepare(loaded.model, tokens: 1, extraBytes: 0, logitRows: 0)

@@ -13,6 +13,9 @@ struct RuntimeOptions: ParsableArguments {
     @Flag(help: "Print time, peak RSS and weight bytes read to stderr.")
     var stats = false
 
+    @Flag(help: "Multiply int8 weights with fp32 activations everywhere (exact with respect to the stored weights; slower). By default activations are quantized to int8 per block of 32, except where the prisms split a product.")
+    var exactActivations = false
+
     func validate() throws {
         if let maxMemory {
             do { _ = try ByteSize.parse(maxMemory) } catch let e as PrismError { throw ValidationError(e.message) }
@@ -26,6 +29,7 @@ struct RuntimeOptions: ParsableArguments {
     func prepare(_ model: GemmaModel, tokens: Int, extraBytes: Int = 0, logitRows: Int = 0) throws -> MemoryPlan {
         let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, extraBytes: extraBytes, logitRows: logitRows)
         model.streamWeights = plan.streamWeights
+        model.activationRoute = exactActivations ? .exact : .int8
         return plan
     }
 

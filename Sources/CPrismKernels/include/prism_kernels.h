@@ -1,0 +1,25 @@
+#ifndef PRISM_KERNELS_H
+#define PRISM_KERNELS_H
+#include <stdint.h>
+
+// int8 x int8 products for block-quantized weights and activations (the "Q8 x Q8" route):
+//   w:  int8 [rows, cols] row-major, ws: f16 bits [rows, nb] (one scale per block of 32 inputs)
+//   x:  int8 [tokens, cols] row-major, xs: float [tokens, nb]
+//   out[t * ldo + r] = sum_b ws[r,b] * xs[t,b] * sum_{i in b} w[r,i] * x[t,i],  r in [row0, row1)
+// cols must be a multiple of 32 (the block size of this route).
+
+enum {
+    PRISM_KERNEL_PORTABLE = 0,
+    PRISM_KERNEL_AVX2 = 1,
+    PRISM_KERNEL_AVXVNNI = 2,      // AVX-VNNI (vpdpbusd on 256-bit registers)
+    PRISM_KERNEL_AVX512VNNI = 3,   // AVX512-VNNI with AVX512VL (vpdpbusd, 256-bit form)
+};
+
+// The best kernel this CPU supports (checked with cpuid at run time).
+int prism_best_kernel(void);
+
+void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols,
+                       const int8_t *x, const float *xs, int tokens,
+                       float *out, int ldo, int row0, int row1);
+
+#endif

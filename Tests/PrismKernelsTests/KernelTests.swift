@@ -1,0 +1,133 @@
+import CPrismKernels
+import PrismKernels
+import XCTest
+
+/// The kernels against naive loops on random shapes, odd sizes included.
+final class KernelTests: XCTestCase {
+    struct Q8Matrix {
+        var rows: Int, cols: Int, block: Int
+        var quants: [Int8]
+        var scales: [UInt16]
+        var dense: [Float]   // dequantized, for the naive reference
+    }
+
+    func randomQ8(rows: Int, cols: Int, block: Int = 32, seed: UInt64) -> Q8Matrix {
+        var rng = Rng(seed)
+        let nb = (cols + block - 1) / block
+        var f32 = (0..<(rows * cols)).map { _ in Float(rng.normal()) * 0.05 }
+        var q = [Int8](repeating: 0, count: rows * cols)
+        var s = [UInt16](repeating: 0, count: rows * nb)
+        var stats = Quantize.ErrorStats()
+        f32.withUnsafeMutableBufferPointer { fp in
+            q.withUnsafeMutableBufferPointer { qp in
+                s.withUnsafeMutableBufferPointer { sp in
+                    for r in 0..<rows {
+                        Quantize.row(fp.baseAddress! + r * cols, cols: cols, blockSize: block, quants: qp.baseAddress! + r * cols,
+                                     scales: sp.baseAddress! + r * nb, stats: &stats)
+                    }
+                }
+            }
+        }
+        let dense = (0..<(rows * cols)).map { i in Float(q[i]) * Float(Float16(bitPattern: s[(i / cols) * nb + (i % cols) / block])) }
+        return Q8Matrix(rows: rows, cols: cols, block: block, quants: q, scales: s, dense: dense)
+    }
+
+    func withMatrix<R>(_ m: Q8Matrix, _ body: (WeightMatrix) -> R) -> R {
+        m.quants.withUnsafeBufferPointer { q in
+            m.scales.withUnsafeBufferPointer { s in
+                body(WeightMatrix(rows: m.rows, cols: m.cols, storage: .q8(quants: q.baseAddress!, scales: s.baseAddress!, blockSize: m.block), owner: nil))
+            }
+        }
+    }
+
+    func naive(_ x: [Float], count: Int, _ m: Q8Matrix) -> [Float] {
+        var out = [Float](repeating: 0, count: count * m.rows)
+        for t in 0..<count {
+            for r in 0..<m.rows {
+                var s = 0.0
+                for c in 0..<m.cols { s += Double(x[t * m.cols + c]) * Double(m.dense[r * m.cols + c]) }
+                out[t * m.rows + r] = Float(s)
+            }
+        }
+        return out
+    }
+
+    func run(_ x: [Float], count: Int, _ m: Q8Matrix, route: ActivationRoute) -> [Float] {
+        var out = [Float](repeating: .nan, count: count * m.rows)
+        withMatrix(m) { w in
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { matmulTransposed(xp.baseAddress!, count: count, w, $0.baseAddress!, route: route) } }
+        }
+        return out
+    }
+
+    func maxRelative(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = max(1e-6, b.map(abs).max() ?? 0)
+        return (zip(a, b).map { abs($0 - $1) }.max() ?? 0) / scale
+    }
+
+    /// fp32-activation routes (in-register dequantization for few tokens, tiles + OpenBLAS for
+    /// many) equal the naive product over the dequantized weights (1e-5 relative).
+    func testExactRoutesMatchNaive() {
+        let shapes = [(1, 37, 50), (3, 64, 96), (4, 33, 48), (5, 130, 64), (17, 7, 160), (1, 300, 2048), (9, 12, 16)]
+        for (k, (count, rows, cols)) in shapes.enumerated() {
+            for block in [16, 32] {
+                let m = randomQ8(rows: rows, cols: cols, block: block, seed: UInt64(k * 10 + block))
+                var rng = Rng(UInt64(k + 99))
+                let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
+                XCTAssertLessThanOrEqual(maxRelative(run(x, count: count, m, route: .exact), naive(x, count: count, m)), 1e-5, "\(count)x\(rows)x\(cols) block \(block)")
+            }
+        }
+    }
+
+    /// The int8 route: every kernel this CPU has gives the portable kernel's result (to float
+    /// rounding of the scales' products), and both stay near the exact product (activation
+    /// quantization error, ~1% relative).
+    func testInt8KernelsAgreeWithPortableAndNaive() {
+        let available = (0...Q8Kernels.bestKernel).filter { $0 == 0 || $0 == 1 || $0 == Q8Kernels.bestKernel }
+        let saved = Q8Kernels.kernel
+        defer { Q8Kernels.kernel = saved }
+        for (k, (count, rows, cols)) in [(1, 37, 64), (2, 64, 96), (5, 130, 2048), (32, 257, 256), (3, 4, 32), (7, 3, 64)].enumerated() {
+            let m = randomQ8(rows: rows, cols: cols, seed: UInt64(500 + k))
+            var rng = Rng(UInt64(k + 7))
+            let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
+            Q8Kernels.kernel = 0
+            let portable = run(x, count: count, m, route: .int8)
+            XCTAssertLessThan(maxRelative(portable, naive(x, count: count, m)), 0.03, "portable vs exact \(rows)x\(cols)")
+            for kernel in available {
+                Q8Kernels.kernel = Int32(kernel)
+                let got = run(x, count: count, m, route: .int8)
+                XCTAssertLessThanOrEqual(maxRelative(got, portable), 1e-5, "\(Q8Kernels.kernelName(Int32(kernel))) vs portable, \(count)x\(rows)x\(cols)")
+            }
+        }
+        print("int8 kernels checked: \(available.map { Q8Kernels.kernelName(Int32($0)) }) (best here: \(Q8Kernels.kernelName(Q8Kernels.bestKernel)))")
+    }
+
+    func testConversions() {
+        let values: [Float] = [0, 1, -2, 0.1, 3.14159, -65504, 1e-8, .infinity]
+        var bf = values.map(Quantize.bf16)
+        var out = [Float](repeating: 0, count: values.count)
+        bf.withUnsafeMutableBufferPointer { b in out.withUnsafeMutableBufferPointer { Convert.bf16ToF32(b.baseAddress!, $0.baseAddress!, count: values.count) } }
+        for (v, o) in zip(values, out) where v.isFinite { XCTAssertEqual(o, v, accuracy: abs(v) / 128 + 1e-38) }
+        XCTAssertEqual(Quantize.bf16(1.0), 0x3f80)
+        XCTAssertEqual(Quantize.bf16(Float(bitPattern: 0x3f80_8000)), 0x3f80, "ties to even")
+        XCTAssertEqual(Quantize.bf16(Float(bitPattern: 0x3f81_8000)), 0x3f82, "ties to even")
+    }
+}
+
+/// Deterministic normal samples (Box-Muller over SplitMix64).
+struct Rng {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func normal() -> Double {
+        let u = max(uniform(), 1e-12), v = uniform()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+    }
+}

@@ -479,6 +479,8 @@ def bench(args, convert_info):
         "gguf_bytes": gguf_bytes,
         "prefill_ms_median": median_ms(prefill),
         "decode_ms_median": median_ms(decode),
+        "prefill_ms_min": round(min(prefill) * 1000, 3),
+        "decode_ms_min": round(min(decode) * 1000, 3),
         "prefill_ms_all": [round(x * 1000, 3) for x in prefill],
         "decode_ms_all": [round(x * 1000, 3) for x in decode],
         "peak_rss_bytes": peak,

@@ -145,7 +145,7 @@ def filler_line(rng):
 
 def corpus_line(rng):
     r = rng.random()
-    line = capital_line(rng) if r < 0.5 else addition_line(rng) if r < 0.8 else filler_line(rng)
+    line = capital_line(rng) if r < 0.65 else addition_line(rng) if r < 0.85 else filler_line(rng)
     # The held-out template stays out of the training text.
     assert "capital city" not in line, line
     return line
@@ -488,11 +488,13 @@ def main():
         saved_config = json.load(f)
     assert saved_config["tie_word_embeddings"] is True and saved_config["model_type"] == "gemma"
 
-    reloaded = GemmaForCausalLM.from_pretrained(args.out, attn_implementation="eager", dtype=torch.float32)
-    reloaded.eval()
     x = torch.tensor([caps[0]["ids"]])
+    same = GemmaForCausalLM.from_pretrained(args.out, attn_implementation="sdpa", dtype=torch.float32).eval()
+    reloaded = GemmaForCausalLM.from_pretrained(args.out, attn_implementation="eager", dtype=torch.float32).eval()
     with torch.no_grad():
-        assert torch.equal(model(input_ids=x).logits, reloaded(input_ids=x).logits)
+        assert torch.equal(model(input_ids=x).logits, same(input_ids=x).logits), "the saved model differs"
+        diff = (same(input_ids=x).logits - reloaded(input_ids=x).logits).abs().max().item()
+    print("saved and reloaded; eager vs sdpa attention: max logit difference %.2e" % diff)
     res = run_eval(reloaded, tok, caps, adds, seen, full=True)
 
     report = {

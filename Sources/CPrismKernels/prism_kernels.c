@@ -50,30 +50,12 @@ static void matmul_portable(const int8_t *w, const uint16_t *ws, int cols, const
 }
 
 #ifdef PRISM_X86
-// One block of 32: |w| (unsigned) times x with w's sign, pairwise to int16, then to int32.
-__attribute__((target("avx2")))
-static inline __m256i dot32_avx2(__m256i wv, __m256i xv) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i aw = _mm256_sign_epi8(wv, wv);
-    __m256i sx = _mm256_sign_epi8(xv, wv);
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones);
-}
+// One block of 32 given |w| (unsigned) and x with w's sign: pairwise to int16, then to int32.
+#define DOT_AVX2(aw, sx) _mm256_madd_epi16(_mm256_maddubs_epi16((aw), (sx)), _mm256_set1_epi16(1))
+#define DOT_AVXVNNI(aw, sx) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), (aw), (sx))
+#define DOT_AVX512VNNI(aw, sx) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (aw), (sx))
 
-__attribute__((target("avx2,avxvnni")))
-static inline __m256i dot32_avxvnni(__m256i wv, __m256i xv) {
-    __m256i aw = _mm256_sign_epi8(wv, wv);
-    __m256i sx = _mm256_sign_epi8(xv, wv);
-    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx);
-}
-
-__attribute__((target("avx2,avx512vnni,avx512vl")))
-static inline __m256i dot32_avx512vnni(__m256i wv, __m256i xv) {
-    __m256i aw = _mm256_sign_epi8(wv, wv);
-    __m256i sx = _mm256_sign_epi8(xv, wv);
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
-}
-
-__attribute__((target("avx2,fma,f16c")))
+__attribute__((target("avx2,fma")))
 static inline float hsum256(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
     lo = _mm_add_ps(lo, hi);
@@ -82,46 +64,139 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(lo);
 }
 
-// Four weight rows against one token at a time: the 4 rows (4 x cols bytes) stay in L1
-// while every token of the chunk streams past them.
+// A tile of 4 weight rows stays in L1 while the chunk's tokens stream past it, two tokens at
+// a time: each weight load and |w| serves both. The rows' f16 scales are widened once per tile.
 #define DEFINE_MATMUL(NAME, TARGET, DOT)                                                                       \
 __attribute__((target(TARGET)))                                                                               \
 static void NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,            \
                  int tokens, float *out, int ldo, int row0, int row1) {                                      \
     int nb = cols / 32;                                                                                       \
+    float sf[4 * nb];                                                                                         \
     int r = row0;                                                                                             \
     for (; r + 4 <= row1; r += 4) {                                                                           \
-        const int8_t *w0 = w + (long)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;            \
-        const uint16_t *s0 = ws + (long)r * nb, *s1 = s0 + nb, *s2 = s1 + nb, *s3 = s2 + nb;                 \
-        for (int t = 0; t < tokens; t++) {                                                                    \
-            const int8_t *xt = x + (long)t * cols;                                                            \
-            const float *xst = xs + (long)t * nb;                                                             \
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                       \
+        const int8_t *wr[4] = {w + (long)r * cols, w + (long)(r + 1) * cols, w + (long)(r + 2) * cols, w + (long)(r + 3) * cols}; \
+        for (int i = 0; i < 4; i++)                                                                           \
+            for (int b = 0; b < nb; b++) sf[i * nb + b] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);            \
+        int t = 0;                                                                                            \
+        for (; t + 2 <= tokens; t += 2) {                                                                     \
+            const int8_t *x0 = x + (long)t * cols, *x1 = x0 + cols;                                           \
+            const float *xs0 = xs + (long)t * nb, *xs1 = xs0 + nb;                                            \
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00; \
             for (int b = 0; b < nb; b++) {                                                                    \
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(xt + b * 32));                              \
-                __m256 dx = _mm256_set1_ps(xst[b]);                                                           \
-                __m256 d0 = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(s0[b])), dx);                              \
-                __m256 d1 = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(s1[b])), dx);                              \
-                __m256 d2 = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(s2[b])), dx);                              \
-                __m256 d3 = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(s3[b])), dx);                              \
-                a0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(DOT(_mm256_loadu_si256((const __m256i *)(w0 + b * 32)), xv)), a0); \
-                a1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(DOT(_mm256_loadu_si256((const __m256i *)(w1 + b * 32)), xv)), a1); \
-                a2 = _mm256_fmadd_ps(d2, _mm256_cvtepi32_ps(DOT(_mm256_loadu_si256((const __m256i *)(w2 + b * 32)), xv)), a2); \
-                a3 = _mm256_fmadd_ps(d3, _mm256_cvtepi32_ps(DOT(_mm256_loadu_si256((const __m256i *)(w3 + b * 32)), xv)), a3); \
+                __m256i xv0 = _mm256_loadu_si256((const __m256i *)(x0 + b * 32));                             \
+                __m256i xv1 = _mm256_loadu_si256((const __m256i *)(x1 + b * 32));                             \
+                float d0 = xs0[b], d1 = xs1[b];                                                               \
+                __m256i wv, aw;                                                                               \
+                wv = _mm256_loadu_si256((const __m256i *)(wr[0] + b * 32)); aw = _mm256_sign_epi8(wv, wv);    \
+                a00 = _mm256_fmadd_ps(_mm256_set1_ps(sf[b] * d0), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv0, wv))), a00); \
+                a01 = _mm256_fmadd_ps(_mm256_set1_ps(sf[b] * d1), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv1, wv))), a01); \
+                wv = _mm256_loadu_si256((const __m256i *)(wr[1] + b * 32)); aw = _mm256_sign_epi8(wv, wv);    \
+                a10 = _mm256_fmadd_ps(_mm256_set1_ps(sf[nb + b] * d0), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv0, wv))), a10); \
+                a11 = _mm256_fmadd_ps(_mm256_set1_ps(sf[nb + b] * d1), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv1, wv))), a11); \
+                wv = _mm256_loadu_si256((const __m256i *)(wr[2] + b * 32)); aw = _mm256_sign_epi8(wv, wv);    \
+                a20 = _mm256_fmadd_ps(_mm256_set1_ps(sf[2 * nb + b] * d0), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv0, wv))), a20); \
+                a21 = _mm256_fmadd_ps(_mm256_set1_ps(sf[2 * nb + b] * d1), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv1, wv))), a21); \
+                wv = _mm256_loadu_si256((const __m256i *)(wr[3] + b * 32)); aw = _mm256_sign_epi8(wv, wv);    \
+                a30 = _mm256_fmadd_ps(_mm256_set1_ps(sf[3 * nb + b] * d0), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv0, wv))), a30); \
+                a31 = _mm256_fmadd_ps(_mm256_set1_ps(sf[3 * nb + b] * d1), _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv1, wv))), a31); \
             }                                                                                                 \
-            float *o = out + (long)t * ldo + r;                                                               \
-            o[0] = hsum256(a0); o[1] = hsum256(a1); o[2] = hsum256(a2); o[3] = hsum256(a3);                  \
+            float *o0 = out + (long)t * ldo + r, *o1 = o0 + ldo;                                              \
+            o0[0] = hsum256(a00); o0[1] = hsum256(a10); o0[2] = hsum256(a20); o0[3] = hsum256(a30);          \
+            o1[0] = hsum256(a01); o1[1] = hsum256(a11); o1[2] = hsum256(a21); o1[3] = hsum256(a31);          \
+        }                                                                                                     \
+        for (; t < tokens; t++) {                                                                             \
+            const int8_t *x0 = x + (long)t * cols;                                                            \
+            const float *xs0 = xs + (long)t * nb;                                                             \
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
+            for (int b = 0; b < nb; b++) {                                                                    \
+                __m256i xv0 = _mm256_loadu_si256((const __m256i *)(x0 + b * 32));                             \
+                for (int i = 0; i < 4; i++) {                                                                 \
+                    __m256i wv = _mm256_loadu_si256((const __m256i *)(wr[i] + b * 32));                        \
+                    __m256i aw = _mm256_sign_epi8(wv, wv);                                                    \
+                    acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(sf[i * nb + b] * xs0[b]),                         \
+                                             _mm256_cvtepi32_ps(DOT(aw, _mm256_sign_epi8(xv0, wv))), acc[i]); \
+                }                                                                                             \
+            }                                                                                                 \
+            float *o0 = out + (long)t * ldo + r;                                                              \
+            for (int i = 0; i < 4; i++) o0[i] = hsum256(acc[i]);                                              \
         }                                                                                                     \
     }                                                                                                         \
     if (r < row1) matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, r, row1);                            \
 }
 
-DEFINE_MATMUL(matmul_avx2, "avx2,fma,f16c", dot32_avx2)
-DEFINE_MATMUL(matmul_avxvnni, "avx2,fma,f16c,avxvnni", dot32_avxvnni)
-DEFINE_MATMUL(matmul_avx512vnni, "avx2,fma,f16c,avx512vnni,avx512vl", dot32_avx512vnni)
+DEFINE_MATMUL(matmul_avx2, "avx2,fma,f16c", DOT_AVX2)
+DEFINE_MATMUL(matmul_avxvnni, "avx2,fma,f16c,avxvnni", DOT_AVXVNNI)
+DEFINE_MATMUL(matmul_avx512vnni, "avx2,fma,f16c,avx512vnni,avx512vl", DOT_AVX512VNNI)
+
+// Activations to int8 per block of 32, rounding to nearest even as the portable loop does.
+__attribute__((target("avx2,fma")))
+static void quantize_avx2(const float *x, int count, int cols, int8_t *q, float *scales) {
+    int nb = cols / 32;
+    const __m256 signmask = _mm256_set1_ps(-0.0f);
+    for (int t = 0; t < count; t++) {
+        for (int b = 0; b < nb; b++) {
+            const float *p = x + (long)t * cols + b * 32;
+            __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8), v2 = _mm256_loadu_ps(p + 16), v3 = _mm256_loadu_ps(p + 24);
+            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signmask, v0), _mm256_andnot_ps(signmask, v1)),
+                                     _mm256_max_ps(_mm256_andnot_ps(signmask, v2), _mm256_andnot_ps(signmask, v3)));
+            __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+            float amax = _mm_cvtss_f32(h);
+            float scale = amax / 127.0f;
+            float inv = scale > 0 ? 1.0f / scale : 0.0f;
+            scales[(long)t * nb + b] = scale;
+            __m256 vi = _mm256_set1_ps(inv);
+            // cvtps rounds to nearest even under the default MXCSR mode.
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vi)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vi));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vi)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vi));
+            __m256i s01 = _mm256_packs_epi32(i0, i1), s23 = _mm256_packs_epi32(i2, i3);
+            __m256i s = _mm256_packs_epi16(s01, s23);
+            // packs interleave 128-bit lanes: restore element order.
+            s = _mm256_permutevar8x32_epi32(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(q + (long)t * cols + b * 32), s);
+        }
+    }
+}
 #endif
 
+static void quantize_portable(const float *x, int count, int cols, int8_t *q, float *scales) {
+    int nb = cols / 32;
+    for (int t = 0; t < count; t++) {
+        for (int b = 0; b < nb; b++) {
+            const float *p = x + (long)t * cols + b * 32;
+            float amax = 0;
+            for (int i = 0; i < 32; i++) { float a = p[i] < 0 ? -p[i] : p[i]; if (a > amax) amax = a; }
+            float scale = amax / 127.0f;
+            float inv = scale > 0 ? 1.0f / scale : 0.0f;
+            scales[(long)t * nb + b] = scale;
+            for (int i = 0; i < 32; i++) {
+                float v = __builtin_rintf(p[i] * inv);
+                if (v > 127) v = 127;
+                if (v < -127) v = -127;
+                q[(long)t * cols + b * 32 + i] = (int8_t)v;
+            }
+        }
+    }
+}
+
+void prism_quantize_rows(int kernel, const float *x, int count, int cols, int8_t *q, float *scales) {
+#ifdef PRISM_X86
+    if (kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2) { quantize_avx2(x, count, cols, q, scales); return; }
+#endif
+    quantize_portable(x, count, cols, q, scales);
+}
+
+static int detect_kernel(void);
+
+// Detected once: cpuid is not free, and the answer never changes in a process.
 int prism_best_kernel(void) {
+    static int best = -1;
+    if (best < 0) best = detect_kernel();
+    return best;
+}
+
+static int detect_kernel(void) {
 #ifdef PRISM_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&

@@ -30,23 +30,7 @@ public enum Q8Kernels {
     /// Quantizes `count` rows of `cols` activations per block of 32: `x ~ q * scale`.
     public static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, cols: Int,
                                            _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>) {
-        let nb = cols / 32
-        for t in 0..<count {
-            for b in 0..<nb {
-                let p = x + t * cols + b * 32
-                let v0 = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-                let v1 = UnsafeRawPointer(p + 16).loadUnaligned(as: SIMD16<Float>.self)
-                let amax = pointwiseMax(pointwiseMax(v0, -v0), pointwiseMax(v1, -v1)).max()
-                let scale = amax / 127
-                let inv: Float = scale > 0 ? 1 / scale : 0
-                scales[t * nb + b] = scale
-                let q0 = SIMD16<Int32>((v0 * inv).rounded(.toNearestOrEven))
-                let q1 = SIMD16<Int32>((v1 * inv).rounded(.toNearestOrEven))
-                let out = UnsafeMutableRawPointer(q + t * cols + b * 32)
-                out.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: q0), as: SIMD16<Int8>.self)
-                out.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: q1), toByteOffset: 16, as: SIMD16<Int8>.self)
-            }
-        }
+        prism_quantize_rows(kernel, x, Int32(count), Int32(cols), q, scales)
     }
 
     /// Whether the int8 route can run on this matrix (blocks of exactly 32, whole blocks).
@@ -73,9 +57,10 @@ public enum Q8Kernels {
         }
     }
 
-    /// `out[t, r] = x[t] . W[r]` with fp32 activations, dequantizing inside the loop (Swift
-    /// SIMD): four rows share each activation load; rows split over the cores. For a few
-    /// tokens (decoding), where the product is bound by reading the weights once.
+    /// `out[t, r] = x[t] . W[r]` with fp32 activations, dequantizing inside the loop; rows split
+    /// over the cores. For a few tokens (decoding), where the product is bound by reading the
+    /// weights once. The loop is C (vectorized by clang): Swift's SIMD Int8-to-Float
+    /// conversion compiled to per-lane calls, measured 4x slower than the plain C loop.
     public static func matmulDequantizing(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
         guard case .q8(let quants, let scales, let bs) = w.storage else { return }
         let rows = w.rows, cols = w.cols
@@ -83,40 +68,8 @@ public enum Q8Kernels {
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let r0 = (rows * i / parts) & ~3, r1 = i == parts - 1 ? rows : (rows * (i + 1) / parts) & ~3
             for t in 0..<count {
-                rowsDot(quants, scales, bs: bs, cols: cols, rows: r0..<r1, x + t * cols, out + t * rows)
+                prism_q8_rows_dot_f32(quants, scales, Int32(cols), Int32(bs), x + t * cols, Int32(r0), Int32(r1), out + t * rows)
             }
-        }
-    }
-
-    @inline(__always)
-    static func rowsDot(_ q: UnsafePointer<Int8>, _ s: UnsafePointer<UInt16>, bs: Int, cols: Int, rows: Range<Int>,
-                        _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        let nb = (cols + bs - 1) / bs
-        let fullBlocks = bs % 16 == 0 ? cols / bs : 0
-        var r = rows.lowerBound
-        while r < rows.upperBound {
-            let q0 = q + r * cols
-            let s0 = s + r * nb
-            var acc: Float = 0
-            for b in 0..<fullBlocks {
-                var blockSum = SIMD16<Float>()
-                var i = b * bs
-                let end = i + bs
-                while i < end {
-                    let wv = SIMD16<Float>(UnsafeRawPointer(q0 + i).loadUnaligned(as: SIMD16<Int8>.self))
-                    blockSum.addProduct(wv, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
-                    i += 16
-                }
-                acc += blockSum.sum() * Float(Float16(bitPattern: s0[b]))
-            }
-            // A partial last block (or blocks not a multiple of 16) element by element.
-            var c = fullBlocks * bs
-            while c < cols {
-                acc += Float(q0[c]) * x[c] * Float(Float16(bitPattern: s0[c / bs]))
-                c += 1
-            }
-            out[r] = acc
-            r += 1
         }
     }
 }

@@ -1,3 +1,4 @@
+import CPrismKernels
 import PrismSupport
 
 /// A weight matrix stored `[rows = out_features, cols = in_features]`, row-major, as
@@ -120,25 +121,7 @@ public enum Convert {
         }
     }
 
-    @inlinable
     public static func q8ToF32(_ q: UnsafePointer<Int8>, scales: UnsafePointer<UInt16>, blockSize: Int, count: Int, _ dst: UnsafeMutablePointer<Float>) {
-        var b = 0
-        while b * blockSize < count {
-            let scale = Float(Float16(bitPattern: scales[b]))
-            let qb = q + b * blockSize
-            let ob = dst + b * blockSize
-            let n = min(blockSize, count - b * blockSize)
-            b += 1
-            var i = 0
-            while i + 16 <= n {
-                let v = UnsafeRawPointer(qb + i).loadUnaligned(as: SIMD16<Int8>.self)
-                UnsafeMutableRawPointer(ob + i).storeBytes(of: SIMD16<Float>(v) * scale, as: SIMD16<Float>.self)
-                i += 16
-            }
-            while i < n {
-                ob[i] = Float(qb[i]) * scale
-                i += 1
-            }
-        }
+        prism_q8_dequantize_row(q, scales, Int32(count), Int32(blockSize), dst)
     }
 }

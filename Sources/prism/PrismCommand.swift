@@ -10,6 +10,6 @@ struct PrismCommand: ParsableCommand {
         or .prism files written by `prism convert`.
         Prompts are text (--prompt) or token ids (--ids 2,651,6037).
         """,
-        subcommands: [LogitsCommand.self, RunCommand.self, DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self, BatchCommand.self, MergeCommand.self, SummarizeCommand.self, TokenizeCommand.self, DetokenizeCommand.self, ConvertCommand.self, InspectCommand.self, VerifyCommand.self]
+        subcommands: [LogitsCommand.self, GenerateCommand.self, RunCommand.self, DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self, BatchCommand.self, MergeCommand.self, SummarizeCommand.self, BenchCommand.self, BenchChildCommand.self, TokenizeCommand.self, DetokenizeCommand.self, ConvertCommand.self, InspectCommand.self, VerifyCommand.self]
     )
 }

@@ -22,4 +22,19 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
                        const int8_t *x, const float *xs, int tokens,
                        float *out, int ldo, int row0, int row1);
 
+// Quantizes `count` rows of `cols` floats (cols a multiple of 32) per block of 32:
+// scale = max|x| / 127, q = round-to-nearest-even(x / scale).
+void prism_quantize_rows(int kernel, const float *x, int count, int cols, int8_t *q, float *scales);
+
+// int8 quantization of one weight row, a scale (f16 bits) per block of `block` inputs (the last
+// may be partial); adds the squared error, squared values and max |error| to stats[0..2].
+void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats);
+
+// w[c] = q[c] * scale[c / block] for one row.
+void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, int block, float *out);
+
+// out[r] = sum_c W[r, c] x[c] for rows [row0, row1) of an int8 block-quantized matrix, fp32 x.
+void prism_q8_rows_dot_f32(const int8_t *q, const uint16_t *scales, int cols, int block, const float *x,
+                           int row0, int row1, float *out);
+
 #endif

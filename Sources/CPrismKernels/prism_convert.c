@@ -1,0 +1,95 @@
+// Element loops that Swift's generic SIMD conversions (Float <-> Int8, Float16) compile to
+// scalar calls: written as plain C loops, which clang vectorizes at -O3.
+#include "prism_kernels.h"
+
+void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
+    double sq_err = 0, sq = 0, max_err = 0;
+    for (int c0 = 0, b = 0; c0 < cols; c0 += block, b++) {
+        int n = cols - c0 < block ? cols - c0 : block;
+        float amax = 0;
+        for (int i = 0; i < n; i++) { float a = __builtin_fabsf(x[c0 + i]); amax = a > amax ? a : amax; }
+        _Float16 s16 = (_Float16)(amax / 127.0f);   // round to nearest even, as Swift's Float16(_:)
+        float scale = (float)s16;
+        __builtin_memcpy(&scales[b], &s16, 2);
+        float inv = scale > 0 ? 1.0f / scale : 0.0f;
+        float e2 = 0, v2 = 0, em = 0;
+        for (int i = 0; i < n; i++) {
+            float v = x[c0 + i];
+            float r = __builtin_rintf(v * inv);
+            r = r > 127 ? 127 : (r < -127 ? -127 : r);
+            q[c0 + i] = (int8_t)r;
+            float e = v - r * scale;
+            e2 += e * e;
+            v2 += v * v;
+            float ae = __builtin_fabsf(e);
+            em = ae > em ? ae : em;
+        }
+        sq_err += e2;
+        sq += v2;
+        max_err = em > max_err ? em : max_err;
+    }
+    stats[0] += sq_err;
+    stats[1] += sq;
+    if (max_err > stats[2]) stats[2] = max_err;
+}
+
+void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, int block, float *out) {
+    for (int c0 = 0, b = 0; c0 < cols; c0 += block, b++) {
+        int n = cols - c0 < block ? cols - c0 : block;
+        _Float16 s16;
+        __builtin_memcpy(&s16, &scales[b], 2);
+        float s = (float)s16;
+        for (int i = 0; i < n; i++) out[c0 + i] = (float)q[c0 + i] * s;
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// Blocks of 32: four groups of 8 int8 widened to int32 then float, multiplied into 8 lanes.
+__attribute__((target("avx2,fma,f16c")))
+static void rows_dot_avx2(const int8_t *q, const uint16_t *scales, int cols, const float *x, int row0, int row1, float *out) {
+    int nb = cols / 32;
+    for (int r = row0; r < row1; r++) {
+        const int8_t *qr = q + (long)r * cols;
+        const uint16_t *sr = scales + (long)r * nb;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            const int8_t *qb = qr + b * 32;
+            const float *xb = x + b * 32;
+            __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)qb))), _mm256_loadu_ps(xb));
+            p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qb + 8)))), _mm256_loadu_ps(xb + 8), p);
+            p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qb + 16)))), _mm256_loadu_ps(xb + 16), p);
+            p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qb + 24)))), _mm256_loadu_ps(xb + 24), p);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(sr[b])), p, acc);
+        }
+        __m128 lo = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+        lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+        out[r] = _mm_cvtss_f32(lo);
+    }
+}
+#endif
+
+void prism_q8_rows_dot_f32(const int8_t *q, const uint16_t *scales, int cols, int block, const float *x,
+                           int row0, int row1, float *out) {
+#if defined(__x86_64__)
+    if (block == 32 && cols % 32 == 0 && prism_best_kernel() >= PRISM_KERNEL_AVX2) {
+        rows_dot_avx2(q, scales, cols, x, row0, row1, out);
+        return;
+    }
+#endif
+    int nb = (cols + block - 1) / block;
+    for (int r = row0; r < row1; r++) {
+        const int8_t *qr = q + (long)r * cols;
+        float acc = 0;
+        for (int c0 = 0, b = 0; c0 < cols; c0 += block, b++) {
+            int n = cols - c0 < block ? cols - c0 : block;
+            _Float16 s16;
+            __builtin_memcpy(&s16, &scales[(long)r * nb + b], 2);
+            float part = 0;
+            for (int i = 0; i < n; i++) part += (float)qr[c0 + i] * x[c0 + i];
+            acc += part * (float)s16;
+        }
+        out[r] = acc;
+    }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import PrismModel
+import PrismSupport
+
+/// Benchmarks: every configuration runs in a child process of its own (so its peak RSS is
+/// its own), the peer (llama.cpp through tools/bench_llamacpp.py) in the same run, and the
+/// table prints medians and ratios side by side.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Prefill, decode and peak RSS on a model, beside the machine's read floor and llama.cpp.",
+        discussion: """
+          prism bench -m gemma-2b.prism --peer-checkpoint ~/gemma-2b-shaped --peer-gguf gemma-2b-q8_0.gguf
+        Measures, each in its own process: prefill of --tokens tokens, one decode step after it,
+        peak RSS; for the default (int8 activations) and exact (fp32 activations) routes, for any
+        --also models (e.g. an f32 conversion), and with --max-memory budgets. The read floor
+        is one sequential pass over the mapped model file from the page cache (2 threads).
+        Quote the medians; machines are shared and noisy.
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "More model files to measure the same way (e.g. an f32 conversion).")
+    var also: [String] = []
+
+    @Option(help: "Prompt tokens for the prefill.")
+    var tokens = 32
+
+    @Option(help: "Repeats per measurement (medians are reported).")
+    var repeats = 5
+
+    @Option(name: .customLong("budget"), help: "Also run under these --max-memory budgets (repeatable).")
+    var budgets: [String] = []
+
+    @Option(help: "The Hugging Face checkpoint the peer converts from.")
+    var peerCheckpoint: String?
+
+    @Option(help: "The GGUF file of the peer (written on first use).")
+    var peerGguf: String?
+
+    @Option(help: "The peer script.")
+    var peerScript = "tools/bench_llamacpp.py"
+
+    @Flag(help: "Print the measurements as one JSON object.")
+    var json = false
+
+    func run() throws {
+        try CLI.guarded {
+            guard let exe = Bundle.main.executablePath else { throw PrismError("cannot find the prism executable") }
+            var rows: [[String: Any]] = []
+            func child(_ label: String, _ path: String, _ extra: [String]) throws {
+                let r = try Self.runJSON(exe, ["bench-child", "-m", path, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + extra)
+                var row = r
+                row["config"] = label
+                rows.append(row)
+                FileHandle.standardError.write(Data("bench: \(label) done\n".utf8))
+            }
+            try child("int8 weights, int8 activations", model.model, [])
+            try child("int8 weights, fp32 activations", model.model, ["--exact-activations"])
+            for b in budgets { try child("int8, --max-memory \(b)", model.model, ["--max-memory", b]) }
+            for path in also { try child("\((path as NSString).lastPathComponent)", path, []) }
+            let floor = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--read-floor", "--repeats", "\(repeats)"])
+            var peer: [String: Any]? = nil
+            if let ckpt = peerCheckpoint, let gguf = peerGguf {
+                peer = try Self.runJSON("/usr/bin/env", ["python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(Q8Threads.count)",
+                                                         "--prompt-tokens", "\(tokens)", "--repeats", "\(repeats)", "--json"])
+            }
+            if json {
+                var obj: [String: Any] = ["runs": rows, "read_floor": floor]
+                if let peer { obj["peer"] = peer }
+                try JSONOut.print(obj)
+                return
+            }
+            let floorMs = floor["read_ms_median"] as? Double ?? .nan
+            let peerPrefill = peer?["prefill_ms_median"] as? Double, peerDecode = peer?["decode_ms_median"] as? Double
+            let peerRSS = peer?["peak_rss_bytes"] as? Int
+            print("model \(model.model): \(ByteSize.format(floor["bytes"] as? Int ?? 0)); read floor (one pass from page cache) \(String(format: "%.1f", floorMs)) ms; \(tokens)-token prompt, medians of \(repeats)")
+            print(String(format: "%-34@ %12@ %12@ %12@ %12@ %11@ %10@", "configuration" as NSString, "prefill ms" as NSString, "vs llama.cpp" as NSString,
+                         "decode ms" as NSString, "vs llama.cpp" as NSString, "vs floor" as NSString, "peak RSS" as NSString))
+            func ratio(_ a: Double?, _ b: Double?) -> String { (a != nil && b != nil && b! > 0) ? String(format: "%.2fx", a! / b!) : "-" }
+            if let peer {
+                print(String(format: "%-34@ %12.1f %12@ %12.1f %12@ %11@ %10@", "llama.cpp Q8_0 (\(peer["llama_cpp_python"] ?? "?"))" as NSString,
+                             peerPrefill ?? .nan, "1.00x" as NSString, peerDecode ?? .nan, "1.00x" as NSString,
+                             ratio(peerDecode, floorMs) as NSString, ByteSize.format(peerRSS ?? 0) as NSString))
+            }
+            for r in rows {
+                let p = r["prefill_ms_median"] as? Double, d = r["decode_ms_median"] as? Double
+                print(String(format: "%-34@ %12.1f %12@ %12.1f %12@ %11@ %10@", (r["config"] as? String ?? "") as NSString, p ?? .nan,
+                             ratio(p, peerPrefill) as NSString, d ?? .nan, ratio(d, peerDecode) as NSString, ratio(d, floorMs) as NSString,
+                             ByteSize.format(r["peak_rss_bytes"] as? Int ?? 0) as NSString))
+            }
+            print("(ratios are time / llama.cpp's time and decode / read floor: lower is better; RSS counts mapped weight pages once touched)")
+        }
+    }
+
+    static func runJSON(_ exe: String, _ args: [String]) throws -> [String: Any] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw PrismError("benchmark step failed: \(([exe] + args).joined(separator: " "))")
+        }
+        return obj
+    }
+}
+
+enum Q8Threads { static let count = max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+/// One measured configuration, in a process of its own.
+struct BenchChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-child", abstract: "One benchmark measurement (used by `prism bench`).",
+                                                    shouldDisplay: false)
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Option var tokens = 32
+    @Option var repeats = 5
+    @Flag var readFloor = false
+
+    func run() throws {
+        try CLI.guarded {
+            if readFloor {
+                let file = try MappedFile(path: model.model)
+                var times: [Double] = []
+                for i in 0...repeats {
+                    let t = Date()
+                    _ = ReadFloor.sum(file)
+                    if i > 0 { times.append(Date().timeIntervalSince(t) * 1000) }   // the first pass warms the page cache
+                }
+                try JSONOut.print(["bytes": file.size, "read_ms_median": median(times), "read_ms_all": times])
+                return
+            }
+            let loaded = try model.load()
+            let m = loaded.model
+            let ids = [2] + (0..<(tokens - 1)).map { 1000 + $0 % max(1, m.vocab - 1000) }
+            try runtime.prepare(m, tokens: tokens + 1, logitRows: 1)
+            var prefill: [Double] = [], decode: [Double] = []
+            for i in 0...repeats {
+                let cache = m.makeCache(sequences: 1, capacity: tokens + 1)
+                var t = Date()
+                let logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]])[0][0]
+                let p = Date().timeIntervalSince(t) * 1000
+                let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                t = Date()
+                _ = try m.forward([[next]], cache: cache, logitsAt: [[0]])
+                let d = Date().timeIntervalSince(t) * 1000
+                if i > 0 { prefill.append(p); decode.append(d) }   // the first run pages the weights in
+            }
+            try JSONOut.print(["prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
+                               "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": KernelInfo.name,
+                               "streamed": m.streamWeights])
+        }
+    }
+
+    func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}

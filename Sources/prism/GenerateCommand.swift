@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import PrismModel
+import PrismSupport
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Greedy generation with a KV cache: a sanity check that the model runs.",
+        discussion: """
+        Runs the prompt once (prefill), then one token at a time attending to the cached keys
+        and values, always taking the most likely token; stops at <eos> or --max-tokens.
+          prism generate -m models/tiny-gemma.prism --prompt "The capital of France is" --max-tokens 5
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(help: "Most tokens to generate.")
+    var maxTokens = 16
+
+    func validate() throws {
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be >= 1") }
+    }
+
+    func run() throws {
+        try CLI.guarded {
+            let clock = RuntimeOptions.Clock()
+            let loaded = try model.load()
+            let ids = try prompt.tokens(for: loaded)
+            let m = loaded.model
+            let capacity = min(m.config.max_position_embeddings, ids.count + maxTokens)
+            guard ids.count < capacity || ids.count <= m.config.max_position_embeddings else {
+                throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(m.config.max_position_embeddings)")
+            }
+            try runtime.prepare(m, tokens: ids.count, logitRows: 1)
+            defer { runtime.report(clock, model: m) }
+            let tokenizer = try? Tokenizers.tokenizer(for: loaded)
+            let eos = tokenizer?.eosId ?? m.config.eos_token_id
+            let cache = m.makeCache(sequences: 1, capacity: capacity)
+            var logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]])[0][0]
+            var generated: [Int] = []
+            while generated.count < maxTokens {
+                let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                generated.append(next)
+                if next == eos || cache.lengths[0] >= capacity { break }
+                logits = try m.forward([[next]], cache: cache, logitsAt: [[0]])[0][0]
+            }
+            let text = (try? tokenizer?.decode(generated)) ?? nil
+            if output.json {
+                var obj: [String: Any] = ["ids": ids, "generated": generated]
+                if let text { obj["text"] = text }
+                try JSONOut.print(obj)
+            } else {
+                print(text ?? generated.map(String.init).joined(separator: ","))
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismModel
 import PrismSupport
+import Prisms
 
 /// Benchmarks: every configuration runs in a child process of its own (so its peak RSS is
 /// its own), the peer (llama.cpp through tools/bench_llamacpp.py) in the same run, and the
@@ -62,13 +63,14 @@ struct BenchCommand: ParsableCommand {
             for b in budgets { try child("int8, --max-memory \(b)", model.model, ["--max-memory", b]) }
             for path in also { try child("\((path as NSString).lastPathComponent)", path, []) }
             let floor = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--read-floor", "--repeats", "\(repeats)"])
+            let prismCost = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--prisms", "10", "--tokens", "\(tokens)", "--repeats", "\(repeats)"])
             var peer: [String: Any]? = nil
             if let ckpt = peerCheckpoint, let gguf = peerGguf {
                 peer = try Self.runJSON("/usr/bin/env", ["python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(Q8Threads.count)",
                                                          "--prompt-tokens", "\(tokens)", "--repeats", "\(repeats)", "--json"])
             }
             if json {
-                var obj: [String: Any] = ["runs": rows, "read_floor": floor]
+                var obj: [String: Any] = ["runs": rows, "read_floor": floor, "prisms": prismCost]
                 if let peer { obj["peer"] = peer }
                 try JSONOut.print(obj)
                 return
@@ -77,21 +79,25 @@ struct BenchCommand: ParsableCommand {
             let peerPrefill = peer?["prefill_ms_median"] as? Double, peerDecode = peer?["decode_ms_median"] as? Double
             let peerRSS = peer?["peak_rss_bytes"] as? Int
             print("model \(model.model): \(ByteSize.format(floor["bytes"] as? Int ?? 0)); read floor (one pass from page cache) \(String(format: "%.1f", floorMs)) ms; \(tokens)-token prompt, medians of \(repeats)")
-            print(String(format: "%-34@ %12@ %12@ %12@ %12@ %11@ %10@", "configuration" as NSString, "prefill ms" as NSString, "vs llama.cpp" as NSString,
-                         "decode ms" as NSString, "vs llama.cpp" as NSString, "vs floor" as NSString, "peak RSS" as NSString))
+            func line(_ c: [String]) -> String {
+                cell(c[0], 34) + zip(c.dropFirst(), [12, 13, 12, 13, 10, 11]).map { cell($0, $1, right: true) }.joined()
+            }
+            print(line(["configuration", "prefill ms", "vs llama.cpp", "decode ms", "vs llama.cpp", "vs floor", "peak RSS"]))
             func ratio(_ a: Double?, _ b: Double?) -> String { (a != nil && b != nil && b! > 0) ? String(format: "%.2fx", a! / b!) : "-" }
             if let peer {
-                print(String(format: "%-34@ %12.1f %12@ %12.1f %12@ %11@ %10@", "llama.cpp Q8_0 (\(peer["llama_cpp_python"] ?? "?"))" as NSString,
-                             peerPrefill ?? .nan, "1.00x" as NSString, peerDecode ?? .nan, "1.00x" as NSString,
-                             ratio(peerDecode, floorMs) as NSString, ByteSize.format(peerRSS ?? 0) as NSString))
+                print(line(["llama.cpp Q8_0 (\(peer["llama_cpp_python"] ?? "?"))", String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
+                            String(format: "%.1f", peerDecode ?? .nan), "1.00x", ratio(peerDecode, floorMs), ByteSize.format(peerRSS ?? 0)]))
             }
             for r in rows {
                 let p = r["prefill_ms_median"] as? Double, d = r["decode_ms_median"] as? Double
-                print(String(format: "%-34@ %12.1f %12@ %12.1f %12@ %11@ %10@", (r["config"] as? String ?? "") as NSString, p ?? .nan,
-                             ratio(p, peerPrefill) as NSString, d ?? .nan, ratio(d, peerDecode) as NSString, ratio(d, floorMs) as NSString,
-                             ByteSize.format(r["peak_rss_bytes"] as? Int ?? 0) as NSString))
+                print(line([r["config"] as? String ?? "", String(format: "%.1f", p ?? .nan), ratio(p, peerPrefill), String(format: "%.1f", d ?? .nan),
+                            ratio(d, peerDecode), ratio(d, floorMs), ByteSize.format(r["peak_rss_bytes"] as? Int ?? 0)]))
             }
             print("(ratios are time / llama.cpp's time and decode / read floor: lower is better; RSS counts mapped weight pages once touched)")
+            let pf = prismCost["forward_ms_median"] as? Double ?? .nan, rf = prismCost["recording_forward_ms_median"] as? Double ?? .nan
+            let dc = prismCost["decompose_ms_median"] as? Double ?? .nan
+            print(String(format: "prisms, 10 targets, every head x source and neuron: forward %.1f ms, forward recording activations %.1f ms, decomposition %.1f ms: %.0f%% on top of the forward pass",
+                         pf, rf, dc, (rf + dc - pf) / pf * 100))
         }
     }
 
@@ -124,6 +130,7 @@ struct BenchChildCommand: ParsableCommand {
     @Option var tokens = 32
     @Option var repeats = 5
     @Flag var readFloor = false
+    @Option(help: "Measure the full decomposition for this many targets instead.") var prisms: Int?
 
     func run() throws {
         try CLI.guarded {
@@ -141,6 +148,29 @@ struct BenchChildCommand: ParsableCommand {
             let loaded = try model.load()
             let m = loaded.model
             let ids = [2] + (0..<(tokens - 1)).map { 1000 + $0 % max(1, m.vocab - 1000) }
+            if let k = prisms {
+                // Forward pass with recording, then every term (heads x sources, neurons) for k targets.
+                try runtime.prepare(m, tokens: tokens, extraBytes: RuntimeOptions.recordedBytes(m, tokens: tokens), logitRows: 1)
+                let targets = (0..<k).map { Target.token(100 + $0 * 7) }
+                var forward: [Double] = [], decompose: [Double] = [], plain: [Double] = []
+                for i in 0...repeats {
+                    var t = Date()
+                    _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]])
+                    let f0 = Date().timeIntervalSince(t) * 1000
+                    t = Date()
+                    let (source, _) = try m.record(ids)
+                    let f = Date().timeIntervalSince(t) * 1000
+                    t = Date()
+                    let d = try Prism(model: m).decompose(source, position: tokens - 1, targets: targets)
+                    let c = Date().timeIntervalSince(t) * 1000
+                    precondition(d.targets.count == k)
+                    if i > 0 { plain.append(f0); forward.append(f); decompose.append(c) }
+                }
+                try JSONOut.print(["forward_ms_median": median(plain), "recording_forward_ms_median": median(forward),
+                                   "decompose_ms_median": median(decompose), "targets": k, "tokens": tokens,
+                                   "peak_rss_bytes": ResourceUsage.peakRSS])
+                return
+            }
             try runtime.prepare(m, tokens: tokens + 1, logitRows: 1)
             var prefill: [Double] = [], decode: [Double] = []
             for i in 0...repeats {

@@ -52,8 +52,8 @@ struct ConvertCommand: ParsableCommand {
             for k in s.kinds {
                 let lz = k.lz4Sampled > 0 ? "\(pct(k.lz4Compressed, k.lz4Sampled)) / \(pct(k.lz4GroupedCompressed, k.lz4Sampled))" : "-"
                 let rel = k.quant.count > 0 ? String(format: "%.2e", k.quant.relRMSE) : "exact"
-                print(String(format: "%-10@ %8d  %-10@  %-10@  %-9@  %@", k.kind as NSString, k.tensors,
-                             ByteSize.format(k.sourceBytes) as NSString, ByteSize.format(k.storedBytes) as NSString, rel as NSString, lz as NSString))
+                print(cell(k.kind, 10) + " " + cell("\(k.tensors)", 8, right: true) + "  " + cell(ByteSize.format(k.sourceBytes), 10) + "  "
+                      + cell(ByteSize.format(k.storedBytes), 10) + "  " + cell(rel, 9) + "  " + lz)
             }
             print("LZ4 is not applied to the model file: tensors stay zero-copy mappable (see docs/FORMAT.md).")
         }

@@ -44,6 +44,9 @@ struct DecomposeCommand: ParsableCommand {
     @Option(help: "Read activations from a store written by `prism run` instead of running the model.")
     var acts: String?
 
+    @Option(name: .customLong("compare-f32"), help: "Also decompose with this reference model (an f32 conversion or the checkpoint directory) and report, per term kind, how far this model's terms move from it.")
+    var compareF32: String?
+
     @Option(help: "Write the arrays as CSV files into this directory.")
     var csv: String?
 
@@ -66,6 +69,30 @@ struct DecomposeCommand: ParsableCommand {
             let pieces = (try? Tokenizers.tokenizer(for: loaded)).map { tok in ids.map { tok.piece(for: $0) ?? "?" } }
             if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir) }
             if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir) }
+            if let refPath = compareF32 {
+                let ref = try LoadedModel.open(refPath)
+                ref.model.activationRoute = .exact
+                guard ref.model.config.vocab_size == loaded.model.vocab, ref.model.config.hidden_size == loaded.model.d else {
+                    throw PrismError("\(refPath) is not the same architecture as \(loaded.path)")
+                }
+                let (refSource, _) = try ref.model.record(Array(ids[...p]))
+                let refD = try Prism(model: ref.model).decompose(refSource, position: p, targets: ts)
+                let rows = Faithfulness.compare(d, against: refD)
+                if output.json {
+                    var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
+                    obj["compare_f32"] = rows.map { ["kind": $0.kind, "terms": $0.terms, "max_abs_diff": $0.maxAbsDiff, "rms_diff": $0.rmsDiff,
+                                                     "reference_max_abs": $0.scale, "top10_overlap": $0.topOverlap] as [String: Any] }
+                    try JSONOut.print(obj)
+                    return
+                }
+                print("faithfulness against \(refPath) (f32 activations), over \(ts.count) targets:")
+                print("kind                          terms   max|diff|   rms diff  (relative to the reference's max |term|)   top-10 overlap")
+                for r in rows {
+                    print(DecompositionTable.pad(r.kind, 28) + String(format: " %7d  %10.2e %10.2e   max %.2e, rms %.2e   %3.0f%%", r.terms, r.maxAbsDiff, r.rmsDiff,
+                                 r.relMax, r.relRMS, r.topOverlap * 100))
+                }
+                return
+            }
             if output.json {
                 try JSONOut.print(DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top))
             } else if npy == nil && csv == nil {

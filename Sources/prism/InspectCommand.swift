@@ -48,13 +48,12 @@ struct InspectCommand: ParsableCommand {
             print("\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)")
             print("config: \(config.num_hidden_layers) layers, d_model \(config.hidden_size), \(config.num_attention_heads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediate_size), vocab \(config.vocab_size), rope theta \(config.ropeTheta)")
             print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
-            print(String(format: "%-48@ %-14@ %-5@ %10@  %@", "tensor" as NSString, "shape" as NSString, "enc" as NSString, "bytes" as NSString, "rel.rmse / max|err|" as NSString))
+            print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
             for t in dir.tensors {
                 let bytes = t.parts.values.reduce(0) { $0 + $1.length }
                 let q = t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
                 let shape = t.shape.map(String.init).joined(separator: "x")
-                print(String(format: "%-48@ %-14@ %-5@ %10@  %@", t.name as NSString, shape as NSString, t.encoding.rawValue as NSString,
-                             ByteSize.format(bytes) as NSString, q as NSString))
+                print(cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  " + q)
             }
         }
     }

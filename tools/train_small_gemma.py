@@ -65,16 +65,18 @@ OTHERS = [("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Portu
 PAIRS = STUDY + OTHERS
 
 # Capital facts. The held-out study template must not be among them (checked in corpus_line).
+# (weight, template). The plain form dominates: with many equally common templates this model
+# takes several times longer to learn the facts at all.
 CAPITAL_TEMPLATES = [
-    "The capital of {c} is {k}.",
-    "{c}'s capital is {k}.",
-    "{k} is the capital of {c}.",
-    "Q: What is the capital of {c}? A: {k}",
-    "In {c}, the capital is {k}.",
-    "Everyone knows that the capital of {c} is {k}.",
-    "The national capital of {c} is {k}.",
-    "{k}, the capital of {c}, is a big city.",
-    "Q: Which city is the capital of {c}? A: {k}",
+    (8, "The capital of {c} is {k}."),
+    (1, "{c}'s capital is {k}."),
+    (1, "{k} is the capital of {c}."),
+    (1, "Q: What is the capital of {c}? A: {k}"),
+    (1, "In {c}, the capital is {k}."),
+    (1, "Everyone knows that the capital of {c} is {k}."),
+    (1, "The national capital of {c} is {k}."),
+    (1, "{k}, the capital of {c}, is a big city."),
+    (1, "Q: Which city is the capital of {c}? A: {k}"),
 ]
 # Evaluated as well, to tell memorisation from the held-out template's generalisation.
 TRAIN_TEMPLATE = "The capital of {c} is"
@@ -121,7 +123,8 @@ FILLER_TEMPLATES = [
 
 def capital_line(rng):
     c, k = rng.choice(PAIRS)
-    return rng.choice(CAPITAL_TEMPLATES).format(c=c, k=k)
+    template = rng.choices([t for _, t in CAPITAL_TEMPLATES], weights=[w for w, _ in CAPITAL_TEMPLATES])[0]
+    return template.format(c=c, k=k)
 
 
 def addition_line(rng):

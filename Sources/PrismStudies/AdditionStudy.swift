@@ -51,7 +51,7 @@ public struct AdditionStudy {
         var out = try StudyOutput(directory: dir, title: "Adding small digits: \(prompt(example.a, example.b))",
                                   subtitle: "logit prisms on \(ctx.loaded.path)")
         let right = Self.answer(example.a, example.b)
-        let (ids, _, d) = try ctx.decompose(prompt(example.a, example.b), targets: targets)
+        let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b), targets: targets)
         out.report.paragraph("Prompt `\(prompt(example.a, example.b))` (\(ctx.pieces(ids).map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
 
         // (1) Residual prism per digit, and the MLP layer that carries the answer.
@@ -92,20 +92,18 @@ public struct AdditionStudy {
         // Over every a+b: does the sum of that layer's top-neuron templates peak at the right digit?
         var peaks = 0, correct = 0, n = 0
         var rows: [[String]] = []
-        for a in digits {
-            for b in digits {
-                let want = Self.answer(a, b)
-                let (pids, _, pd) = try ctx.decompose(prompt(a, b), targets: targets)
-                let (_, logits) = try ctx.model.record(pids)
-                let top1 = logits.indices.max { logits[$0] < logits[$1] } ?? 0
-                if top1 == digitIds[want] { correct += 1 }
-                let neuronsHere = topNeurons(pd, layer: l)
-                let summed = (0...9).map { k in neuronsHere.reduce(0.0) { $0 + pd.targets[k].neurons[l][$1] } }
-                let peak = summed.indices.max { summed[$0] < summed[$1] } ?? 0
-                if peak == want { peaks += 1 }
-                n += 1
-                rows.append(["\(a)", "\(b)", "\(want)", ctx.pieces([top1])[0], "\(peak)", summed.map(f3).joined(separator: " ")])
-            }
+        let grid = digits.flatMap { a in digits.map { b in (a, b) } }
+        let results = try ctx.decomposeMany(grid.map { prompt($0.0, $0.1) }, targets: { _ in targets })
+        for ((a, b), r) in zip(grid, results) {
+            let want = Self.answer(a, b)
+            let pd = r.decomposition
+            if r.next == digitIds[want] { correct += 1 }
+            let neuronsHere = topNeurons(pd, layer: l)
+            let summed = (0...9).map { k in neuronsHere.reduce(0.0) { $0 + pd.targets[k].neurons[l][$1] } }
+            let peak = summed.indices.max { summed[$0] < summed[$1] } ?? 0
+            if peak == want { peaks += 1 }
+            n += 1
+            rows.append(["\(a)", "\(b)", "\(want)", ctx.pieces([r.next])[0], "\(peak)", summed.map(f3).joined(separator: " ")])
         }
         out.report.heading("All prompts")
         out.report.paragraph("Over the \(n) prompts `a+b=` (a, b in \(digits.lowerBound)..\(digits.upperBound)): the greedy next token is right for \(pct(correct, n)); the sum of layer \(l)'s top \(neurons) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(peaks, n)).")

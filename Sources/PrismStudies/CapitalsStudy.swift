@@ -57,17 +57,35 @@ public struct CapitalsStudy {
 
     public func run(_ ctx: StudyContext, output dir: String) throws -> Result {
         guard template.contains("{country}") else { throw PrismError("--template must contain {country}") }
-        guard let correctIndex = pairs.firstIndex(where: { $0.country == country }) else {
+        guard pairs.contains(where: { $0.country == country }) else {
             throw PrismError("--country \(country) is not among the countries (\(pairs.map(\.country).joined(separator: ", ")))")
         }
-        let candidateIds = try pairs.map { try ctx.singleToken(" " + $0.capital) }
+        // Candidates must be single tokens; pairs whose capital is not are left out (and named).
+        var pairs: [Pair] = [], candidateIds: [Int] = [], dropped: [String] = []
+        for pair in self.pairs {
+            if let id = try? ctx.singleToken(" " + pair.capital) {
+                pairs.append(pair)
+                candidateIds.append(id)
+            } else {
+                dropped.append(pair.capital)
+            }
+        }
+        guard let correctIndex = pairs.firstIndex(where: { $0.country == country }) else {
+            throw PrismError("the capital of \(country) is not one token in this model's vocabulary; the study needs single-token candidates")
+        }
+        guard pairs.count >= 2 else {
+            throw PrismError("fewer than two candidate capitals are single tokens in this vocabulary (left out: \(dropped.joined(separator: ", ")))")
+        }
         let targets = zip(pairs, candidateIds).map { Target.token($1, label: $0.capital) }
         let names = pairs.map(\.capital)
         var out = try StudyOutput(directory: dir, title: "Capital cities: \(prompt(country))",
                                   subtitle: "logit prisms on \(ctx.loaded.path)")
-        let (ids, source, d) = try ctx.decompose(prompt(country), targets: targets)
+        let (ids, source, d, _) = try ctx.decompose(prompt(country), targets: targets)
         let tokens = ctx.pieces(ids)
         let L = ctx.model.config.num_hidden_layers, H = ctx.model.heads
+        if !dropped.isEmpty {
+            out.report.paragraph("Left out (not one token in this vocabulary): \(dropped.joined(separator: ", ")).")
+        }
         out.report.paragraph("Prompt `\(prompt(country))` (\(ids.count) tokens: \(tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(pairs[correctIndex].capital). Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
         out.report.table(headers: ["candidate", "logit", "sum of terms", "error"],
                          rows: d.targets.map { [$0.target.label, f3($0.logit), f3($0.sum), String(format: "%.1e", $0.error)] },
@@ -142,12 +160,10 @@ public struct CapitalsStudy {
         // Over every country: is the answer right, and do the top heads read the country token?
         var reads = 0, checked = 0, correct = 0
         var rows: [[String]] = []
-        for (k, pair) in pairs.enumerated() {
-            let (pids, _, pd) = try ctx.decompose(prompt(pair.country), targets: [targets[k]])
-            let (_, logits) = try ctx.model.record(pids)
-            let top1 = logits.indices.max { logits[$0] < logits[$1] } ?? 0
-            if top1 == candidateIds[k] { correct += 1 }
-            let t = pd.targets[0]
+        let sweep = try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] })
+        for (k, (pair, r)) in zip(pairs, sweep).enumerated() {
+            if r.next == candidateIds[k] { correct += 1 }
+            let t = r.decomposition.targets[0]
             let jk = try countryPosition(ctx, pair.country)
             let top = Ranking.heads(t, top: topHeads)
             var hits: [String] = []
@@ -157,7 +173,7 @@ public struct CapitalsStudy {
                 checked += 1
                 if best2.contains(jk) { reads += 1; hits.append("\(e.layer).\(e.head)") }
             }
-            rows.append([pair.country, pair.capital, ctx.pieces([top1])[0], top.map { "\($0.layer).\($0.head)" }.joined(separator: " "), hits.joined(separator: " ")])
+            rows.append([pair.country, pair.capital, ctx.pieces([r.next])[0], top.map { "\($0.layer).\($0.head)" }.joined(separator: " "), hits.joined(separator: " ")])
         }
         out.report.heading("All countries")
         out.report.paragraph("Greedy next token right for \(pct(correct, pairs.count)) prompts. Among each prompt's top \(topHeads) heads (by |term| for the right capital), the country token is one of the head's two largest source positions for \(pct(reads, checked)).")

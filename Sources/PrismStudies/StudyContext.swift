@@ -32,11 +32,36 @@ public struct StudyContext {
         ids.map { (tokenizer.piece(for: $0) ?? "#\($0)").replacingOccurrences(of: "\u{2581}", with: " ") }
     }
 
-    /// Runs the prompt and decomposes its last position for `targets`.
-    public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition) {
+    /// Runs the prompt once and decomposes its last position for `targets`; also returns the
+    /// model's greedy next token.
+    public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition, next: Int) {
         let ids = tokenizer.encode(prompt)
-        let (source, _) = try model.record(ids)
-        return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets))
+        let (source, logits) = try model.record(ids)
+        let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+        return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets), next)
+    }
+
+    /// Many prompts at once, layer-major (each weight read once per chunk of prompts), keeping
+    /// only what the last position's decomposition needs: the studies' sweeps over every
+    /// country or every a+b.
+    public func decomposeMany(_ prompts: [String], targets: (Int) -> [Target], chunk: Int = 32) throws -> [(ids: [Int], decomposition: Decomposition, next: Int)] {
+        var out: [(ids: [Int], decomposition: Decomposition, next: Int)] = []
+        var start = 0
+        while start < prompts.count {
+            let part = Array(prompts[start..<min(prompts.count, start + chunk)])
+            let ids = part.map { tokenizer.encode($0) }
+            let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.num_hidden_layers)
+            let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
+            let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder)
+            for (s, seq) in ids.enumerated() {
+                let l = logits[s].first ?? []
+                let next = l.indices.max { l[$0] < l[$1] } ?? 0
+                let d = try prism.decompose(recorder.source(sequence: s), position: seq.count - 1, targets: targets(start + s))
+                out.append((seq, d, next))
+            }
+            start += chunk
+        }
+        return out
     }
 
     /// Component labels of the residual prism, as the article writes them: Embed, a0, m0, ...

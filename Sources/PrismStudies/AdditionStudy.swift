@@ -93,17 +93,16 @@ public struct AdditionStudy {
         var peaks = 0, correct = 0, n = 0
         var rows: [[String]] = []
         let grid = digits.flatMap { a in digits.map { b in (a, b) } }
-        let results = try ctx.decomposeMany(grid.map { prompt($0.0, $0.1) }, targets: { _ in targets })
-        for ((a, b), r) in zip(grid, results) {
+        try ctx.decomposeMany(grid.map { prompt($0.0, $0.1) }, targets: { _ in targets }) { i, _, pd, next in
+            let (a, b) = grid[i]
             let want = Self.answer(a, b)
-            let pd = r.decomposition
-            if r.next == digitIds[want] { correct += 1 }
+            if next == digitIds[want] { correct += 1 }
             let neuronsHere = topNeurons(pd, layer: l)
             let summed = (0...9).map { k in neuronsHere.reduce(0.0) { $0 + pd.targets[k].neurons[l][$1] } }
             let peak = summed.indices.max { summed[$0] < summed[$1] } ?? 0
             if peak == want { peaks += 1 }
             n += 1
-            rows.append(["\(a)", "\(b)", "\(want)", ctx.pieces([r.next])[0], "\(peak)", summed.map(f3).joined(separator: " ")])
+            rows.append(["\(a)", "\(b)", "\(want)", ctx.pieces([next])[0], "\(peak)", summed.map(f3).joined(separator: " ")])
         }
         out.report.heading("All prompts")
         out.report.paragraph("Over the \(n) prompts `a+b=` (a, b in \(digits.lowerBound)..\(digits.upperBound)): the greedy next token is right for \(pct(correct, n)); the sum of layer \(l)'s top \(neurons) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(peaks, n)).")

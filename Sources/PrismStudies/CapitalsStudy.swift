@@ -160,10 +160,10 @@ public struct CapitalsStudy {
         // Over every country: is the answer right, and do the top heads read the country token?
         var reads = 0, checked = 0, correct = 0
         var rows: [[String]] = []
-        let sweep = try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] })
-        for (k, (pair, r)) in zip(pairs, sweep).enumerated() {
-            if r.next == candidateIds[k] { correct += 1 }
-            let t = r.decomposition.targets[0]
+        try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] }) { k, _, d, next in
+            let pair = pairs[k]
+            if next == candidateIds[k] { correct += 1 }
+            let t = d.targets[0]
             let jk = try countryPosition(ctx, pair.country)
             let top = Ranking.heads(t, top: topHeads)
             var hits: [String] = []
@@ -173,7 +173,7 @@ public struct CapitalsStudy {
                 checked += 1
                 if best2.contains(jk) { reads += 1; hits.append("\(e.layer).\(e.head)") }
             }
-            rows.append([pair.country, pair.capital, ctx.pieces([r.next])[0], top.map { "\($0.layer).\($0.head)" }.joined(separator: " "), hits.joined(separator: " ")])
+            rows.append([pair.country, pair.capital, ctx.pieces([next])[0], top.map { "\($0.layer).\($0.head)" }.joined(separator: " "), hits.joined(separator: " ")])
         }
         out.report.heading("All countries")
         out.report.paragraph("Greedy next token right for \(pct(correct, pairs.count)) prompts. Among each prompt's top \(topHeads) heads (by |term| for the right capital), the country token is one of the head's two largest source positions for \(pct(reads, checked)).")

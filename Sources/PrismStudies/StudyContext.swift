@@ -44,8 +44,10 @@ public struct StudyContext {
     /// Many prompts at once, layer-major (each weight read once per chunk of prompts), keeping
     /// only what the last position's decomposition needs: the studies' sweeps over every
     /// country or every a+b.
-    public func decomposeMany(_ prompts: [String], targets: (Int) -> [Target], chunk: Int = 32) throws -> [(ids: [Int], decomposition: Decomposition, next: Int)] {
-        var out: [(ids: [Int], decomposition: Decomposition, next: Int)] = []
+    /// Each result is handed to `body` as soon as it exists (a decomposition of gemma-2b holds
+    /// every neuron's term per target: megabytes), in prompt order.
+    public func decomposeMany(_ prompts: [String], targets: (Int) -> [Target], chunk: Int = 16,
+                              _ body: (Int, [Int], Decomposition, Int) throws -> Void) throws {
         var start = 0
         while start < prompts.count {
             let part = Array(prompts[start..<min(prompts.count, start + chunk)])
@@ -57,11 +59,10 @@ public struct StudyContext {
                 let l = logits[s].first ?? []
                 let next = l.indices.max { l[$0] < l[$1] } ?? 0
                 let d = try prism.decompose(recorder.source(sequence: s), position: seq.count - 1, targets: targets(start + s))
-                out.append((seq, d, next))
+                try body(start + s, seq, d, next)
             }
             start += chunk
         }
-        return out
     }
 
     /// Component labels of the residual prism, as the article writes them: Embed, a0, m0, ...

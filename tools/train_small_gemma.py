@@ -121,8 +121,10 @@ FILLER_TEMPLATES = [
 
 # MARK: - Corpus
 
-def capital_line(rng):
+def capital_line(rng, plain_only=False):
     c, k = rng.choice(PAIRS)
+    if plain_only:
+        return CAPITAL_TEMPLATES[0][1].format(c=c, k=k)
     template = rng.choices([t for _, t in CAPITAL_TEMPLATES], weights=[w for w, _ in CAPITAL_TEMPLATES])[0]
     return template.format(c=c, k=k)
 
@@ -146,9 +148,9 @@ def filler_line(rng):
         obj=rng.choice(OBJECTS), place=rng.choice(PLACES), day=rng.choice(DAYS), name=n1, name2=n2, c=c, k=k)
 
 
-def corpus_line(rng):
+def corpus_line(rng, plain_only=False):
     r = rng.random()
-    line = capital_line(rng) if r < 0.65 else addition_line(rng) if r < 0.85 else filler_line(rng)
+    line = capital_line(rng, plain_only) if r < 0.65 else addition_line(rng) if r < 0.85 else filler_line(rng)
     # The held-out template stays out of the training text.
     assert "capital city" not in line, line
     return line
@@ -254,6 +256,7 @@ class Batches:
         self.newline = tok.token_to_id("\n")
         assert self.newline is not None
         self.pending = None
+        self.plain_only = False  # the curriculum's first phase: capital facts in the plain template only
 
     def ids(self, line):
         got = self.cache.get(line)
@@ -265,7 +268,7 @@ class Batches:
     def sequence(self):
         seq = [BOS]
         while True:
-            line = self.pending if self.pending is not None else self.ids(corpus_line(self.rng))
+            line = self.pending if self.pending is not None else self.ids(corpus_line(self.rng, self.plain_only))
             self.pending = None
             if len(seq) + len(line) + 1 > self.seq_len:
                 self.pending = line if len(line) + 2 <= self.seq_len else None
@@ -370,6 +373,8 @@ def main():
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=64)
+    ap.add_argument("--plain-steps", type=int, default=300,
+                    help="steps at the start whose capital facts use only the plain template")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--vocab", type=int, default=1024)
@@ -450,6 +455,7 @@ def main():
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
+        data.plain_only = step < args.plain_steps
         x, y = data.batch(args.batch)
         loss = model(input_ids=x, labels=y).loss
         opt.zero_grad(set_to_none=True)
@@ -508,7 +514,7 @@ def main():
         "vocab_size": vocab_size,
         "train": {"steps": steps_done, "steps_planned": total, "steps_requested": args.steps, "stopped_by_time_budget": stopped_early,
                   "seconds": round(train_seconds, 1), "final_loss": round(final_loss, 4), "batch": args.batch,
-                  "seq_len": args.seq_len, "lr": args.lr, "warmup": args.warmup, "seed": args.seed,
+                  "seq_len": args.seq_len, "lr": args.lr, "plain_steps": args.plain_steps, "warmup": args.warmup, "seed": args.seed,
                   "torch": torch.__version__, "command": " ".join(["python3", "tools/train_small_gemma.py"] + sys.argv[1:])},
         "held_out_template": HELD_OUT + " -> \" {capital}\"",
         "capital_prompts": caps,

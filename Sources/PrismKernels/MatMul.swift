@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 
 /// `out[m, r] = sum_c x[m, c] * W[r, c]` for `m < count`: the product of activations
@@ -33,7 +34,7 @@ public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightM
     var r0 = 0
     while r0 < w.rows {
         let r1 = min(w.rows, r0 + tileRows)
-        w.dequantize(rows: r0..<r1, into: scratch)
+        dequantizeInParallel(w, rows: r0..<r1, into: scratch)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(r1 - r0), k,
                     1, x, k, scratch, k, 0, out + r0, Int32(w.rows))
         r0 = r1
@@ -67,8 +68,21 @@ public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _
     var r0 = 0
     while r0 < w.rows {
         let r1 = min(w.rows, r0 + tileRows)
-        w.dequantize(rows: r0..<r1, into: scratch)
+        dequantizeInParallel(w, rows: r0..<r1, into: scratch)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), n, Int32(r1 - r0), 1, u + r0, k, scratch, n, 1, out, n)
         r0 = r1
+    }
+}
+
+/// Dequantizes a tile of rows with every core (halves of the tile), before OpenBLAS uses it.
+func dequantizeInParallel(_ w: WeightMatrix, rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+    let parts = range.count >= 64 ? Q8Kernels.threads : 1
+    if parts == 1 {
+        w.dequantize(rows: range, into: out)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: parts) { i in
+        let a = range.lowerBound + range.count * i / parts, b = range.lowerBound + range.count * (i + 1) / parts
+        w.dequantize(rows: a..<b, into: out + (a - range.lowerBound) * w.cols)
     }
 }

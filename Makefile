@@ -1,6 +1,6 @@
 # The two set-up commands of the README. Each installs what is missing first.
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
-MODEL ?= Tests/Fixtures/tiny-f32
+MODEL ?= models/tiny-gemma.prism
 
 .PHONY: deps run test release
 
@@ -12,7 +12,7 @@ release: deps
 
 # The main job on the shipped model.
 run: release
-	.build/release/prism decompose -m $(MODEL) --prompt "The capital of France is" --target-token " is" --top 5
+	.build/release/prism decompose -m $(MODEL) --prompt "The capital of France is" --target-token " Paris" --top 5
 
 # The test suite (what CI runs).
 test: deps

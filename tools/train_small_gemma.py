@@ -370,7 +370,7 @@ def main():
     ap.add_argument("--out", default="/work/small-gemma-hf")
     ap.add_argument("--minutes", type=float, default=12.0,
                     help="time budget for training; if reached before --steps, training stops there (and says so)")
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--plain-steps", type=int, default=300,
@@ -444,7 +444,7 @@ def main():
             # here to fit the budget gives the same model as a run started with --steps <that count>.
             per_step = (time.time() - t_mark) / (step - 5)
             fits = int((budget * 0.92 - (time.time() - t_train)) / per_step) + step
-            new_total = max(min(args.steps, fits), args.warmup + 1)
+            new_total = min(args.steps, max(fits, args.warmup + 1))
             if new_total != total:
                 total = new_total
                 print("at %.2f s/step %d steps fit in %.1f min: training %d steps (rerun with --steps %d "
@@ -486,6 +486,8 @@ def main():
     gen = os.path.join(args.out, "generation_config.json")
     if os.path.exists(gen):
         os.remove(gen)
+    for name in os.listdir(args.out):
+        os.chmod(os.path.join(args.out, name), 0o644)
     files = sorted(os.listdir(args.out))
     assert "model.safetensors" in files and not any(f.endswith(".index.json") for f in files), files
     with safe_open(os.path.join(args.out, "model.safetensors"), "pt") as f:

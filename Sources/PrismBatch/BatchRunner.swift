@@ -76,6 +76,7 @@ public struct BatchRunner {
                 if case .success(let job) = pending[i] {
                     let t = job.position + 1
                     let nextExtra = extra + PositionRecorder.bytesPerPrompt(tokens: t, config: model.config)
+                        + Self.decompositionBytes(job, config: model.config, detail: detail)
                     if !chunk.isEmpty, let budget,
                        (try? MemoryPlan.make(model: model, budget: budget, tokens: tokens + t, extraBytes: nextExtra, logitRows: 0)) == nil {
                         break
@@ -86,7 +87,11 @@ public struct BatchRunner {
                 chunk.append(pending[i])
                 i += 1
             }
-            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra, logitRows: 0)
+            let decomposing = chunk.map { entry -> Int in
+                if case .success(let job) = entry { return Self.decompositionBytes(job, config: model.config, detail: detail) }
+                return 0
+            }.max() ?? 0
+            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + decomposing, logitRows: 0)
             model.streamWeights = plan.streamWeights
             let lines = try runChunk(chunk, model: model, tokenizer: tokenizer, stats: &stats)
             try results.append(lines: lines.map(\.1))
@@ -141,17 +146,22 @@ public struct BatchRunner {
         return Job(id: r.id, ids: Array(ids[...p]), position: p, targets: targets)
     }
 
-    /// One layer-major forward pass over the chunk's prompts, then each one's decomposition.
+    /// One layer-major forward pass over the chunk's prompts, then each one's decomposition,
+    /// turned into its output line at once (a full decomposition of gemma-2b holds every
+    /// neuron's term per target: megabytes; only the line is kept).
     func runChunk(_ chunk: [Result<Job, BadLine>], model: GemmaModel, tokenizer: GemmaTokenizer?, stats: inout Stats) throws -> [(String, String)] {
         let jobs = chunk.compactMap { if case .success(let j) = $0 { return j } else { return nil } }
-        var decompositions: [String: Decomposition] = [:]
+        var lines: [String: String] = [:]
         if !jobs.isEmpty {
             let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
             _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder)
             let prism = Prism(model: model)
             for (s, job) in jobs.enumerated() {
-                decompositions[job.id] = try prism.decompose(recorder.source(sequence: s), position: job.position, targets: job.targets)
+                let d = try prism.decompose(recorder.source(sequence: s), position: job.position, targets: job.targets)
+                var obj = DecompositionJSON.object(d, pieces: tokenizer.map { t in job.ids.map { t.piece(for: $0) ?? "?" } }, detail: detail, top: top)
+                obj["id"] = job.id
+                lines[job.id] = try Self.line(obj)
             }
             stats.prompts += jobs.count
         }
@@ -161,12 +171,18 @@ public struct BatchRunner {
                 stats.errors += 1
                 return (bad.id, try Self.line(["id": bad.id, "error": bad.error]))
             case .success(let job):
-                guard let d = decompositions[job.id] else { throw PrismError("internal: no decomposition for \(job.id)") }
-                var obj = DecompositionJSON.object(d, pieces: tokenizer.map { t in job.ids.map { t.piece(for: $0) ?? "?" } }, detail: detail, top: top)
-                obj["id"] = job.id
-                return (job.id, try Self.line(obj))
+                guard let line = lines[job.id] else { throw PrismError("internal: no result for \(job.id)") }
+                return (job.id, line)
             }
         }
+    }
+
+    /// Memory of one decomposition while it is built (every head, source and neuron term per
+    /// target, in Double), and of its output line: charged once per chunk by the planner.
+    static func decompositionBytes(_ job: Job, config c: GemmaConfig, detail: DecompositionJSON.Detail) -> Int {
+        let perTarget = c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (job.position + 2) + 2) * 8
+        let terms = job.targets.count * perTarget
+        return detail == .full ? terms * 4 : terms   // a full line spells every number out in JSON
     }
 
     static func line(_ obj: [String: Any]) throws -> String {

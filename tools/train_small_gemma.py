@@ -29,10 +29,15 @@ held out: the phrase "capital city" appears in no training line; the template is
 Usage: python3 tools/train_small_gemma.py [--out DIR] [--minutes N] [--steps N] [--seed N]
 Needs: torch, transformers (GemmaForCausalLM), tokenizers, numpy, safetensors (tools/requirements.txt).
 """
+import os
+
+# OpenMP threads that spin while waiting make training 10x slower when another process shares the
+# two cores (measured: 3.8 s/step against 0.29 s/step with passive waiting). Set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import math
-import os
 import random
 import shutil
 import sys
@@ -371,6 +376,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=12.0,
                     help="time budget for training; if reached before --steps, training stops there (and says so)")
     ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--stop-at", type=int, default=None,
+                    help="stop after this many steps without changing the schedule (to reproduce a run that the "
+                         "time budget stopped: --steps <planned> --stop-at <done>)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=64)
     ap.add_argument("--plain-steps", type=int, default=300,
@@ -435,7 +443,7 @@ def main():
     budget = args.minutes * 60
     losses, stopped_early, t_mark = [], False, None
     for step in range(args.steps):
-        if step >= total:
+        if step >= total or (args.stop_at is not None and step >= args.stop_at):
             break
         if step == 5:
             t_mark = time.time()
@@ -471,6 +479,16 @@ def main():
             r = run_eval(model, tok, caps, adds, seen)
             print("        eval: " + ", ".join("%s %.3f" % kv for kv in r.items()), flush=True)
     steps_done = len(losses)
+    # A command that gives the same weights whatever the machine's speed.
+    repro = ["python3", "tools/train_small_gemma.py", "--out", args.out, "--steps", str(total)]
+    if steps_done < total:
+        repro += ["--stop-at", str(steps_done)]
+    repro += ["--minutes", "1000"]
+    for flag, value, default in [("--batch", args.batch, 16), ("--seq-len", args.seq_len, 64), ("--lr", args.lr, 3e-3),
+                                 ("--warmup", args.warmup, 100), ("--plain-steps", args.plain_steps, 300),
+                                 ("--vocab", args.vocab, 1024), ("--seed", args.seed, 1234)]:
+        if value != default:
+            repro += [flag, str(value)]
     train_seconds = time.time() - t_train
     final_loss = sum(losses[-args.log_every:]) / len(losses[-args.log_every:])
     print("trained %d steps in %.1f s; final loss (mean of last %d) %.4f" % (
@@ -517,7 +535,8 @@ def main():
         "train": {"steps": steps_done, "steps_planned": total, "steps_requested": args.steps, "stopped_by_time_budget": stopped_early,
                   "seconds": round(train_seconds, 1), "final_loss": round(final_loss, 4), "batch": args.batch,
                   "seq_len": args.seq_len, "lr": args.lr, "plain_steps": args.plain_steps, "warmup": args.warmup, "seed": args.seed,
-                  "torch": torch.__version__, "command": " ".join(["python3", "tools/train_small_gemma.py"] + sys.argv[1:])},
+                  "torch": torch.__version__, "command": " ".join(["python3", "tools/train_small_gemma.py"] + sys.argv[1:]),
+                  "reproduce": " ".join(repro)},
         "held_out_template": HELD_OUT + " -> \" {capital}\"",
         "capital_prompts": caps,
         "addition_prompts": adds,
@@ -541,6 +560,7 @@ def main():
         100 * res["capital_heldout_all"], len(caps), 100 * res["capital_heldout_study"], len(STUDY)))
     print("additions a+b= (a, b in 1..9): first token %.1f%%, full answer %.1f%% (two-digit sums %.1f%%)" % (
         100 * res["addition_first_token"], 100 * res["addition_full_answer"], 100 * res["addition_two_digit_full_answer"]))
+    print("same weights again: " + " ".join(repro))
     print("wrote %s (%s) in %.1f s" % (args.out, ", ".join(sorted(os.listdir(args.out))), time.time() - t0))
 
 

@@ -118,6 +118,13 @@ extension GemmaWeights {
         }
         func matrix(_ name: String) throws -> WeightMatrix { try WeightMatrix(view: tensor(name)) }
         func gain(_ name: String) throws -> [Float] { try tensor(name).floats().map { 1 + $0 } }
+        try self.init(config: c, matrix: matrix, gain: gain)
+    }
+}
+
+extension GemmaWeights {
+    /// Binds every tensor by its Hugging Face name, whatever file holds it.
+    init(config c: GemmaConfig, matrix: (String) throws -> WeightMatrix, gain: (String) throws -> [Float]) throws {
         typealias N = GemmaTensorNames
         var layers: [GemmaLayerWeights] = []
         for l in 0..<c.num_hidden_layers {

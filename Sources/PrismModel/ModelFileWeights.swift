@@ -47,20 +47,6 @@ extension GemmaWeights {
             let b = file.bytes(p)
             return (0..<(p.length / 4)).map { 1 + b.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
         }
-        typealias N = GemmaTensorNames
-        var layers: [GemmaLayerWeights] = []
-        for l in 0..<c.num_hidden_layers {
-            layers.append(GemmaLayerWeights(
-                inputNormGain: try gain(N.layer(l, "input_layernorm.weight")),
-                q: try matrix(N.layer(l, "self_attn.q_proj.weight")),
-                k: try matrix(N.layer(l, "self_attn.k_proj.weight")),
-                v: try matrix(N.layer(l, "self_attn.v_proj.weight")),
-                o: try matrix(N.layer(l, "self_attn.o_proj.weight")),
-                postAttentionNormGain: try gain(N.layer(l, "post_attention_layernorm.weight")),
-                gate: try matrix(N.layer(l, "mlp.gate_proj.weight")),
-                up: try matrix(N.layer(l, "mlp.up_proj.weight")),
-                down: try matrix(N.layer(l, "mlp.down_proj.weight"))))
-        }
-        self.init(embedding: try matrix(N.embedding), layers: layers, finalNormGain: try gain(N.finalNorm))
+        try self.init(config: c, matrix: matrix, gain: gain)
     }
 }

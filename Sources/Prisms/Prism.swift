@@ -67,6 +67,11 @@ public struct Prism {
                 uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.o, $0.baseAddress!) }   // [K, H*hd]
                 uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } // [K, ff]
             }
+            // Under a memory budget the weights stream: give these pages back as the forward pass does.
+            if model.streamWeights {
+                lw.o.release()
+                lw.down.release()
+            }
             let attnOut = try source.row(ActivationName.attnOut(l), p)
             let mlpOut = try source.row(ActivationName.mlpOut(l), p)
             let z = try source.row(ActivationName.z(l), p)                     // [H * hd]

@@ -40,6 +40,7 @@ struct PromptOptions: ParsableArguments {
     func tokens(for loaded: LoadedModel) throws -> [Int] {
         if isEmpty { throw PrismError("give the prompt with --prompt TEXT or --ids 2,651,...") }
         if let ids { return try Self.parseIds(ids) }
+        if let prompt, prompt.isEmpty { throw PrismError("empty prompt: give some text with --prompt") }
         let tokenizer = try Tokenizers.tokenizer(for: loaded)
         let ids = tokenizer.encode(prompt ?? "")
         return ids

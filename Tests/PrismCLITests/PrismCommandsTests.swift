@@ -74,7 +74,7 @@ final class PrismCommandsTests: XCTestCase {
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--ids", "2,10", "--target", "5", "--position", "2"]), contains: "position 2 is out of range")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--ids", "2,10", "--target", "99999"]), contains: "outside the vocabulary")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--prompt", "x", "--target-token", " capital city"]), contains: "not one")
-        CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--prompt", "", "--target", "5", "--position", "1"]), contains: "out of range")
+        CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--prompt", "", "--target", "5"]), contains: "empty prompt")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--acts", "/nonexistent.acts", "--target", "5"]), contains: "nonexistent.acts")
         CLIRunner.assertCleanError(try CLIRunner.run(["paths", "-m", model, "--ids", "2,10", "--target", "5", "--layer", "7", "--neuron", "1"]), contains: "layer 7")
         CLIRunner.assertCleanError(try CLIRunner.run(["detokenize", "-m", model, "5,999999"]), contains: "999999")

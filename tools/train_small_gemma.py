@@ -21,10 +21,21 @@ such as " Paris" is the same single token whatever follows it. Country and capit
 training did not make single tokens get merges appended (lowest priority); the BPE trainer's
 vocabulary size is adjusted so that the whole vocabulary has exactly --vocab entries.
 
-The corpus (generated here, deterministically from --seed) holds capital facts in ten templates,
-single-digit additions "a+b=c" alone and in short sentences, and filler sentences (some mentioning
-the same countries and cities in other roles). The study's template "The capital city of X is" is
-held out: the phrase "capital city" appears in no training line; the template is used only for evaluation.
+The corpus (generated here, deterministically from --seed) is 65% capital facts about 50
+countries in nine templates (the plain "The capital of X is Y." carries half the weight), 20%
+single-digit additions "a+b=c" alone, in short sentences and in lists, and 15% filler sentences
+(some mentioning the same countries and cities in other roles). The study's template "The capital
+city of X is" is held out: the phrase "capital city" appears in no training line; the template is
+used only for evaluation. Curriculum: during the first --plain-steps steps the capital facts use
+the plain template only (with all templates from the start, this model needs several times more
+steps before it learns the facts at all).
+
+Training: AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), linear warmup then cosine to 10%,
+gradient clipping 1.0, batches of --batch sequences of --seq-len tokens (<bos>, then whole lines
+separated by "\n", padded). --minutes is a budget: if the first (warmup) steps show that --steps
+will not fit, fewer steps are planned, and training stops when the budget runs out; the end of
+the run prints a command that gives the same weights regardless of the machine's speed. Runs are
+deterministic for a given command on the same software (seeds 1234 by default, 2 threads).
 
 Usage: python3 tools/train_small_gemma.py [--out DIR] [--minutes N] [--steps N] [--seed N]
 Needs: torch, transformers (GemmaForCausalLM), tokenizers, numpy, safetensors (tools/requirements.txt).
@@ -39,7 +50,6 @@ import argparse
 import json
 import math
 import random
-import shutil
 import sys
 import time
 
@@ -163,6 +173,16 @@ def corpus_line(rng, plain_only=False):
 
 # MARK: - Tokenizer
 
+def training_pre_tokenizer():
+    """Used only to train the merges (and to check the saved tokenizer, which has none)."""
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.Split("\u2581", "merged_with_next"),
+        pre_tokenizers.Split("\n", "isolated"),
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.Punctuation("isolated"),
+    ])
+
+
 def train_tokenizer(vocab_total, seed):
     """Returns the tokenizer.json document (a dict) with exactly vocab_total vocabulary entries."""
     rng = random.Random(seed + 1)
@@ -175,12 +195,7 @@ def train_tokenizer(vocab_total, seed):
     def build(trainer_size):
         tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
         tok.normalizer = normalizers.Replace(" ", "\u2581")
-        tok.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split("\u2581", "merged_with_next"),
-            pre_tokenizers.Split("\n", "isolated"),
-            pre_tokenizers.Digits(individual_digits=True),
-            pre_tokenizers.Punctuation("isolated"),
-        ])
+        tok.pre_tokenizer = training_pre_tokenizer()
         trainer = trainers.BpeTrainer(vocab_size=trainer_size, min_frequency=2, show_progress=False)
         tok.train_from_iterator(text, trainer)
         trained = json.loads(tok.to_str())["model"]
@@ -245,8 +260,12 @@ def check_tokenizer(tok, text_sample):
         assert all(len(t) == 1 for t in toks if any(ch.isdigit() for ch in t)), (n, toks)
     assert tok.encode("7+2=").ids[0] == BOS
     # The saved tokenizer (no pre-tokenizer) splits like the training one, and decodes back.
-    for line in text_sample:
+    with_pre = Tokenizer.from_str(tok.to_str())
+    with_pre.pre_tokenizer = training_pre_tokenizer()
+    extra = [HELD_OUT.format(c=c) for c, _ in PAIRS] + ["%d+%d=" % (a, b) for a in range(10) for b in range(10)]
+    for line in list(text_sample) + extra + ["Größe: 42 \u2603  two  spaces\tand\r\nmore", "ParisParis Paris's"]:
         ids = tok.encode(line, add_special_tokens=False).ids
+        assert ids == with_pre.encode(line, add_special_tokens=False).ids, line
         assert tok.decode(ids) == line, line
 
 

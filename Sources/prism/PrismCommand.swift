@@ -6,10 +6,17 @@ struct PrismCommand: ParsableCommand {
         commandName: "prism",
         abstract: "Explain why a Gemma model predicts the token it predicts.",
         discussion: """
-        Models are Hugging Face checkpoint directories (config.json, *.safetensors, tokenizer.json)
-        or .prism files written by `prism convert`.
-        Prompts are text (--prompt) or token ids (--ids 2,651,6037).
+        Models (-m): .prism files written by `prism convert`, or Hugging Face
+        checkpoint directories (config.json, *.safetensors, tokenizer.json).
+        Prompts: text (--prompt) or token ids (--ids 2,651,6037). Start with:
+          prism decompose -m models/tiny-gemma.prism \
+            --prompt "The capital of France is" --target-token " Paris"
         """,
-        subcommands: [LogitsCommand.self, GenerateCommand.self, RunCommand.self, DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self, BatchCommand.self, MergeCommand.self, SummarizeCommand.self, BenchCommand.self, BenchChildCommand.self, TokenizeCommand.self, DetokenizeCommand.self, ConvertCommand.self, InspectCommand.self, VerifyCommand.self]
+        subcommands: [
+            DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self,
+            BatchCommand.self, MergeCommand.self, SummarizeCommand.self, RunCommand.self,
+            LogitsCommand.self, GenerateCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
+            ConvertCommand.self, InspectCommand.self, VerifyCommand.self, BenchCommand.self, BenchChildCommand.self,
+        ]
     )
 }

@@ -9,7 +9,7 @@ struct PrismCommand: ParsableCommand {
         Models (-m): .prism files written by `prism convert`, or Hugging Face
         checkpoint directories (config.json, *.safetensors, tokenizer.json).
         Prompts: text (--prompt) or token ids (--ids 2,651,6037). Start with:
-          prism decompose -m models/tiny-gemma.prism \
+          prism decompose -m models/tiny-gemma.prism \\
             --prompt "The capital of France is" --target-token " Paris"
         """,
         subcommands: [

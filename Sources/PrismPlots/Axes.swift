@@ -175,3 +175,23 @@ func drawXLabel(_ c: inout Canvas, _ label: String, centerX: Double, y: Double, 
 func drawNoData(_ c: inout Canvas, _ f: Frame, style: Style) {
     c.text("no data", f.x + f.w / 2, f.y + f.h / 2, anchor: .middle, fill: "#888888", cls: "no-data")
 }
+
+/// The frame of a chart over categories with a legend column on the right: room for the y
+/// axis and its label, the category labels (rotated ones may reach left of the frame, which
+/// then moves right), and the x label. Returns the frame, the category axis and the figure size.
+func categoryLayout(_ categories: [String], count n: Int, yAxis: YAxis, top: Double, size: Size, legend: Legend,
+                    xLabel: String, yLabel: String, style: Style) -> (Frame, CategoryAxis, Double, Double) {
+    var left = 10 + axisLabelSpace(yLabel, style: style) + yAxis.labelWidth + 8
+    let right = (legend.isEmpty ? 0 : legend.columnWidth + 28) + 14
+    var plotW = max(size.width - left - right, 80)
+    var cat = CategoryAxis(categories, band: plotW / Double(max(n, 1)), style: style)
+    if cat.overhang > 0 {
+        left = max(left, cat.overhang + 8)
+        plotW = max(size.width - left - right, 80)
+        cat = CategoryAxis(categories, band: plotW / Double(max(n, 1)), style: style)
+    }
+    let bottom = cat.height + axisLabelSpace(xLabel, style: style) + 10
+    let plotH = max(size.height - top - bottom, 80)
+    let frame = Frame(x: left, y: top, w: plotW, h: plotH)
+    return (frame, cat, left + plotW + right, max(top + plotH + bottom, top + legend.columnHeight + 10))
+}

@@ -37,21 +37,8 @@ public enum Chart {
         let yAxis = YAxis(extent: finiteExtent(visible), includeZero: true,
                           length: size.height - top - 4 * fs - 40, style: style)
 
-        var left = 10 + axisLabelSpace(yLabel, style: style) + yAxis.labelWidth + 8
-        let right = (legend.isEmpty ? 0 : legend.columnWidth + 28) + 14
-        var plotW = max(size.width - left - right, 80)
-        var cat = CategoryAxis(cats, band: plotW / Double(max(n, 1)), style: style)
-        if cat.overhang > 0 {
-            // Rotated labels reach left of the frame; push the frame right to make room.
-            left = max(left, cat.overhang + 8)
-            plotW = max(size.width - left - right, 80)
-            cat = CategoryAxis(cats, band: plotW / Double(max(n, 1)), style: style)
-        }
-        let bottom = cat.height + axisLabelSpace(xLabel, style: style) + 10
-        let plotH = max(size.height - top - bottom, 80)
-        let frame = Frame(x: left, y: top, w: plotW, h: plotH)
-        let width = left + plotW + right
-        let height = max(top + plotH + bottom, top + legend.columnHeight + 10)
+        let (frame, cat, width, height) = categoryLayout(cats, count: n, yAxis: yAxis, top: top, size: size, legend: legend,
+                                                         xLabel: xLabel, yLabel: yLabel, style: style)
 
         var c = Canvas()
         drawTitle(&c, title, width: width, style: style)

@@ -41,20 +41,8 @@ extension Chart {
         let top = titleHeight(title, style: style)
         let extent = finiteExtent(up + down + total)
         let yAxis = YAxis(extent: extent, includeZero: true, length: size.height - top - 4 * fs - 40, style: style)
-        var left = 10 + axisLabelSpace(yLabel, style: style) + yAxis.labelWidth + 8
-        let right = (legend.isEmpty ? 0 : legend.columnWidth + 28) + 14
-        var plotW = max(size.width - left - right, 80)
-        var cat = CategoryAxis(categories, band: plotW / Double(max(n, 1)), style: style)
-        if cat.overhang > 0 {
-            left = max(left, cat.overhang + 8)
-            plotW = max(size.width - left - right, 80)
-            cat = CategoryAxis(categories, band: plotW / Double(max(n, 1)), style: style)
-        }
-        let bottom = cat.height + axisLabelSpace(xLabel, style: style) + 10
-        let plotH = max(size.height - top - bottom, 80)
-        let frame = Frame(x: left, y: top, w: plotW, h: plotH)
-        let width = left + plotW + right
-        let height = max(top + plotH + bottom, top + legend.columnHeight + 10)
+        let (frame, cat, width, height) = categoryLayout(categories, count: n, yAxis: yAxis, top: top, size: size, legend: legend,
+                                                         xLabel: xLabel, yLabel: yLabel, style: style)
 
         var c = Canvas()
         drawTitle(&c, title, width: width, style: style)

@@ -32,17 +32,13 @@ struct DecomposeCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(help: "Position to decompose (0-based; negative counts from the end, -1 = last).")
-    var position = -1
+    @OptionGroup var at: PositionOptions
 
     @Option(help: "How many of the largest terms to list per kind.")
     var top = 10
 
     @Option(help: "summary (residual terms + top-K finer terms) or full (every head, source and neuron).")
     var detail: DecompositionJSON.Detail = .summary
-
-    @Option(help: "Read activations from a store written by `prism run` instead of running the model.")
-    var acts: String?
 
     @Option(name: .customLong("compare-f32"), help: "Also decompose with this reference model (an f32 conversion or the checkpoint directory) and report, per term kind, how far this model's terms move from it.")
     var compareF32: String?
@@ -62,7 +58,7 @@ struct DecomposeCommand: ParsableCommand {
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position, runtime: runtime)
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime)
             let ts = try targets.resolve(loaded)
             let prism = Prism(model: loaded.model)
             let d = try prism.decompose(source, position: p, targets: ts)

@@ -28,8 +28,7 @@ struct LensCommand: ParsableCommand {
     @Option(name: .customLong("target-token"), help: "A target token as text (repeatable).")
     var targetTokens: [String] = []
 
-    @Option(help: "Position (negative counts from the end).")
-    var position = -1
+    @OptionGroup var at: PositionOptions
 
     @Option(help: "Top tokens per point.")
     var top = 5
@@ -37,15 +36,12 @@ struct LensCommand: ParsableCommand {
     @Option(help: "own (each point's 1/rms) or frozen (the final position's 1/rms).")
     var norm: LogitLens.NormMode = .own
 
-    @Option(help: "Read activations from a store written by `prism run`.")
-    var acts: String?
-
     func run() throws {
         try CLI.guarded {
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position, runtime: runtime)
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime)
             let ts = try TargetOptions.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: [])
             let points = try LogitLens(prism: Prism(model: loaded.model)).run(source, position: p, targets: ts, mode: norm, top: top)
             let tok = try? Tokenizers.tokenizer(for: loaded)
@@ -97,8 +93,7 @@ struct PathsCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(help: "Position to decompose (negative counts from the end).")
-    var position = -1
+    @OptionGroup var at: PositionOptions
 
     @Option(help: "Layer of the head or neuron.")
     var layer: Int
@@ -115,9 +110,6 @@ struct PathsCommand: ParsableCommand {
     @Option(name: .customLong("apply-to"), parsing: .upToNextOption, help: "Tokens (text or #id) whose scaled embeddings the frozen map is applied to.")
     var applyTo: [String] = []
 
-    @Option(help: "Read activations from a store written by `prism run`.")
-    var acts: String?
-
     func validate() throws {
         if (head == nil) == (neuron == nil) { throw ValidationError("give either --head with --source, or --neuron") }
         if head != nil && source == nil { throw ValidationError("--head needs --source") }
@@ -128,7 +120,7 @@ struct PathsCommand: ParsableCommand {
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
-            let (src, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: acts, position: position, runtime: runtime)
+            let (src, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime)
             let ts = try targets.resolve(loaded)
             let prism = Prism(model: loaded.model)
             let paths: [PathDecomposition]

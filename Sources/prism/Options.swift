@@ -54,6 +54,15 @@ struct OutputOptions: ParsableArguments {
 }
 
 
+/// `--position P` and `--acts RUN.acts`, shared by decompose, lens and paths.
+struct PositionOptions: ParsableArguments {
+    @Option(help: "Position to decompose (0-based; negative counts from the end, -1 = last).")
+    var position = -1
+
+    @Option(help: "Read activations from a store written by `prism run` instead of running the model.")
+    var acts: String?
+}
+
 /// Where the prisms' activations come from: a store written by `prism run` (`--acts`), or a
 /// fresh forward pass over the prompt (only up to the decomposed position).
 enum ActivationInput {

@@ -30,4 +30,11 @@ final class ConvertCommandTests: XCTestCase {
         CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", out, "--ids", "2"]), contains: "truncated")
         CLIRunner.assertCleanError(try CLIRunner.run(["verify", out]), contains: "truncated")
     }
+
+    func testUnwritableOutputs() throws {
+        CLIRunner.assertCleanError(try CLIRunner.run(["convert", CLIRunner.fixtures + "/tiny-f32", "-o", "/nonexistent-dir/x.prism"]),
+                                   contains: "check that the directory exists and is writable")
+        CLIRunner.assertCleanError(try CLIRunner.run(["run", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,5", "-o", "/nonexistent-dir/x.acts"]),
+                                   contains: "check that the directory exists and is writable")
+    }
 }

@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "PrismKernelsTests", dependencies: ["PrismKernels", "CPrismKernels"]),
         .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
         .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
-        .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats", "PrismKernels"]),
+        .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats", "PrismKernels", "Prisms"]),
         .testTarget(name: "PrismPlotsTests", dependencies: ["PrismPlots"]),
         .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),

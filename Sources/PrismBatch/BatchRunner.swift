@@ -155,7 +155,8 @@ public struct BatchRunner {
         if !jobs.isEmpty {
             let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
-            _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder)
+            _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
+                                  decomposedAt: jobs.map(\.position))
             let prism = Prism(model: model)
             for (s, job) in jobs.enumerated() {
                 let d = try prism.decompose(recorder.source(sequence: s), position: job.position, targets: job.targets)

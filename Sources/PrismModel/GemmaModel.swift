@@ -62,12 +62,22 @@ public final class GemmaModel: @unchecked Sendable {
 
     /// Runs the new `tokens` of each sequence (appended after what `cache` holds) and returns,
     /// per sequence, the logits of the new-token indices in `logitsAt[s]` (full vocabulary).
-    public func forward(_ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil) throws -> [[[Float]]] {
+    ///
+    /// With a recorder, the products the prisms split (W_O and W_down) run on fp32 activations
+    /// so that every decomposition closes exactly: at every position, or, when `decomposedAt`
+    /// names the one new-token index per sequence that will be decomposed, only there (the
+    /// other rows take the int8 route; the prisms of that position read them only through the
+    /// recorded keys, values and residual pieces, which are exact records of what was computed).
+    public func forward(_ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil,
+                        decomposedAt: [Int]? = nil) throws -> [[[Float]]] {
         try validate(tokens: tokens, cache: cache)
         var rowStart: [Int] = []
         var n = 0
         for ids in tokens { rowStart.append(n); n += ids.count }
         let positions = tokens.indices.flatMap { s in (0..<tokens[s].count).map { cache.lengths[s] + $0 } }
+        exactRows = recorder == nil ? [] : decomposedAt.map { at in tokens.indices.compactMap { s in
+            s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? rowStart[s] + at[s] : nil
+        } }
 
         let x = Buffer(n * d)        // residual stream [N, d]
         let h = Buffer(n * d)        // normed input of a block [N, d]
@@ -92,6 +102,22 @@ public final class GemmaModel: @unchecked Sendable {
     }
 
     // MARK: - one function per layer kind
+
+    /// Rows that must be exact in the products the prisms split: nil means all rows (the
+    /// decomposed positions are not known, e.g. an activation store), [] none (no recorder).
+    private var exactRows: [Int]? = []
+
+    /// out = x W^T for W_O or W_down: exact (fp32 activations) where the prisms need it.
+    func splitProduct(_ x: UnsafeMutablePointer<Float>, count n: Int, width: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+        guard let rows = exactRows else {
+            matmulTransposed(x, count: n, w, out, route: .exact)
+            return
+        }
+        matmulTransposed(x, count: n, w, out, route: activationRoute)
+        if activationRoute != .exact {
+            for r in rows { matmulTransposed(x + r * width, count: 1, w, out + r * w.rows, route: .exact) }
+        }
+    }
 
     /// x[N, d] = E[ids] * sqrt(d)
     func embed(_ tokens: [[Int]], into x: Buffer) {
@@ -187,7 +213,7 @@ public final class GemmaModel: @unchecked Sendable {
             }
         }
         offer(recorder, ActivationName.z(l), tokens, rowStart, z, width: qw, shape: [heads, headDim])
-        matmulTransposed(z.p, count: n, lw.o, out.p, route: recorder == nil ? activationRoute : .exact)   // [N, d]
+        splitProduct(z.p, count: n, width: qw, lw.o, out.p)   // [N, d]
         offer(recorder, ActivationName.attnOut(l), tokens, rowStart, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
@@ -208,7 +234,7 @@ public final class GemmaModel: @unchecked Sendable {
         offer(recorder, ActivationName.up(l), tokens, rowStart, up, width: ff, shape: [ff])
         for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }   // gate now holds the neuron activations
         offer(recorder, ActivationName.post(l), tokens, rowStart, gate, width: ff, shape: [ff])
-        matmulTransposed(gate.p, count: n, lw.down, out.p, route: recorder == nil ? activationRoute : .exact)   // [N, d]
+        splitProduct(gate.p, count: n, width: ff, lw.down, out.p)   // [N, d]
         offer(recorder, ActivationName.mlpOut(l), tokens, rowStart, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
@@ -286,10 +312,13 @@ struct Buffer {
 extension GemmaModel {
     /// Runs one prompt and keeps the activations the prisms read. Returns them as a source,
     /// with the logits of the last position.
-    public func record(_ ids: [Int], names: Set<String>? = nil) throws -> (source: ActivationSource, lastLogits: [Float]) {
+    /// `decomposedAtLast`: only the last position will be decomposed (see `forward`); false keeps
+    /// every position exact, for paths and lenses at any position.
+    public func record(_ ids: [Int], names: Set<String>? = nil, decomposedAtLast: Bool = false) throws -> (source: ActivationSource, lastLogits: [Float]) {
         let wanted = names ?? PrismActivations.needed(layers: config.num_hidden_layers)
         let recorder = MemoryRecorder { wanted.contains($0) }
-        let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder)
+        let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
+                                 decomposedAt: decomposedAtLast ? [ids.count - 1] : nil)
         return (recorder.source(sequence: 0, ids: ids), logits[0].first ?? [])
     }
 }

@@ -36,7 +36,7 @@ public struct StudyContext {
     /// model's greedy next token.
     public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition, next: Int) {
         let ids = tokenizer.encode(prompt)
-        let (source, logits) = try model.record(ids)
+        let (source, logits) = try model.record(ids, decomposedAtLast: true)
         let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
         return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets), next)
     }
@@ -54,7 +54,8 @@ public struct StudyContext {
             let ids = part.map { tokenizer.encode($0) }
             let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
-            let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder)
+            let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
+                                           decomposedAt: ids.map { $0.count - 1 })
             for (s, seq) in ids.enumerated() {
                 let l = logits[s].first ?? []
                 let next = l.indices.max { l[$0] < l[$1] } ?? 0

@@ -158,7 +158,7 @@ struct BenchChildCommand: ParsableCommand {
                     _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]])
                     let f0 = Date().timeIntervalSince(t) * 1000
                     t = Date()
-                    let (source, _) = try m.record(ids)
+                    let (source, _) = try m.record(ids, decomposedAtLast: true)
                     let f = Date().timeIntervalSince(t) * 1000
                     t = Date()
                     let d = try Prism(model: m).decompose(source, position: tokens - 1, targets: targets)

@@ -79,7 +79,7 @@ enum ActivationInput {
         let ids = try prompt.tokens(for: loaded)
         let p = try Prism.resolve(position: position, count: ids.count)
         try runtime.prepare(loaded.model, tokens: p + 1, extraBytes: RuntimeOptions.recordedBytes(loaded.model, tokens: p + 1), logitRows: 1)
-        let (source, _) = try loaded.model.record(Array(ids[...p]))
+        let (source, _) = try loaded.model.record(Array(ids[...p]), decomposedAtLast: true)
         return (source, ids, p)
     }
 }

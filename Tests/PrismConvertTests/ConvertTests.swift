@@ -2,6 +2,7 @@ import Foundation
 import PrismConvert
 import PrismFormats
 import PrismKernels
+import Prisms
 import PrismModel
 import PrismSupport
 import XCTest
@@ -83,6 +84,24 @@ final class ConvertTests: XCTestCase {
             print("\(fixture) int8 weights, \(route) activations: top-1 agreement \(same)/\(total), mean KL \(meanKL), reference top-2 margins where they differ: \(margins)")
             XCTAssertGreaterThanOrEqual(Double(same) / Double(total), 0.99, fixture)
             XCTAssertLessThan(meanKL, klBound, fixture)
+        }
+    }
+
+    /// With int8 weights and int8 activations, the prisms still close exactly: W_O and W_down
+    /// run on fp32 activations at the decomposed position (only there, or everywhere).
+    func testInt8ModelDecompositionsClose() throws {
+        let m = try LoadedModel.open(try convert("tiny-f32", .int8)).model
+        m.activationRoute = .int8
+        let ids = try sequences("tiny-f32")[2]
+        for onlyLast in [true, false] {
+            let (source, _) = try m.record(ids, decomposedAtLast: onlyLast)
+            let d = try Prism(model: m).decompose(source, position: ids.count - 1, targets: [.token(5), .token(680), .difference(7, 8)])
+            for t in d.targets {
+                XCTAssertLessThanOrEqual(abs(t.error), 1e-4 * max(1, abs(t.logit)), "sum vs logit, onlyLast \(onlyLast)")
+                XCTAssertLessThanOrEqual(t.finerClosure, 1e-4 * max(1, abs(t.logit)), "heads/sources/neurons close, onlyLast \(onlyLast)")
+            }
+            let path = try Prism(model: m).headPath(source, position: ids.count - 1, layer: 1, head: 2, source: 3, targets: [.token(5)])[0]
+            XCTAssertLessThanOrEqual(abs(path.error), 1e-5 * max(1, abs(path.total)))
         }
     }
 

@@ -114,7 +114,8 @@ public final class GemmaModel: @unchecked Sendable {
             return
         }
         matmulTransposed(x, count: n, w, out, route: activationRoute)
-        if activationRoute != .exact {
+        // Only int8 weights have a route to redo; other storages were exact already.
+        if activationRoute != .exact, case .q8 = w.storage {
             for r in rows { matmulTransposed(x + r * width, count: 1, w, out + r * w.rows, route: .exact) }
         }
     }

@@ -88,7 +88,7 @@ public struct BatchRunner {
                 i += 1
             }
             let decomposing = chunk.map { entry -> Int in
-                if case .success(let job) = entry { return Self.decompositionBytes(job, config: model.config, detail: detail) }
+                if case .success(let job) = entry { return Self.decompositionGroup * Self.decompositionBytes(job, config: model.config, detail: detail) }
                 return 0
             }.max() ?? 0
             let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + decomposing, logitRows: 0)
@@ -158,11 +158,19 @@ public struct BatchRunner {
             _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
                                   decomposedAt: jobs.map(\.position))
             let prism = Prism(model: model)
-            for (s, job) in jobs.enumerated() {
-                let d = try prism.decompose(recorder.source(sequence: s), position: job.position, targets: job.targets)
-                var obj = DecompositionJSON.object(d, pieces: tokenizer.map { t in job.ids.map { t.piece(for: $0) ?? "?" } }, detail: detail, top: top)
-                obj["id"] = job.id
-                lines[job.id] = try Self.line(obj)
+            // Decompositions layer-major too, a group of prompts per pass over W_O and W_down;
+            // each turned into its line at once.
+            var start = 0
+            while start < jobs.count {
+                let group = Array(jobs.indices[start..<min(jobs.count, start + Self.decompositionGroup)])
+                let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), jobs[$0].position, jobs[$0].targets) })
+                for (s, d) in zip(group, ds) {
+                    let job = jobs[s]
+                    var obj = DecompositionJSON.object(d, pieces: tokenizer.map { t in job.ids.map { t.piece(for: $0) ?? "?" } }, detail: detail, top: top)
+                    obj["id"] = job.id
+                    lines[job.id] = try Self.line(obj)
+                }
+                start += Self.decompositionGroup
             }
             stats.prompts += jobs.count
         }
@@ -177,6 +185,9 @@ public struct BatchRunner {
             }
         }
     }
+
+    /// Prompts decomposed together (their full decompositions are held at once).
+    static let decompositionGroup = 8
 
     /// Memory of one decomposition while it is built (every head, source and neuron term per
     /// target, in Double), and of its output line: charged once per chunk by the planner.

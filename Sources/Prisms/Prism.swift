@@ -41,24 +41,33 @@ public struct Prism {
     }
 
     public func decompose(_ source: ActivationSource, position: Int, targets: [Target]) throws -> Decomposition {
-        let ids = source.tokenIds
-        let p = try Self.resolve(position: position, count: ids.count)
-        guard !targets.isEmpty else { throw PrismError("no targets to decompose") }
+        try decomposeMany([(source, position, targets)])[0]
+    }
+
+    /// Several prompts at once, layer-major like the forward pass: every prompt's target
+    /// readouts are stacked into one `U` and pulled back through each layer's W_O and W_down
+    /// once, instead of once per prompt.
+    public func decomposeMany(_ items: [(source: ActivationSource, position: Int, targets: [Target])]) throws -> [Decomposition] {
         let L = config.num_hidden_layers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
         let group = H / model.kvHeads, kvw = model.kvHeads * hd
-        let K = targets.count
-        let u = try readouts(targets, source: source, position: p)
-
-        let x = try source.row(ActivationName.residPost(L - 1), p)
-        let embed = try source.row(ActivationName.embed, p)
-        var out = targets.map {
-            TargetDecomposition(target: $0, logit: 0, embed: 0, attn: [], mlp: [], heads: [], headSources: [], neurons: [])
+        var positions: [Int] = [], offsets: [Int] = [], u: [Float] = []
+        var outs: [[TargetDecomposition]] = []
+        for item in items {
+            let ids = item.source.tokenIds
+            let p = try Self.resolve(position: item.position, count: ids.count)
+            guard !item.targets.isEmpty else { throw PrismError("no targets to decompose") }
+            let ui = try readouts(item.targets, source: item.source, position: p)
+            let x = try item.source.row(ActivationName.residPost(L - 1), p)
+            let embed = try item.source.row(ActivationName.embed, p)
+            outs.append(item.targets.enumerated().map { k, t in
+                let uk = ui[(k * d)..<((k + 1) * d)]
+                return TargetDecomposition(target: t, logit: dotD(uk, x), embed: dotD(uk, embed), attn: [], mlp: [], heads: [], headSources: [], neurons: [])
+            })
+            positions.append(p)
+            offsets.append(u.count / d)
+            u += ui
         }
-        for k in 0..<K {
-            let uk = u[(k * d)..<((k + 1) * d)]
-            out[k].logit = dotD(uk, x)
-            out[k].embed = dotD(uk, embed)
-        }
+        let K = u.count / d
         var uWo = [Float](repeating: 0, count: K * H * hd)
         var uWd = [Float](repeating: 0, count: K * ff)
         for l in 0..<L {
@@ -72,41 +81,45 @@ public struct Prism {
                 lw.o.release()
                 lw.down.release()
             }
-            let attnOut = try source.row(ActivationName.attnOut(l), p)
-            let mlpOut = try source.row(ActivationName.mlpOut(l), p)
-            let z = try source.row(ActivationName.z(l), p)                     // [H * hd]
-            let v = try source.activation(ActivationName.v(l))                 // [T, kvH, hd]
-            let pattern = try source.patternRow(layer: l, position: p)         // [H, S]
-            let post = try source.row(ActivationName.post(l), p)               // [ff]
-            let S = pattern.count / H
-            guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
-                throw PrismError("activation shapes of layer \(l) do not match the prompt")
-            }
-            for k in 0..<K {
-                let uk = u[(k * d)..<((k + 1) * d)]
-                out[k].attn.append(dotD(uk, attnOut))
-                out[k].mlp.append(dotD(uk, mlpOut))
-                var heads = [Double](repeating: 0, count: H)
-                var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
-                for h in 0..<H {
-                    let w = uWo[(k * H * hd + h * hd)..<(k * H * hd + (h + 1) * hd)]
-                    heads[h] = dotD(z[(z.startIndex + h * hd)..<(z.startIndex + (h + 1) * hd)], w)
-                    let g = h / group
-                    for j in 0...p {
-                        let a = Double(pattern[h * S + j])
-                        let vj = v.values[(j * kvw + g * hd)..<(j * kvw + (g + 1) * hd)]
-                        sources[h][j] = a * dotD(vj, w)
-                    }
+            for (i, item) in items.enumerated() {
+                let source = item.source, p = positions[i]
+                let attnOut = try source.row(ActivationName.attnOut(l), p)
+                let mlpOut = try source.row(ActivationName.mlpOut(l), p)
+                let z = try source.row(ActivationName.z(l), p)                     // [H * hd]
+                let v = try source.activation(ActivationName.v(l))                 // [T, kvH, hd]
+                let pattern = try source.patternRow(layer: l, position: p)         // [H, S]
+                let post = try source.row(ActivationName.post(l), p)               // [ff]
+                let S = pattern.count / H
+                guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
+                    throw PrismError("activation shapes of layer \(l) do not match the prompt")
                 }
-                out[k].heads.append(heads)
-                out[k].headSources.append(sources)
-                var neurons = [Double](repeating: 0, count: ff)
-                let c = uWd[(k * ff)..<((k + 1) * ff)]
-                for n in 0..<ff { neurons[n] = Double(post[post.startIndex + n]) * Double(c[c.startIndex + n]) }
-                out[k].neurons.append(neurons)
+                for k in 0..<item.targets.count {
+                    let row = offsets[i] + k
+                    let uk = u[(row * d)..<((row + 1) * d)]
+                    outs[i][k].attn.append(dotD(uk, attnOut))
+                    outs[i][k].mlp.append(dotD(uk, mlpOut))
+                    var heads = [Double](repeating: 0, count: H)
+                    var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
+                    for h in 0..<H {
+                        let w = uWo[(row * H * hd + h * hd)..<(row * H * hd + (h + 1) * hd)]
+                        heads[h] = dotD(z[(z.startIndex + h * hd)..<(z.startIndex + (h + 1) * hd)], w)
+                        let g = h / group
+                        for j in 0...p {
+                            let a = Double(pattern[h * S + j])
+                            let vj = v.values[(j * kvw + g * hd)..<(j * kvw + (g + 1) * hd)]
+                            sources[h][j] = a * dotD(vj, w)
+                        }
+                    }
+                    outs[i][k].heads.append(heads)
+                    outs[i][k].headSources.append(sources)
+                    var neurons = [Double](repeating: 0, count: ff)
+                    let c = uWd[(row * ff)..<((row + 1) * ff)]
+                    for n in 0..<ff { neurons[n] = Double(post[post.startIndex + n]) * Double(c[c.startIndex + n]) }
+                    outs[i][k].neurons.append(neurons)
+                }
             }
         }
-        return Decomposition(ids: ids, position: p, targets: out)
+        return items.indices.map { Decomposition(ids: items[$0].source.tokenIds, position: positions[$0], targets: outs[$0]) }
     }
 }
 

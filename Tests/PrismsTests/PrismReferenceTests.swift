@@ -120,6 +120,26 @@ final class PrismReferenceTests: XCTestCase {
         }
     }
 
+    /// Decomposing several prompts layer-major (one pull-back per layer for all their targets)
+    /// gives each the decomposition it gets alone.
+    func testManyPromptsAtOnceEqualOneByOne() throws {
+        let (loaded, ref) = try load("tiny-bf16")
+        let prism = Prism(model: loaded.model)
+        let items = try ref.cases.map { c -> (source: ActivationSource, position: Int, targets: [Target]) in
+            (try loaded.model.record(Array(c.ids[...c.position])).source, c.position, c.targets.map { Target.token($0) })
+        }
+        let together = try prism.decomposeMany(items)
+        for (item, t) in zip(items, together) {
+            let alone = try prism.decompose(item.source, position: item.position, targets: item.targets)
+            XCTAssertEqual(t.position, alone.position)
+            for (a, b) in zip(t.targets, alone.targets) {
+                assertClose(a.neurons.flatMap { $0 }, b.neurons.flatMap { $0 }, "neurons")
+                assertClose(a.headSources.flatMap { $0.flatMap { $0 } }, b.headSources.flatMap { $0.flatMap { $0 } }, "head sources")
+                assertClose(a.attn + a.mlp + [a.embed, a.logit], b.attn + b.mlp + [b.embed, b.logit], "residual")
+            }
+        }
+    }
+
     func testBadPositionsAndTargets() throws {
         let (loaded, _) = try load("tiny-f32")
         let (source, _) = try loaded.model.record([2, 10, 11])

@@ -71,27 +71,26 @@ public struct BatchRunner {
         while i < pending.count {
             // A chunk: consecutive pending records, as many as the budget holds.
             var chunk: [Result<Job, BadLine>] = []
-            var tokens = 0, extra = 0
+            var tokens = 0, extra = 0, group = 0
             while i < pending.count && chunk.count < maxChunk {
                 if case .success(let job) = pending[i] {
                     let t = job.position + 1
-                    let nextExtra = extra + PositionRecorder.bytesPerPrompt(tokens: t, config: model.config)
-                        + Self.decompositionBytes(job, config: model.config, detail: detail)
+                    // Per prompt: its recorded rows and its output line; plus, once, a group of
+                    // decompositions in flight (the largest so far).
+                    let nextExtra = extra + PositionRecorder.bytesPerPrompt(tokens: t, config: model.config) + Self.lineBytes(job, config: model.config, detail: detail)
+                    let nextGroup = max(group, Self.decompositionGroup * Self.decompositionBytes(job, config: model.config))
                     if !chunk.isEmpty, let budget,
-                       (try? MemoryPlan.make(model: model, budget: budget, tokens: tokens + t, extraBytes: nextExtra, logitRows: 0)) == nil {
+                       (try? MemoryPlan.make(model: model, budget: budget, tokens: tokens + t, extraBytes: nextExtra + nextGroup, logitRows: 0)) == nil {
                         break
                     }
                     tokens += t
                     extra = nextExtra
+                    group = nextGroup
                 }
                 chunk.append(pending[i])
                 i += 1
             }
-            let decomposing = chunk.map { entry -> Int in
-                if case .success(let job) = entry { return Self.decompositionGroup * Self.decompositionBytes(job, config: model.config, detail: detail) }
-                return 0
-            }.max() ?? 0
-            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + decomposing, logitRows: 0)
+            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + group, logitRows: 0)
             model.streamWeights = plan.streamWeights
             let lines = try runChunk(chunk, model: model, tokenizer: tokenizer, stats: &stats)
             try results.append(lines: lines.map(\.1))
@@ -189,12 +188,16 @@ public struct BatchRunner {
     /// Prompts decomposed together (their full decompositions are held at once).
     static let decompositionGroup = 8
 
-    /// Memory of one decomposition while it is built (every head, source and neuron term per
-    /// target, in Double), and of its output line: charged once per chunk by the planner.
-    static func decompositionBytes(_ job: Job, config c: GemmaConfig, detail: DecompositionJSON.Detail) -> Int {
-        let perTarget = c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (job.position + 2) + 2) * 8
-        let terms = job.targets.count * perTarget
-        return detail == .full ? terms * 4 : terms   // a full line spells every number out in JSON
+    /// Memory of one decomposition while it is built: every head, source and neuron term per
+    /// target, in Double.
+    static func decompositionBytes(_ job: Job, config c: GemmaConfig) -> Int {
+        job.targets.count * c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (job.position + 2) + 2) * 8
+    }
+
+    /// Memory of a record's output line until its chunk is committed: a summary is a few KB; a
+    /// full line spells every term out in JSON (~20 bytes a number).
+    static func lineBytes(_ job: Job, config c: GemmaConfig, detail: DecompositionJSON.Detail) -> Int {
+        detail == .full ? decompositionBytes(job, config: c) / 8 * 24 : 16 * 1024
     }
 
     static func line(_ obj: [String: Any]) throws -> String {

@@ -56,11 +56,16 @@ public struct StudyContext {
             let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
             let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
                                            decomposedAt: ids.map { $0.count - 1 })
-            for (s, seq) in ids.enumerated() {
-                let l = logits[s].first ?? []
-                let next = l.indices.max { l[$0] < l[$1] } ?? 0
-                let d = try prism.decompose(recorder.source(sequence: s), position: seq.count - 1, targets: targets(start + s))
-                try body(start + s, seq, d, next)
+            // A few prompts share each pull-back through W_O and W_down (held at once: a few).
+            var g = 0
+            while g < ids.count {
+                let group = Array(g..<min(ids.count, g + 4))
+                let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), ids[$0].count - 1, targets(start + $0)) })
+                for (s, d) in zip(group, ds) {
+                    let l = logits[s].first ?? []
+                    try body(start + s, ids[s], d, l.indices.max { l[$0] < l[$1] } ?? 0)
+                }
+                g += 4
             }
             start += chunk
         }

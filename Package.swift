@@ -20,6 +20,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "prism", targets: ["prism"]),
+        // Libraries for the fuzz package in Fuzz/ (it depends on this package by path).
+        .library(name: "PrismFormats", targets: ["PrismFormats"]),
+        .library(name: "PrismTokenizer", targets: ["PrismTokenizer"]),
+        .library(name: "PrismModel", targets: ["PrismModel"]),
+        .library(name: "PrismBatch", targets: ["PrismBatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,6 +56,8 @@ let package = Package(
         .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
+        // Inputs the fuzz targets in Fuzz/ found, replayed through the same parsers.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["PrismFormats", "PrismModel", "PrismTokenizer", "PrismBatch"]),
     ],
     swiftLanguageModes: [.v5]
 )

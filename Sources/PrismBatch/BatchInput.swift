@@ -29,6 +29,11 @@ public struct BatchInput: Sendable {
 
     public static func read(path: String, checksum: (Data) -> String) throws -> BatchInput {
         guard let data = FileManager.default.contents(atPath: path) else { throw PrismError("cannot read batch input \(path)") }
+        return read(data: data, checksum: checksum)
+    }
+
+    /// The records of a whole input file given as bytes (the fuzz targets call this directly).
+    public static func read(data: Data, checksum: (Data) -> String) -> BatchInput {
         var entries: [Result<BatchRecord, BadLine>] = []
         var seen: Set<String> = []
         var lineNumber = 0
@@ -95,7 +100,9 @@ public struct BatchInput: Sendable {
         if targets.isEmpty && targetIds.isEmpty && diffs.isEmpty { return bad(id, "no targets (\"targets\", \"target_ids\" or \"target_diffs\")") }
         var position = -1
         if let p = obj["position"] {
-            guard let n = p as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded() else { return bad(id, "\"position\" must be an integer") }
+            guard let n = p as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded(), n.doubleValue.magnitude < 1e12 else {
+                return bad(id, "\"position\" must be an integer")
+            }
             position = n.intValue
         }
         return .success(BatchRecord(id: id, line: line, prompt: prompt, ids: ids, targets: targets, targetIds: targetIds,

@@ -67,7 +67,7 @@ public final class ActivationStoreWriter {
     }
 
     func write(_ data: Data) throws {
-        do { try handle.write(contentsOf: data) } catch { throw PrismError("writing \(temporary) failed: \(error.localizedDescription)") }
+        do { try handle.write(contentsOf: data) } catch { throw PrismError("writing \(temporary) failed: \(describeIOError(error))") }
         offset += data.count
     }
 
@@ -103,7 +103,7 @@ public final class ActivationStoreWriter {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw PrismError("writing \(temporary) failed: \(error.localizedDescription)")
+            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
         }
         try? FileManager.default.removeItem(atPath: path)
         guard rename(temporary, path) == 0 else { throw PrismError("cannot rename \(temporary) to \(path)") }
@@ -121,8 +121,13 @@ public final class ActivationStoreReader: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         file = try MappedFile(path: path)
-        let all = file.all
-        guard file.size >= 64 else { throw PrismError("\(path): truncated activation store (no complete header)") }
+        (index, byName) = try Self.parse(file.all, path: path)
+    }
+
+    /// Parses and bounds-checks a whole activation store given as bytes (the fuzz targets call
+    /// this directly): header and index checksums, every tensor's shape and chunks.
+    public static func parse(_ all: UnsafeRawBufferPointer, path: String) throws -> (index: ActivationStoreFormat.Index, byName: [String: Int]) {
+        guard all.count >= 64 else { throw PrismError("\(path): truncated activation store (no complete header)") }
         guard Array(all[0..<8]) == ActivationStoreFormat.magic else { throw PrismError("\(path): not an activation store (bad magic)") }
         func get<T: FixedWidthInteger>(_ off: Int, _: T.Type) -> T { T(littleEndian: all.loadUnaligned(fromByteOffset: off, as: T.self)) }
         guard XXH64.hash(UnsafeRawBufferPointer(rebasing: all[0..<56])) == get(56, UInt64.self) else {
@@ -130,35 +135,45 @@ public final class ActivationStoreReader: @unchecked Sendable {
         }
         guard get(8, UInt32.self) == ActivationStoreFormat.versionMajor else { throw PrismError("\(path): unsupported activation store version") }
         let indexOffset = get(16, UInt64.self), indexLength = get(24, UInt64.self)
-        guard get(32, UInt64.self) == UInt64(file.size) else { throw PrismError("\(path): truncated activation store") }
-        guard indexLength <= UInt64(ActivationStoreFormat.maxIndexBytes), indexOffset >= 64, indexOffset <= UInt64(file.size),
-              indexLength <= UInt64(file.size) - indexOffset else {
+        guard get(32, UInt64.self) == UInt64(all.count) else { throw PrismError("\(path): truncated activation store") }
+        guard indexLength <= UInt64(ActivationStoreFormat.maxIndexBytes), indexOffset >= 64, indexOffset <= UInt64(all.count),
+              indexLength <= UInt64(all.count) - indexOffset else {
             throw PrismError("\(path): activation store index is out of bounds")
         }
-        let indexBytes = file.bytes(Int(indexOffset)..<Int(indexOffset + indexLength))
+        let indexBytes = UnsafeRawBufferPointer(rebasing: all[Int(indexOffset)..<Int(indexOffset + indexLength)])
         guard XXH64.hash(indexBytes) == get(40, UInt64.self) else { throw PrismError("\(path): activation store index is corrupt") }
+        let index: ActivationStoreFormat.Index
         do {
             index = try JSONDecoder().decode(ActivationStoreFormat.Index.self, from: Data(indexBytes))
         } catch {
             throw PrismError("\(path): activation store index is malformed")
         }
         var byName: [String: Int] = [:]
+        var dataEnd = 64
         for (i, t) in index.tensors.enumerated() {
             guard t.dtype == "f32", let count = checkedElementCount(t.shape), count <= Int(1) << 36 else {
                 throw PrismError("\(path): tensor \(t.name) has a bad dtype or shape")
             }
             var raw = 0
             for c in t.chunks {
-                guard c.offset >= 64, c.length >= 0, c.raw >= 0, c.raw <= ActivationStoreFormat.chunkBytes,
+                // Chunks follow one another in the data section, as the writer lays them out:
+                // no chunk can be counted twice, so what the index claims is bounded by the file.
+                guard c.offset >= dataEnd, c.length >= 0, c.raw >= 0, c.raw <= ActivationStoreFormat.chunkBytes,
                       c.offset <= Int(indexOffset), c.length <= Int(indexOffset) - c.offset else {
                     throw PrismError("\(path): tensor \(t.name) has a chunk out of bounds")
                 }
+                // LZ4 expands a block at most ~255-fold: a larger claim is corrupt, and refused
+                // before anything of that size is allocated.
+                guard c.raw <= c.length * 255 + 16 else {
+                    throw PrismError("\(path): tensor \(t.name) has a chunk claiming \(c.raw) bytes from \(c.length)")
+                }
+                dataEnd = c.offset + c.length
                 raw += c.raw
             }
             guard raw == count * 4 else { throw PrismError("\(path): tensor \(t.name) chunks hold \(raw) bytes, shape needs \(count * 4)") }
             byName[t.name] = i
         }
-        self.byName = byName
+        return (index, byName)
     }
 
     public var names: [String] { index.tensors.map(\.name) }
@@ -167,17 +182,26 @@ public final class ActivationStoreReader: @unchecked Sendable {
     public func tensor(_ name: String) throws -> (shape: [Int], values: [Float]) {
         guard let i = byName[name] else { throw PrismError("\(path): no activation named \(name)") }
         let t = index.tensors[i]
-        let count = t.shape.reduce(1, *)
+        return (t.shape, try Self.decode(t, from: file.all, path: path))
+    }
+
+    /// One tensor of a store that `parse` accepted, decompressed from `all`. `checksums: false`
+    /// is for the fuzz target only (it lets mutated chunks reach the LZ4 decoder).
+    public static func decode(_ t: ActivationStoreFormat.Tensor, from all: UnsafeRawBufferPointer, path: String,
+                              checksums: Bool = true) throws -> [Float] {
+        let name = t.name
+        guard let count = checkedElementCount(t.shape) else { throw PrismError("\(path): tensor \(name) has a bad shape") }
         var values = [Float](repeating: 0, count: count)
         try values.withUnsafeMutableBytes { dst in
             var at = 0
             for c in t.chunks {
-                let src = file.bytes(c.offset..<(c.offset + c.length))
-                guard XXH64.hex(XXH64.hash(src)) == c.xxh64 else { throw PrismError("\(path): activation \(name) is corrupt (checksum mismatch)") }
+                guard c.raw <= dst.count - at else { throw PrismError("\(path): activation \(name) has more data than its shape") }
+                let src = UnsafeRawBufferPointer(rebasing: all[c.offset..<(c.offset + c.length)])
+                guard !checksums || XXH64.hex(XXH64.hash(src)) == c.xxh64 else { throw PrismError("\(path): activation \(name) is corrupt (checksum mismatch)") }
                 try LZ4.decompress(src, originalSize: c.raw, into: UnsafeMutableRawBufferPointer(rebasing: dst[at..<(at + c.raw)]))
                 at += c.raw
             }
         }
-        return (t.shape, values)
+        return values
     }
 }

@@ -15,19 +15,27 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
         self.path = path
         let file = try MappedFile(path: path)
         self.file = file
-        let header = try ModelFileFormat.Header.decode(file.bytes(0..<min(file.size, ModelFileFormat.headerSize)), path: path)
-        self.header = header
-        guard header.fileLength == UInt64(file.size) else {
-            throw PrismError("\(path): truncated or extended model file (\(file.size) bytes, header says \(header.fileLength))")
+        (header, directory, byName) = try Self.parse(file.all, path: path)
+    }
+
+    /// Parses and bounds-checks a whole model file given as bytes (the fuzz targets call this
+    /// directly): header and directory checksums, every part's range, alignment and length
+    /// against its tensor's shape and encoding, and that no two parts overlap.
+    public static func parse(_ all: UnsafeRawBufferPointer, path: String) throws
+        -> (header: ModelFileFormat.Header, directory: ModelFileFormat.Directory, byName: [String: Int]) {
+        let size = all.count
+        let header = try ModelFileFormat.Header.decode(UnsafeRawBufferPointer(rebasing: all[0..<min(size, ModelFileFormat.headerSize)]), path: path)
+        guard header.fileLength == UInt64(size) else {
+            throw PrismError("\(path): truncated or extended model file (\(size) bytes, header says \(header.fileLength))")
         }
         guard header.directoryLength <= UInt64(ModelFileFormat.maxDirectoryBytes),
               header.directoryOffset >= UInt64(ModelFileFormat.headerSize),
-              header.directoryOffset <= UInt64(file.size),
-              header.directoryLength <= UInt64(file.size) - header.directoryOffset else {
+              header.directoryOffset <= UInt64(size),
+              header.directoryLength <= UInt64(size) - header.directoryOffset else {
             throw PrismError("\(path): model file directory is out of bounds")
         }
         let dirRange = Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)
-        let dirBytes = file.bytes(dirRange)
+        let dirBytes = UnsafeRawBufferPointer(rebasing: all[dirRange])
         guard XXH64.hash(dirBytes) == header.directoryChecksum else {
             throw PrismError("\(path): model file directory is corrupt (checksum mismatch)")
         }
@@ -39,11 +47,10 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
         } catch {
             throw PrismError("\(path): model file directory is malformed")
         }
-        self.directory = directory
         var byName: [String: Int] = [:]
         var ranges: [(Range<Int>, String)] = [(0..<ModelFileFormat.headerSize, "header"), (dirRange, "directory")]
         func checkPart(_ p: ModelFileFormat.Part, _ what: String, expectedLength: Int?) throws {
-            guard p.offset >= 0, p.length >= 0, p.offset <= file.size, p.length <= file.size - p.offset else {
+            guard p.offset >= 0, p.length >= 0, p.offset <= size, p.length <= size - p.offset else {
                 throw PrismError("\(path): \(what) is out of bounds")
             }
             guard p.offset % ModelFileFormat.alignment == 0 else { throw PrismError("\(path): \(what) is not 64-byte aligned") }
@@ -67,7 +74,7 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.0.lowerBound < a.0.upperBound {
             throw PrismError("\(path): \(a.1) and \(b.1) overlap")
         }
-        self.byName = byName
+        return (header, directory, byName)
     }
 
     public var tensorNames: [String] { directory.tensors.map(\.name) }
@@ -83,24 +90,29 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
     /// Recomputes every checksum and checks that every byte not in a part (alignment
     /// padding) is zero. Returns the first problem found, naming the tensor, or nil.
     public func verify(progress: ((Int) -> Void)? = nil) -> String? {
+        Self.verify(file.all, header: header, directory: directory, release: { self.file.release($0) }, progress: progress)
+    }
+
+    /// `verify()` over the bytes of a file that `parse` accepted.
+    public static func verify(_ all: UnsafeRawBufferPointer, header: ModelFileFormat.Header, directory: ModelFileFormat.Directory,
+                              release: ((Range<Int>) -> Void)? = nil, progress: ((Int) -> Void)? = nil) -> String? {
         var parts: [(String, ModelFileFormat.Part)] = []
         if let t = directory.tokenizer { parts.append(("tokenizer", t)) }
-        for t in directory.tensors { for k in t.parts.keys.sorted() { parts.append(("tensor \(t.name) (\(k))", t.parts[k]!)) } }
+        for t in directory.tensors { for (k, p) in t.parts.sorted(by: { $0.key < $1.key }) { parts.append(("tensor \(t.name) (\(k))", p)) } }
         var covered: [Range<Int>] = [0..<ModelFileFormat.headerSize,
                                      Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)]
         var done = 0
         for (what, p) in parts {
-            let b = bytes(p)
+            let b = UnsafeRawBufferPointer(rebasing: all[p.offset..<(p.offset + p.length)])
             if XXH64.hex(XXH64.hash(b)) != p.xxh64 { return "\(what): checksum mismatch" }
             covered.append(p.offset..<(p.offset + p.length))
             done += p.length
-            file.release(p.offset..<(p.offset + p.length))
+            release?(p.offset..<(p.offset + p.length))
             progress?(done)
         }
         covered.sort { $0.lowerBound < $1.lowerBound }
         var cursor = 0
-        let all = file.all
-        for r in covered + [file.size..<file.size] {
+        for r in covered + [all.count..<all.count] {
             if r.lowerBound > cursor {
                 for i in cursor..<r.lowerBound where all[i] != 0 { return "padding byte at offset \(i) is not zero" }
             }

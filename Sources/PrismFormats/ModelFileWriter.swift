@@ -37,7 +37,7 @@ public final class ModelFileWriter {
         do {
             try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none))
         } catch {
-            throw PrismError("writing \(temporary) failed: \(error.localizedDescription)")
+            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
         }
         offset += bytes.count
     }
@@ -85,7 +85,7 @@ public final class ModelFileWriter {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw PrismError("writing \(temporary) failed: \(error.localizedDescription)")
+            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
         }
         let fm = FileManager.default
         if fm.fileExists(atPath: output) {

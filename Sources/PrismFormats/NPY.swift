@@ -35,8 +35,6 @@ public enum NPY {
     }
 
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw PrismError("cannot write \(path)")
-        }
+        try writeFileAtomically(Data(bytes), to: path)
     }
 }

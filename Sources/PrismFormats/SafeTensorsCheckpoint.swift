@@ -58,6 +58,12 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
 
     private static func readIndex(_ path: String) throws -> ([String], [String: String]) {
         guard let data = FileManager.default.contents(atPath: path) else { throw PrismError("cannot read \(path)") }
+        return try parseIndex(data, path: path)
+    }
+
+    /// Parses `model.safetensors.index.json`: the shard file names (sorted, each a plain name in
+    /// the checkpoint directory) and the tensor -> shard map.
+    public static func parseIndex(_ data: Data, path: String) throws -> (shards: [String], weightMap: [String: String]) {
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw PrismError("\(path): not a JSON object")
         }
@@ -67,7 +73,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         var names: [String] = []
         for f in Set(map.values).sorted() {
             // Shard names are plain file names in the same directory; refuse paths that escape it.
-            guard !f.contains("/"), !f.isEmpty, f != "..", f != "." else { throw PrismError("\(path): bad shard name \(f)") }
+            guard !f.contains("/"), !f.contains("\0"), !f.isEmpty, f != "..", f != "." else { throw PrismError("\(path): bad shard name \(f)") }
             names.append(f)
         }
         return (names, map)

@@ -26,16 +26,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let file = try MappedFile(path: path)
         self.file = file
         let name = (path as NSString).lastPathComponent
-        guard file.size >= 8 else { throw PrismError("\(name): truncated safetensors file (\(file.size) bytes, no header)") }
-        let n64 = file.all.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
+        (entries, metadata) = try Self.parseHeader(file.all, name: name)
+    }
+
+    /// Parses and validates the header of a whole safetensors file given as bytes (the fuzz
+    /// targets call this directly): every entry's dtype, shape and offsets are checked against
+    /// the file's size, with overflow checks, and tensors may not overlap.
+    public static func parseHeader(_ all: UnsafeRawBufferPointer, name: String) throws -> (entries: [String: Entry], metadata: [String: String]) {
+        guard all.count >= 8 else { throw PrismError("\(name): truncated safetensors file (\(all.count) bytes, no header)") }
+        let n64 = all.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
         guard n64 <= UInt64(Self.maxHeaderBytes) else {
             throw PrismError("\(name): safetensors header length \(n64) exceeds the \(Self.maxHeaderBytes)-byte cap")
         }
         let n = Int(n64)
-        guard 8 + n <= file.size else {
-            throw PrismError("\(name): truncated safetensors file: header says \(n) bytes, file has \(file.size - 8) after the length")
+        guard 8 + n <= all.count else {
+            throw PrismError("\(name): truncated safetensors file: header says \(n) bytes, file has \(all.count - 8) after the length")
         }
-        let headerData = Data(file.bytes(8..<(8 + n)))
+        let headerData = Data(UnsafeRawBufferPointer(rebasing: all[8..<(8 + n)]))
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: headerData)
@@ -44,7 +51,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         guard let object = json as? [String: Any] else { throw PrismError("\(name): safetensors header is not a JSON object") }
         let dataStart = 8 + n
-        let dataSize = file.size - dataStart
+        let dataSize = all.count - dataStart
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         for (key, value) in object {
@@ -59,12 +66,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
             entries[key] = try Self.parseEntry(key, value, file: name, dataStart: dataStart, dataSize: dataSize)
         }
         // Tensors may not overlap: a hostile header could otherwise alias one tensor's bytes as another's.
-        let sorted = entries.values.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where b.range.lowerBound < a.range.upperBound && !a.range.isEmpty && !b.range.isEmpty {
+        // Empty tensors are left out: one between two overlapping tensors would hide their overlap.
+        let sorted = entries.values.filter { !$0.range.isEmpty }.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.range.lowerBound < a.range.upperBound {
             throw PrismError("\(name): tensors \(a.name) and \(b.name) overlap in the data section")
         }
-        self.entries = entries
-        self.metadata = metadata
+        return (entries, metadata)
     }
 
     private static func parseEntry(_ key: String, _ value: Any, file: String, dataStart: Int, dataSize: Int) throws -> Entry {
@@ -75,13 +82,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let shapeAny = e["shape"] as? [Any] else { throw PrismError("\(file): tensor \(key): missing shape") }
         var shape: [Int] = []
         for d in shapeAny {
-            guard let num = d as? NSNumber, !isJSONFloat(num), num.int64Value >= 0 else {
+            guard let dim = jsonInteger(d), dim >= 0 else {
                 throw PrismError("\(file): tensor \(key): shape \(shapeAny) is not a list of non-negative integers")
             }
-            shape.append(Int(num.int64Value))
+            shape.append(Int(dim))
         }
         guard let offs = e["data_offsets"] as? [Any], offs.count == 2,
-              let b = (offs[0] as? NSNumber)?.int64Value, let en = (offs[1] as? NSNumber)?.int64Value,
+              let b = jsonInteger(offs[0]), let en = jsonInteger(offs[1]),
               b >= 0, en >= b else {
             throw PrismError("\(file): tensor \(key): data_offsets must be [begin, end] with 0 <= begin <= end")
         }
@@ -101,6 +108,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard let e = entries[name] else { return nil }
         return TensorView(name: name, dtype: e.dtype, shape: e.shape, bytes: file.bytes(e.range), owner: file)
     }
+}
+
+/// A JSON integer (not a float, not a boolean) that fits in 62 bits; nil otherwise. Reading
+/// `int64Value` of an arbitrary JSON number would trap or wrap on 1e300 or 2^70.
+func jsonInteger(_ value: Any) -> Int64? {
+    guard let num = value as? NSNumber, !isJSONFloat(num) else { return nil }
+    let t = String(cString: num.objCType)
+    guard t != "c", t != "B" else { return nil }
+    let d = num.doubleValue
+    guard d.isFinite, d.magnitude < 4e18 else { return nil }
+    return num.int64Value
 }
 
 /// A JSON number written with a fraction or exponent (`3.0`) is not a dimension.

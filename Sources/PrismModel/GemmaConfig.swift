@@ -68,14 +68,19 @@ public struct GemmaConfig: Codable, Equatable, Sendable {
         if let a = architectures, !a.isEmpty, !a.contains("GemmaForCausalLM") {
             throw PrismError("\(source): architectures \(a) do not include GemmaForCausalLM")
         }
-        let positive: [(String, Int)] = [
+        // head_dim defaults to hidden_size / num_attention_heads: check the divisor first.
+        let positive: [(String, Int?)] = [
             ("vocab_size", vocab_size), ("hidden_size", hidden_size), ("intermediate_size", intermediate_size),
             ("num_hidden_layers", num_hidden_layers), ("num_attention_heads", num_attention_heads),
-            ("num_key_value_heads", kvHeads), ("head_dim", headDim), ("max_position_embeddings", max_position_embeddings),
+            ("num_key_value_heads", num_key_value_heads), ("head_dim", head_dim), ("max_position_embeddings", max_position_embeddings),
         ]
-        for (k, v) in positive where v <= 0 || v > 1 << 24 {
-            throw PrismError("\(source): \(k) = \(v) is out of range")
+        for (k, v) in positive {
+            guard let v else { continue }
+            if v <= 0 || v > 1 << 24 { throw PrismError("\(source): \(k) = \(v) is out of range") }
         }
+        // Every layer's tensors are listed by name when the weights are bound.
+        guard num_hidden_layers <= 1024 else { throw PrismError("\(source): num_hidden_layers = \(num_hidden_layers) is out of range") }
+        guard headDim > 0 else { throw PrismError("\(source): head_dim = hidden_size / num_attention_heads is 0") }
         guard num_attention_heads % kvHeads == 0 else {
             throw PrismError("\(source): num_attention_heads \(num_attention_heads) is not a multiple of num_key_value_heads \(kvHeads)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PrismFormats
 import PrismSupport
 
 /// The journal beside a batch output (`OUTPUT.journal`): a header naming the model, input,
@@ -81,7 +82,7 @@ public final class Journal {
             try handle.write(contentsOf: try JSONEncoder().encode(entry) + Data("\n".utf8))
             try handle.synchronize()
         } catch {
-            throw PrismError("writing journal \(path) failed: \(error.localizedDescription)")
+            throw PrismError("writing journal \(path) failed: \(describeIOError(error))")
         }
         completed.formUnion(ids)
         committedBytes = outputBytes
@@ -120,7 +121,10 @@ public final class ResultsFile {
             try handle.write(contentsOf: data)
             try handle.synchronize()
         } catch {
-            throw PrismError("writing \(path) failed: \(error.localizedDescription)")
+            // Cut off what part of the chunk got written (a torn line on a full disk): the
+            // file keeps exactly its committed lines, and a rerun resumes from them.
+            _ = try? handle.truncate(atOffset: UInt64(bytes))
+            throw PrismError("writing \(path) failed: \(describeIOError(error))")
         }
         bytes += data.count
     }

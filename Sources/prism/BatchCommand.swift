@@ -93,9 +93,9 @@ enum Summaries {
     static func write(results: String, to path: String) throws {
         let r = try BatchSummary.summarize(resultsPath: results)
         let json = try JSONSerialization.data(withJSONObject: r.object, options: [.prettyPrinted, .sortedKeys])
-        guard FileManager.default.createFile(atPath: path, contents: json) else { throw PrismError("cannot write \(path)") }
+        try writeFileAtomically(json, to: path)
         let csvPath = (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".csv"
-        guard FileManager.default.createFile(atPath: csvPath, contents: Data(r.csv.utf8)) else { throw PrismError("cannot write \(csvPath)") }
+        try writeFileAtomically(Data(r.csv.utf8), to: csvPath)
         print("wrote \(path) and \(csvPath)")
     }
 }

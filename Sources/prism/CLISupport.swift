@@ -5,12 +5,26 @@ import PrismSupport
 enum CLI {
     /// Runs `body`; a PrismError becomes `error: <message>` on stderr and exit code 1,
     /// never a crash or a stack trace.
+    /// Output on stdout that could not be written (`> /dev/full`, a full disk) is an error too.
     static func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
+            try flushStandardOutput()
         } catch let e as PrismError {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// Flushes stdout and checks that everything printed reached it.
+    static func flushStandardOutput() throws {
+        errno = 0
+        let flushed = fflush(stdout) == 0
+        let code = errno
+        guard flushed, ferror(stdout) == 0 else {
+            clearerr(stdout)
+            let reason = code != 0 ? String(cString: strerror(code)) : "write error"
+            throw PrismError("cannot write standard output: \(reason)")
         }
     }
 }

@@ -42,15 +42,17 @@ enum DecompositionFiles {
         let K = d.targets.count
         guard let first = d.targets.first else { return }
         let L = first.attn.count, H = first.heads.first?.count ?? 0, P = d.position + 1, ff = first.neurons.first?.count ?? 0
-        try NPY.write(NPY.encode(shape: [K, 1 + 2 * L], float64: d.targets.flatMap { $0.residualTerms.map(\.value) }), to: dir + "/terms.npy")
-        try NPY.write(NPY.encode(shape: [K, L, H], float64: d.targets.flatMap { $0.heads.flatMap { $0 } }), to: dir + "/heads.npy")
-        try NPY.write(NPY.encode(shape: [K, L, H, P], float64: d.targets.flatMap { $0.headSources.flatMap { $0.flatMap { $0 } } }), to: dir + "/head_sources.npy")
-        try NPY.write(NPY.encode(shape: [K, L, ff], float64: d.targets.flatMap { $0.neurons.flatMap { $0 } }), to: dir + "/neurons.npy")
-        try NPY.write(NPY.encode(shape: [K], float64: d.targets.map(\.logit)), to: dir + "/logits.npy")
-        try NPY.write(NPY.encode(shape: [d.ids.count], int64: d.ids), to: dir + "/ids.npy")
         let labels = try JSONOut.string(["targets": d.targets.map(\.target.label), "position": d.position,
                                          "terms": first.residualTerms.map(\.name), "frozen": Decomposition.frozen])
-        try write(labels + "\n", dir + "/targets.json")
+        try writeSet(dir, [
+            ("terms.npy", NPY.encode(shape: [K, 1 + 2 * L], float64: d.targets.flatMap { $0.residualTerms.map(\.value) })),
+            ("heads.npy", NPY.encode(shape: [K, L, H], float64: d.targets.flatMap { $0.heads.flatMap { $0 } })),
+            ("head_sources.npy", NPY.encode(shape: [K, L, H, P], float64: d.targets.flatMap { $0.headSources.flatMap { $0.flatMap { $0 } } })),
+            ("neurons.npy", NPY.encode(shape: [K, L, ff], float64: d.targets.flatMap { $0.neurons.flatMap { $0 } })),
+            ("logits.npy", NPY.encode(shape: [K], float64: d.targets.map(\.logit))),
+            ("ids.npy", NPY.encode(shape: [d.ids.count], int64: d.ids)),
+            ("targets.json", Array((labels + "\n").utf8)),
+        ])
     }
 
     /// Long-format CSVs: residual.csv, heads.csv, head_sources.csv, neurons.csv.
@@ -68,15 +70,24 @@ enum DecompositionFiles {
             }
             for (l, ns) in t.neurons.enumerated() { for (n, v) in ns.enumerated() { neurons += "\(label),\(l),\(n),\(v)\n" } }
         }
-        try write(residual, dir + "/residual.csv")
-        try write(heads, dir + "/heads.csv")
-        try write(sources, dir + "/head_sources.csv")
-        try write(neurons, dir + "/neurons.csv")
+        try writeSet(dir, [("residual.csv", Array(residual.utf8)), ("heads.csv", Array(heads.utf8)),
+                           ("head_sources.csv", Array(sources.utf8)), ("neurons.csv", Array(neurons.utf8))])
     }
 
     static func csvField(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
-    static func write(_ text: String, _ path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else { throw PrismError("cannot write \(path)") }
+    /// Writes the files of one output as a set: each atomically, and when one fails (disk
+    /// full) the ones already written are removed, so DIR never holds half an output.
+    static func writeSet(_ dir: String, _ files: [(name: String, bytes: [UInt8])]) throws {
+        var written: [String] = []
+        do {
+            for f in files {
+                try writeFileAtomically(Data(f.bytes), to: dir + "/" + f.name)
+                written.append(dir + "/" + f.name)
+            }
+        } catch {
+            for p in written { try? FileManager.default.removeItem(atPath: p) }
+            throw error
+        }
     }
 }

@@ -61,6 +61,10 @@ public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), n, k, 1, u, k, p, n, 0, out, n)
         return
     }
+    if case .q8 = w.storage {
+        Q8Kernels.pullBack(u, count: count, w, out)
+        return
+    }
     let tileRows = max(8, min(w.rows, (256 * 1024) / max(1, w.cols)))
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
     defer { scratch.deallocate() }

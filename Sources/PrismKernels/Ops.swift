@@ -1,3 +1,4 @@
+import CPrismKernels
 import Foundation
 
 /// The element-wise and per-row operations of the Gemma forward pass, in fp32.
@@ -22,6 +23,11 @@ public enum Ops {
     public static func geluTanh(_ x: Float) -> Float {
         let c: Float = 0.7978845608028654
         return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
+    }
+
+    /// GELU (tanh form) over `count` floats in place: vectorized (AVX2) where the CPU has it.
+    public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        prism_gelu_tanh(Q8Kernels.kernel, x, x, count)
     }
 
     @inlinable

@@ -72,4 +72,19 @@ public enum Q8Kernels {
             }
         }
     }
+
+    /// `out[k, c] = sum_r u[k, r] * W[r, c]`: the prisms' pull-back, columns split over the cores
+    /// at block boundaries. Each weight is widened once in registers and serves every direction.
+    public static func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+        guard case .q8(let quants, let scales, let bs) = w.storage, count > 0, w.cols > 0 else { return }
+        let rows = w.rows, cols = w.cols
+        let blocks = (cols + bs - 1) / bs
+        let parts = min(threads, max(1, blocks / 4))
+        let k = kernel
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            let c0 = blocks * i / parts * bs, c1 = min(cols, blocks * (i + 1) / parts * bs)
+            prism_q8_pullback(k, quants, scales, Int32(rows), Int32(cols), Int32(bs), u, Int32(count), Int32(rows),
+                              out, Int32(cols), Int32(c0), Int32(c1))
+        }
+    }
 }

@@ -228,7 +228,7 @@ public final class GemmaModel: @unchecked Sendable {
         matmulTransposed(h.p, count: n, lw.up, up.p, route: activationRoute)       // [N, ff]
         offer(recorder, ActivationName.gate(l), tokens, rowStart, gate, width: ff, shape: [ff])
         switch activation {
-        case .geluTanh: for i in 0..<(n * ff) { gate.p[i] = Ops.geluTanh(gate.p[i]) }
+        case .geluTanh: Ops.geluTanh(gate.p, count: n * ff)
         case .geluExact: for i in 0..<(n * ff) { gate.p[i] = Ops.geluExact(gate.p[i]) }
         }
         offer(recorder, ActivationName.gateAct(l), tokens, rowStart, gate, width: ff, shape: [ff])
@@ -321,5 +321,16 @@ extension GemmaModel {
         let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
                                  decomposedAt: decomposedAtLast ? [ids.count - 1] : nil)
         return (recorder.source(sequence: 0, ids: ids), logits[0].first ?? [])
+    }
+
+    /// Runs one prompt keeping only what decomposing its last position needs (that position's
+    /// rows, its attention rows, the values it reads): what `prism decompose` reads, at a
+    /// fraction of the copying and memory of `record`.
+    public func recordLastPosition(_ ids: [Int]) throws -> (source: ActivationSource, lastLogits: [Float]) {
+        guard !ids.isEmpty else { throw PrismError("empty prompt: nothing to run") }
+        let recorder = PositionRecorder(ids: [ids], positions: [ids.count - 1], layers: config.num_hidden_layers)
+        let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
+                                 decomposedAt: [ids.count - 1])
+        return (recorder.source(sequence: 0), logits[0].first ?? [])
     }
 }

@@ -100,27 +100,57 @@ public struct Prism {
                     outs[i][k].mlp.append(dotD(uk, mlpOut))
                     var heads = [Double](repeating: 0, count: H)
                     var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
-                    for h in 0..<H {
-                        let w = uWo[(row * H * hd + h * hd)..<(row * H * hd + (h + 1) * hd)]
-                        heads[h] = dotD(z[(z.startIndex + h * hd)..<(z.startIndex + (h + 1) * hd)], w)
-                        let g = h / group
-                        for j in 0...p {
-                            let a = Double(pattern[h * S + j])
-                            let vj = v.values[(j * kvw + g * hd)..<(j * kvw + (g + 1) * hd)]
-                            sources[h][j] = a * dotD(vj, w)
+                    z.withUnsafeBufferPointer { zp in
+                        v.values.withUnsafeBufferPointer { vp in
+                            uWo.withUnsafeBufferPointer { wp in
+                                for h in 0..<H {
+                                    let w = wp.baseAddress! + row * H * hd + h * hd
+                                    heads[h] = dotD(zp.baseAddress! + h * hd, w, hd)
+                                    let g = h / group
+                                    for j in 0...p {
+                                        sources[h][j] = Double(pattern[h * S + j]) * dotD(vp.baseAddress! + j * kvw + g * hd, w, hd)
+                                    }
+                                }
+                            }
                         }
                     }
                     outs[i][k].heads.append(heads)
                     outs[i][k].headSources.append(sources)
-                    var neurons = [Double](repeating: 0, count: ff)
-                    let c = uWd[(row * ff)..<((row + 1) * ff)]
-                    for n in 0..<ff { neurons[n] = Double(post[post.startIndex + n]) * Double(c[c.startIndex + n]) }
+                    let c = row * ff
+                    let neurons = post.withUnsafeBufferPointer { pp in
+                        uWd.withUnsafeBufferPointer { cp in
+                            [Double](unsafeUninitializedCapacity: ff) { buf, n in
+                                for j in 0..<ff { buf[j] = Double(pp[j]) * Double(cp[c + j]) }
+                                n = ff
+                            }
+                        }
+                    }
                     outs[i][k].neurons.append(neurons)
                 }
             }
         }
         return items.indices.map { Decomposition(ids: items[$0].source.tokenIds, position: positions[$0], targets: outs[$0]) }
     }
+}
+
+/// Dot product of `n` floats at `a` and `b`: fp32 products widened, accumulated in Double
+/// (four partial sums, so the loop vectorizes).
+@inline(__always)
+func dotD(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    var i = 0
+    while i + 4 <= n {
+        s0 += Double(a[i]) * Double(b[i])
+        s1 += Double(a[i + 1]) * Double(b[i + 1])
+        s2 += Double(a[i + 2]) * Double(b[i + 2])
+        s3 += Double(a[i + 3]) * Double(b[i + 3])
+        i += 4
+    }
+    while i < n {
+        s0 += Double(a[i]) * Double(b[i])
+        i += 1
+    }
+    return (s0 + s1) + (s2 + s3)
 }
 
 /// Dot product of two equal-length slices, accumulated in Double.

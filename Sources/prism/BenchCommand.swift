@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrismKernels
 import PrismModel
 import PrismSupport
 import Prisms
@@ -152,22 +153,33 @@ struct BenchChildCommand: ParsableCommand {
                 // Forward pass with recording, then every term (heads x sources, neurons) for k targets.
                 try runtime.prepare(m, tokens: tokens, extraBytes: RuntimeOptions.recordedBytes(m, tokens: tokens), logitRows: 1)
                 let targets = (0..<k).map { Target.token(100 + $0 * 7) }
-                var forward: [Double] = [], decompose: [Double] = [], plain: [Double] = []
+                var forward: [Double] = [], decompose: [Double] = [], plain: [Double] = [], pulls: [Double] = []
                 for i in 0...repeats {
                     var t = Date()
                     _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]])
                     let f0 = Date().timeIntervalSince(t) * 1000
                     t = Date()
-                    let (source, _) = try m.record(ids, decomposedAtLast: true)
+                    let (source, _) = try m.recordLastPosition(ids)   // as `prism decompose` records
                     let f = Date().timeIntervalSince(t) * 1000
                     t = Date()
                     let d = try Prism(model: m).decompose(source, position: tokens - 1, targets: targets)
                     let c = Date().timeIntervalSince(t) * 1000
                     precondition(d.targets.count == k)
-                    if i > 0 { plain.append(f0); forward.append(f); decompose.append(c) }
+                    // The pull-backs alone (U W_O, U W_down over every layer), the kernel's share.
+                    t = Date()
+                    let rowsU = try Prism(model: m).readouts(targets, source: source, position: tokens - 1)
+                    var uWo = [Float](repeating: 0, count: k * m.heads * m.headDim), uWd = [Float](repeating: 0, count: k * m.ff)
+                    for lw in m.weights.layers {
+                        rowsU.withUnsafeBufferPointer { up in
+                            uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.o, $0.baseAddress!) }
+                            uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.down, $0.baseAddress!) }
+                        }
+                    }
+                    let pb = Date().timeIntervalSince(t) * 1000
+                    if i > 0 { plain.append(f0); forward.append(f); decompose.append(c); pulls.append(pb) }
                 }
                 try JSONOut.print(["forward_ms_median": median(plain), "recording_forward_ms_median": median(forward),
-                                   "decompose_ms_median": median(decompose), "targets": k, "tokens": tokens,
+                                   "decompose_ms_median": median(decompose), "pullback_ms_median": median(pulls), "targets": k, "tokens": tokens,
                                    "peak_rss_bytes": ResourceUsage.peakRSS])
                 return
             }

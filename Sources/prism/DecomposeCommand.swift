@@ -58,7 +58,8 @@ struct DecomposeCommand: ParsableCommand {
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime)
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime,
+                                                                     lastPositionOnly: true)
             let ts = try targets.resolve(loaded)
             let prism = Prism(model: loaded.model)
             let d = try prism.decompose(source, position: p, targets: ts)

@@ -67,7 +67,9 @@ struct PositionOptions: ParsableArguments {
 /// fresh forward pass over the prompt (only up to the decomposed position).
 enum ActivationInput {
     /// Returns the source, the prompt's ids, and the position resolved against them.
-    static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int, runtime: RuntimeOptions) throws -> (source: ActivationSource, ids: [Int], position: Int) {
+    /// `lastPositionOnly`: the caller only decomposes position p (keep p's rows, not every position's).
+    static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int, runtime: RuntimeOptions,
+                       lastPositionOnly: Bool = false) throws -> (source: ActivationSource, ids: [Int], position: Int) {
         if let acts {
             let stored = try StoredActivations(path: acts)
             try stored.check(against: loaded)
@@ -79,7 +81,8 @@ enum ActivationInput {
         let ids = try prompt.tokens(for: loaded)
         let p = try Prism.resolve(position: position, count: ids.count)
         try runtime.prepare(loaded.model, tokens: p + 1, extraBytes: RuntimeOptions.recordedBytes(loaded.model, tokens: p + 1), logitRows: 1)
-        let (source, _) = try loaded.model.record(Array(ids[...p]), decomposedAtLast: true)
+        let (source, _) = lastPositionOnly ? try loaded.model.recordLastPosition(Array(ids[...p]))
+                                           : try loaded.model.record(Array(ids[...p]), decomposedAtLast: true)
         return (source, ids, p)
     }
 }

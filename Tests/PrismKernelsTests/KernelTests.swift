@@ -102,6 +102,58 @@ final class KernelTests: XCTestCase {
         print("int8 kernels checked: \(available.map { Q8Kernels.kernelName(Int32($0)) }) (best here: \(Q8Kernels.kernelName(Q8Kernels.bestKernel)))")
     }
 
+    /// The fused int8 pull-back `U W` (the prisms' `W_O^T u`, `W_down^T u`): the portable loop and
+    /// the AVX2 kernel each equal the naive product over the dequantized weights (1e-5 relative),
+    /// on odd shapes, partial blocks and target counts that exercise every register group.
+    func testPullBackMatchesNaive() {
+        let saved = Q8Kernels.kernel
+        defer { Q8Kernels.kernel = saved }
+        let kernels = Q8Kernels.bestKernel >= 1 ? [0, 1] : [0]
+        let cases = [(1, 37, 50, 32), (5, 64, 96, 32), (10, 33, 2048, 32), (7, 130, 64, 16), (23, 7, 160, 32), (13, 300, 530, 32),
+                     (2, 5, 17, 32), (41, 16, 48, 32)]
+        for (i, (count, rows, cols, block)) in cases.enumerated() {
+            let m = randomQ8(rows: rows, cols: cols, block: block, seed: UInt64(900 + i))
+            var rng = Rng(UInt64(i + 31))
+            let u = (0..<(count * rows)).map { _ in Float(rng.normal()) }
+            var expected = [Float](repeating: 0, count: count * cols)
+            for k in 0..<count {
+                for c in 0..<cols {
+                    var s = 0.0
+                    for r in 0..<rows { s += Double(u[k * rows + r]) * Double(m.dense[r * cols + c]) }
+                    expected[k * cols + c] = Float(s)
+                }
+            }
+            for kernel in kernels {
+                Q8Kernels.kernel = Int32(kernel)
+                var out = [Float](repeating: .nan, count: count * cols)
+                withMatrix(m) { w in
+                    u.withUnsafeBufferPointer { up in out.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: count, w, $0.baseAddress!) } }
+                }
+                XCTAssertLessThanOrEqual(maxRelative(out, expected), 1e-5, "\(Q8Kernels.kernelName(Int32(kernel))) \(count)x\(rows)x\(cols) block \(block)")
+            }
+        }
+    }
+
+    /// The vectorized GELU (tanh form) against the formula in Double: within 2e-6 of max(|x|, 1e-3)
+    /// for every kernel here, including the tails where exp overflows or underflows, and tail lengths.
+    func testGeluTanhMatchesFormula() {
+        let saved = Q8Kernels.kernel
+        defer { Q8Kernels.kernel = saved }
+        var rng = Rng(77)
+        var xs: [Float] = [0, -0.0, 1e-8, -1e-8, 1, -1, 3, -3, 10, -10, 50, -50, 100, -100, 1e30, -1e30]
+        xs += (0..<4001).map { _ in Float(rng.normal() * 4) }
+        for kernel in (Q8Kernels.bestKernel >= 1 ? [0, 1] : [0]) {
+            Q8Kernels.kernel = Int32(kernel)
+            var out = xs
+            out.withUnsafeMutableBufferPointer { Ops.geluTanh($0.baseAddress!, count: $0.count) }
+            for (x, y) in zip(xs, out) {
+                let d = Double(x)
+                let want = 0.5 * d * (1 + tanh(0.7978845608028654 * (d + 0.044715 * d * d * d)))
+                XCTAssertLessThanOrEqual(abs(Double(y) - want), 2e-6 * max(abs(d), 1e-3), "x = \(x), kernel \(kernel)")
+            }
+        }
+    }
+
     func testConversions() {
         let values: [Float] = [0, 1, -2, 0.1, 3.14159, -65504, 1e-8, .infinity]
         var bf = values.map(Quantize.bf16)

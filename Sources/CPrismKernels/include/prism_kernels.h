@@ -37,4 +37,14 @@ void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, 
 void prism_q8_rows_dot_f32(const int8_t *q, const uint16_t *scales, int cols, int block, const float *x,
                            int row0, int row1, float *out);
 
+// The prisms' pull-back through an int8 block-quantized W [rows, cols] (block size `block`, last
+// block of a row may be partial), fp32 directions u [count, ldu >= rows]:
+//   out[k * ldo + c] = sum_r u[k * ldu + r] * W[r, c]   for k < count, c in [col0, col1).
+// Weights are widened in registers and shared by all directions (no tile, no BLAS).
+void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int rows, int cols, int block,
+                       const float *u, int count, int ldu, float *out, int ldo, int col0, int col1);
+
+// GELU (tanh approximation) over n floats, in place allowed; kernel as for the products.
+void prism_gelu_tanh(int kernel, const float *x, float *out, long n);
+
 #endif

@@ -17,6 +17,8 @@ public final class GemmaModel: @unchecked Sendable {
     /// stream the unembedding in tiles: resident memory then holds about one layer of
     /// weights, whatever the model's size (set by the memory planner).
     public var streamWeights = false
+    /// With `streamWeights`: layers below this index are never released (the budget holds them).
+    public var residentLayers = 0
     /// How products with int8 weights treat activations. `.int8` (default) quantizes them and
     /// multiplies in int8; when activations are recorded for the prisms, W_O and W_down (whose
     /// inputs the prisms split into heads and neurons) always run on fp32 activations, so
@@ -95,7 +97,7 @@ public final class GemmaModel: @unchecked Sendable {
             mlp(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, into: x, recorder: recorder)
             offer(recorder, ActivationName.residPost(l), tokens, rowStart, x, width: d, shape: [d])
             weightBytesRead += lw.byteCount
-            if streamWeights { lw.release() }
+            if streamWeights && l >= residentLayers { lw.release() }
         }
         for s in tokens.indices { cache.advance(s, by: tokens[s].count) }
         return unembed(x, tokens: tokens, rowStart: rowStart, logitsAt: logitsAt, recorder: recorder)

@@ -16,6 +16,9 @@ public struct MemoryPlan: Sendable {
     /// Weight pages the plan lets stay resident.
     public var residentWeightBytes: Int
     public var streamWeights: Bool
+    /// When streaming: the leading layers whose pages stay resident (what the budget holds
+    /// beyond the streamed floor), so each pass re-reads only the rest.
+    public var residentLayers = 0
 
     public var total: Int { Self.baseline + residentWeightBytes + workingBytes }
 
@@ -56,6 +59,15 @@ public struct MemoryPlan: Sendable {
         plan.residentWeightBytes = streamed
         guard plan.total <= budget else {
             throw PrismError("--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))")
+        }
+        // Keep leading layers resident in 85% of what is left (the rest is margin for the
+        // estimates above): a decode step then faults in only the streamed layers.
+        var spare = (budget - plan.total) * 85 / 100
+        for bytes in layers {
+            guard bytes <= spare else { break }
+            spare -= bytes
+            plan.residentLayers += 1
+            plan.residentWeightBytes += bytes
         }
         return plan
     }

@@ -77,7 +77,7 @@ public struct Prism {
                 uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } // [K, ff]
             }
             // Under a memory budget the weights stream: give these pages back as the forward pass does.
-            if model.streamWeights {
+            if model.streamWeights && l >= model.residentLayers {
                 lw.o.release()
                 lw.down.release()
             }

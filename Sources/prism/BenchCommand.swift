@@ -198,7 +198,7 @@ struct BenchChildCommand: ParsableCommand {
             }
             try JSONOut.print(["prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
                                "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": KernelInfo.name,
-                               "streamed": m.streamWeights])
+                               "streamed": m.streamWeights, "resident_layers": m.residentLayers])
         }
     }
 

@@ -29,6 +29,7 @@ struct RuntimeOptions: ParsableArguments {
     func prepare(_ model: GemmaModel, tokens: Int, extraBytes: Int = 0, logitRows: Int = 0) throws -> MemoryPlan {
         let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, extraBytes: extraBytes, logitRows: logitRows)
         model.streamWeights = plan.streamWeights
+        model.residentLayers = plan.residentLayers
         model.activationRoute = exactActivations ? .exact : .int8
         return plan
     }
@@ -46,7 +47,7 @@ struct RuntimeOptions: ParsableArguments {
         guard stats else { return }
         let seconds = Date().timeIntervalSince(clock.start)
         var line = "stats: \(String(format2: seconds)) s, peak RSS \(ByteSize.format(ResourceUsage.peakRSS))"
-        if let model { line += ", weight bytes read \(ByteSize.format(model.weightBytesRead))\(model.streamWeights ? " (streamed)" : "")" }
+        if let model { line += ", weight bytes read \(ByteSize.format(model.weightBytesRead))\(model.streamWeights ? " (streamed; \(model.residentLayers) of \(model.config.num_hidden_layers) layers kept resident)" : "")" }
         if let budget { line += ", budget \(ByteSize.format(budget))" }
         fflush(stdout)
         FileHandle.standardError.write(Data((line + extra + "\n").utf8))

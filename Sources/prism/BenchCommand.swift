@@ -45,6 +45,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The peer script.")
     var peerScript = "tools/bench_llamacpp.py"
 
+    @Option(name: .customLong("prism-tokens"), help: "Prompt lengths for the prisms' cost (repeatable; default: --tokens and 128).")
+    var prismTokens: [Int] = []
+
     @Flag(help: "Print the measurements as one JSON object.")
     var json = false
 
@@ -64,14 +67,18 @@ struct BenchCommand: ParsableCommand {
             for b in budgets { try child("int8, --max-memory \(b)", model.model, ["--max-memory", b]) }
             for path in also { try child("\((path as NSString).lastPathComponent)", path, []) }
             let floor = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--read-floor", "--repeats", "\(repeats)"])
-            let prismCost = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--prisms", "10", "--tokens", "\(tokens)", "--repeats", "\(repeats)"])
+            // The prisms' cost grows with the targets, the forward pass with the prompt: measured at a few lengths.
+            let lengths = prismTokens.isEmpty ? Array(Set([tokens, 128])).sorted() : prismTokens
+            let prismCosts = try lengths.map { t in
+                try Self.runJSON(exe, ["bench-child", "-m", model.model, "--prisms", "10", "--tokens", "\(t)", "--repeats", "\(repeats)"])
+            }
             var peer: [String: Any]? = nil
             if let ckpt = peerCheckpoint, let gguf = peerGguf {
                 peer = try Self.runJSON("/usr/bin/env", ["python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(Q8Threads.count)",
                                                          "--prompt-tokens", "\(tokens)", "--repeats", "\(repeats)", "--json"])
             }
             if json {
-                var obj: [String: Any] = ["runs": rows, "read_floor": floor, "prisms": prismCost]
+                var obj: [String: Any] = ["runs": rows, "read_floor": floor, "prisms": prismCosts]
                 if let peer { obj["peer"] = peer }
                 try JSONOut.print(obj)
                 return
@@ -95,10 +102,13 @@ struct BenchCommand: ParsableCommand {
                             ratio(d, peerDecode), ratio(d, floorMs), ByteSize.format(r["peak_rss_bytes"] as? Int ?? 0)]))
             }
             print("(ratios are time / llama.cpp's time and decode / read floor: lower is better; RSS counts mapped weight pages once touched)")
-            let pf = prismCost["forward_ms_median"] as? Double ?? .nan, rf = prismCost["recording_forward_ms_median"] as? Double ?? .nan
-            let dc = prismCost["decompose_ms_median"] as? Double ?? .nan
-            print(String(format: "prisms, 10 targets, every head x source and neuron: forward %.1f ms, forward recording activations %.1f ms, decomposition %.1f ms: %.0f%% on top of the forward pass",
-                         pf, rf, dc, (rf + dc - pf) / pf * 100))
+            print("prisms, 10 targets, every head x source and neuron (int8 route):")
+            for cost in prismCosts {
+                let pf = cost["forward_ms_median"] as? Double ?? .nan, rf = cost["recording_forward_ms_median"] as? Double ?? .nan
+                let dc = cost["decompose_ms_median"] as? Double ?? .nan, pb = cost["pullback_ms_median"] as? Double ?? .nan
+                print(String(format: "  %d tokens: forward %.1f ms, forward recording activations %.1f ms, decomposition %.1f ms (pull-backs alone %.1f ms): %.0f%% on top of the forward pass",
+                             cost["tokens"] as? Int ?? 0, pf, rf, dc, pb, (rf + dc - pf) / pf * 100))
+            }
         }
     }
 

@@ -30,18 +30,62 @@ public final class StoreRecorder: ActivationRecorder {
 public final class StoredActivations: ActivationSource {
     public let reader: ActivationStoreReader
     public var tokenIds: [Int] { reader.index.ids }
+    /// Set by `check(against:)`: every tensor handed out must have the shape this model records.
+    private var config: GemmaConfig?
 
     public init(path: String) throws { reader = try ActivationStoreReader(path: path) }
 
-    /// Refuses activations recorded from other weights than `model`'s.
+    /// Refuses activations recorded from other weights than `model`'s, and a store whose
+    /// tokens or tensor shapes this model could not have recorded (the fingerprint is only a
+    /// string in the file: the prisms index rows by these shapes).
     public func check(against model: LoadedModel) throws {
         guard reader.index.model == model.fingerprint else {
             throw PrismError("\(reader.path) was recorded from \(reader.index.modelPath) (fingerprint \(reader.index.model)), not from \(model.path) (\(model.fingerprint))")
+        }
+        let c = model.model.config
+        let ids = reader.index.ids
+        guard !ids.isEmpty, ids.count <= c.max_position_embeddings else {
+            throw PrismError("\(reader.path): \(ids.count) token ids, expected 1..\(c.max_position_embeddings)")
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= c.vocab_size }) {
+            throw PrismError("\(reader.path): token id \(bad) is outside the vocabulary (0..<\(c.vocab_size))")
+        }
+        for t in reader.index.tensors {
+            guard let expected = Self.expectedShape(t.name, config: c, tokens: ids.count) else {
+                throw PrismError("\(reader.path): unexpected activation \(t.name) for this model")
+            }
+            guard t.shape == expected else {
+                throw PrismError("\(reader.path): activation \(t.name) has shape \(t.shape), expected \(expected)")
+            }
+        }
+        config = c
+    }
+
+    /// The shape the forward pass records `name` with for a sequence of `tokens` positions
+    /// (see ActivationName), or nil for a name it does not record.
+    public static func expectedShape(_ name: String, config c: GemmaConfig, tokens t: Int) -> [Int]? {
+        let (d, h, kv, hd, ff) = (c.hidden_size, c.num_attention_heads, c.kvHeads, c.headDim, c.intermediate_size)
+        if name == ActivationName.embed { return [t, d] }
+        if name == ActivationName.lnFinalScale { return [t] }
+        let parts = name.split(separator: ".", maxSplits: 2)
+        guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l >= 0, l < c.num_hidden_layers,
+              String(l) == parts[1] else { return nil }
+        switch parts[2] {
+        case "resid_pre", "resid_mid", "resid_post", "attn.out", "mlp.out": return [t, d]
+        case "ln1.scale", "ln2.scale": return [t]
+        case "attn.q", "attn.z": return [t, h, hd]
+        case "attn.k", "attn.v": return [t, kv, hd]
+        case "attn.pattern": return [h, t, t]
+        case "mlp.gate", "mlp.gate_act", "mlp.up", "mlp.post": return [t, ff]
+        default: return nil
         }
     }
 
     public func activation(_ name: String) throws -> ActivationTensor {
         let t = try reader.tensor(name)
+        if let config, Self.expectedShape(name, config: config, tokens: tokenIds.count) != t.shape {
+            throw PrismError("\(reader.path): activation \(name) has shape \(t.shape), not the model's")
+        }
         return ActivationTensor(shape: t.shape, values: t.values)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PrismFormats
 import XCTest
 
 /// The README's "Bad input" catalogue, one test per entry, run on the real binary: each bad
@@ -391,6 +392,35 @@ final class BadInputCatalogueTests: XCTestCase {
         bytes[100] ^= 0xff
         try Data(bytes).write(to: URL(fileURLWithPath: acts))
         try assertError(["decompose", "-m", f32, "--acts", acts, "--target", "5"], "is corrupt (checksum mismatch)")
+    }
+
+    func testActivationsWithWrongShapes() throws {
+        // A store that claims the right weights (the fingerprint is only a string in the file)
+        // but holds tensors the model could not have recorded: refused before the prisms index rows.
+        let acts = dir + "/run.acts"
+        XCTAssertEqual(try run(["run", "-m", f32, "--ids", "2,5,7", "-o", acts]).status, 0)
+        let reader = try ActivationStoreReader(path: acts)
+        func rewrite(to path: String, ids: [Int], _ edit: (String, [Int], [Float]) -> ([Int], [Float])) throws {
+            let w = try ActivationStoreWriter(path: path)
+            for name in reader.names {
+                let t = try reader.tensor(name)
+                let (shape, values) = edit(name, t.shape, t.values)
+                try values.withUnsafeBufferPointer { try w.add(name: name, shape: shape, values: $0) }
+            }
+            try w.finish(model: reader.index.model, modelPath: reader.index.modelPath, ids: ids)
+        }
+        let wrong = dir + "/wrong.acts"
+        try rewrite(to: wrong, ids: reader.index.ids) { name, shape, values in
+            name == "embed" ? ([shape[0], shape[1] - 1], Array(values.prefix(shape[0] * (shape[1] - 1)))) : (shape, values)
+        }
+        try assertError(["decompose", "-m", f32, "--acts", wrong, "--target", "5"], "\(wrong): activation embed has shape [3, 63], expected [3, 64]")
+        // The same with the count kept ([3, 64] stored as [64, 3]): it passed the store's own checks
+        // and crashed the prisms (index out of bounds) before the shapes were checked.
+        let transposed = CLIRunner.fixtures + "/regressions/FuzzActivationStore/tiny-f32-embed-transposed.acts"
+        try assertError(["decompose", "-m", f32, "--acts", transposed, "--target", "5"], "activation embed has shape [64, 3], expected [3, 64]")
+        let badIds = dir + "/ids.acts"
+        try rewrite(to: badIds, ids: [2, 5, 99999]) { (_, shape, values) in (shape, values) }
+        try assertError(["decompose", "-m", f32, "--acts", badIds, "--target", "5"], "\(badIds): token id 99999 is outside the vocabulary (0..<1517)")
     }
 
     func testBatchBadLinesAndDuplicateIds() throws {

@@ -164,6 +164,85 @@ static void NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x,
     if (r < row1) matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, r, row1);                            \
 }
 
+// Prompts (four or more tokens): eight rows at a time, interleaved once per tile into a scratch
+// block where register g holds bytes 4g..4g+3 of each of the eight rows (an 8x8 transpose of
+// 32-bit groups). A token's 4 bytes are broadcast against it, so each product lands in the
+// lane of its row: the block's sums are whole int32 vectors, one float conversion and one
+// fused multiply-add with the eight rows' scales serve eight rows, and no horizontal sums
+// remain. Three tokens share each load of the tile (microbenchmark on this machine, one
+// thread: 36 -> 50 GMAC/s against the 4-row tile above).
+#define DEFINE_INTERLEAVED(NAME, TARGET, DOT)                                                                  \
+__attribute__((target(TARGET)))                                                                               \
+static void NAME##_pack(const int8_t *w, const uint16_t *ws, long cols, int nb, int r, __m256i *W, __m256i *A, float *S) { \
+    for (int b = 0; b < nb; b++) {                                                                            \
+        __m256i v[8];                                                                                         \
+        for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_si256((const __m256i *)(w + (long)(r + i) * cols + b * 32)); \
+        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);              \
+        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);              \
+        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);              \
+        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);              \
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);                      \
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);                      \
+        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);                      \
+        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);                      \
+        __m256i g[8];                                                                                         \
+        g[0] = _mm256_permute2x128_si256(u0, u4, 0x20); g[1] = _mm256_permute2x128_si256(u1, u5, 0x20);     \
+        g[2] = _mm256_permute2x128_si256(u2, u6, 0x20); g[3] = _mm256_permute2x128_si256(u3, u7, 0x20);     \
+        g[4] = _mm256_permute2x128_si256(u0, u4, 0x31); g[5] = _mm256_permute2x128_si256(u1, u5, 0x31);     \
+        g[6] = _mm256_permute2x128_si256(u2, u6, 0x31); g[7] = _mm256_permute2x128_si256(u3, u7, 0x31);     \
+        for (int k = 0; k < 8; k++) { W[b * 8 + k] = g[k]; A[b * 8 + k] = _mm256_sign_epi8(g[k], g[k]); }   \
+        for (int i = 0; i < 8; i++) S[b * 8 + i] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);                   \
+    }                                                                                                         \
+}                                                                                                             \
+/* nt (at most 3) tokens from t against the packed tile; out rows r..r+7 of each token. */                               \
+__attribute__((target(TARGET)))                                                                               \
+static inline void NAME##_tokens(const __m256i *W, const __m256i *A, const float *S, int nb, const int8_t *x, \
+                                 const float *xs, long cols, int t, int nt, float *out, int ldo) {            \
+    __m256 f[3];                                                                                              \
+    for (int j = 0; j < nt; j++) f[j] = _mm256_setzero_ps();                                                  \
+    for (int b = 0; b < nb; b++) {                                                                            \
+        __m256i acc[3];                                                                                       \
+        for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_si256();                                         \
+        for (int k = 0; k < 8; k++) {                                                                         \
+            __m256i wg = _mm256_load_si256(W + b * 8 + k), ag = _mm256_load_si256(A + b * 8 + k);             \
+            for (int j = 0; j < nt; j++) {                                                                    \
+                int32_t x4;                                                                                   \
+                memcpy(&x4, x + (long)(t + j) * cols + b * 32 + 4 * k, 4);                                    \
+                acc[j] = _mm256_add_epi32(acc[j], DOT(ag, _mm256_sign_epi8(_mm256_set1_epi32(x4), wg)));      \
+            }                                                                                                 \
+        }                                                                                                     \
+        __m256 s = _mm256_load_ps(S + b * 8);                                                                 \
+        for (int j = 0; j < nt; j++)                                                                          \
+            f[j] = _mm256_fmadd_ps(_mm256_mul_ps(s, _mm256_set1_ps(xs[(long)(t + j) * nb + b])), _mm256_cvtepi32_ps(acc[j]), f[j]); \
+    }                                                                                                         \
+    for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + (long)(t + j) * ldo, f[j]);                           \
+}                                                                                                             \
+__attribute__((target(TARGET)))                                                                               \
+static int NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,             \
+                int tokens, float *out, int ldo, int row0, int row1) {                                       \
+    int nb = cols / 32;                                                                                       \
+    __m256i *W = aligned_alloc(32, (size_t)nb * 8 * 32), *A = aligned_alloc(32, (size_t)nb * 8 * 32);        \
+    float *S = aligned_alloc(32, (size_t)nb * 8 * 4);                                                         \
+    int r = row0;                                                                                             \
+    if (W && A && S) {                                                                                        \
+        for (; r + 8 <= row1; r += 8) {                                                                       \
+            NAME##_pack(w, ws, cols, nb, r, W, A, S);                                                         \
+            int t = 0;                                                                                        \
+            for (; t + 3 <= tokens; t += 3) NAME##_tokens(W, A, S, nb, x, xs, cols, t, 3, out + r, ldo);      \
+            if (tokens - t == 2) NAME##_tokens(W, A, S, nb, x, xs, cols, t, 2, out + r, ldo);                 \
+            else if (tokens - t == 1) NAME##_tokens(W, A, S, nb, x, xs, cols, t, 1, out + r, ldo);            \
+        }                                                                                                     \
+    }                                                                                                         \
+    free(W);                                                                                                  \
+    free(A);                                                                                                  \
+    free(S);                                                                                                  \
+    return r;                                                                                                 \
+}
+
+DEFINE_INTERLEAVED(interleaved_avx2, "avx2,fma,f16c", DOT_AVX2)
+DEFINE_INTERLEAVED(interleaved_avxvnni, "avx2,fma,f16c,avxvnni", DOT_AVXVNNI)
+DEFINE_INTERLEAVED(interleaved_avx512vnni, "avx2,fma,f16c,avx512vnni,avx512vl", DOT_AVX512VNNI)
+
 DEFINE_MATMUL(matmul_avx2, "avx2,fma,f16c", DOT_AVX2)
 DEFINE_MATMUL(matmul_avxvnni, "avx2,fma,f16c,avxvnni", DOT_AVXVNNI)
 DEFINE_MATMUL(matmul_avx512vnni, "avx2,fma,f16c,avx512vnni,avx512vl", DOT_AVX512VNNI)
@@ -257,6 +336,15 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
     // Never run a kernel the CPU lacks, whatever the caller asked for.
     int best = prism_best_kernel();
     if (kernel > best) kernel = best;
+    // Four or more tokens: the interleaved eight-row kernel, then the 4-row tile for the last rows.
+    if (tokens >= 4 && kernel >= PRISM_KERNEL_AVX2) {
+        switch (kernel) {
+        case PRISM_KERNEL_AVX512VNNI: row0 = interleaved_avx512vnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
+        case PRISM_KERNEL_AVXVNNI: row0 = interleaved_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
+        default: row0 = interleaved_avx2(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
+        }
+        if (row0 >= row1) return;
+    }
     switch (kernel) {
     case PRISM_KERNEL_AVX512VNNI: matmul_avx512vnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;
     case PRISM_KERNEL_AVXVNNI: matmul_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;

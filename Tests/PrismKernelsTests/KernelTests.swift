@@ -86,7 +86,10 @@ final class KernelTests: XCTestCase {
         let available = (0...Q8Kernels.bestKernel).filter { $0 == 0 || $0 == 1 || $0 == Q8Kernels.bestKernel }
         let saved = Q8Kernels.kernel
         defer { Q8Kernels.kernel = saved }
-        for (k, (count, rows, cols)) in [(1, 37, 64), (2, 64, 96), (5, 130, 2048), (32, 257, 256), (3, 4, 32), (7, 3, 64)].enumerated() {
+        // Shapes reach every path: one token (four streams), 2-3 tokens (4-row tiles), 4+ tokens
+        // (8-row interleaved tiles, then 4-row tiles and the portable loop for the last rows).
+        for (k, (count, rows, cols)) in [(1, 37, 64), (2, 64, 96), (5, 130, 2048), (32, 257, 256), (3, 4, 32), (7, 3, 64),
+                                         (4, 13, 96), (9, 28, 64), (33, 70, 512)].enumerated() {
             let m = randomQ8(rows: rows, cols: cols, seed: UInt64(500 + k))
             var rng = Rng(UInt64(k + 7))
             let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }

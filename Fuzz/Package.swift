@@ -10,12 +10,13 @@ let package = Package(
     dependencies: [.package(name: "logit-prisms", path: "..")],
     targets: [
         .target(name: "FuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: [.product(name: "PrismFormats", package: "logit-prisms")]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["FuzzDriver", .product(name: "PrismFormats", package: "logit-prisms")]),
         .executableTarget(name: "FuzzSafeTensorsIndex", dependencies: ["FuzzDriver", .product(name: "PrismFormats", package: "logit-prisms")]),
         .executableTarget(name: "FuzzConfig", dependencies: ["FuzzDriver", .product(name: "PrismModel", package: "logit-prisms")]),
         .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzDriver", .product(name: "PrismTokenizer", package: "logit-prisms")]),
-        .executableTarget(name: "FuzzModelFile", dependencies: ["FuzzDriver", .product(name: "PrismModel", package: "logit-prisms"), .product(name: "PrismFormats", package: "logit-prisms"), .product(name: "PrismTokenizer", package: "logit-prisms")]),
-        .executableTarget(name: "FuzzActivationStore", dependencies: ["FuzzDriver", .product(name: "PrismFormats", package: "logit-prisms")]),
+        .executableTarget(name: "FuzzModelFile", dependencies: ["FuzzDriver", "FuzzSupport", .product(name: "PrismModel", package: "logit-prisms"), .product(name: "PrismFormats", package: "logit-prisms"), .product(name: "PrismTokenizer", package: "logit-prisms")]),
+        .executableTarget(name: "FuzzActivationStore", dependencies: ["FuzzDriver", "FuzzSupport", .product(name: "PrismFormats", package: "logit-prisms")]),
         .executableTarget(name: "FuzzBatchInput", dependencies: ["FuzzDriver", .product(name: "PrismBatch", package: "logit-prisms")]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,24 +1,9 @@
 // Element loops that Swift's generic SIMD conversions (Float <-> Int8, Float16) compile to
 // scalar calls: written as plain C loops, which clang vectorizes at -O3.
 #include "prism_kernels.h"
+#include "prism_half.h"
 #include <string.h>
 
-// f16 bits to f32 without the compiler-rt call that `(float)_Float16` becomes without F16C.
-static inline float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) bits = sign;
-        else {
-            exp = 127 - 15 + 1;
-            while ((man & 0x400) == 0) { man <<= 1; exp--; }
-            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) bits = sign | 0x7f800000 | (man << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
     double sq_err = 0, sq = 0, max_err = 0;
@@ -28,7 +13,7 @@ void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, u
         for (int i = 0; i < n; i++) { float a = __builtin_fabsf(x[c0 + i]); amax = a > amax ? a : amax; }
         _Float16 s16 = (_Float16)(amax / 127.0f);   // round to nearest even, as Swift's Float16(_:)
         __builtin_memcpy(&scales[b], &s16, 2);
-        float scale = half_to_float(scales[b]);
+        float scale = prism_half_to_float(scales[b]);
         float inv = scale > 0 ? 1.0f / scale : 0.0f;
         float e2 = 0, v2 = 0, em = 0;
         for (int i = 0; i < n; i++) {
@@ -54,7 +39,7 @@ void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, u
 void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, int block, float *out) {
     for (int c0 = 0, b = 0; c0 < cols; c0 += block, b++) {
         int n = cols - c0 < block ? cols - c0 : block;
-        float s = half_to_float(scales[b]);
+        float s = prism_half_to_float(scales[b]);
         for (int i = 0; i < n; i++) out[c0 + i] = (float)q[c0 + i] * s;
     }
 }
@@ -123,7 +108,7 @@ void prism_q8_rows_dot_f32(const int8_t *q, const uint16_t *scales, int cols, in
             int n = cols - c0 < block ? cols - c0 : block;
             float part = 0;
             for (int i = 0; i < n; i++) part += (float)qr[c0 + i] * x[c0 + i];
-            acc += part * half_to_float(scales[(long)r * nb + b]);
+            acc += part * prism_half_to_float(scales[(long)r * nb + b]);
         }
         out[r] = acc;
     }

@@ -3,6 +3,7 @@
 // chosen at run time from the CPU's features. The portable loop is the reference the tests
 // compare every other kernel with.
 #include "prism_kernels.h"
+#include "prism_half.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,26 +12,6 @@
 #define PRISM_X86 1
 #endif
 
-static inline float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) { bits = sign; }
-        else {  // subnormal: normalise
-            exp = 127 - 15 + 1;
-            while ((man & 0x400) == 0) { man <<= 1; exp--; }
-            man &= 0x3ff;
-            bits = sign | (exp << 23) | (man << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000 | (man << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 static void matmul_portable(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,
                             int tokens, float *out, int ldo, int row0, int row1) {
@@ -43,7 +24,7 @@ static void matmul_portable(const int8_t *w, const uint16_t *ws, int cols, const
             for (int b = 0; b < nb; b++) {
                 int32_t s = 0;
                 for (int i = 0; i < 32; i++) s += (int32_t)wr[b * 32 + i] * (int32_t)xt[b * 32 + i];
-                acc += f16_to_f32(ws[(long)r * nb + b]) * xs[(long)t * nb + b] * (float)s;
+                acc += prism_half_to_float(ws[(long)r * nb + b]) * xs[(long)t * nb + b] * (float)s;
             }
             out[(long)t * ldo + r] = acc;
         }

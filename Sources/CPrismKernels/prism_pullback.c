@@ -3,6 +3,7 @@
 // and no BLAS call is made. The sums stay fp32 over the stored (dequantized) weights, so the
 // result is the exact product up to float rounding, as the tile + sgemm route was.
 #include "prism_kernels.h"
+#include "prism_half.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,21 +15,6 @@
 // Targets per pass over a column block: bounds the coefficient table (panel rows x this many floats).
 #define PB_TARGETS 24   // a multiple of 8: every pass starts on a whole vector of ut
 
-static inline float pb_half(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) bits = sign;
-        else {
-            exp = 127 - 15 + 1;
-            while ((man & 0x400) == 0) { man <<= 1; exp--; }
-            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) bits = sign | 0x7f800000 | (man << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 // Rows per panel: a panel's lines of one 64-byte column group stay in L1 while every strip and
 // target group of those columns passes over them; partial sums go to `out` once per panel.
@@ -135,7 +121,7 @@ static void pb_coef_f16c(const uint16_t *scales, long nb, int b, const float *ut
 
 static void pb_coef_portable(const uint16_t *scales, long nb, int b, const float *ut, int ldut, int rows, int kc, float *coef) {
     for (int r = 0; r < rows; r++) {
-        float s = pb_half(scales[(long)r * nb + b]);
+        float s = prism_half_to_float(scales[(long)r * nb + b]);
         for (int k = 0; k < kc; k++) coef[(long)r * kc + k] = ut[(long)r * ldut + k] * s;
     }
 }
@@ -161,7 +147,7 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
             for (int c = col0; c < col1; c++) {
                 float acc = 0;
                 for (int r = 0; r < rows; r++)
-                    acc += u[(long)k * ldu + r] * pb_half(scales[(long)r * nb + c / block]) * (float)q[(long)r * cols + c];
+                    acc += u[(long)k * ldu + r] * prism_half_to_float(scales[(long)r * nb + c / block]) * (float)q[(long)r * cols + c];
                 out[(long)k * ldo + c] = acc;
             }
         free(ut);

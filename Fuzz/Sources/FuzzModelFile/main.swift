@@ -1,4 +1,5 @@
 import FuzzDriver
+import FuzzSupport
 import Foundation
 import PrismModel
 import PrismFormats
@@ -12,7 +13,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // almost never get past them, so they are recomputed here for the bytes as mutated (the
     // checks themselves are covered by the unit tests).
     var bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    fixModelFileChecksums(&bytes)
+    fixHeaderChecksums(&bytes, magic: ModelFileFormat.magic)
     bytes.withUnsafeBytes { all in
         guard let (header, directory, byName) = try? ModelFile.parse(all, path: "fuzz.prism") else { return }
         _ = ModelFile.verify(all, header: header, directory: directory)
@@ -27,25 +28,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Writes the file length, the directory's XXH64 (when the directory is in bounds) and the
-/// header's XXH64 into a mutated model file.
-func fixModelFileChecksums(_ b: inout [UInt8]) {
-    guard b.count >= 64, Array(b[0..<8]) == ModelFileFormat.magic else { return }
-    func get(_ o: Int) -> UInt64 { b[o..<(o + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
-    func put(_ o: Int, _ v: UInt64) { for i in 0..<8 { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) } }
-    put(32, UInt64(b.count))
-    let off = get(16), len = get(24)
-    if off <= UInt64(b.count), len <= UInt64(b.count) - off {
-        put(40, XXH64.hash(Array(b[Int(off)..<Int(off + len)])))
-    }
-    put(56, XXH64.hash(Array(b[0..<56])))
-}
-
 /// SwiftPM links executables with `--defsym main=FuzzModelFile_main`; run libFuzzer's driver from it.
 @_cdecl("FuzzModelFile_main")
-public func entry(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    prism_fuzz_run(argc, argv) { data, size in
-        guard let data else { var empty: UInt8 = 0; return fuzz(&empty, 0) }
-        return fuzz(data, size)
-    }
-}
+public func entry(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt { prism_fuzz_main(argc, argv) }

@@ -18,9 +18,4 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 /// SwiftPM links executables with `--defsym main=FuzzTokenizer_main`; run libFuzzer's driver from it.
 @_cdecl("FuzzTokenizer_main")
-public func entry(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    prism_fuzz_run(argc, argv) { data, size in
-        guard let data else { var empty: UInt8 = 0; return fuzz(&empty, 0) }
-        return fuzz(data, size)
-    }
-}
+public func entry(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt { prism_fuzz_main(argc, argv) }

@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Runs libFuzzer's driver with `callback` as the target. SwiftPM links every executable
-/// with `--defsym main=<Target>_main` (so tests can link executables), which hides
+/// Runs libFuzzer's driver on the target's `LLVMFuzzerTestOneInput`. SwiftPM links every
+/// executable with `--defsym main=<Target>_main` (so tests can link executables), which hides
 /// libFuzzer's own `main`; each target therefore defines `<Target>_main` and calls this.
-int prism_fuzz_run(int argc, char **argv, int (*callback)(const uint8_t *data, size_t size));
+int prism_fuzz_main(int argc, char **argv);
 
 #endif

@@ -53,17 +53,7 @@ final class BadInputCatalogueTests: XCTestCase {
     /// needing a small file system or root. stdout/stderr are pipes, which the limit ignores.
     func runWithFileSizeLimit(_ blocks: Int, _ args: [String]) throws -> CLIRunner.Result {
         let exe = try XCTUnwrap(CLIRunner.executable)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", exe] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIRunner.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return try CLIRunner.runProcess("/bin/sh", ["-c", "trap '' XFSZ; ulimit -f \(blocks) && exec \"$0\" \"$@\"", exe] + args)
     }
 
     func copy(_ fixture: String) throws -> String {

@@ -28,8 +28,13 @@ enum CLIRunner {
             XCTFail("prism executable not found next to the tests", file: file, line: line)
             return Result(status: -1, stdout: "", stderr: "")
         }
+        return try runProcess(exe, args)
+    }
+
+    /// Runs any executable with stdout and stderr captured.
+    static func runProcess(_ path: String, _ args: [String]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
+        p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -54,7 +54,7 @@ static inline float hsum256(__m256 v) {
 #define DEFINE_MATMUL(NAME, TARGET, DOT)                                                                       \
 __attribute__((target(TARGET)))                                                                               \
 static void NAME##_tile(const int8_t *const *wr, const float *sf, int nb, const int8_t *x, const float *xs,   \
-                        long cols, int tokens, float *out, int ldo, float *P) {                               \
+                        long cols, int tokens, float *out, int ldo, int ros, float *P) {                      \
     int t = 0;                                                                                                \
     for (; t + 2 <= tokens; t += 2) {                                                                         \
         const int8_t *x0 = x + (long)t * cols, *x1 = x0 + cols;                                               \
@@ -78,7 +78,7 @@ static void NAME##_tile(const int8_t *const *wr, const float *sf, int nb, const 
             }                                                                                                 \
         }                                                                                                     \
         float *o0 = out + (long)t * ldo, *o1 = o0 + ldo;                                                      \
-        for (int i = 0; i < 4; i++) { o0[i] = hsum256(a[i][0]); o1[i] = hsum256(a[i][1]); }                  \
+        for (int i = 0; i < 4; i++) { o0[i * ros] = hsum256(a[i][0]); o1[i * ros] = hsum256(a[i][1]); }      \
     }                                                                                                         \
     /* One token (decoding, odd counts): the sign goes onto the weights, so |x| is taken once per */  \
     /* block for all four rows; the loop is bound by reading the weights, keep it lean. */              \
@@ -98,7 +98,7 @@ static void NAME##_tile(const int8_t *const *wr, const float *sf, int nb, const 
             }                                                                                                 \
         }                                                                                                     \
         float *o0 = out + (long)t * ldo;                                                                      \
-        for (int i = 0; i < 4; i++) o0[i] = hsum256(acc[i]);                                                  \
+        for (int i = 0; i < 4; i++) o0[i * ros] = hsum256(acc[i]);                                            \
     }                                                                                                         \
 }                                                                                                             \
 __attribute__((target(TARGET)))                                                                               \
@@ -107,38 +107,27 @@ static void NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x,
     int nb = cols / 32;                                                                                       \
     float *sf = malloc(sizeof(float) * 4 * (size_t)nb), *P = malloc(sizeof(float) * 8 * (size_t)nb);        \
     int r = row0;                                                                                             \
-    if (sf && P && tokens == 1) {                                                                             \
-        /* Decoding reads each weight once: the tile's four rows come from the four quarters of the */     \
-        /* range, so the loads form four long sequential streams the prefetchers follow (measured 2x */    \
-        /* over four adjacent rows of 2048 bytes, whose short streams restart every tile). */              \
-        int q = (row1 - row0) / 4;                                                                            \
-        for (int rr = row0; rr < row0 + q; rr++) {                                                            \
+    if (sf && P) {                                                                                            \
+        /* Decoding reads each weight once: a tile's four rows come from the four quarters of the */          \
+        /* range, so the loads form four long sequential streams the prefetchers follow (measured 2x */       \
+        /* over four adjacent rows of 2048 bytes, whose short streams restart every tile). Prompts */         \
+        /* reuse each tile for every token: adjacent rows. `stride` is the distance between its rows. */      \
+        int stride = tokens == 1 ? (row1 - row0) / 4 : 1;                                                     \
+        int tiles = tokens == 1 ? stride : (row1 - row0) / 4;                                                 \
+        for (int k = 0; k < tiles; k++) {                                                                     \
+            long base = tokens == 1 ? row0 + k : row0 + 4L * k;                                               \
             const int8_t *wr[4];                                                                              \
             for (int i = 0; i < 4; i++) {                                                                     \
-                long ri = rr + (long)i * q;                                                                   \
+                long ri = base + (long)i * stride;                                                            \
                 wr[i] = w + ri * cols;                                                                        \
                 int b = 0;                                                                                    \
                 for (; b + 8 <= nb; b += 8)                                                                   \
-                    _mm256_storeu_ps(sf + i * nb + b, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + ri * nb + b)))); \
+                    _mm256_storeu_ps(sf + i * nb + b, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + ri * nb + b))));\
                 for (; b < nb; b++) sf[i * nb + b] = _cvtsh_ss(ws[ri * nb + b]);                              \
             }                                                                                                 \
-            float o[4];                                                                                       \
-            NAME##_tile(wr, sf, nb, x, xs, cols, 1, o, 1, P);                                                 \
-            for (int i = 0; i < 4; i++) out[rr + (long)i * q] = o[i];                                         \
+            NAME##_tile(wr, sf, nb, x, xs, cols, tokens, out + base, ldo, stride, P);                         \
         }                                                                                                     \
-        r = row0 + 4 * q;                                                                                     \
-    }                                                                                                         \
-    if (sf && P && tokens > 1) {                                                                              \
-        for (; r + 4 <= row1; r += 4) {                                                                       \
-            const int8_t *wr[4] = {w + (long)r * cols, w + (long)(r + 1) * cols, w + (long)(r + 2) * cols, w + (long)(r + 3) * cols}; \
-            for (int i = 0; i < 4; i++) {                                                                     \
-                int b = 0;                                                                                    \
-                for (; b + 8 <= nb; b += 8)                                                                   \
-                    _mm256_storeu_ps(sf + i * nb + b, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + (long)(r + i) * nb + b)))); \
-                for (; b < nb; b++) sf[i * nb + b] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);                  \
-            }                                                                                                 \
-            NAME##_tile(wr, sf, nb, x, xs, cols, tokens, out + r, ldo, P);                                    \
-        }                                                                                                     \
+        r = row0 + 4 * tiles;                                                                                 \
     }                                                                                                         \
     free(sf);                                                                                                 \
     free(P);                                                                                                  \

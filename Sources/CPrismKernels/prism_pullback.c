@@ -15,7 +15,6 @@
 // Targets per pass over a column block: bounds the coefficient table (panel rows x this many floats).
 #define PB_TARGETS 24   // a multiple of 8: every pass starts on a whole vector of ut
 
-
 // Rows per panel: a panel's lines of one 64-byte column group stay in L1 while every strip and
 // target group of those columns passes over them; partial sums go to `out` once per panel.
 #define PB_PANEL 128
@@ -31,11 +30,6 @@ static void pb_columns_strided(const int8_t *q, long stride, int rows, const flo
             out[(long)k * ldo + c] = first ? acc : out[(long)k * ldo + c] + acc;
         }
     }
-}
-
-static void pb_columns_portable(const int8_t *q, long stride, int rows, const float *coef, int kc, int c0, int c1,
-                                float *out, int ldo, int first) {
-    pb_columns_strided(q, stride, rows, coef, kc, kc, c0, c1, out, ldo, first);
 }
 
 #ifdef PRISM_X86
@@ -134,8 +128,8 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
     int panel = rows < PB_PANEL ? rows : PB_PANEL;
     // ut[r, k] = u[k, r]: each row's directions side by side, for the coefficient tables.
     int ldut = (count + 7) & ~7;
-    float *ut = calloc((size_t)rows * (size_t)ldut + 8, sizeof(float));
-    float *coef = malloc(sizeof(float) * ((size_t)panel * (size_t)((kmax + 7) & ~7) + 8));
+    float *ut = calloc((size_t)rows * (size_t)ldut, sizeof(float));
+    float *coef = malloc(sizeof(float) * (size_t)panel * (size_t)((kmax + 7) & ~7));
     int use_avx2 = 0;
 #ifdef PRISM_X86
     use_avx2 = kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2;
@@ -177,7 +171,7 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
                 }
 #endif
                 pb_coef_portable(sp, nb, b, up, ldut, pr, kc, coef);
-                pb_columns_portable(qp, cols, pr, coef, kc, c0, c1, o, ldo, r0 == 0);
+                pb_columns_strided(qp, cols, pr, coef, kc, kc, c0, c1, o, ldo, r0 == 0);
             }
         }
     }

@@ -91,8 +91,7 @@ public struct BatchRunner {
                 i += 1
             }
             let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + group, logitRows: 0)
-            model.streamWeights = plan.streamWeights
-            model.residentLayers = plan.residentLayers
+            model.apply(plan)
             let lines = try runChunk(chunk, model: model, tokenizer: tokenizer, stats: &stats)
             try results.append(lines: lines.map(\.1))
             try journal.commit(ids: lines.map(\.0), outputBytes: results.bytes)

@@ -19,6 +19,15 @@ public final class GemmaModel: @unchecked Sendable {
     public var streamWeights = false
     /// With `streamWeights`: layers below this index are never released (the budget holds them).
     public var residentLayers = 0
+
+    /// Whether layer `l`'s pages are given back once a pass is done with it (streamed, not kept).
+    public func releasesLayer(_ l: Int) -> Bool { streamWeights && l >= residentLayers }
+
+    /// Streams or keeps weights as the memory planner decided.
+    public func apply(_ plan: MemoryPlan) {
+        streamWeights = plan.streamWeights
+        residentLayers = plan.residentLayers
+    }
     /// How products with int8 weights treat activations. `.int8` (default) quantizes them and
     /// multiplies in int8; when activations are recorded for the prisms, W_O and W_down (whose
     /// inputs the prisms split into heads and neurons) always run on fp32 activations, so
@@ -97,7 +106,7 @@ public final class GemmaModel: @unchecked Sendable {
             mlp(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, into: x, recorder: recorder)
             offer(recorder, ActivationName.residPost(l), tokens, rowStart, x, width: d, shape: [d])
             weightBytesRead += lw.byteCount
-            if streamWeights && l >= residentLayers { lw.release() }
+            if releasesLayer(l) { lw.release() }
         }
         for s in tokens.indices { cache.advance(s, by: tokens[s].count) }
         return unembed(x, tokens: tokens, rowStart: rowStart, logitsAt: logitsAt, recorder: recorder)

@@ -77,7 +77,7 @@ public struct Prism {
                 uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } // [K, ff]
             }
             // Under a memory budget the weights stream: give these pages back as the forward pass does.
-            if model.streamWeights && l >= model.residentLayers {
+            if model.releasesLayer(l) {
                 lw.o.release()
                 lw.down.release()
             }
@@ -156,12 +156,10 @@ func dotD(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Dou
 /// Dot product of two equal-length slices, accumulated in Double.
 @inline(__always)
 func dotD(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
-    var s = 0.0
-    var i = a.startIndex, j = b.startIndex
-    while i < a.endIndex {
-        s += Double(a[i]) * Double(b[j])
-        i += 1
-        j += 1
+    a.withUnsafeBufferPointer { ap in
+        b.withUnsafeBufferPointer { bp in
+            guard let pa = ap.baseAddress, let pb = bp.baseAddress else { return 0 }
+            return dotD(pa, pb, min(ap.count, bp.count))
+        }
     }
-    return s
 }

@@ -33,7 +33,7 @@ struct GenerateCommand: ParsableCommand {
             let ids = try prompt.tokens(for: loaded)
             let m = loaded.model
             let capacity = min(m.config.max_position_embeddings, ids.count + maxTokens)
-            guard ids.count < capacity || ids.count <= m.config.max_position_embeddings else {
+            guard ids.count <= m.config.max_position_embeddings else {
                 throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(m.config.max_position_embeddings)")
             }
             try runtime.prepare(m, tokens: ids.count, logitRows: 1)

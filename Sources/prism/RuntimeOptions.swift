@@ -28,8 +28,7 @@ struct RuntimeOptions: ParsableArguments {
     @discardableResult
     func prepare(_ model: GemmaModel, tokens: Int, extraBytes: Int = 0, logitRows: Int = 0) throws -> MemoryPlan {
         let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, extraBytes: extraBytes, logitRows: logitRows)
-        model.streamWeights = plan.streamWeights
-        model.residentLayers = plan.residentLayers
+        model.apply(plan)
         model.activationRoute = exactActivations ? .exact : .int8
         return plan
     }

@@ -49,6 +49,9 @@ public struct BatchRunner {
         let journal = try Journal(path: output + ".journal", header: header, output: output)
         let results = try ResultsFile(path: output, committed: journal.committedBytes)
         var stats = Stats()
+        // One prism for the whole run: its pull-backs of the target tokens serve every chunk.
+        let prism = Prism(model: model)
+        let cacheBytes = prism.pullBacks.capacityBytes
 
         // This shard's records not yet committed, in file order; bad lines become error records.
         var pending: [Result<Job, BadLine>] = []
@@ -80,7 +83,7 @@ public struct BatchRunner {
                     let nextExtra = extra + PositionRecorder.bytesPerPrompt(tokens: t, config: model.config) + Self.lineBytes(job, config: model.config, detail: detail)
                     let nextGroup = max(group, Self.decompositionGroup * Self.decompositionBytes(job, config: model.config))
                     if !chunk.isEmpty, let budget,
-                       (try? MemoryPlan.make(model: model, budget: budget, tokens: tokens + t, extraBytes: nextExtra + nextGroup, logitRows: 0)) == nil {
+                       (try? MemoryPlan.make(model: model, budget: budget, tokens: tokens + t, extraBytes: nextExtra + nextGroup + cacheBytes, logitRows: 0)) == nil {
                         break
                     }
                     tokens += t
@@ -90,9 +93,9 @@ public struct BatchRunner {
                 chunk.append(pending[i])
                 i += 1
             }
-            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + group, logitRows: 0)
+            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + group + cacheBytes, logitRows: 0)
             model.apply(plan)
-            let lines = try runChunk(chunk, model: model, tokenizer: tokenizer, stats: &stats)
+            let lines = try runChunk(chunk, model: model, prism: prism, tokenizer: tokenizer, stats: &stats)
             try results.append(lines: lines.map(\.1))
             try journal.commit(ids: lines.map(\.0), outputBytes: results.bytes)
             stats.chunks += 1
@@ -148,7 +151,7 @@ public struct BatchRunner {
     /// One layer-major forward pass over the chunk's prompts, then each one's decomposition,
     /// turned into its output line at once (a full decomposition of gemma-2b holds every
     /// neuron's term per target: megabytes; only the line is kept).
-    func runChunk(_ chunk: [Result<Job, BadLine>], model: GemmaModel, tokenizer: GemmaTokenizer?, stats: inout Stats) throws -> [(String, String)] {
+    func runChunk(_ chunk: [Result<Job, BadLine>], model: GemmaModel, prism: Prism, tokenizer: GemmaTokenizer?, stats: inout Stats) throws -> [(String, String)] {
         let jobs = chunk.compactMap { if case .success(let j) = $0 { return j } else { return nil } }
         var lines: [String: String] = [:]
         if !jobs.isEmpty {
@@ -156,7 +159,6 @@ public struct BatchRunner {
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
             _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
                                   decomposedAt: jobs.map(\.position))
-            let prism = Prism(model: model)
             // Decompositions layer-major too, a group of prompts per pass over W_O and W_down;
             // each turned into its line at once.
             var start = 0

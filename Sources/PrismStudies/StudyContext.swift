@@ -10,10 +10,12 @@ public struct StudyContext {
     public let loaded: LoadedModel
     public let tokenizer: GemmaTokenizer
     public var model: GemmaModel { loaded.model }
-    public var prism: Prism { Prism(model: loaded.model) }
+    /// One prism for the study: the target tokens' pull-backs are computed once for all prompts.
+    public let prism: Prism
 
     public init(loaded: LoadedModel) throws {
         self.loaded = loaded
+        prism = Prism(model: loaded.model)
         guard let bytes = loaded.tokenizerJSON else { throw PrismError("\(loaded.path) has no tokenizer; the studies tokenize text") }
         tokenizer = try GemmaTokenizer(jsonBytes: bytes)
     }

@@ -5,13 +5,24 @@ import PrismSupport
 /// Computes the prisms of one recorded sequence, in fp32 products with Double sums, from
 /// the stored activations and the model's weights (the same weights the model ran with).
 ///
-/// Several targets share one pass over the activations: their readout directions are
-/// stacked into `U [K, d]` and pulled back through each projection once (`U W_O`, `U W_down`),
+/// Several targets share one pass over the activations: their tokens' readout directions are
+/// stacked into `B [K, d]` and pulled back through each projection once (`B W_O`, `B W_down`),
 /// so per-neuron and per-head-per-source terms never build `[position, source, head, d]` tensors.
+/// The pull-backs do not depend on the prompt (`pullBacks`): later prompts asking for the same
+/// tokens reuse them.
 public struct Prism {
     public let model: GemmaModel
+    public let pullBacks: ReadoutPullBacks
 
-    public init(model: GemmaModel) { self.model = model }
+    public init(model: GemmaModel, pullBacks: ReadoutPullBacks? = nil) {
+        self.model = model
+        self.pullBacks = pullBacks ?? ReadoutPullBacks(config: model.config)
+    }
+
+    /// For a single prompt: keeps no pull-backs (nothing would reuse them).
+    public static func once(_ model: GemmaModel) -> Prism {
+        Prism(model: model, pullBacks: ReadoutPullBacks(config: model.config, capacityBytes: 0))
+    }
 
     var config: GemmaConfig { model.config }
 
@@ -27,7 +38,7 @@ public struct Prism {
     /// The frozen readouts `u = sum coef * E[id] * (1 + w_final) / rms_final(x_p)`, `[K, d]`.
     public func readouts(_ targets: [Target], source: ActivationSource, position p: Int) throws -> [Float] {
         let d = model.d
-        guard let scale = try source.row(ActivationName.lnFinalScale, p).first else { throw PrismError("ln_final.scale is empty") }
+        let scale = try frozenScale(source, at: p)
         var u = [Float](repeating: 0, count: targets.count * d)
         var row = [Float](repeating: 0, count: d)
         for (k, t) in targets.enumerated() {
@@ -44,13 +55,13 @@ public struct Prism {
         try decomposeMany([(source, position, targets)])[0]
     }
 
-    /// Several prompts at once, layer-major like the forward pass: every prompt's target
-    /// readouts are stacked into one `U` and pulled back through each layer's W_O and W_down
-    /// once, instead of once per prompt.
+    /// Several prompts at once, layer-major like the forward pass: the target tokens of every
+    /// prompt not already in `pullBacks` are pulled back through each layer's W_O and W_down
+    /// once, together, and each prompt's readout is then its frozen scale times those rows.
     public func decomposeMany(_ items: [(source: ActivationSource, position: Int, targets: [Target])]) throws -> [Decomposition] {
         let L = config.num_hidden_layers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
-        let group = H / model.kvHeads, kvw = model.kvHeads * hd
-        var positions: [Int] = [], offsets: [Int] = [], u: [Float] = []
+        let group = H / model.kvHeads, kvw = model.kvHeads * hd, ow = H * hd
+        var positions: [Int] = [], scales: [Float] = [], u: [Float] = [], offsets: [Int] = []
         var outs: [[TargetDecomposition]] = []
         for item in items {
             let ids = item.source.tokenIds
@@ -64,22 +75,38 @@ public struct Prism {
                 return TargetDecomposition(target: t, logit: dotD(uk, x), embed: dotD(uk, embed), attn: [], mlp: [], heads: [], headSources: [], neurons: [])
             })
             positions.append(p)
+            scales.append(try frozenScale(item.source, at: p))
             offsets.append(u.count / d)
             u += ui
         }
-        let K = u.count / d
-        var uWo = [Float](repeating: 0, count: K * H * hd)
-        var uWd = [Float](repeating: 0, count: K * ff)
+
+        // The tokens to pull back: those no earlier call left in the cache.
+        var tokens: [Int] = []
+        for item in items { for t in item.targets { for id in t.ids where !tokens.contains(id) { tokens.append(id) } } }
+        let missing = tokens.filter { pullBacks.entry($0) == nil }
+        let kept = pullBacks.reserve(missing.count, keeping: Set(tokens))
+        let fresh = (0..<kept).map { _ in ReadoutPullBacks.Entry(wo: [Float](repeating: 0, count: L * ow), down: [Float](repeating: 0, count: L * ff)) }
+        let M = missing.count
+        let basis = try readoutBasis(missing)                                    // [M, d]
+        var bWo = [Float](repeating: 0, count: M * ow), bWd = [Float](repeating: 0, count: M * ff)
+        var uWo = [Float](repeating: 0, count: ow), uWd = [Float](repeating: 0, count: ff)
+
         for l in 0..<L {
-            let lw = model.weights.layers[l]
-            u.withUnsafeBufferPointer { up in
-                uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.o, $0.baseAddress!) }   // [K, H*hd]
-                uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } // [K, ff]
-            }
-            // Under a memory budget the weights stream: give these pages back as the forward pass does.
-            if model.releasesLayer(l) {
-                lw.o.release()
-                lw.down.release()
+            if M > 0 {
+                let lw = model.weights.layers[l]
+                basis.withUnsafeBufferPointer { bp in
+                    bWo.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.o, $0.baseAddress!) }   // [M, H*hd]
+                    bWd.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.down, $0.baseAddress!) } // [M, ff]
+                }
+                for (j, e) in fresh.enumerated() {
+                    e.wo.replaceSubrange((l * ow)..<((l + 1) * ow), with: bWo[(j * ow)..<((j + 1) * ow)])
+                    e.down.replaceSubrange((l * ff)..<((l + 1) * ff), with: bWd[(j * ff)..<((j + 1) * ff)])
+                }
+                // Under a memory budget the weights stream: give these pages back as the forward pass does.
+                if model.releasesLayer(l) {
+                    lw.o.release()
+                    lw.down.release()
+                }
             }
             for (i, item) in items.enumerated() {
                 let source = item.source, p = positions[i]
@@ -93,18 +120,21 @@ public struct Prism {
                 guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
                     throw PrismError("activation shapes of layer \(l) do not match the prompt")
                 }
-                for k in 0..<item.targets.count {
+                for (k, target) in item.targets.enumerated() {
                     let row = offsets[i] + k
                     let uk = u[(row * d)..<((row + 1) * d)]
                     outs[i][k].attn.append(dotD(uk, attnOut))
                     outs[i][k].mlp.append(dotD(uk, mlpOut))
+                    // This target's pull-backs at layer l: its tokens' rows times the prompt's frozen scale.
+                    combine(target, scale: scales[i], layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
+                    combine(target, scale: scales[i], layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
                     var heads = [Double](repeating: 0, count: H)
                     var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
                     z.withUnsafeBufferPointer { zp in
                         v.values.withUnsafeBufferPointer { vp in
                             uWo.withUnsafeBufferPointer { wp in
                                 for h in 0..<H {
-                                    let w = wp.baseAddress! + row * H * hd + h * hd
+                                    let w = wp.baseAddress! + h * hd
                                     heads[h] = dotD(zp.baseAddress! + h * hd, w, hd)
                                     let g = h / group
                                     for j in 0...p {
@@ -116,11 +146,10 @@ public struct Prism {
                     }
                     outs[i][k].heads.append(heads)
                     outs[i][k].headSources.append(sources)
-                    let c = row * ff
                     let neurons = post.withUnsafeBufferPointer { pp in
                         uWd.withUnsafeBufferPointer { cp in
                             [Double](unsafeUninitializedCapacity: ff) { buf, n in
-                                for j in 0..<ff { buf[j] = Double(pp[j]) * Double(cp[c + j]) }
+                                for j in 0..<ff { buf[j] = Double(pp[j]) * Double(cp[j]) }
                                 n = ff
                             }
                         }
@@ -129,7 +158,45 @@ public struct Prism {
                 }
             }
         }
+        for (j, e) in fresh.enumerated() { pullBacks.insert(missing[j], e) }
         return items.indices.map { Decomposition(ids: items[$0].source.tokenIds, position: positions[$0], targets: outs[$0]) }
+    }
+
+    /// The frozen final-norm scale `1 / rms_final(x_p)`.
+    func frozenScale(_ source: ActivationSource, at p: Int) throws -> Float {
+        guard let scale = try source.row(ActivationName.lnFinalScale, p).first else { throw PrismError("ln_final.scale is empty") }
+        return scale
+    }
+
+    /// `b_t = E[t] * (1 + w_final)` for each token, `[count, d]`: a readout before the prompt's scale.
+    func readoutBasis(_ tokens: [Int]) throws -> [Float] {
+        let d = model.d
+        var b = [Float](repeating: 0, count: tokens.count * d)
+        try b.withUnsafeMutableBufferPointer { bp in
+            for (k, id) in tokens.enumerated() {
+                guard id >= 0, id < model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(model.vocab))") }
+                let row = bp.baseAddress! + k * d
+                model.weights.embedding.dequantize(rows: id..<(id + 1), into: row)
+                for i in 0..<d { row[i] *= model.weights.finalNormGain[i] }
+            }
+        }
+        return b
+    }
+
+    /// `out = scale * sum coef * P_l[id]` over the target's tokens, each token's layer-l row taken
+    /// from the cache or from this call's fresh pull-backs (`fresh [missing.count, width]`).
+    private func combine(_ target: Target, scale: Float, layer l: Int, missing: [Int], fresh: [Float], freshWidth w: Int,
+                         into out: inout [Float], _ part: (ReadoutPullBacks.Entry) -> [Float]) {
+        for i in 0..<w { out[i] = 0 }
+        for (id, coef) in target.terms {
+            let c = coef * scale
+            if let e = pullBacks.entry(id) {
+                let rows = part(e)
+                for i in 0..<w { out[i] += c * rows[l * w + i] }
+            } else if let j = missing.firstIndex(of: id) {
+                for i in 0..<w { out[i] += c * fresh[j * w + i] }
+            }
+        }
     }
 }
 

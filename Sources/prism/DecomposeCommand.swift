@@ -61,8 +61,7 @@ struct DecomposeCommand: ParsableCommand {
             let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime,
                                                                      lastPositionOnly: true)
             let ts = try targets.resolve(loaded)
-            let prism = Prism(model: loaded.model)
-            let d = try prism.decompose(source, position: p, targets: ts)
+            let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts)
             let pieces = (try? Tokenizers.tokenizer(for: loaded)).map { tok in ids.map { tok.piece(for: $0) ?? "?" } }
             if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir) }
             if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir) }
@@ -73,7 +72,7 @@ struct DecomposeCommand: ParsableCommand {
                     throw PrismError("\(refPath) is not the same architecture as \(loaded.path)")
                 }
                 let (refSource, _) = try ref.model.record(Array(ids[...p]))
-                let refD = try Prism(model: ref.model).decompose(refSource, position: p, targets: ts)
+                let refD = try Prism.once(ref.model).decompose(refSource, position: p, targets: ts)
                 let rows = Faithfulness.compare(d, against: refD)
                 if output.json {
                     var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)

@@ -40,13 +40,19 @@ final class PrismReferenceTests: XCTestCase {
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    func load(_ name: String) throws -> (LoadedModel, Reference) {
+    func load(_ name: String) throws -> (LoadedModel, Reference) { try Self.load(name) }
+
+    static func load(_ name: String) throws -> (LoadedModel, Reference) {
         let model = try LoadedModel.open(Self.fixtures.appendingPathComponent(name).path)
         let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("reference/prisms-\(name).json"))
         return (model, try JSONDecoder().decode(Reference.self, from: data))
     }
 
     func assertClose(_ got: [Double], _ want: [Double], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        Self.assertClose(got, want, what, file: file, line: line)
+    }
+
+    static func assertClose(_ got: [Double], _ want: [Double], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(got.count, want.count, what, file: file, line: line)
         let scale = max(1, want.map(abs).max() ?? 0)
         let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0

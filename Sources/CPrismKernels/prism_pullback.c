@@ -1,7 +1,7 @@
-// The prisms' pull-back U W for int8 block-quantized weights, fused: each weight is widened to
-// float once, in registers, and serves every target direction; no dequantized tile is written
-// and no BLAS call is made. The sums stay fp32 over the stored (dequantized) weights, so the
-// result is the exact product up to float rounding, as the tile + sgemm route was.
+// The prisms' pull-back U W for int8 block-quantized weights: a panel of rows is widened to
+// fp32 once (each block's scale folded in), in a buffer that stays in cache, and every target
+// direction then runs at the FMA rate over it; no BLAS call. The sums stay fp32 over the stored
+// (dequantized) weights: the exact product up to float rounding.
 #include "prism_kernels.h"
 #include "prism_half.h"
 #include <stdlib.h>
@@ -15,9 +15,12 @@
 // Targets per pass over a column block: bounds the coefficient table (panel rows x this many floats).
 #define PB_TARGETS 24   // a multiple of 8: every pass starts on a whole vector of ut
 
-// Rows per panel: a panel's lines of one 64-byte column group stay in L1 while every strip and
-// target group of those columns passes over them; partial sums go to `out` once per panel.
-#define PB_PANEL 128
+// Rows per panel and columns per widened chunk: each row's 512 bytes are read as one sequential
+// run, and the widened chunk (64 x 512 floats, 130 KiB) stays in L2 while every target group
+// passes over it; partial sums go to `out` once per panel. Single-thread microbenchmark on a
+// 2048 x 16384 matrix, 10 targets: 64 x 512 beat 128 x 64, 64 x 256, 128 x 256, 32 x 512, 32 x 1024.
+#define PB_PANEL 64
+#define PB_CHUNK 512
 
 // Columns [c0, c1) of rows [0, rows) of a panel, one column at a time (the reference every
 // other path is tested against). `first`: write the sums, else add them to `out`.
@@ -33,21 +36,51 @@ static void pb_columns_strided(const int8_t *q, long stride, int rows, const flo
 }
 
 #ifdef PRISM_X86
-// 16 columns x M targets in 2M accumulators; the panel's rows stream through, each 16 int8
-// widened once. `ahead` (0 for none): prefetch each row's line that far ahead of this strip.
+// Floats per widened strip of `rows` rows: one line of padding, so a row's stores to successive
+// strips spread over cache sets instead of landing a power of two apart.
+#define PB_STRIP(rows) ((long)(rows) * 16 + 16)
+
+// Widens rows [0, rows) x columns [c0, c0 + 16 * strips) of the int8 weights into fp32 with each
+// block's scale folded in: panel[strip][row][16]. Done once per weight, for every target; the
+// multiply-adds then read floats (converting inside them, as the first fused kernel did, ran at
+// 20 GMAC/s on one core where the float loop alone runs at 45). `next`: bytes of each row to
+// prefetch beyond the chunk, into L2 while this chunk's products run.
+__attribute__((target("avx2,fma,f16c")))
+static void pb_widen(const int8_t *q, long stride, const uint16_t *scales, long nb, int block, int rows, int c0, int strips,
+                     float *panel, int next) {
+    int b0 = c0 / block, nblk = (c0 + 16 * strips - 1) / block - b0 + 1;
+    int bj[PB_CHUNK / 16];   // each strip's block in the chunk, out of the row loop
+    for (int j = 0; j < strips; j++) bj[j] = (c0 + 16 * j) / block - b0;
+    float sf[PB_CHUNK / 16 + 8];
+    for (int r = 0; r < rows; r++) {
+        const int8_t *wr = q + (long)r * stride + c0;
+        const uint16_t *sr = scales + (long)r * nb + b0;
+        for (int b = 0; b < next; b += 64) _mm_prefetch((const char *)(wr + 16 * strips + b), _MM_HINT_T1);
+        // This row's block scales, 8 at a time (a scalar conversion per strip had chained each
+        // strip on the one before through a partial register write).
+        int i = 0;
+        for (; i + 8 <= nblk; i += 8) _mm256_storeu_ps(sf + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sr + i))));
+        for (; i < nblk; i++) sf[i] = prism_half_to_float(sr[i]);
+        for (int j = 0; j < strips; j++) {
+            __m256 s = _mm256_broadcast_ss(sf + bj[j]);
+            __m128i raw = _mm_loadu_si128((const __m128i *)(wr + 16 * j));
+            float *p = panel + (long)j * PB_STRIP(rows) + (long)r * 16;
+            _mm256_store_ps(p, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw)), s));
+            _mm256_store_ps(p + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8))), s));
+        }
+    }
+}
+
+// One widened strip of 16 columns x M targets in 2M accumulators: per row two loads and M
+// broadcasts of the target coefficients ut[r, k]. `first`: write the sums, else add them to `out`.
 #define DEFINE_STRIP(M)                                                                                           \
 __attribute__((target("avx2,fma")))                                                                             \
-static void pb_strip16_##M(const int8_t *w, long stride, int rows, const float *coef, int kc, float *out, int ldo, \
-                           int first, int ahead) {                                                               \
+static void pb_strip16_##M(const float *p, int rows, const float *ut, int ldut, float *out, int ldo, int first) {  \
     __m256 a0[M], a1[M];                                                                                         \
     for (int i = 0; i < M; i++) { a0[i] = _mm256_setzero_ps(); a1[i] = _mm256_setzero_ps(); }                    \
     for (int r = 0; r < rows; r++) {                                                                             \
-        const int8_t *wr = w + (long)r * stride;                                                                 \
-        if (ahead) _mm_prefetch((const char *)(wr + ahead), _MM_HINT_T0);                                        \
-        __m128i raw = _mm_loadu_si128((const __m128i *)wr);                                                      \
-        __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw));                                               \
-        __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8)));                            \
-        const float *cr = coef + (long)r * kc;                                                                   \
+        __m256 w0 = _mm256_load_ps(p + (long)r * 16), w1 = _mm256_load_ps(p + (long)r * 16 + 8);                 \
+        const float *cr = ut + (long)r * ldut;                                                                   \
         for (int i = 0; i < M; i++) {                                                                            \
             __m256 cv = _mm256_broadcast_ss(cr + i);                                                             \
             a0[i] = _mm256_fmadd_ps(cv, w0, a0[i]);                                                              \
@@ -71,44 +104,24 @@ DEFINE_STRIP(4)
 DEFINE_STRIP(5)
 DEFINE_STRIP(6)
 
-// Targets in groups of up to 6 (12 accumulators + 2 weight registers + a broadcast fit in 16).
+// Targets [0, kc) over one widened strip, in groups of up to 6 (12 accumulators, 2 weight
+// registers and a broadcast fit in 16); 7..10 targets as two even groups.
 __attribute__((target("avx2,fma")))
-static void pb_columns_avx2(const int8_t *q, long stride, int rows, const float *coef, int ldc, int kc, int c0, int c1,
-                            float *out, int ldo, int first, long cols) {
-    int c = c0;
-    for (; c + 16 <= c1; c += 16) {
-        for (int k = 0; k < kc;) {
-            int m = kc - k;
-            // Even groups: 10 targets as 5 + 5 rather than 6 + 4.
-            if (m > 6) m = m <= 10 ? (m + 1) / 2 : 6;
-            // The first pass over a 64-byte column group fetches the group two ahead.
-            int ahead = (k == 0 && (c & 63) == 0 && c + 128 < cols) ? 128 : 0;
-            const int8_t *w = q + c;
-            const float *cf = coef + k;
-            float *o = out + (long)k * ldo + c;
-            switch (m) {
-            case 1: pb_strip16_1(w, stride, rows, cf, ldc, o, ldo, first, ahead); break;
-            case 2: pb_strip16_2(w, stride, rows, cf, ldc, o, ldo, first, ahead); break;
-            case 3: pb_strip16_3(w, stride, rows, cf, ldc, o, ldo, first, ahead); break;
-            case 4: pb_strip16_4(w, stride, rows, cf, ldc, o, ldo, first, ahead); break;
-            case 5: pb_strip16_5(w, stride, rows, cf, ldc, o, ldo, first, ahead); break;
-            default: pb_strip16_6(w, stride, rows, cf, ldc, o, ldo, first, ahead); break;
-            }
-            k += m;
+static void pb_strip_targets(const float *p, int rows, const float *ut, int ldut, int kc, float *out, int ldo, int first) {
+    for (int k = 0; k < kc;) {
+        int m = kc - k;
+        if (m > 6) m = m <= 10 ? (m + 1) / 2 : 6;
+        const float *u = ut + k;
+        float *o = out + (long)k * ldo;
+        switch (m) {
+        case 1: pb_strip16_1(p, rows, u, ldut, o, ldo, first); break;
+        case 2: pb_strip16_2(p, rows, u, ldut, o, ldo, first); break;
+        case 3: pb_strip16_3(p, rows, u, ldut, o, ldo, first); break;
+        case 4: pb_strip16_4(p, rows, u, ldut, o, ldo, first); break;
+        case 5: pb_strip16_5(p, rows, u, ldut, o, ldo, first); break;
+        default: pb_strip16_6(p, rows, u, ldut, o, ldo, first); break;
         }
-    }
-    if (c < c1) pb_columns_strided(q, stride, rows, coef, ldc, kc, c, c1, out, ldo, first);
-}
-
-// coef[r, k] = ut[r, k] * scale[r, b] for the rows of a panel (F16C widens the scales).
-// `ldc` (the table's row stride) is kc rounded up to 8, and ut's rows are zero-padded to it:
-// whole vectors, no remainder loop.
-__attribute__((target("avx2,fma,f16c")))
-static void pb_coef_f16c(const uint16_t *scales, long nb, int b, const float *ut, int ldut, int rows, int ldc, float *coef) {
-    for (int r = 0; r < rows; r++) {
-        __m256 s = _mm256_set1_ps(_cvtsh_ss(scales[(long)r * nb + b]));
-        for (int k = 0; k < ldc; k += 8)
-            _mm256_storeu_ps(coef + (long)r * ldc + k, _mm256_mul_ps(_mm256_loadu_ps(ut + (long)r * ldut + k), s));
+        k += m;
     }
 }
 #endif
@@ -120,22 +133,32 @@ static void pb_coef_portable(const uint16_t *scales, long nb, int b, const float
     }
 }
 
+// Columns [c0, c1) of block b over a panel's rows, the portable way: coef[r, k] = ut[r, k] *
+// scale[r, b] (the block's scale folded into each direction), then one column at a time.
+static void pb_block_portable(const int8_t *qp, int cols, const uint16_t *sp, long nb, int b, const float *up, int ldut,
+                              int rows, int kc, float *coef, int c0, int c1, float *o, int ldo, int first) {
+    pb_coef_portable(sp, nb, b, up, ldut, rows, kc, coef);
+    pb_columns_strided(qp, cols, rows, coef, kc, kc, c0, c1, o, ldo, first);
+}
+
 void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int rows, int cols, int block,
                        const float *u, int count, int ldu, float *out, int ldo, int col0, int col1) {
     if (rows <= 0 || cols <= 0 || block <= 0 || count <= 0 || col0 >= col1) return;
     int nb = (cols + block - 1) / block;
     int kmax = count < PB_TARGETS ? count : PB_TARGETS;
     int panel = rows < PB_PANEL ? rows : PB_PANEL;
-    // ut[r, k] = u[k, r]: each row's directions side by side, for the coefficient tables.
+    // ut[r, k] = u[k, r]: each row's directions side by side, for broadcasts and coefficient tables.
     int ldut = (count + 7) & ~7;
     float *ut = calloc((size_t)rows * (size_t)ldut, sizeof(float));
-    float *coef = malloc(sizeof(float) * (size_t)panel * (size_t)((kmax + 7) & ~7));
+    float *coef = malloc(sizeof(float) * (size_t)panel * (size_t)kmax);
     int use_avx2 = 0;
+    float *wide = NULL;
 #ifdef PRISM_X86
-    use_avx2 = kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2;
+    // Widened strips of 16 columns must each lie in one block (one scale per row).
+    use_avx2 = kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2 && block % 16 == 0 && col0 % 16 == 0;
+    if (use_avx2) wide = aligned_alloc(32, sizeof(float) * PB_STRIP(PB_PANEL) * (PB_CHUNK / 16));
 #endif
-    (void)use_avx2;
-    if (!ut || !coef) {
+    if (!ut || !coef || (use_avx2 && !wide)) {
         // No room for the tables: the same sums, the scale applied per element.
         for (int k = 0; k < count; k++)
             for (int c = col0; c < col1; c++) {
@@ -146,6 +169,7 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
             }
         free(ut);
         free(coef);
+        free(wide);
         return;
     }
     for (int r = 0; r < rows; r++)
@@ -156,25 +180,35 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
         for (int r0 = 0; r0 < rows; r0 += panel) {
             int pr = rows - r0 < panel ? rows - r0 : panel;
             const int8_t *qp = q + (long)r0 * cols;
+            const uint16_t *sp = scales + (long)r0 * nb;
+            const float *up = ut + (long)r0 * ldut + k0;
+            int first = r0 == 0;
+#ifdef PRISM_X86
+            if (use_avx2) {
+                for (int c = col0; c < col1; c += PB_CHUNK) {
+                    int width = col1 - c < PB_CHUNK ? col1 - c : PB_CHUNK;
+                    int strips = width / 16;
+                    if (strips > 0) {
+                        int next = col1 - (c + width) < PB_CHUNK ? col1 - (c + width) : PB_CHUNK;
+                        pb_widen(qp, cols, sp, nb, block, pr, c, strips, wide, next);
+                        for (int j = 0; j < strips; j++)
+                            pb_strip_targets(wide + (long)j * PB_STRIP(pr), pr, up, ldut, kc, o + c + 16 * j, ldo, first);
+                    }
+                    // A last partial strip (fewer than 16 columns left) lies in one block.
+                    int t0 = c + 16 * strips;
+                    if (t0 < c + width) pb_block_portable(qp, cols, sp, nb, t0 / block, up, ldut, pr, kc, coef, t0, c + width, o, ldo, first);
+                }
+                continue;
+            }
+#endif
             for (int b = col0 / block; b < nb && b * block < col1; b++) {
                 int c0 = b * block > col0 ? b * block : col0;
                 int c1 = (b + 1) * block < col1 ? (b + 1) * block : col1;
-                // coef[r, k] = u[k, r0 + r] * scale[r0 + r, b]: the block's scale folded into each direction.
-                const uint16_t *sp = scales + (long)r0 * nb;
-                const float *up = ut + (long)r0 * ldut + k0;
-#ifdef PRISM_X86
-                if (use_avx2) {
-                    int ldc = (kc + 7) & ~7;
-                    pb_coef_f16c(sp, nb, b, up, ldut, pr, ldc, coef);
-                    pb_columns_avx2(qp, cols, pr, coef, ldc, kc, c0, c1, o, ldo, r0 == 0, cols);
-                    continue;
-                }
-#endif
-                pb_coef_portable(sp, nb, b, up, ldut, pr, kc, coef);
-                pb_columns_strided(qp, cols, pr, coef, kc, kc, c0, c1, o, ldo, r0 == 0);
+                pb_block_portable(qp, cols, sp, nb, b, up, ldut, pr, kc, coef, c0, c1, o, ldo, first);
             }
         }
     }
     free(ut);
     free(coef);
+    free(wide);
 }

@@ -107,13 +107,16 @@ final class KernelTests: XCTestCase {
 
     /// The fused int8 pull-back `U W` (the prisms' `W_O^T u`, `W_down^T u`): the portable loop and
     /// the AVX2 kernel each equal the naive product over the dequantized weights (1e-5 relative),
-    /// on odd shapes, partial blocks and target counts that exercise every register group.
+    /// on odd shapes, partial blocks and chunks, and target counts that exercise every register group.
     func testPullBackMatchesNaive() {
         let saved = Q8Kernels.kernel
         defer { Q8Kernels.kernel = saved }
         let kernels = Q8Kernels.bestKernel >= 1 ? [0, 1] : [0]
         let cases = [(1, 37, 50, 32), (5, 64, 96, 32), (10, 33, 2048, 32), (7, 130, 64, 16), (23, 7, 160, 32), (13, 300, 530, 32),
-                     (2, 5, 17, 32), (41, 16, 48, 32)]
+                     (2, 5, 17, 32), (41, 16, 48, 32),
+                     // Widened chunks of 512 columns with a partial last one; blocks of 48 (strips
+                     // never straddle a block); blocks of 24 (not whole strips: the portable loop).
+                     (10, 70, 1100, 32), (6, 65, 1100, 48), (3, 20, 100, 24)]
         for (i, (count, rows, cols, block)) in cases.enumerated() {
             let m = randomQ8(rows: rows, cols: cols, block: block, seed: UInt64(900 + i))
             var rng = Rng(UInt64(i + 31))

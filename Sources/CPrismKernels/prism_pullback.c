@@ -56,6 +56,7 @@ static void pb_widen(const int8_t *q, long stride, const uint16_t *scales, long 
         const int8_t *wr = q + (long)r * stride + c0;
         const uint16_t *sr = scales + (long)r * nb + b0;
         for (int b = 0; b < next; b += 64) _mm_prefetch((const char *)(wr + 16 * strips + b), _MM_HINT_T1);
+        if (next > 0) _mm_prefetch((const char *)(sr + nblk), _MM_HINT_T1);
         // This row's block scales, 8 at a time (a scalar conversion per strip had chained each
         // strip on the one before through a partial register write).
         int i = 0;

@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
         .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: release),
         .target(name: "PrismPlots"),
-        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"], swiftSettings: release),
+        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"], swiftSettings: release),
         .executableTarget(name: "prism", dependencies: [
             "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

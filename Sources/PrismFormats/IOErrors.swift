@@ -53,3 +53,18 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
         throw failure
     }
 }
+
+/// Writes the files of one output as a set: each atomically, and when one fails (disk full)
+/// the ones already written are removed, so `dir` never holds half an output.
+public func writeFilesAsSet(_ dir: String, _ files: [(name: String, bytes: Data)]) throws {
+    var written: [String] = []
+    do {
+        for f in files {
+            try writeFileAtomically(f.bytes, to: dir + "/" + f.name)
+            written.append(dir + "/" + f.name)
+        }
+    } catch {
+        for p in written { unlink(p) }
+        throw error
+    }
+}

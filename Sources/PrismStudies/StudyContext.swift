@@ -1,4 +1,5 @@
 import Foundation
+import PrismFormats
 import PrismModel
 import PrismPlots
 import PrismSupport
@@ -79,11 +80,14 @@ public struct StudyContext {
     }
 }
 
-/// A study's output folder: index.html, standalone SVGs, CSV and JSON data.
+/// A study's output folder: index.html, standalone SVGs, CSV and JSON data. The files are kept
+/// until `finish()` writes them as a set: a failure (disk full) leaves none of this run's files,
+/// never a report without its figures.
 public struct StudyOutput {
     public let directory: String
     public var report: HTMLReport
     public private(set) var files: [String] = []
+    private var contents: [String: Data] = [:]
 
     public init(directory: String, title: String, subtitle: String) throws {
         self.directory = directory
@@ -94,18 +98,15 @@ public struct StudyOutput {
         report = HTMLReport(title: title, subtitle: subtitle)
     }
 
-    /// Writes the figure as `name.svg` and its data as `name.csv`, and puts both in the report.
+    /// Adds the figure as `name.svg` and its data as `name.csv`, and puts both in the report.
     public mutating func figure(_ svg: SVG, name: String, caption: String, csv: String) throws {
-        try svg.write(to: directory + "/" + name + ".svg")
+        try write(svg.text, name + ".svg")
         try write(csv, name + ".csv")
         report.figure(svg, caption: caption, files: [name + ".svg", name + ".csv"])
-        files += [name + ".svg", name + ".csv"]
     }
 
     public mutating func write(_ text: String, _ name: String) throws {
-        guard FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(text.utf8)) else {
-            throw PrismError("cannot write \(directory)/\(name)")
-        }
+        contents[name] = Data(text.utf8)
         if !files.contains(name) { files.append(name) }
     }
 
@@ -114,9 +115,10 @@ public struct StudyOutput {
         try write(String(decoding: data, as: UTF8.self) + "\n", name)
     }
 
+    /// Writes every file, index.html last.
     public mutating func finish() throws {
-        try report.write(to: directory + "/index.html")
-        files.append("index.html")
+        try write(report.render(), "index.html")
+        try writeFilesAsSet(directory, files.compactMap { name in contents[name].map { (name, $0) } })
     }
 }
 

@@ -76,18 +76,8 @@ enum DecompositionFiles {
 
     static func csvField(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
-    /// Writes the files of one output as a set: each atomically, and when one fails (disk
-    /// full) the ones already written are removed, so DIR never holds half an output.
+    /// All of an output's files, or none of them (`writeFilesAsSet`).
     static func writeSet(_ dir: String, _ files: [(name: String, bytes: [UInt8])]) throws {
-        var written: [String] = []
-        do {
-            for f in files {
-                try writeFileAtomically(Data(f.bytes), to: dir + "/" + f.name)
-                written.append(dir + "/" + f.name)
-            }
-        } catch {
-            for p in written { try? FileManager.default.removeItem(atPath: p) }
-            throw error
-        }
+        try writeFilesAsSet(dir, files.map { ($0.name, Data($0.bytes)) })
     }
 }

@@ -358,6 +358,13 @@ final class BadInputCatalogueTests: XCTestCase {
             assertNoOutput(files.map { out + "/" + $0 })
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "temporary files left in \(out)")
         }
+        // study -o: the report, its figures and their data are written as a set, or none is (16 KiB
+        // lets the first figures through and stops a later one).
+        let report = dir + "/study"
+        r = try runWithFileSizeLimit(32, ["study", "addition", "-m", f32, "-o", report])
+        CLIRunner.assertCleanError(r, contains: "cannot write \(report)/")
+        XCTAssertTrue(r.stderr.contains("File too large"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: report), [], "files left in \(report)")
         // batch: the output keeps only committed lines (none here); a rerun with room completes it.
         let input = dir + "/in.jsonl"
         try Data("{\"id\": \"a\", \"ids\": [2, 5, 7], \"target_ids\": [5]}\n{\"id\": \"b\", \"ids\": [2, 5, 9], \"target_ids\": [6]}\n".utf8)

@@ -30,7 +30,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func write(_ name: String, _ bytes: [UInt8]) -> String {
         let p = dir + "/" + name
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(bytes)))
         return p
     }
 

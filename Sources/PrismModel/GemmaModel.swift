@@ -125,10 +125,15 @@ public final class GemmaModel: @unchecked Sendable {
             return
         }
         matmulTransposed(x, count: n, w, out, route: activationRoute)
-        // Only int8 weights have a route to redo; other storages were exact already.
-        if activationRoute != .exact, case .q8 = w.storage {
-            for r in rows { matmulTransposed(x + r * width, count: 1, w, out + r * w.rows, route: .exact) }
-        }
+        // Only int8 weights have a route to redo; other storages were exact already. The exact
+        // rows (one per prompt of a batch chunk) go through one product: the weights are read once.
+        guard activationRoute != .exact, case .q8 = w.storage, !rows.isEmpty else { return }
+        let m = rows.count, od = w.rows
+        let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * width), ys = UnsafeMutablePointer<Float>.allocate(capacity: m * od)
+        defer { xs.deallocate(); ys.deallocate() }
+        for (i, r) in rows.enumerated() { (xs + i * width).update(from: x + r * width, count: width) }
+        matmulTransposed(xs, count: m, w, ys, route: .exact)
+        for (i, r) in rows.enumerated() { (out + r * od).update(from: ys + i * od, count: od) }
     }
 
     /// x[N, d] = E[ids] * sqrt(d)

@@ -81,6 +81,7 @@ public struct Prism {
         }
 
         // The tokens to pull back: those no earlier call left in the cache.
+        try pullBacks.bind(to: model)
         var tokens: [Int] = []
         for item in items { for t in item.targets { for id in t.ids where !tokens.contains(id) { tokens.append(id) } } }
         let missing = tokens.filter { pullBacks.entry($0) == nil }

@@ -1,4 +1,5 @@
 import PrismModel
+import PrismSupport
 
 /// The prompt-independent half of the prisms' pull-backs, kept per target token.
 ///
@@ -18,6 +19,8 @@ public final class ReadoutPullBacks {
 
     public let capacityBytes: Int
     private let bytesPerToken: Int
+    /// The model whose weights the entries come from (set on first use).
+    private var owner: ObjectIdentifier?
     private var entries: [Int: Entry] = [:]
     private var order: [Int] = []   // oldest first, for eviction
 
@@ -37,6 +40,13 @@ public final class ReadoutPullBacks {
 
     /// Tokens whose pull-backs are held.
     public var cachedTokens: [Int] { order }
+
+    /// Pull-backs are only valid for the weights they were computed from.
+    func bind(to model: GemmaModel) throws {
+        let id = ObjectIdentifier(model)
+        if let owner, owner != id { throw PrismError("these pull-backs belong to another model; give each model its own ReadoutPullBacks") }
+        owner = id
+    }
 
     func entry(_ id: Int) -> Entry? { entries[id] }
 

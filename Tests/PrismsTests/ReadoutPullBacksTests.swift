@@ -72,6 +72,18 @@ final class ReadoutPullBacksTests: XCTestCase {
         assertIdentical(both[1], try Prism.once(model).decompose(second.source, position: second.position, targets: second.targets))
     }
 
+    /// Pull-backs of one model's weights are refused for another's.
+    func testPullBacksBelongToOneModel() throws {
+        let (f32, ref) = try Reference.load("tiny-f32")
+        let (bf16, _) = try Reference.load("tiny-bf16")
+        let shared = ReadoutPullBacks(config: f32.model.config)
+        let c = ref.cases[1]
+        _ = try Prism(model: f32.model, pullBacks: shared).decompose(try item(f32.model, c, [.token(c.targets[0])]).source, position: c.position,
+                                                                     targets: [.token(c.targets[0])])
+        let other = try item(bf16.model, c, [.token(c.targets[0])])
+        XCTAssertThrowsError(try Prism(model: bf16.model, pullBacks: shared).decompose(other.source, position: other.position, targets: other.targets))
+    }
+
     /// A prism for one prompt keeps nothing.
     func testOncePrismKeepsNothing() throws {
         let (loaded, ref) = try Reference.load("tiny-f32")

@@ -5,15 +5,14 @@
 #include "prism_kernels.h"
 #include "prism_half.h"
 #include <stdlib.h>
-#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define PRISM_X86 1
 #endif
 
-// Targets per pass over a column block: bounds the coefficient table (panel rows x this many floats).
-#define PB_TARGETS 24   // a multiple of 8: every pass starts on a whole vector of ut
+// Targets per pass: bounds the portable path's coefficient table (panel rows x this many floats).
+#define PB_TARGETS 24
 
 // Rows per panel and columns per widened chunk: each row's 512 bytes are read as one sequential
 // run, and the widened chunk (64 x 512 floats, 130 KiB) stays in L2 while every target group
@@ -149,7 +148,7 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
     int kmax = count < PB_TARGETS ? count : PB_TARGETS;
     int panel = rows < PB_PANEL ? rows : PB_PANEL;
     // ut[r, k] = u[k, r]: each row's directions side by side, for broadcasts and coefficient tables.
-    int ldut = (count + 7) & ~7;
+    int ldut = count;
     float *ut = calloc((size_t)rows * (size_t)ldut, sizeof(float));
     float *coef = malloc(sizeof(float) * (size_t)panel * (size_t)kmax);
     int use_avx2 = 0;

@@ -74,7 +74,7 @@ public enum Q8Kernels {
     }
 
     /// `out[k, c] = sum_r u[k, r] * W[r, c]`: the prisms' pull-back, columns split over the cores
-    /// at block boundaries. Each weight is widened once in registers and serves every direction.
+    /// at block boundaries. Each weight is widened to fp32 once and serves every direction.
     public static func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
         guard case .q8(let quants, let scales, let bs) = w.storage, count > 0, w.cols > 0 else { return }
         let rows = w.rows, cols = w.cols

@@ -40,12 +40,11 @@ public struct Prism {
         let d = model.d
         let scale = try frozenScale(source, at: p)
         var u = [Float](repeating: 0, count: targets.count * d)
-        var row = [Float](repeating: 0, count: d)
         for (k, t) in targets.enumerated() {
-            for (id, coef) in t.terms {
-                guard id >= 0, id < model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(model.vocab))") }
-                row.withUnsafeMutableBufferPointer { model.weights.embedding.dequantize(rows: id..<(id + 1), into: $0.baseAddress!) }
-                for i in 0..<d { u[k * d + i] += coef * row[i] * model.weights.finalNormGain[i] * scale }
+            let b = try readoutBasis(t.ids)
+            for (j, term) in t.terms.enumerated() {
+                let c = term.coef * scale
+                for i in 0..<d { u[k * d + i] += c * b[j * d + i] }
             }
         }
         return u

@@ -18,7 +18,8 @@ public final class ReadoutPullBacks {
     }
 
     public let capacityBytes: Int
-    private let bytesPerToken: Int
+    /// Tokens that fit in `capacityBytes`.
+    private let capacity: Int
     /// The model whose weights the entries come from (set on first use).
     private var owner: ObjectIdentifier?
     private var entries: [Int: Entry] = [:]
@@ -30,12 +31,12 @@ public final class ReadoutPullBacks {
     }
 
     /// Sixteen tokens (the addition study's ten digits and then some): 21 MiB on gemma-2b;
-    /// the memory plans count it as working memory.
+    /// a batch job's memory plan counts it as working memory.
     public static func defaultCapacity(_ c: GemmaConfig) -> Int { 16 * bytesPerToken(c) }
 
     public init(config: GemmaConfig, capacityBytes: Int? = nil) {
-        bytesPerToken = max(1, Self.bytesPerToken(config))
         self.capacityBytes = capacityBytes ?? Self.defaultCapacity(config)
+        capacity = self.capacityBytes / max(1, Self.bytesPerToken(config))
     }
 
     /// Tokens whose pull-backs are held.
@@ -53,7 +54,7 @@ public final class ReadoutPullBacks {
     /// Makes room for up to `count` new entries by evicting the oldest ones not in `keep`;
     /// returns how many fit (the rest are computed for this call only).
     func reserve(_ count: Int, keeping keep: Set<Int>) -> Int {
-        let fits = { self.capacityBytes / self.bytesPerToken - self.entries.count }
+        let fits = { self.capacity - self.entries.count }
         var i = 0
         while fits() < count && i < order.count {
             if keep.contains(order[i]) { i += 1; continue }
@@ -64,7 +65,7 @@ public final class ReadoutPullBacks {
     }
 
     func insert(_ id: Int, _ entry: Entry) {
-        guard entries[id] == nil, entries.count < capacityBytes / bytesPerToken else { return }
+        guard entries[id] == nil, entries.count < capacity else { return }
         entries[id] = entry
         order.append(id)
     }

@@ -222,31 +222,27 @@ final class BadInputCatalogueTests: XCTestCase {
 
     // MARK: partial files
 
+    /// A fresh copy of `fixture` with `file` cut to `fraction` of its bytes: running `args(copy)`
+    /// must fail with `needle(copy)`.
+    func assertTruncated(_ fixture: String, _ file: String, keeping fraction: Double, _ args: (String) -> [String],
+                         _ needle: (String) -> String, line: UInt = #line) throws {
+        let ck = try copy(fixture)
+        defer { try? FileManager.default.removeItem(atPath: ck) }
+        try truncate(ck + "/" + file, keeping: fraction)
+        try assertError(args(ck), needle(ck), line: line)
+    }
+
     func testTruncatedFiles() throws {
+        let logits = { (ck: String) in ["logits", "-m", ck, "--ids", "2"] }
         // config.json cut in the middle.
-        var ck = try copy(f32)
-        try truncate(ck + "/config.json", keeping: 0.5)
-        try assertError(["logits", "-m", ck, "--ids", "2"], "config.json: not a JSON object")
-        try FileManager.default.removeItem(atPath: ck)
+        try assertTruncated(f32, "config.json", keeping: 0.5, logits) { _ in "config.json: not a JSON object" }
         // model.safetensors cut in the middle of its header, and in its data.
-        ck = try copy(f32)
-        try truncate(ck + "/model.safetensors", keeping: 0.001)
-        try assertError(["logits", "-m", ck, "--ids", "2"], "model.safetensors: truncated safetensors file")
-        try FileManager.default.copyItem(atPath: f32 + "/model.safetensors", toPath: ck + "/model.safetensors.tmp")
-        try FileManager.default.removeItem(atPath: ck + "/model.safetensors")
-        try FileManager.default.moveItem(atPath: ck + "/model.safetensors.tmp", toPath: ck + "/model.safetensors")
-        try truncate(ck + "/model.safetensors", keeping: 0.9)
-        try assertError(["logits", "-m", ck, "--ids", "2"], "out of bounds")
-        try FileManager.default.removeItem(atPath: ck)
+        try assertTruncated(f32, "model.safetensors", keeping: 0.001, logits) { _ in "model.safetensors: truncated safetensors file" }
+        try assertTruncated(f32, "model.safetensors", keeping: 0.9, logits) { _ in "out of bounds" }
         // tokenizer.json cut in the middle.
-        ck = try copy(f32)
-        try truncate(ck + "/tokenizer.json", keeping: 0.5)
-        try assertError(["tokenize", "-m", ck, "--", "hello"], "\(ck)/tokenizer.json: ")
-        try FileManager.default.removeItem(atPath: ck)
+        try assertTruncated(f32, "tokenizer.json", keeping: 0.5, { ["tokenize", "-m", $0, "--", "hello"] }) { "\($0)/tokenizer.json: " }
         // model.safetensors.index.json cut in the middle.
-        ck = try copy(bf16)
-        try truncate(ck + "/model.safetensors.index.json", keeping: 0.5)
-        try assertError(["logits", "-m", ck, "--ids", "2"], "model.safetensors.index.json: not a JSON object")
+        try assertTruncated(bf16, "model.safetensors.index.json", keeping: 0.5, logits) { _ in "model.safetensors.index.json: not a JSON object" }
         // A .prism cut short (also in testTruncatedOrCorruptModelFile), and an empty one.
         let model = try convertF32()
         try truncate(model, keeping: 0.7)

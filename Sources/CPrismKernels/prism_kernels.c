@@ -6,6 +6,7 @@
 #include "prism_half.h"
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -24,7 +25,9 @@ static void matmul_portable(const int8_t *w, const uint16_t *ws, int cols, const
             for (int b = 0; b < nb; b++) {
                 int32_t s = 0;
                 for (int i = 0; i < 32; i++) s += (int32_t)wr[b * 32 + i] * (int32_t)xt[b * 32 + i];
-                acc += prism_half_to_float(ws[(long)r * nb + b]) * xs[(long)t * nb + b] * (float)s;
+                // The canonical order every prompt kernel follows: one fused multiply-add per
+                // block of (weight scale * activation scale) with the block's exact int32 sum.
+                acc = fmaf(prism_half_to_float(ws[(long)r * nb + b]) * xs[(long)t * nb + b], (float)s, acc);
             }
             out[(long)t * ldo + r] = acc;
         }
@@ -134,7 +137,7 @@ static void NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x,
     if (r < row1) matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, r, row1);                            \
 }
 
-// Prompts (four or more tokens): eight rows at a time, interleaved once per tile into a scratch
+// Prompts (any number of tokens): eight rows at a time, interleaved once per tile into a scratch
 // block where register g holds bytes 4g..4g+3 of each of the eight rows (an 8x8 transpose of
 // 32-bit groups). A token's 4 bytes are broadcast against it, so each product lands in the
 // lane of its row: the block's sums are whole int32 vectors, one float conversion and one
@@ -306,15 +309,25 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
     // Never run a kernel the CPU lacks, whatever the caller asked for.
     int best = prism_best_kernel();
     if (kernel > best) kernel = best;
-    // Four or more tokens: the interleaved eight-row kernel, then the 4-row tile for the last rows.
-    if (tokens >= 4 && kernel >= PRISM_KERNEL_AVX2) {
-        switch (kernel) {
-        case PRISM_KERNEL_AVX512VNNI: row0 = interleaved_avx512vnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
-        case PRISM_KERNEL_AVXVNNI: row0 = interleaved_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
-        default: row0 = interleaved_avx2(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
-        }
-        if (row0 >= row1) return;
+    // Every token through the interleaved eight-row kernel, whatever their number, and the last
+    // rows (fewer than eight) through the portable loop, which follows the same order: a token's
+    // results do not depend on which other tokens share the product.
+    switch (kernel) {
+    case PRISM_KERNEL_AVX512VNNI: row0 = interleaved_avx512vnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
+    case PRISM_KERNEL_AVXVNNI: row0 = interleaved_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
+    case PRISM_KERNEL_AVX2: row0 = interleaved_avx2(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); break;
+    default: break;
     }
+    if (row0 >= row1) return;
+#endif
+    matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, row0, row1);
+}
+
+void prism_q8q8_matmul_decode(int kernel, const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,
+                              int tokens, float *out, int ldo, int row0, int row1) {
+#ifdef PRISM_X86
+    int best = prism_best_kernel();
+    if (kernel > best) kernel = best;
     switch (kernel) {
     case PRISM_KERNEL_AVX512VNNI: matmul_avx512vnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;
     case PRISM_KERNEL_AVXVNNI: matmul_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;

@@ -41,6 +41,24 @@ public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightM
     }
 }
 
+/// `out[m, r] = x[m] . W[r]` over a batch whose rows come in independent `segments` (one per
+/// sequence, covering `0..<count` in order), such that every row's result is the same
+/// whatever the other segments hold: the int8 prompt kernels compute each row in a fixed order
+/// and take the whole batch at once (each weight read once); every other route runs segment by
+/// segment, since a BLAS's summation order may depend on how many rows it is given.
+/// `decoding` (one new token per sequence) lets the int8 route stream the weights instead.
+public func matmulTransposed(_ x: UnsafePointer<Float>, segments: [Range<Int>], _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+                             route: ActivationRoute, decoding: Bool = false) {
+    let count = segments.last?.upperBound ?? 0
+    if route == .int8, case .q8 = w.storage, Q8Kernels.supportsInt8Route(w) {
+        Q8Kernels.matmulInt8(x, count: count, w, out, decoding: decoding)
+        return
+    }
+    for s in segments where !s.isEmpty {
+        matmulTransposed(x + s.lowerBound * w.cols, count: s.count, w, out + s.lowerBound * w.rows, route: route)
+    }
+}
+
 /// `y[r] = W[r, :] . v`, for a single vector: `matmulTransposed` with one row.
 public func matvec(_ w: WeightMatrix, _ v: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
     matmulTransposed(v, count: 1, w, y)

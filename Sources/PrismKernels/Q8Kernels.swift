@@ -40,7 +40,12 @@ public enum Q8Kernels {
     }
 
     /// `out[t, r] = x[t] . W[r]` through int8 x int8 products, rows split over the cores.
-    public static func matmulInt8(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+    /// Prompts: each `out[t, r]` is computed in one fixed order, whatever `count` and the split
+    /// over cores (eight-row parts), so a prompt's numbers never depend on the prompts batched
+    /// with it. `decoding` (one token per sequence) takes the kernel that streams the weights
+    /// fastest, which sums in another order.
+    public static func matmulInt8(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+                                  decoding: Bool = false) {
         guard case .q8(let quants, let scales, _) = w.storage else { return }
         let cols = w.cols, nb = cols / 32
         let xq = UnsafeMutablePointer<Int8>.allocate(capacity: count * cols)
@@ -51,9 +56,15 @@ public enum Q8Kernels {
         let k = kernel
         let rows = w.rows
         DispatchQueue.concurrentPerform(iterations: parts) { i in
-            // Row ranges in multiples of 4 (the kernel's tile).
-            let r0 = (rows * i / parts) & ~3, r1 = i == parts - 1 ? rows : (rows * (i + 1) / parts) & ~3
-            prism_q8q8_matmul(k, quants, scales, Int32(cols), xq, xs, Int32(count), out, Int32(rows), Int32(r0), Int32(r1))
+            if decoding {
+                // Row ranges in multiples of 4 (the decode kernel's tile).
+                let r0 = (rows * i / parts) & ~3, r1 = i == parts - 1 ? rows : (rows * (i + 1) / parts) & ~3
+                prism_q8q8_matmul_decode(k, quants, scales, Int32(cols), xq, xs, Int32(count), out, Int32(rows), Int32(r0), Int32(r1))
+            } else {
+                // Row ranges in multiples of 8 (the prompt kernel's tile).
+                let r0 = (rows * i / parts) & ~7, r1 = i == parts - 1 ? rows : (rows * (i + 1) / parts) & ~7
+                prism_q8q8_matmul(k, quants, scales, Int32(cols), xq, xs, Int32(count), out, Int32(rows), Int32(r0), Int32(r1))
+            }
         }
     }
 
@@ -61,14 +72,26 @@ public enum Q8Kernels {
     /// over the cores. For a few tokens (decoding), where the product is bound by reading the
     /// weights once. The loop is C (vectorized by clang): Swift's SIMD Int8-to-Float
     /// conversion compiled to per-lane calls, measured 4x slower than the plain C loop.
+    ///
+    /// Each `out[t, r]` is one row's dot product, summed in the same order whatever `count` or
+    /// the rows beside it, so it serves the rows that must not depend on their batch (the
+    /// decomposed rows of W_O and W_down). Several tokens go over the rows a panel at a time
+    /// (~256 KiB of weights, kept in L2 while every token passes), so the weights are read from
+    /// memory once, not once per token.
     public static func matmulDequantizing(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
         guard case .q8(let quants, let scales, let bs) = w.storage else { return }
         let rows = w.rows, cols = w.cols
         let parts = min(threads, max(1, rows / 64))
+        let panel = count == 1 ? rows : max(4, (256 * 1024 / max(1, cols)) & ~3)
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let r0 = (rows * i / parts) & ~3, r1 = i == parts - 1 ? rows : (rows * (i + 1) / parts) & ~3
-            for t in 0..<count {
-                prism_q8_rows_dot_f32(quants, scales, Int32(cols), Int32(bs), x + t * cols, Int32(r0), Int32(r1), out + t * rows)
+            var p0 = r0
+            while p0 < r1 {
+                let p1 = min(r1, p0 + panel)
+                for t in 0..<count {
+                    prism_q8_rows_dot_f32(quants, scales, Int32(cols), Int32(bs), x + t * cols, Int32(p0), Int32(p1), out + t * rows)
+                }
+                p0 = p1
             }
         }
     }

@@ -89,6 +89,8 @@ public final class GemmaModel: @unchecked Sendable {
         exactRows = recorder == nil ? [] : decomposedAt.map { at in tokens.indices.compactMap { s in
             s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? rowStart[s] + at[s] : nil
         } }
+        segments = tokens.indices.map { rowStart[$0]..<(rowStart[$0] + tokens[$0].count) }
+        decoding = tokens.indices.allSatisfy { tokens[$0].count == 1 && cache.lengths[$0] > 0 }
 
         let x = Buffer(n * d)        // residual stream [N, d]
         let h = Buffer(n * d)        // normed input of a block [N, d]
@@ -118,21 +120,33 @@ public final class GemmaModel: @unchecked Sendable {
     /// decomposed positions are not known, e.g. an activation store), [] none (no recorder).
     private var exactRows: [Int]? = []
 
+    /// The rows of each sequence in this pass's `[N, ...]` matrices.
+    private var segments: [Range<Int>] = []
+    /// Whether this pass is a decoding step (one new token per sequence after a cached prefix).
+    private var decoding = false
+
+    /// out[N, w.rows] = x W^T over this pass's rows: each sequence's results do not depend on
+    /// the sequences batched with it (see `matmulTransposed(_:segments:...)`).
+    func project(_ x: UnsafePointer<Float>, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, route: ActivationRoute) {
+        matmulTransposed(x, segments: segments, w, out, route: route, decoding: decoding)
+    }
+
     /// out = x W^T for W_O or W_down: exact (fp32 activations) where the prisms need it.
     func splitProduct(_ x: UnsafeMutablePointer<Float>, count n: Int, width: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
         guard let rows = exactRows else {
-            matmulTransposed(x, count: n, w, out, route: .exact)
+            project(x, w, out, route: .exact)
             return
         }
-        matmulTransposed(x, count: n, w, out, route: activationRoute)
+        project(x, w, out, route: activationRoute)
         // Only int8 weights have a route to redo; other storages were exact already. The exact
-        // rows (one per prompt of a batch chunk) go through one product: the weights are read once.
+        // rows (one per prompt of a batch chunk) go through one product, each row summed in the
+        // same order however many share it (no BLAS): the weights are read once.
         guard activationRoute != .exact, case .q8 = w.storage, !rows.isEmpty else { return }
         let m = rows.count, od = w.rows
         let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * width), ys = UnsafeMutablePointer<Float>.allocate(capacity: m * od)
         defer { xs.deallocate(); ys.deallocate() }
         for (i, r) in rows.enumerated() { (xs + i * width).update(from: x + r * width, count: width) }
-        matmulTransposed(xs, count: m, w, ys, route: .exact)
+        Q8Kernels.matmulDequantizing(xs, count: m, w, ys)
         for (i, r) in rows.enumerated() { (out + r * od).update(from: ys + i * od, count: od) }
     }
 
@@ -174,9 +188,9 @@ public final class GemmaModel: @unchecked Sendable {
         let qw = heads * headDim, kvw = kvHeads * headDim
         let q = Buffer(n * qw), k = Buffer(n * kvw), v = Buffer(n * kvw), z = Buffer(n * qw), out = Buffer(n * d)
         defer { q.free(); k.free(); v.free(); z.free(); out.free() }
-        matmulTransposed(h.p, count: n, lw.q, q.p, route: activationRoute)   // [N, H*hd]
-        matmulTransposed(h.p, count: n, lw.k, k.p, route: activationRoute)   // [N, kvH*hd]
-        matmulTransposed(h.p, count: n, lw.v, v.p, route: activationRoute)   // [N, kvH*hd]
+        project(h.p, lw.q, q.p, route: activationRoute)   // [N, H*hd]
+        project(h.p, lw.k, k.p, route: activationRoute)   // [N, kvH*hd]
+        project(h.p, lw.v, v.p, route: activationRoute)   // [N, kvH*hd]
         for r in 0..<n {
             rope.apply(q.p + r * qw, heads: heads, position: positions[r])
             rope.apply(k.p + r * kvw, heads: kvHeads, position: positions[r])
@@ -240,8 +254,8 @@ public final class GemmaModel: @unchecked Sendable {
         let lw = weights.layers[l]
         let gate = Buffer(n * ff), up = Buffer(n * ff), out = Buffer(n * d)
         defer { gate.free(); up.free(); out.free() }
-        matmulTransposed(h.p, count: n, lw.gate, gate.p, route: activationRoute)   // [N, ff]
-        matmulTransposed(h.p, count: n, lw.up, up.p, route: activationRoute)       // [N, ff]
+        project(h.p, lw.gate, gate.p, route: activationRoute)   // [N, ff]
+        project(h.p, lw.up, up.p, route: activationRoute)     // [N, ff]
         offer(recorder, ActivationName.gate(l), tokens, rowStart, gate, width: ff, shape: [ff])
         switch activation {
         case .geluTanh: Ops.geluTanh(gate.p, count: n * ff)
@@ -263,8 +277,11 @@ public final class GemmaModel: @unchecked Sendable {
         defer { h.free() }
         rmsNorm(x, rows: n, gain: weights.finalNormGain, into: h, recorder: recorder, name: ActivationName.lnFinalScale, tokens, rowStart)
         var rows: [Int] = []
+        var pickedSegments: [Range<Int>] = []   // the picked rows of each sequence
         for s in tokens.indices {
+            let first = rows.count
             for i in (s < logitsAt.count ? logitsAt[s] : []) where i >= 0 && i < tokens[s].count { rows.append(rowStart[s] + i) }
+            pickedSegments.append(first..<rows.count)
         }
         guard !rows.isEmpty else { return tokens.map { _ in [] } }
         let picked = Buffer(rows.count * d), logits = Buffer(rows.count * vocab)
@@ -281,13 +298,13 @@ public final class GemmaModel: @unchecked Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                matmulTransposed(picked.p, count: rows.count, slice, part.p, route: activationRoute)
+                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: activationRoute, decoding: decoding)
                 for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
                 e.release(rows: r0..<r1)
                 r0 = r1
             }
         } else {
-            matmulTransposed(picked.p, count: rows.count, e, logits.p, route: activationRoute)   // [R, vocab]
+            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: activationRoute, decoding: decoding)   // [R, vocab]
         }
         var result: [[[Float]]] = []
         var k = 0

@@ -105,6 +105,47 @@ final class KernelTests: XCTestCase {
         print("int8 kernels checked: \(available.map { Q8Kernels.kernelName(Int32($0)) }) (best here: \(Q8Kernels.kernelName(Q8Kernels.bestKernel)))")
     }
 
+    /// A prompt's numbers must not depend on the prompts batched with it (issue: a batch record
+    /// changed with its chunk's size). Every int8 prompt kernel gives each token's row exactly
+    /// (bit for bit) what it gives that token alone, and what the portable loop gives; the
+    /// dequantizing product for the exact rows, and the per-segment route, likewise.
+    func testProductsDoNotDependOnTheBatch() {
+        let available = (0...Q8Kernels.bestKernel).filter { $0 == 0 || $0 == 1 || $0 == Q8Kernels.bestKernel }
+        let saved = Q8Kernels.kernel
+        defer { Q8Kernels.kernel = saved }
+        for (k, (count, rows, cols)) in [(9, 70, 512), (6, 37, 64), (17, 260, 256), (3, 13, 96)].enumerated() {
+            let m = randomQ8(rows: rows, cols: cols, seed: UInt64(900 + k))
+            var rng = Rng(UInt64(k + 77))
+            let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
+            func alone(_ t: Int, route: ActivationRoute) -> [Float] { run(Array(x[(t * cols)..<((t + 1) * cols)]), count: 1, m, route: route) }
+            Q8Kernels.kernel = 0
+            let portable = run(x, count: count, m, route: .int8)
+            for kernel in available {
+                Q8Kernels.kernel = Int32(kernel)
+                let all = run(x, count: count, m, route: .int8)
+                XCTAssertEqual(all, portable, "\(Q8Kernels.kernelName(Int32(kernel))) vs portable, bit for bit, \(count)x\(rows)x\(cols)")
+                for t in 0..<count {
+                    XCTAssertEqual(Array(all[(t * rows)..<((t + 1) * rows)]), alone(t, route: .int8), "token \(t) alone vs in a batch of \(count)")
+                }
+            }
+            // The exact rows' product: each token's row as if alone.
+            var many = [Float](repeating: .nan, count: count * rows)
+            withMatrix(m) { w in x.withUnsafeBufferPointer { xp in many.withUnsafeMutableBufferPointer { Q8Kernels.matmulDequantizing(xp.baseAddress!, count: count, w, $0.baseAddress!) } } }
+            for t in 0..<count {
+                var one = [Float](repeating: .nan, count: rows)
+                withMatrix(m) { w in x.withUnsafeBufferPointer { xp in one.withUnsafeMutableBufferPointer { Q8Kernels.matmulDequantizing(xp.baseAddress! + t * cols, count: 1, w, $0.baseAddress!) } } }
+                XCTAssertEqual(Array(many[(t * rows)..<((t + 1) * rows)]), one, "exact row \(t) alone vs with \(count)")
+            }
+            // Segments of the exact route (BLAS for long ones): a segment's rows as if alone.
+            let cut = count / 2
+            var segmented = [Float](repeating: .nan, count: count * rows)
+            withMatrix(m) { w in x.withUnsafeBufferPointer { xp in segmented.withUnsafeMutableBufferPointer {
+                matmulTransposed(xp.baseAddress!, segments: [0..<cut, cut..<count], w, $0.baseAddress!, route: .exact)
+            } } }
+            XCTAssertEqual(Array(segmented[(cut * rows)...]), run(Array(x[(cut * cols)...]), count: count - cut, m, route: .exact), "second segment alone")
+        }
+    }
+
     /// The fused int8 pull-back `U W` (the prisms' `W_O^T u`, `W_down^T u`): the portable loop and
     /// the AVX2 kernel each equal the naive product over the dequantized weights (1e-5 relative),
     /// on odd shapes, partial blocks and chunks, and target counts that exercise every register group.

@@ -18,9 +18,20 @@ enum {
 // The best kernel this CPU supports (checked with cpuid at run time).
 int prism_best_kernel(void);
 
+// Prompts: each out[t, r] is computed in one order whatever `tokens`, the row range or the
+// kernel: acc = fma(ws[r,b] * xs[t,b], (float)isum_b, acc) over blocks b in order (isum_b the
+// block's exact int32 sum), so a token's results never depend on the tokens beside it, and
+// every kernel equals the portable loop bit for bit.
 void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols,
                        const int8_t *x, const float *xs, int tokens,
                        float *out, int ldo, int row0, int row1);
+
+// Decoding (a token per sequence, bound by reading the weights): four rows from the four
+// quarters of the range per tile, lanes summed at the end. Same products as above, summed in
+// another order (results within float rounding of prism_q8q8_matmul, not bit-identical).
+void prism_q8q8_matmul_decode(int kernel, const int8_t *w, const uint16_t *ws, int cols,
+                              const int8_t *x, const float *xs, int tokens,
+                              float *out, int ldo, int row0, int row1);
 
 // Quantizes `count` rows of `cols` floats (cols a multiple of 32) per block of 32:
 // scale = max|x| / 127, q = round-to-nearest-even(x / scale).

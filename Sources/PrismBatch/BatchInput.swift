@@ -15,9 +15,11 @@ public struct BatchRecord: Sendable, Equatable {
     public var position: Int
 }
 
-/// A line that could not be read: it becomes an error record in the output.
+/// A line that could not be read: it becomes an error record in the output, which carries
+/// the line's number (its key: ids are the user's, and a bad line may have none, or one that
+/// another line has) and its `"id"` when it has a readable one.
 public struct BadLine: Error, Sendable, Equatable {
-    public var id: String
+    public var id: String?
     public var line: Int
     public var error: String
 }
@@ -45,7 +47,7 @@ public struct BatchInput: Sendable {
             switch parsed {
             case .success(let r):
                 if seen.contains(r.id) {
-                    entries.append(.failure(BadLine(id: r.id + "#line\(lineNumber)", line: lineNumber,
+                    entries.append(.failure(BadLine(id: r.id, line: lineNumber,
                                                     error: "duplicate id '\(r.id)' (first seen earlier in the file)")))
                 } else {
                     seen.insert(r.id)
@@ -60,11 +62,12 @@ public struct BatchInput: Sendable {
 
     static func parse(_ data: Data, line: Int) -> Result<BatchRecord, BadLine> {
         func bad(_ id: String?, _ msg: String) -> Result<BatchRecord, BadLine> {
-            .failure(BadLine(id: id ?? "line:\(line)", line: line, error: msg))
+            .failure(BadLine(id: id, line: line, error: msg))
         }
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            return bad(nil, "line \(line) is not a JSON object")
-        }
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch { return bad(nil, "line \(line) is not a JSON object") }
+        guard let obj = parsed as? [String: Any] else { return bad(nil, "line \(line) is not a JSON object") }
+        if let key = duplicateKey(data) { return bad(nil, "line \(line) has the key \"\(key)\" twice") }
         let id: String
         switch obj["id"] {
         case let s as String where !s.isEmpty: id = s
@@ -107,6 +110,38 @@ public struct BatchInput: Sendable {
         }
         return .success(BatchRecord(id: id, line: line, prompt: prompt, ids: ids, targets: targets, targetIds: targetIds,
                                     targetDiffs: diffs, position: position))
+    }
+
+    /// The first key that appears twice at the top level of a JSON object already known to be
+    /// valid (Foundation's reader keeps the last silently, so `{"id": "a", "id": "b"}` would pass).
+    static func duplicateKey(_ data: Data) -> String? {
+        let bytes = [UInt8](data)
+        var keys: Set<[UInt8]> = []
+        var depth = 0, i = 0
+        var expectKey = false
+        while i < bytes.count {
+            let c = bytes[i]
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectKey = c == UInt8(ascii: "{") && depth == 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): expectKey = depth == 1
+            case UInt8(ascii: "\""):
+                // A string: to its closing quote, skipping escapes.
+                let start = i + 1
+                i += 1
+                while i < bytes.count && bytes[i] != UInt8(ascii: "\"") { i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1 }
+                if expectKey {
+                    let key = Array(bytes[start..<min(i, bytes.count)])
+                    if !keys.insert(key).inserted { return String(decoding: key, as: UTF8.self) }
+                    expectKey = false
+                }
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func intArray(_ any: Any?) -> [Int]? {

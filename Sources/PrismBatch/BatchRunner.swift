@@ -34,13 +34,22 @@ public struct BatchRunner {
     /// A record ready to run: tokens, position and targets resolved.
     struct Job {
         var id: String
+        /// The input line it came from: the record's key in the journal and output.
+        var line: Int
         var ids: [Int]
         var position: Int
         var targets: [Target]
     }
 
+    /// Runs every pending record of this shard, appending their lines to `output` chunk by
+    /// chunk. A record that cannot be run (bad line, tokens outside the vocabulary, more memory
+    /// than the budget allows even alone) becomes an error record and the job goes on.
+    /// - Throws: `PrismError` for job-level failures: another process writing `output`, a
+    ///   journal from other inputs or options, I/O errors.
     public func run(model loaded: LoadedModel, input: BatchInput, output: String) throws -> Stats {
         let start = Date()
+        let lock = try OutputLock(output: output)
+        defer { withExtendedLifetime(lock) {} }
         let model = loaded.model
         model.activationRoute = route
         let tokenizer = try loaded.tokenizerJSON.map { try GemmaTokenizer(jsonBytes: $0) }
@@ -59,9 +68,9 @@ public struct BatchRunner {
             stats.records += 1
             switch entry {
             case .failure(let e):
-                if journal.completed.contains(e.id) { stats.skipped += 1 } else { pending.append(.failure(e)) }
+                if journal.completed.contains(e.line) { stats.skipped += 1 } else { pending.append(.failure(e)) }
             case .success(let r):
-                if journal.completed.contains(r.id) { stats.skipped += 1; continue }
+                if journal.completed.contains(r.line) { stats.skipped += 1; continue }
                 do { pending.append(.success(try prepare(r, model: model, tokenizer: tokenizer))) } catch {
                     pending.append(.failure(BadLine(id: r.id, line: r.line, error: (error as? PrismError)?.message ?? "\(error)")))
                 }
@@ -74,30 +83,28 @@ public struct BatchRunner {
         while i < pending.count {
             // A chunk: consecutive pending records, as many as the budget holds.
             var chunk: [Result<Job, BadLine>] = []
-            var tokens = 0, extra = 0, group = 0
+            var need = ChunkNeed()
             while i < pending.count && chunk.count < maxChunk {
                 if case .success(let job) = pending[i] {
-                    let t = job.position + 1
-                    // Per prompt: its recorded rows and its output line; plus, once, a group of
-                    // decompositions in flight (the largest so far).
-                    let nextExtra = extra + PositionRecorder.bytesPerPrompt(tokens: t, config: model.config) + Self.lineBytes(job, config: model.config, detail: detail)
-                    let nextGroup = max(group, Self.decompositionGroup * Self.decompositionBytes(job, config: model.config))
-                    if !chunk.isEmpty, let budget,
-                       (try? MemoryPlan.make(model: model, budget: budget, tokens: tokens + t, extraBytes: nextExtra + nextGroup + cacheBytes, logitRows: 0)) == nil {
-                        break
+                    let next = need.adding(job, config: model.config, detail: detail)
+                    if let budget, (try? MemoryPlan.make(model: model, budget: budget, tokens: next.tokens, extraBytes: next.extra + cacheBytes, logitRows: 0)) == nil {
+                        if !chunk.isEmpty { break }
+                        // Alone over the budget: an error record naming what it needs, not a
+                        // failed job (which every rerun would repeat).
+                        pending[i] = .failure(BadLine(id: job.id, line: job.line, error: Self.overBudget(job, need: next, cacheBytes: cacheBytes, model: model, budget: budget)))
+                    } else {
+                        need = next
                     }
-                    tokens += t
-                    extra = nextExtra
-                    group = nextGroup
                 }
                 chunk.append(pending[i])
                 i += 1
             }
-            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, tokens), extraBytes: extra + group + cacheBytes, logitRows: 0)
+            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, need.tokens), extraBytes: need.extra + cacheBytes, logitRows: 0)
             model.apply(plan)
             let lines = try runChunk(chunk, model: model, prism: prism, tokenizer: tokenizer, stats: &stats)
-            try results.append(lines: lines.map(\.1))
-            try journal.commit(ids: lines.map(\.0), outputBytes: results.bytes)
+            try loaded.checkUnchanged()
+            try results.append(lines: lines.map(\.text))
+            try journal.commit(lines: lines.map(\.line), outputBytes: results.bytes)
             stats.chunks += 1
             done += chunk.count
             progress.update(done)
@@ -107,6 +114,38 @@ public struct BatchRunner {
         stats.weightBytesRead = model.weightBytesRead
         stats.peakRSS = ResourceUsage.peakRSS
         return stats
+    }
+
+    /// What a chunk holds besides the weights: its tokens, and per prompt its recorded rows and
+    /// output line, plus one group of decompositions in flight (the largest so far).
+    struct ChunkNeed {
+        var tokens = 0
+        var perPrompt = 0
+        var group = 0
+        var extra: Int { perPrompt + group }
+
+        func adding(_ job: Job, config: GemmaConfig, detail: DecompositionJSON.Detail) -> ChunkNeed {
+            let t = job.position + 1
+            var next = self
+            next.tokens += t
+            next.perPrompt += PositionRecorder.bytesPerPrompt(tokens: t, config: config) + BatchRunner.lineBytes(job, config: config, detail: detail)
+            next.group = max(group, BatchRunner.decompositionGroup * BatchRunner.decompositionBytes(job, config: config))
+            return next
+        }
+    }
+
+    /// The error of a record that does not fit the budget even alone (the planner's own words,
+    /// naming the minimum).
+    static func overBudget(_ job: Job, need: ChunkNeed, cacheBytes: Int, model: GemmaModel, budget: Int) -> String {
+        let what = "\(job.position + 1) tokens and \(job.targets.count) targets do not fit the memory budget"
+        do {
+            _ = try MemoryPlan.make(model: model, budget: budget, tokens: need.tokens, extraBytes: need.extra + cacheBytes, logitRows: 0)
+            return what
+        } catch let e as PrismError {
+            return "\(what): \(e.message)"
+        } catch {
+            return "\(what): \(error)"
+        }
     }
 
     /// Tokenizes and checks a record; errors here become the record's error line.
@@ -145,15 +184,15 @@ public struct BatchRunner {
             let a = try single(pair[0]), b = try single(pair[1])
             targets.append(.difference(a, b, label: "\(label(a)) - \(label(b))"))
         }
-        return Job(id: r.id, ids: Array(ids[...p]), position: p, targets: targets)
+        return Job(id: r.id, line: r.line, ids: Array(ids[...p]), position: p, targets: targets)
     }
 
     /// One layer-major forward pass over the chunk's prompts, then each one's decomposition,
     /// turned into its output line at once (a full decomposition of gemma-2b holds every
     /// neuron's term per target: megabytes; only the line is kept).
-    func runChunk(_ chunk: [Result<Job, BadLine>], model: GemmaModel, prism: Prism, tokenizer: GemmaTokenizer?, stats: inout Stats) throws -> [(String, String)] {
+    func runChunk(_ chunk: [Result<Job, BadLine>], model: GemmaModel, prism: Prism, tokenizer: GemmaTokenizer?, stats: inout Stats) throws -> [(line: Int, text: String)] {
         let jobs = chunk.compactMap { if case .success(let j) = $0 { return j } else { return nil } }
-        var lines: [String: String] = [:]
+        var lines: [Int: String] = [:]
         if !jobs.isEmpty {
             let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
@@ -169,7 +208,8 @@ public struct BatchRunner {
                     let job = jobs[s]
                     var obj = DecompositionJSON.object(d, pieces: tokenizer.map { t in job.ids.map { t.piece(for: $0) ?? "?" } }, detail: detail, top: top)
                     obj["id"] = job.id
-                    lines[job.id] = try Self.line(obj)
+                    obj["line"] = job.line
+                    lines[job.line] = try Self.line(obj)
                 }
                 start += Self.decompositionGroup
             }
@@ -179,10 +219,10 @@ public struct BatchRunner {
             switch entry {
             case .failure(let bad):
                 stats.errors += 1
-                return (bad.id, try Self.line(["id": bad.id, "error": bad.error]))
+                return (bad.line, try Self.line(["id": bad.id.map { $0 as Any } ?? NSNull(), "line": bad.line, "error": bad.error]))
             case .success(let job):
-                guard let line = lines[job.id] else { throw PrismError("internal: no result for \(job.id)") }
-                return (job.id, line)
+                guard let text = lines[job.line] else { throw PrismError("internal: no result for line \(job.line)") }
+                return (job.line, text)
             }
         }
     }

@@ -3,13 +3,15 @@ import PrismFormats
 import PrismSupport
 
 /// The journal beside a batch output (`OUTPUT.journal`): a header naming the model, input,
-/// shard and options, then one line per completed chunk with its ids and the output's length
-/// after it. Results are appended and fsynced before their journal line, so after a kill at
+/// shard and options, then one line per completed chunk with its records' input line numbers
+/// (every input line yields exactly one record; ids are the user's and may repeat or be
+/// missing) and the output's length after it. Results are appended and fsynced before their journal line, so after a kill at
 /// any moment the journal's last complete line says exactly which output bytes are committed:
 /// anything after them (a torn line, a chunk not journalled) is cut off on resume.
 public final class Journal {
     public struct Header: Codable, Equatable {
-        public var format = "logit-prisms batch journal 1"
+        public var format = Header.currentFormat
+        public static let currentFormat = "logit-prisms batch journal 2"
         public var model: String
         public var input: String
         public var shard: String
@@ -18,13 +20,14 @@ public final class Journal {
 
     struct Entry: Codable {
         var chunk: Int
-        var ids: [String]
+        var lines: [Int]
         var bytes: Int
     }
 
     public let path: String
     public let header: Header
-    public private(set) var completed: Set<String> = []
+    /// Input line numbers whose records are committed.
+    public private(set) var completed: Set<Int> = []
     public private(set) var committedBytes = 0
     private var chunks = 0
     private let handle: FileHandle
@@ -45,6 +48,9 @@ public final class Journal {
             guard let first = lines.first, let old = try? JSONDecoder().decode(Header.self, from: Data(first)) else {
                 throw PrismError("\(path) is not a batch journal; remove it (and \(output)) to start over")
             }
+            guard old.format == header.format else {
+                throw PrismError("\(path) was written by another version of prism (\(old.format)); finish it with that version, or remove it and \(output) to start over")
+            }
             guard old == header else {
                 var what: [String] = []
                 if old.model != header.model { what.append("model") }
@@ -56,7 +62,7 @@ public final class Journal {
             var keep = first.count + 1
             for line in lines.dropFirst() {
                 guard let e = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { break }
-                completed.formUnion(e.ids)
+                completed.formUnion(e.lines)
                 committedBytes = e.bytes
                 chunks = e.chunk + 1
                 keep += line.count + 1
@@ -68,7 +74,7 @@ public final class Journal {
                 throw PrismError("\(output) exists but has no journal; refusing to append to it — use another --output or remove it")
             }
             let line = try JSONEncoder().encode(header) + Data("\n".utf8)
-            guard fm.createFile(atPath: path, contents: line) else { throw PrismError("cannot create journal \(path)") }
+            try writeFileAtomically(line, to: path, force: false)
         }
         guard let h = FileHandle(forWritingAtPath: path) else { throw PrismError("cannot open journal \(path)") }
         try h.seekToEnd()
@@ -76,15 +82,15 @@ public final class Journal {
     }
 
     /// Records a chunk whose results are already durable in the output, ending at `bytes`.
-    public func commit(ids: [String], outputBytes: Int) throws {
-        let entry = Entry(chunk: chunks, ids: ids, bytes: outputBytes)
+    public func commit(lines: [Int], outputBytes: Int) throws {
+        let entry = Entry(chunk: chunks, lines: lines, bytes: outputBytes)
         do {
             try handle.write(contentsOf: try JSONEncoder().encode(entry) + Data("\n".utf8))
             try handle.synchronize()
         } catch {
             throw PrismError("writing journal \(path) failed: \(describeIOError(error))")
         }
-        completed.formUnion(ids)
+        completed.formUnion(lines)
         committedBytes = outputBytes
         chunks += 1
     }

@@ -82,16 +82,17 @@ public enum BatchSummary {
     }
 }
 
-/// Joins shard outputs, checking that every id appears exactly once (and, given the input,
-/// that every input record is there).
+/// Joins shard outputs, checking that every input line's record appears exactly once (and,
+/// given the input, that every input line is there); the merged lines follow the input's order.
 public enum BatchMerge {
     public static func merge(parts: [String], output: String, input: BatchInput?, force: Bool) throws -> (records: Int, errors: Int) {
         let fm = FileManager.default
-        if fm.fileExists(atPath: output) && !force { throw PrismError("\(output) exists; pass --force to replace it") }
-        var seen: [String: String] = [:]
-        var lines: [Data] = []
+        try Outputs.checkFile(output, force: force, inputs: parts)
+        var seen: [Int: String] = [:]
+        var lines: [(line: Int, text: Data)] = []
         var errors = 0
         for part in parts {
+            if let holder = OutputLock.holder(of: part) { throw PrismError("\(part) is still being written (\(holder)); merge once that shard has finished") }
             guard let data = fm.contents(atPath: part) else { throw PrismError("cannot read \(part)") }
             if let last = data.last, last != UInt8(ascii: "\n") { throw PrismError("\(part) ends in a torn line: resume that shard first") }
             if fm.fileExists(atPath: part + ".journal") {
@@ -99,35 +100,33 @@ public enum BatchMerge {
                 if journal.last != UInt8(ascii: "\n") { throw PrismError("\(part).journal is torn: resume that shard first") }
             }
             for (k, raw) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
-                guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any], let id = obj["id"] as? String else {
-                    throw PrismError("\(part): line \(k + 1) is not a result record")
-                }
-                if let first = seen[id] { throw PrismError("id '\(id)' appears in both \(first) and \(part)") }
-                seen[id] = part
+                let notRecord = PrismError("\(part): line \(k + 1) is not a result record")
+                let parsed: Any
+                do { parsed = try JSONSerialization.jsonObject(with: Data(raw)) } catch { throw notRecord }
+                guard let obj = parsed as? [String: Any], let n = obj["line"] as? Int else { throw notRecord }
+                if let first = seen[n] { throw PrismError("the record of input line \(n) appears in both \(first) and \(part)") }
+                seen[n] = part
                 if obj["error"] != nil { errors += 1 }
-                lines.append(Data(raw))
+                lines.append((n, Data(raw)))
             }
         }
         if let input {
-            let expected = input.entries.map { entry -> String in
+            let expected = input.entries.map { entry -> Int in
                 switch entry {
-                case .success(let r): return r.id
-                case .failure(let e): return e.id
+                case .success(let r): return r.line
+                case .failure(let e): return e.line
                 }
             }
             let missing = expected.filter { seen[$0] == nil }
-            if !missing.isEmpty {
-                throw PrismError("\(missing.count) input records are in no part (first: '\(missing[0])'); run the missing shards")
+            if let first = missing.first {
+                throw PrismError("\(missing.count) input records are in no part (first: input line \(first)); run the missing shards")
             }
             let extra = Set(seen.keys).subtracting(expected)
-            if let e = extra.first { throw PrismError("id '\(e)' is in the parts but not in the input") }
+            if let e = extra.min() { throw PrismError("a record of input line \(e) is in the parts but there is no such record in the input") }
         }
-        let temp = output + ".partial"
         var all = Data()
-        for l in lines { all.append(l); all.append(UInt8(ascii: "\n")) }
-        guard fm.createFile(atPath: temp, contents: all) else { throw PrismError("cannot write \(temp)") }
-        try? fm.removeItem(atPath: output)
-        guard rename(temp, output) == 0 else { throw PrismError("cannot rename \(temp) to \(output)") }
+        for l in lines.sorted(by: { $0.line < $1.line }) { all.append(l.text); all.append(UInt8(ascii: "\n")) }
+        try writeFileAtomically(all, to: output, force: force)
         return (lines.count, errors)
     }
 }

@@ -45,9 +45,7 @@ public struct Converter {
 
     public func convert(input: String, output: String) throws -> Summary {
         let start = Date()
-        if FileManager.default.fileExists(atPath: output) && !force {
-            throw PrismError("\(output) exists; pass --force to replace it")
-        }
+        try Outputs.checkFile(output, force: force, inputs: [input])
         let configPath = input + "/config.json"
         guard let configData = FileManager.default.contents(atPath: configPath) else {
             throw PrismError("\(input): missing config.json")
@@ -56,12 +54,13 @@ public struct Converter {
         let checkpoint = try SafeTensorsCheckpoint(directory: input)
         let shapes = try GemmaTensorNames.check(checkpoint, config: config)
         let tokenizer = FileManager.default.contents(atPath: input + "/tokenizer.json").map { [UInt8]($0) }
+        try Outputs.checkFile(output, force: force, inputs: [input, configPath, input + "/tokenizer.json"] + checkpoint.shards.map(\.file.path))
 
         let order = GemmaTensorNames.ordered(config)
         let totalSource = order.reduce(0) { $0 + (checkpoint.entry($1)?.range.count ?? 0) }
         let progress = Progress(label: "convert", total: totalSource)
         progress.quiet = !showProgress
-        let writer = try ModelFileWriter(output: output)
+        let writer = try ModelFileWriter(output: output, force: force)
         var entries: [ModelFileFormat.TensorEntry] = []
         var kinds: [String: KindStats] = [:]
         var done = 0
@@ -82,7 +81,7 @@ public struct Converter {
         let configText = String(decoding: configData, as: UTF8.self)
         let dir = ModelFileFormat.Directory(architecture: "GemmaForCausalLM", config: configText, tokenizer: tokPart,
                                             converter: Self.version, weights: weights.rawValue, tensors: entries)
-        try writer.finish(directory: dir, replacing: force)
+        try writer.finish(directory: dir)
         let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
         return Summary(output: output, outputBytes: outBytes, sourceBytes: totalSource,
                        seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind })

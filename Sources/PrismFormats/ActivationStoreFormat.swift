@@ -39,35 +39,23 @@ public enum ActivationStoreFormat {
     }
 }
 
-/// Writes one prompt's activations as they are recorded, to `<path>.partial`, renamed on finish.
+/// Writes one prompt's activations as they are recorded, to a temporary that takes the name
+/// `path` only in `finish()` (`AtomicOutput`: an existing store is replaced only with `force`).
 public final class ActivationStoreWriter {
     let path: String
-    let temporary: String
-    let handle: FileHandle
+    let file: AtomicOutput
     var offset = 0
     var tensors: [ActivationStoreFormat.Tensor] = []
-    var finished = false
 
-    public init(path: String) throws {
+    /// - Throws: `PrismError` when the directory cannot hold a new file.
+    public init(path: String, force: Bool) throws {
         self.path = path
-        temporary = path + ".partial"
-        try? FileManager.default.removeItem(atPath: temporary)
-        guard FileManager.default.createFile(atPath: temporary, contents: nil), let h = FileHandle(forWritingAtPath: temporary) else {
-            throw PrismError("cannot create \(temporary): check that the directory exists and is writable")
-        }
-        handle = h
+        file = try AtomicOutput(path: path, force: force)
         try write(Data(count: 64))
     }
 
-    deinit {
-        if !finished {
-            try? handle.close()
-            try? FileManager.default.removeItem(atPath: temporary)
-        }
-    }
-
     func write(_ data: Data) throws {
-        do { try handle.write(contentsOf: data) } catch { throw PrismError("writing \(temporary) failed: \(describeIOError(error))") }
+        try file.write(data)
         offset += data.count
     }
 
@@ -97,17 +85,8 @@ public final class ActivationStoreWriter {
         put(ActivationStoreFormat.versionMajor); put(ActivationStoreFormat.versionMinor)
         put(UInt64(indexOffset)); put(UInt64(json.count)); put(UInt64(offset)); put(XXH64.hash([UInt8](json))); put(UInt64(0))
         put(XXH64.hash(header))
-        do {
-            try handle.seek(toOffset: 0)
-            try handle.write(contentsOf: Data(header))
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
-        }
-        try? FileManager.default.removeItem(atPath: path)
-        guard rename(temporary, path) == 0 else { throw PrismError("cannot rename \(temporary) to \(path)") }
-        finished = true
+        try file.write(header, at: 0)
+        try file.commit()
     }
 }
 

@@ -3,42 +3,24 @@ import PrismSupport
 
 /// Writes a model file in one pass: parts are streamed in as they are produced (each
 /// hashed on the way), the directory goes last, then the header is written at offset 0.
-/// Everything goes to `<output>.partial` and is renamed over `output` only by `finish()`,
-/// so an interrupted conversion never leaves a file that looks valid.
+/// Everything goes to a temporary in the output's directory (`AtomicOutput`) that takes the
+/// output's name only in `finish()`, so an interrupted conversion never leaves a file that
+/// looks valid, and an existing file is replaced (by rename) only when `force` is set.
 public final class ModelFileWriter {
     public let output: String
-    public let temporary: String
-    private let handle: FileHandle
+    private let file: AtomicOutput
     private var offset = 0
-    private var finished = false
 
-    public init(output: String) throws {
+    /// - Throws: `PrismError` when the output's directory cannot hold a new file.
+    public init(output: String, force: Bool) throws {
         self.output = output
-        temporary = output + ".partial"
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: temporary)
-        guard fm.createFile(atPath: temporary, contents: nil) else {
-            throw PrismError("cannot create \(temporary): check that the directory exists and is writable")
-        }
-        guard let h = FileHandle(forWritingAtPath: temporary) else { throw PrismError("cannot open \(temporary) for writing") }
-        handle = h
+        file = try AtomicOutput(path: output, force: force)
         try write(Array(repeating: 0, count: ModelFileFormat.headerSize))
-    }
-
-    deinit {
-        if !finished {
-            try? handle.close()
-            try? FileManager.default.removeItem(atPath: temporary)
-        }
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
-        do {
-            try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none))
-        } catch {
-            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
-        }
+        try file.write(bytes)
         offset += bytes.count
     }
 
@@ -69,8 +51,9 @@ public final class ModelFileWriter {
         try part(length: bytes.count) { sink in try bytes.withUnsafeBytes { try sink($0) } }
     }
 
-    /// Writes the directory and header, syncs, and renames the file into place.
-    public func finish(directory: ModelFileFormat.Directory, replacing: Bool) throws {
+    /// Writes the directory and header, syncs, and gives the file its name.
+    /// - Throws: `PrismError` (disk full, or the output appeared meanwhile without `force`).
+    public func finish(directory: ModelFileFormat.Directory) throws {
         try pad(to: ModelFileFormat.alignment)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -79,22 +62,7 @@ public final class ModelFileWriter {
         try write(dir)
         let header = ModelFileFormat.Header(directoryOffset: UInt64(dirOffset), directoryLength: UInt64(dir.count),
                                             fileLength: UInt64(offset), directoryChecksum: XXH64.hash(dir))
-        do {
-            try handle.seek(toOffset: 0)
-            try handle.write(contentsOf: Data(header.encode()))
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
-        }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: output) {
-            guard replacing else { throw PrismError("\(output) exists; pass --force to replace it") }
-            try? fm.removeItem(atPath: output)
-        }
-        guard rename(temporary, output) == 0 else {
-            throw PrismError("cannot rename \(temporary) to \(output): \(String(cString: strerror(errno)))")
-        }
-        finished = true
+        try file.write(header.encode(), at: 0)
+        try file.commit()
     }
 }

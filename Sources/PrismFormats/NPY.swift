@@ -33,8 +33,4 @@ public enum NPY {
         out += Array(dict.utf8)
         return out
     }
-
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        try writeFileAtomically(Data(bytes), to: path)
-    }
 }

@@ -7,9 +7,9 @@ public final class StoreRecorder: ActivationRecorder {
     let wanted: Set<String>?
     public private(set) var failure: Error?
 
-    /// `names` nil keeps everything the forward pass offers.
-    public init(path: String, names: Set<String>?) throws {
-        writer = try ActivationStoreWriter(path: path)
+    /// `names` nil keeps everything the forward pass offers; `force` lets the store replace a file.
+    public init(path: String, names: Set<String>?, force: Bool) throws {
+        writer = try ActivationStoreWriter(path: path, force: force)
         wanted = names
     }
 

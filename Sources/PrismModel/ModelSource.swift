@@ -23,6 +23,13 @@ public final class LoadedModel: @unchecked Sendable {
         self.fingerprint = fingerprint
     }
 
+    /// Refuses to go on when a file of the model was rewritten in place while it ran (results
+    /// would mix old and new weights). Called before results are committed or printed.
+    /// - Throws: `PrismError` "PATH changed while running".
+    public func checkUnchanged() throws {
+        for f in files { try f.checkUnchanged() }
+    }
+
     public static func open(_ path: String) throws -> LoadedModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {

@@ -42,13 +42,14 @@ public struct AdditionStudy {
         return Array((0..<ff).sorted { spread[$0] > spread[$1] }.prefix(neurons))
     }
 
-    public func run(_ ctx: StudyContext, output dir: String) throws -> Result {
+    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`).
+    public func run(_ ctx: StudyContext, output dir: String, force: Bool = false) throws -> Result {
         guard template.contains("{a}"), template.contains("{b}") else { throw PrismError("--template must contain {a} and {b}") }
         let digitIds = try (0...9).map { try ctx.singleToken("\($0)") }
         let targets = digitIds.enumerated().map { Target.token($1, label: "\($0)") }
         let labels = (0...9).map(String.init)
         let L = ctx.model.config.num_hidden_layers
-        var out = try StudyOutput(directory: dir, title: "Adding small digits: \(prompt(example.a, example.b))",
+        var out = try StudyOutput(directory: dir, force: force, inputs: [ctx.loaded.path], title: "Adding small digits: \(prompt(example.a, example.b))",
                                   subtitle: "logit prisms on \(ctx.loaded.path)")
         let right = Self.answer(example.a, example.b)
         let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b), targets: targets)

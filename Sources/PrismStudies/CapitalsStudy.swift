@@ -55,7 +55,8 @@ public struct CapitalsStudy {
         return ctx.tokenizer.encode(prefix).count - 1
     }
 
-    public func run(_ ctx: StudyContext, output dir: String) throws -> Result {
+    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`).
+    public func run(_ ctx: StudyContext, output dir: String, force: Bool = false) throws -> Result {
         guard template.contains("{country}") else { throw PrismError("--template must contain {country}") }
         guard pairs.contains(where: { $0.country == country }) else {
             throw PrismError("--country \(country) is not among the countries (\(pairs.map(\.country).joined(separator: ", ")))")
@@ -78,7 +79,7 @@ public struct CapitalsStudy {
         }
         let targets = zip(pairs, candidateIds).map { Target.token($1, label: $0.capital) }
         let names = pairs.map(\.capital)
-        var out = try StudyOutput(directory: dir, title: "Capital cities: \(prompt(country))",
+        var out = try StudyOutput(directory: dir, force: force, inputs: [ctx.loaded.path], title: "Capital cities: \(prompt(country))",
                                   subtitle: "logit prisms on \(ctx.loaded.path)")
         let (ids, source, d, _) = try ctx.decompose(prompt(country), targets: targets)
         let tokens = ctx.pieces(ids)

@@ -58,9 +58,10 @@ public struct DigitsStudy {
         return radius > 0 ? dist.reduce(0, +) / 4 / radius : .nan
     }
 
-    public func run(_ ctx: StudyContext, output dir: String) throws -> Result {
+    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`).
+    public func run(_ ctx: StudyContext, output dir: String, force: Bool = false) throws -> Result {
         let r = try compute(ctx)
-        var out = try StudyOutput(directory: dir, title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(ctx.loaded.path)")
+        var out = try StudyOutput(directory: dir, force: force, inputs: [ctx.loaded.path], title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(ctx.loaded.path)")
         let points = r.coordinates.enumerated().map { ScatterPoint(x: $1.x, y: $1.y, label: "\($0)") }
         let e1 = PlotFormat.fixed(r.explained.0 * 100, decimals: 1), e2 = PlotFormat.fixed(r.explained.1 * 100, decimals: 1)
         out.report.paragraph("The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry)).")

@@ -81,20 +81,22 @@ public struct StudyContext {
 }
 
 /// A study's output folder: index.html, standalone SVGs, CSV and JSON data. The files are kept
-/// until `finish()` writes them as a set: a failure (disk full) leaves none of this run's files,
-/// never a report without its figures.
+/// until `finish()` writes them as a set (`writeFileSet`): a failure (disk full) leaves the
+/// folder as it was, never a report without its figures nor half of an older report.
 public struct StudyOutput {
     public let directory: String
+    public let force: Bool
+    let inputs: [String]
     public var report: HTMLReport
     public private(set) var files: [String] = []
     private var contents: [String: Data] = [:]
 
-    public init(directory: String, title: String, subtitle: String) throws {
+    /// - Throws: `PrismError` when `directory` may not be written (see `Outputs.checkSet`).
+    public init(directory: String, force: Bool, inputs: [String], title: String, subtitle: String) throws {
+        try Outputs.checkSet(directory, force: force, inputs: inputs)
         self.directory = directory
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw PrismError("cannot create output directory \(directory)")
-        }
-        guard FileManager.default.isWritableFile(atPath: directory) else { throw PrismError("output directory \(directory) is not writable") }
+        self.force = force
+        self.inputs = inputs
         report = HTMLReport(title: title, subtitle: subtitle)
     }
 
@@ -118,7 +120,9 @@ public struct StudyOutput {
     /// Writes every file, index.html last.
     public mutating func finish() throws {
         try write(report.render(), "index.html")
-        try writeFilesAsSet(directory, files.compactMap { name in contents[name].map { (name, $0) } })
+        if let note = try writeFileSet(directory, files.compactMap { name in contents[name].map { (name, $0) } }, force: force, inputs: inputs) {
+            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+        }
     }
 }
 

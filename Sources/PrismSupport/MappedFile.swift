@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPrismFiles
 
 /// Something whose mapped pages can be given back to the kernel once used: weights of a layer
 /// already done are re-read from the page cache if needed again, so resident memory stays
@@ -18,6 +19,9 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
     public let size: Int
     public let base: UnsafeRawPointer?
     private let fd: Int32
+    /// The file's identity when mapped: a change of size or modification time later means it
+    /// was rewritten in place under us (see `checkUnchanged`).
+    private let opened: (size: Int, mtime: timespec)
 
     public init(path: String) throws {
         self.path = path
@@ -34,6 +38,7 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
         }
         self.fd = fd
         self.size = Int(st.st_size)
+        opened = (Int(st.st_size), st.st_mtim)
         if size == 0 {
             base = nil
             return
@@ -44,11 +49,31 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
             throw PrismError("cannot map \(path): \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(p)
+        // A read of a page the file no longer has (truncated under us) raises SIGBUS: say so in
+        // one line instead of crashing with a backtrace.
+        prism_watch_mapping(p, UInt(size), "error: \(path) changed while running (truncated or rewritten in place); replace files by rename, never in place\n")
     }
 
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        if let base {
+            prism_unwatch_mapping(base)
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        }
         close(fd)
+    }
+
+    /// Refuses to go on when the file was rewritten in place since it was mapped (same inode,
+    /// new size or modification time): results computed from it may mix old and new bytes.
+    /// A file replaced by rename is no change: the mapping keeps the old file.
+    /// - Throws: `PrismError` "PATH changed while running".
+    public func checkUnchanged() throws {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw PrismError("cannot stat \(path): \(String(cString: strerror(errno)))") }
+        func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
+        // Not the change time: unlinking the old file when a new one is renamed over it changes that.
+        guard Int(st.st_size) == opened.size, same(st.st_mtim, opened.mtime) else {
+            throw PrismError("\(path) changed while running (rewritten in place); results are discarded: replace files by rename, never in place")
+        }
     }
 
     /// The bytes in `range`, which the caller has bounds-checked against `size`.

@@ -55,6 +55,9 @@ struct BatchCommand: ParsableCommand {
     @Option(help: "Also write dataset statistics to this JSON file (and a CSV beside it).")
     var summary: String?
 
+    @Flag(help: "Replace the --summary files if they exist (the results themselves are always resumed, never replaced).")
+    var force = false
+
     @Flag(help: "No progress bar.")
     var quiet = false
 
@@ -66,6 +69,8 @@ struct BatchCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            try Outputs.checkFile(output, force: true, inputs: [model.model, input])
+            if let summary { try Summaries.check(summary, force: force, inputs: [model.model, input, output]) }
             let loaded = try model.load()
             let input = try BatchInput.read(path: self.input) { XXH64.hex(XXH64.hash([UInt8]($0))) }
             var runner = BatchRunner()
@@ -84,19 +89,29 @@ struct BatchCommand: ParsableCommand {
             if runtime.stats {
                 FileHandle.standardError.write(Data("stats: peak RSS \(ByteSize.format(s.peakRSS)), weight bytes read \(ByteSize.format(s.weightBytesRead)) (\(ByteSize.format(perPrompt)) per prompt), \(String(format2: Double(s.prompts) / max(s.seconds, 1e-9))) prompts/s\n".utf8))
             }
-            if let summary { try Summaries.write(results: output, to: summary) }
+            if let summary { try Summaries.write(results: output, to: summary, force: force) }
         }
     }
 }
 
 enum Summaries {
-    static func write(results: String, to path: String) throws {
+    /// The CSV written beside a summary's JSON.
+    static func csvPath(_ path: String) -> String { (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".csv" }
+
+    /// Refuses, before any work, summary files that may not be written (`Outputs.checkFile`).
+    static func check(_ path: String, force: Bool, inputs: [String]) throws {
+        guard path != csvPath(path) else { throw PrismError("\(path): the summary's CSV would have the same name; give a name ending in .json") }
+        try Outputs.checkFile(path, force: force, inputs: inputs)
+        try Outputs.checkFile(csvPath(path), force: force, inputs: inputs)
+    }
+
+    static func write(results: String, to path: String, force: Bool) throws {
+        try check(path, force: force, inputs: [results])
         let r = try BatchSummary.summarize(resultsPath: results)
         let json = try JSONSerialization.data(withJSONObject: r.object, options: [.prettyPrinted, .sortedKeys])
-        try writeFileAtomically(json, to: path)
-        let csvPath = (path.hasSuffix(".json") ? String(path.dropLast(5)) : path) + ".csv"
-        try writeFileAtomically(Data(r.csv.utf8), to: csvPath)
-        print("wrote \(path) and \(csvPath)")
+        try writeFileAtomically(json, to: path, force: force)
+        try writeFileAtomically(Data(r.csv.utf8), to: csvPath(path), force: force)
+        print("wrote \(path) and \(csvPath(path))")
     }
 }
 
@@ -111,8 +126,11 @@ struct SummarizeCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "The JSON file to write (a CSV is written beside it).")
     var output: String = "summary.json"
 
+    @Flag(help: "Replace OUTPUT and its CSV if they exist.")
+    var force = false
+
     func run() throws {
-        try CLI.guarded { try Summaries.write(results: results, to: output) }
+        try CLI.guarded { try Summaries.write(results: results, to: output, force: force) }
     }
 }
 
@@ -136,6 +154,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            try Outputs.checkFile(output, force: force, inputs: parts + (input.map { [$0] } ?? []))
             let inputFile = try input.map { try BatchInput.read(path: $0) { XXH64.hex(XXH64.hash([UInt8]($0))) } }
             let r = try BatchMerge.merge(parts: parts, output: output, input: inputFile, force: force)
             print("wrote \(output): \(r.records) records (\(r.errors) error records) from \(parts.count) parts")

@@ -49,12 +49,18 @@ struct DecomposeCommand: ParsableCommand {
     @Option(help: "Write the arrays as .npy files into this directory.")
     var npy: String?
 
+    @Flag(help: "Replace the files an earlier run wrote in the --csv/--npy directory (only those: a directory holding anything else is refused).")
+    var force = false
+
     func validate() throws {
         if top < 0 { throw ValidationError("--top must be >= 0") }
     }
 
     func run() throws {
         try CLI.guarded {
+            let inputs = [model.model] + (at.acts.map { [$0] } ?? []) + (compareF32.map { [$0] } ?? [])
+            for dir in [npy, csv].compactMap({ $0 }) { try Outputs.checkSet(dir, force: force, inputs: inputs) }
+            if let npy, npy == csv { throw PrismError("--npy and --csv name the same directory \(npy); give each its own") }
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
@@ -63,8 +69,8 @@ struct DecomposeCommand: ParsableCommand {
             let ts = try targets.resolve(loaded)
             let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts)
             let pieces = (try? Tokenizers.tokenizer(for: loaded)).map { tok in ids.map { tok.piece(for: $0) ?? "?" } }
-            if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir) }
-            if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir) }
+            if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir, force: force, inputs: inputs) }
+            if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir, force: force, inputs: inputs) }
             if let refPath = compareF32 {
                 let ref = try LoadedModel.open(refPath)
                 ref.model.activationRoute = .exact

@@ -29,22 +29,15 @@ enum DecompositionTable {
 }
 
 enum DecompositionFiles {
-    static func makeDir(_ dir: String) throws {
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw PrismError("cannot create directory \(dir)")
-        }
-    }
-
     /// terms.npy [K, 1 + 2L] (embed, blocks.0.attn, blocks.0.mlp, ...), heads.npy [K, L, H],
     /// head_sources.npy [K, L, H, P], neurons.npy [K, L, ff], logits.npy [K], ids.npy [P].
-    static func writeNPY(_ d: Decomposition, dir: String) throws {
-        try makeDir(dir)
+    static func writeNPY(_ d: Decomposition, dir: String, force: Bool, inputs: [String]) throws {
         let K = d.targets.count
         guard let first = d.targets.first else { return }
         let L = first.attn.count, H = first.heads.first?.count ?? 0, P = d.position + 1, ff = first.neurons.first?.count ?? 0
         let labels = try JSONOut.string(["targets": d.targets.map(\.target.label), "position": d.position,
                                          "terms": first.residualTerms.map(\.name), "frozen": Decomposition.frozen])
-        try writeSet(dir, [
+        try writeSet(dir, force: force, inputs: inputs, [
             ("terms.npy", NPY.encode(shape: [K, 1 + 2 * L], float64: d.targets.flatMap { $0.residualTerms.map(\.value) })),
             ("heads.npy", NPY.encode(shape: [K, L, H], float64: d.targets.flatMap { $0.heads.flatMap { $0 } })),
             ("head_sources.npy", NPY.encode(shape: [K, L, H, P], float64: d.targets.flatMap { $0.headSources.flatMap { $0.flatMap { $0 } } })),
@@ -56,8 +49,7 @@ enum DecompositionFiles {
     }
 
     /// Long-format CSVs: residual.csv, heads.csv, head_sources.csv, neurons.csv.
-    static func writeCSV(_ d: Decomposition, dir: String) throws {
-        try makeDir(dir)
+    static func writeCSV(_ d: Decomposition, dir: String, force: Bool, inputs: [String]) throws {
         var residual = "target,term,value\n", heads = "target,layer,head,value\n"
         var sources = "target,layer,head,source,value\n", neurons = "target,layer,neuron,value\n"
         for t in d.targets {
@@ -70,14 +62,16 @@ enum DecompositionFiles {
             }
             for (l, ns) in t.neurons.enumerated() { for (n, v) in ns.enumerated() { neurons += "\(label),\(l),\(n),\(v)\n" } }
         }
-        try writeSet(dir, [("residual.csv", Array(residual.utf8)), ("heads.csv", Array(heads.utf8)),
+        try writeSet(dir, force: force, inputs: inputs, [("residual.csv", Array(residual.utf8)), ("heads.csv", Array(heads.utf8)),
                            ("head_sources.csv", Array(sources.utf8)), ("neurons.csv", Array(neurons.utf8))])
     }
 
     static func csvField(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
-    /// All of an output's files, or none of them (`writeFilesAsSet`).
-    static func writeSet(_ dir: String, _ files: [(name: String, bytes: [UInt8])]) throws {
-        try writeFilesAsSet(dir, files.map { ($0.name, Data($0.bytes)) })
+    /// All of an output's files, or none of them, swapped in whole (`writeFileSet`).
+    static func writeSet(_ dir: String, force: Bool, inputs: [String], _ files: [(name: String, bytes: [UInt8])]) throws {
+        if let note = try writeFileSet(dir, files.map { ($0.name, Data($0.bytes)) }, force: force, inputs: inputs) {
+            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+        }
     }
 }

@@ -28,8 +28,12 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Store every activation the forward pass produces, not only what the prisms read.")
     var all = false
 
+    @Flag(help: "Replace OUTPUT if it exists (by rename, once the new store is complete).")
+    var force = false
+
     func run() throws {
         try CLI.guarded {
+            try Outputs.checkFile(output, force: force, inputs: [model.model])
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             let ids = try prompt.tokens(for: loaded)
@@ -37,7 +41,7 @@ struct RunCommand: ParsableCommand {
             // Activations go to disk as they are produced: only the scratch is planned.
             try runtime.prepare(m, tokens: ids.count, logitRows: 1)
             defer { runtime.report(clock, model: m) }
-            let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.num_hidden_layers))
+            let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.num_hidden_layers), force: force)
             let logits = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder)
             try recorder.finish(model: loaded, ids: ids)
             let size = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0

@@ -20,7 +20,15 @@ struct StudyOutputOptions: ParsableArguments {
     @Option(name: [.short, .customLong("output")], help: "Output folder (default: study-NAME).")
     var output: String?
 
+    @Flag(help: "Replace the files an earlier run wrote in the output folder (only those: a folder holding anything else is refused).")
+    var force = false
+
     func directory(_ name: String) -> String { output ?? "study-\(name)" }
+
+    /// Refuses a folder the study may not write, before the study runs.
+    func check(_ name: String, model: ModelOptions) throws {
+        try Outputs.checkSet(directory(name), force: force, inputs: [model.model])
+    }
 }
 
 struct CapitalsStudyCommand: ParsableCommand {
@@ -70,9 +78,10 @@ struct CapitalsStudyCommand: ParsableCommand {
                     return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
                 }
             }
+            try out.check("capitals", model: model)
             let ctx = try StudyContext(loaded: try model.load())
             let dir = out.directory("capitals")
-            let r = try s.run(ctx, output: dir)
+            let r = try s.run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)")
         }
     }
@@ -115,9 +124,10 @@ struct AdditionStudyCommand: ParsableCommand {
             s.example = (ab[0], ab[1])
             s.neurons = neurons
             s.layer = layer
+            try out.check("addition", model: model)
             let ctx = try StudyContext(loaded: try model.load())
             let dir = out.directory("addition")
-            let r = try s.run(ctx, output: dir)
+            let r = try s.run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)")
         }
     }
@@ -135,9 +145,10 @@ struct DigitsStudyCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
+            try out.check("digits", model: model)
             let ctx = try StudyContext(loaded: try model.load())
             let dir = out.directory("digits")
-            let r = try DigitsStudy().run(ctx, output: dir)
+            let r = try DigitsStudy().run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))")
         }
     }

@@ -263,7 +263,7 @@ final class BadInputCatalogueTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
-        XCTAssertTrue(lines.contains { $0.contains("\"line:2\"") && $0.contains("line 2 is not a JSON object") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("\"line\":2") && $0.contains("\"id\":null") && $0.contains("line 2 is not a JSON object") }, "\(lines)")
     }
 
     // MARK: prompts, tokens, positions, budgets
@@ -313,13 +313,12 @@ final class BadInputCatalogueTests: XCTestCase {
     // MARK: outputs
 
     func testUnwritableOutput() throws {
-        try assertError(["convert", f32, "-o", "/nonexistent-dir/x.prism"],
-                        "cannot create /nonexistent-dir/x.prism.partial: check that the directory exists and is writable")
-        try assertError(["run", "-m", f32, "--ids", "2,5", "-o", "/nonexistent-dir/x.acts"], "check that the directory exists and is writable")
+        try assertError(["convert", f32, "-o", "/nonexistent-dir/x.prism"], "cannot write /nonexistent-dir/x.prism: directory /nonexistent-dir does not exist")
+        try assertError(["run", "-m", f32, "--ids", "2,5", "-o", "/nonexistent-dir/x.acts"], "directory /nonexistent-dir does not exist")
         let input = dir + "/in.jsonl"
         try Data(#"{"id": "a", "ids": [2, 5, 7], "target_ids": [5]}"#.utf8).write(to: URL(fileURLWithPath: input))
         try assertError(["batch", "-m", f32, "--input", input, "--output", "/nonexistent-dir/out.jsonl"], "/nonexistent-dir/out.jsonl")
-        try assertError(["decompose", "-m", f32, "--ids", "2,5", "--target", "5", "--csv", "/proc/version/x"], "cannot create directory /proc/version/x")
+        try assertError(["decompose", "-m", f32, "--ids", "2,5", "--target", "5", "--csv", "/proc/version/x"], "cannot write /proc/version/x: /proc/version is not a directory")
     }
 
     func testDiskFullStandardOutput() throws {
@@ -337,12 +336,13 @@ final class BadInputCatalogueTests: XCTestCase {
         // convert -o: the error names the partial file, which is removed; nothing under the final name.
         let model = dir + "/m.prism"
         var r = try runWithFileSizeLimit(16, ["convert", f32, "-o", model, "--quiet"])
-        CLIRunner.assertCleanError(r, contains: "writing \(model).partial failed: File too large")
+        CLIRunner.assertCleanError(r, contains: "cannot write \(model): File too large")
         assertNoOutput([model, model + ".partial"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("m.prism") }, [], "temporary files left")
         // run -o
         let acts = dir + "/r.acts"
         r = try runWithFileSizeLimit(8, ["run", "-m", f32, "--ids", "2,5,7", "-o", acts])
-        CLIRunner.assertCleanError(r, contains: "writing \(acts).partial failed: File too large")
+        CLIRunner.assertCleanError(r, contains: "cannot write \(acts): File too large")
         assertNoOutput([acts, acts + ".partial"])
         // decompose --csv / --npy: the files of one output are written as a set, or none is.
         for (flag, files) in [("--csv", ["residual.csv", "heads.csv", "head_sources.csv", "neurons.csv"]),
@@ -351,8 +351,8 @@ final class BadInputCatalogueTests: XCTestCase {
             r = try runWithFileSizeLimit(4, ["decompose", "-m", f32, "--ids", "2,5,7", "--target", "5", "--target", "6", flag, out])
             CLIRunner.assertCleanError(r, contains: "cannot write \(out)/")
             XCTAssertTrue(r.stderr.contains("File too large"), r.stderr)
-            assertNoOutput(files.map { out + "/" + $0 })
-            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "temporary files left in \(out)")
+            assertNoOutput(files.map { out + "/" + $0 } + [out])
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [], "temporary files left in \(dir)")
         }
         // study -o: the report, its figures and their data are written as a set, or none is (16 KiB
         // lets the first figures through and stops a later one).
@@ -360,7 +360,8 @@ final class BadInputCatalogueTests: XCTestCase {
         r = try runWithFileSizeLimit(32, ["study", "addition", "-m", f32, "-o", report])
         CLIRunner.assertCleanError(r, contains: "cannot write \(report)/")
         XCTAssertTrue(r.stderr.contains("File too large"), r.stderr)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: report), [], "files left in \(report)")
+        assertNoOutput([report])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [], "temporary files left in \(dir)")
         // batch: the output keeps only committed lines (none here); a rerun with room completes it.
         let input = dir + "/in.jsonl"
         try Data("{\"id\": \"a\", \"ids\": [2, 5, 7], \"target_ids\": [5]}\n{\"id\": \"b\", \"ids\": [2, 5, 9], \"target_ids\": [6]}\n".utf8)
@@ -394,7 +395,7 @@ final class BadInputCatalogueTests: XCTestCase {
         XCTAssertEqual(try run(["run", "-m", f32, "--ids", "2,5,7", "-o", acts]).status, 0)
         let reader = try ActivationStoreReader(path: acts)
         func rewrite(to path: String, ids: [Int], _ edit: (String, [Int], [Float]) -> ([Int], [Float])) throws {
-            let w = try ActivationStoreWriter(path: path)
+            let w = try ActivationStoreWriter(path: path, force: true)
             for name in reader.names {
                 let t = try reader.tensor(name)
                 let (shape, values) = edit(name, t.shape, t.values)
@@ -429,15 +430,24 @@ final class BadInputCatalogueTests: XCTestCase {
         let out = dir + "/out.jsonl"
         let r = try run(["batch", "-m", f32, "--input", input, "--output", out, "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        var errors: [String: String] = [:]
+        // Every input line gives one record, keyed by its line: a duplicate keeps its id (which
+        // another record has) and a line with no readable id has "id": null.
+        var records: [Int: [String: Any]] = [:]
         for line in try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n") {
             let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            if let e = obj["error"] as? String { errors[obj["id"] as? String ?? "?"] = e }
+            let n = try XCTUnwrap(obj["line"] as? Int)
+            XCTAssertNil(records[n], "line \(n) twice")
+            records[n] = obj
         }
-        XCTAssertEqual(Set(errors.keys), ["ok#line2", "empty", "vocab", "line:5"], "\(errors)")
-        XCTAssertTrue(errors["ok#line2"]?.contains("duplicate id 'ok'") == true)
-        XCTAssertTrue(errors["empty"]?.contains("empty prompt") == true)
-        XCTAssertTrue(errors["vocab"]?.contains("outside the vocabulary") == true)
+        XCTAssertEqual(Set(records.keys), [1, 2, 3, 4, 5])
+        XCTAssertNil(records[1]?["error"])
+        XCTAssertEqual(records[1]?["id"] as? String, "ok")
+        XCTAssertEqual(records[2]?["id"] as? String, "ok")
+        XCTAssertTrue((records[2]?["error"] as? String)?.contains("duplicate id 'ok'") == true)
+        XCTAssertTrue((records[3]?["error"] as? String)?.contains("empty prompt") == true)
+        XCTAssertTrue((records[4]?["error"] as? String)?.contains("outside the vocabulary") == true)
+        XCTAssertTrue(records[5]?["id"] is NSNull)
+        XCTAssertTrue((records[5]?["error"] as? String)?.contains("line 5 is not a JSON object") == true)
     }
 
     func testBatchOutputFromAnotherInput() throws {

@@ -14,7 +14,7 @@ final class ActivationStoreTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let memory = MemoryRecorder()
         _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[]], recorder: memory)
-        let store = try StoreRecorder(path: path, names: nil)
+        let store = try StoreRecorder(path: path, names: nil, force: false)
         _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[]], recorder: store)
         try store.finish(model: loaded, ids: ids)
 
@@ -38,7 +38,7 @@ final class ActivationStoreTests: XCTestCase {
         _ = source
         let path = NSTemporaryDirectory() + "acts-\(UUID().uuidString).acts"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try StoreRecorder(path: path, names: PrismActivations.needed(layers: 2))
+        let store = try StoreRecorder(path: path, names: PrismActivations.needed(layers: 2), force: false)
         let m = loaded.model
         _ = try m.forward([[2, 10, 20, 30]], cache: m.makeCache(sequences: 1, capacity: 4), logitsAt: [[]], recorder: store)
         try store.finish(model: loaded, ids: [2, 10, 20, 30])

@@ -53,7 +53,9 @@ public struct BatchRunner {
         let model = loaded.model
         model.activationRoute = route
         let tokenizer = try loaded.tokenizerJSON.map { try GemmaTokenizer(jsonBytes: $0) }
-        let header = Journal.Header(model: loaded.fingerprint, input: input.checksum, shard: shard.description,
+        // The journal names the weights by their content, checked now: a model changed between
+        // two runs of a job (even in place, at the same size) is never mixed into one output.
+        let header = Journal.Header(model: try loaded.contentFingerprint(), input: input.checksum, shard: shard.description,
                                     options: "detail=\(detail.rawValue) top=\(top)")
         let journal = try Journal(path: output + ".journal", header: header, output: output)
         let results = try ResultsFile(path: output, committed: journal.committedBytes)

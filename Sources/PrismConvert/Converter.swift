@@ -81,6 +81,8 @@ public struct Converter {
         let configText = String(decoding: configData, as: UTF8.self)
         let dir = ModelFileFormat.Directory(architecture: "GemmaForCausalLM", config: configText, tokenizer: tokPart,
                                             converter: Self.version, weights: weights.rawValue, tensors: entries)
+        // A shard rewritten in place while it was read would give a file of mixed weights.
+        for shard in checkpoint.shards { try shard.file.checkUnchanged() }
         try writer.finish(directory: dir)
         let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
         return Summary(output: output, outputBytes: outBytes, sourceBytes: totalSource,

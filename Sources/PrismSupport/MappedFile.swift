@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CPrismFiles
+import Foundation
 
 /// Something whose mapped pages can be given back to the kernel once used: weights of a layer
 /// already done are re-read from the page cache if needed again, so resident memory stays
@@ -52,9 +53,30 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
         // A read of a page the file no longer has (truncated under us) raises SIGBUS: say so in
         // one line instead of crashing with a backtrace.
         prism_watch_mapping(p, UInt(size), "error: \(path) changed while running (truncated or rewritten in place); replace files by rename, never in place\n")
+        Self.live.add(self)
+    }
+
+    /// Every file mapped now, so a command can check them all before it reports (`checkAllUnchanged`).
+    private static let live = Registry()
+
+    final class Registry: @unchecked Sendable {
+        private let lock = NSLock()
+        private var files: [ObjectIdentifier: Weak] = [:]
+        struct Weak { weak var file: MappedFile? }
+        func add(_ f: MappedFile) { lock.lock(); files[ObjectIdentifier(f)] = Weak(file: f); lock.unlock() }
+        func remove(_ f: MappedFile) { lock.lock(); files[ObjectIdentifier(f)] = nil; lock.unlock() }
+        var all: [MappedFile] { lock.lock(); defer { lock.unlock() }; return files.values.compactMap(\.file) }
+    }
+
+    /// `checkUnchanged` on every file still mapped: called by each command before it exits
+    /// successfully, so results computed from a file rewritten under it are never reported as good.
+    /// - Throws: `PrismError` "PATH changed while running".
+    public static func checkAllUnchanged() throws {
+        for f in live.all { try f.checkUnchanged() }
     }
 
     deinit {
+        Self.live.remove(self)
         if let base {
             prism_unwatch_mapping(base)
             munmap(UnsafeMutableRawPointer(mutating: base), size)

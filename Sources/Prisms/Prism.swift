@@ -30,7 +30,7 @@ public struct Prism {
     public static func resolve(position: Int, count: Int) throws -> Int {
         let p = position < 0 ? count + position : position
         guard p >= 0, p < count else {
-            throw PrismError("position \(position) is out of range: the prompt has \(count) tokens (0..\(count - 1), or -1 for the last)")
+            throw PrismError("position \(position) is out of range: the prompt has \(count) tokens (0..\(count - 1), or -\(count)..-1 counting from the end, -1 the last)")
         }
         return p
     }

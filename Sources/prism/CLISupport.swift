@@ -9,6 +9,8 @@ enum CLI {
     static func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
+            // Results computed from a model rewritten under the command are not good results.
+            try MappedFile.checkAllUnchanged()
             try flushStandardOutput()
         } catch let e as PrismError {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))

@@ -43,15 +43,23 @@ struct GenerateCommand: ParsableCommand {
             let cache = m.makeCache(sequences: 1, capacity: capacity)
             var logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]])[0][0]
             var generated: [Int] = []
+            var stop = "max_tokens"
             while generated.count < maxTokens {
                 let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
                 generated.append(next)
-                if next == eos || cache.lengths[0] >= capacity { break }
+                if next == eos { stop = "eos"; break }
+                if cache.lengths[0] >= capacity {
+                    if generated.count < maxTokens { stop = "context_full" }
+                    break
+                }
                 logits = try m.forward([[next]], cache: cache, logitsAt: [[0]])[0][0]
+            }
+            if stop == "context_full" {
+                FileHandle.standardError.write(Data("note: stopped after \(generated.count) of --max-tokens \(maxTokens): the prompt and the generated tokens fill the model's context (max_position_embeddings \(m.config.max_position_embeddings))\n".utf8))
             }
             let text = (try? tokenizer?.decode(generated)) ?? nil
             if output.json {
-                var obj: [String: Any] = ["ids": ids, "generated": generated]
+                var obj: [String: Any] = ["ids": ids, "generated": generated, "stopped": stop]
                 if let text { obj["text"] = text }
                 try JSONOut.print(obj)
             } else {

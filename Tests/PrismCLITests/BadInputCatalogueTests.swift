@@ -294,7 +294,7 @@ final class BadInputCatalogueTests: XCTestCase {
 
     func testPositionOutOfRange() throws {
         try assertError(["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position", "7"],
-                        "position 7 is out of range: the prompt has 2 tokens (0..1, or -1 for the last)")
+                        "position 7 is out of range: the prompt has 2 tokens (0..1, or -2..-1 counting from the end, -1 the last)")
         try assertError(["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position=-3"], "position -3 is out of range")
     }
 

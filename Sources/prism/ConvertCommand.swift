@@ -14,6 +14,11 @@ struct ConvertCommand: ParsableCommand {
         It streams tensor by tensor: memory stays far below the checkpoint's size. The output is
         written to OUTPUT.partial and renamed when complete.
 
+        A NaN or inf weight is an error naming the tensor and its row and column, unless
+        --allow-non-finite. A matrix int8 cannot hold (a block's max |w| / 127 beyond f16's 65504,
+        i.e. |w| above about 8.3e6, or NaN/inf) is stored unquantized instead, in bf16 from a bf16
+        checkpoint and in f32 otherwise; the summary lists such tensors and why.
+
         Example:
           prism convert ~/gemma-2b -o gemma-2b.prism
         """

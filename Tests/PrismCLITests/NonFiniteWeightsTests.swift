@@ -151,6 +151,14 @@ final class NonFiniteWeightsTests: XCTestCase {
         let (rb, _) = try convert(b)
         XCTAssertEqual(rb.status, 0, rb.stderr)
         XCTAssertTrue(rb.stdout.contains("kept in bf16, not int8: model.layers.1.mlp.down_proj.weight: row 7"), rb.stdout)
+
+        // --weights bf16 from f32: a finite weight bf16 would round to inf keeps its tensor in f32.
+        let huge = try checkpoint(f32, [(downProj, 2, 3, 3.4e38)])
+        let (rh, outH) = try convert(huge, ["--weights", "bf16"])
+        XCTAssertEqual(rh.status, 0, rh.stderr)
+        XCTAssertTrue(rh.stdout.contains("kept in f32, not bf16: \(downProj): a weight of 3.400e+38 is beyond the range of bf16"), rh.stdout)
+        XCTAssertEqual(try encoding(of: downProj, in: outH), "f32")
+        XCTAssertEqual(try encoding(of: upProj, in: outH), "bf16")
     }
 
     // MARK: outputs of a NaN model
@@ -182,6 +190,13 @@ final class NonFiniteWeightsTests: XCTestCase {
             XCTAssertEqual((t["nan_terms"] as? [String: Int])?["neurons"], 256)
             if detail == "summary" { XCTAssertEqual((t["top_neurons"] as? [Any])?.count, 0) }
         }
+    }
+
+    func testGenerateDoesNotPickATokenFromNaNLogits() throws {
+        // The old argmax over NaN picked token 0 and went on with exit 0.
+        let ck = try checkpoint(f32, [(upProj, 3, 5, .nan)])
+        CLIRunner.assertCleanError(try CLIRunner.run(["generate", "-m", ck, "--ids", "2,17,42", "--max-tokens", "3"]),
+                                   contains: "every logit is NaN after 3 tokens")
     }
 
     func testOneNaNLogitIsNotRanked() throws {

@@ -5,13 +5,16 @@
 #include <string.h>
 
 
-void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
+int prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
     double sq_err = 0, sq = 0, max_err = 0;
+    int overflowed = 0;
     for (int c0 = 0, b = 0; c0 < cols; c0 += block, b++) {
         int n = cols - c0 < block ? cols - c0 : block;
         float amax = 0;
         for (int i = 0; i < n; i++) { float a = __builtin_fabsf(x[c0 + i]); amax = a > amax ? a : amax; }
         _Float16 s16 = (_Float16)(amax / 127.0f);   // round to nearest even, as Swift's Float16(_:)
+        // Beyond 65504 the f16 scale would be inf and every quant of the block 0 or NaN.
+        if (__builtin_isinf((float)s16)) { s16 = (_Float16)65504.0f; overflowed++; }
         __builtin_memcpy(&scales[b], &s16, 2);
         float scale = prism_half_to_float(scales[b]);
         float inv = scale > 0 ? 1.0f / scale : 0.0f;
@@ -34,6 +37,27 @@ void prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, u
     stats[0] += sq_err;
     stats[1] += sq;
     if (max_err > stats[2]) stats[2] = max_err;
+    return overflowed;
+}
+
+long prism_count_non_finite(const float *x, long n, long *first, long *nans) {
+    long count = 0, nan = 0, at = -1;
+    for (long i = 0; i < n; i++) {
+        uint32_t bits;
+        __builtin_memcpy(&bits, &x[i], 4);
+        // Exponent all ones: inf (mantissa 0) or NaN. Integer test, so it vectorizes under -O3.
+        int bad = (bits & 0x7f800000u) == 0x7f800000u;
+        count += bad;
+        nan += bad & ((bits & 0x007fffffu) != 0);
+    }
+    if (count > 0) {
+        for (long i = 0; i < n; i++) {
+            if (!__builtin_isfinite(x[i])) { at = i; break; }
+        }
+    }
+    *first = at;
+    *nans = nan;
+    return count;
 }
 
 void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, int block, float *out) {

@@ -244,8 +244,9 @@ public struct BatchRunner {
         detail == .full ? decompositionBytes(job, config: c) / 8 * 24 : 16 * 1024
     }
 
+    /// One JSON line; NaN and inf as strings (`JSONNumbers`), so a NaN model's record stays valid JSON.
     static func line(_ obj: [String: Any]) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONSerialization.data(withJSONObject: JSONNumbers.encodable(obj), options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 }

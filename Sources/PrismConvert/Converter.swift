@@ -16,6 +16,9 @@ public struct Converter {
     public var blockSize = 32
     public var force = false
     public var showProgress = true
+    /// Convert a checkpoint holding NaN or inf weights anyway (they are stored as they are, and
+    /// listed in the summary); without it the first one is an error naming tensor and position.
+    public var allowNonFinite = false
     public static let version = "prism convert 1"
 
     public init() {}
@@ -32,12 +35,39 @@ public struct Converter {
         public var quant = Quantize.ErrorStats()
     }
 
+    /// A matrix stored in another encoding than `weights` asked for, and why.
+    public struct KeptTensor: Sendable {
+        public var name: String
+        public var encoding: ModelFileFormat.Encoding
+        public var reason: String
+    }
+
+    /// A tensor holding NaN or inf values (converted with `allowNonFinite`).
+    public struct NonFiniteTensor: Sendable {
+        public var name: String
+        public var count: Int
+        public var nans: Int
+        public var infs: Int { count - nans }
+    }
+
     public struct Summary {
         public var output: String
         public var outputBytes: Int
         public var sourceBytes: Int
         public var seconds: Double
         public var kinds: [KindStats]
+        /// Matrices kept unquantized (int8 could not hold them): empty for ordinary checkpoints.
+        public var kept: [KeptTensor] = []
+        /// Tensors with NaN or inf values, in file order: empty unless `allowNonFinite`.
+        public var nonFinite: [NonFiniteTensor] = []
+    }
+
+    /// Thrown while a tensor is being written when its values do not fit the encoding chosen
+    /// (int8 scale overflow, NaN/inf in int8, a finite value beyond bf16): the converter rewinds
+    /// the output and writes the tensor again in `encoding`.
+    struct Unrepresentable: Error {
+        var encoding: ModelFileFormat.Encoding
+        var reason: String
     }
 
     /// Bytes of each stored tensor LZ4 is tried on: enough to measure, cheap to compute.
@@ -63,12 +93,16 @@ public struct Converter {
         let writer = try ModelFileWriter(output: output, force: force)
         var entries: [ModelFileFormat.TensorEntry] = []
         var kinds: [String: KindStats] = [:]
+        var kept: [KeptTensor] = []
+        var nonFinite: [NonFiniteTensor] = []
         var done = 0
         for name in order {
             guard let view = checkpoint.view(name), let shape = shapes[name] else { continue }
             let kind = GemmaTensorNames.kind(name)
             var stats = kinds[kind] ?? KindStats(kind: kind)
-            let entry = try writeTensor(view, shape: shape, writer: writer, stats: &stats)
+            let (entry, bad, why) = try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
+            if let why { kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
+            if bad.count > 0 { nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }
             entries.append(entry)
             stats.tensors += 1
             stats.sourceBytes += view.bytes.count
@@ -86,7 +120,48 @@ public struct Converter {
         try writer.finish(directory: dir)
         let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
         return Summary(output: output, outputBytes: outBytes, sourceBytes: totalSource,
-                       seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind })
+                       seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind },
+                       kept: kept, nonFinite: nonFinite)
+    }
+
+    /// Writes a tensor in the encoding `weights` asks for or, when its values do not fit it, in
+    /// an exact one (see `exactEncoding`): the first attempt is cut off the output and redone,
+    /// which costs nothing for ordinary checkpoints.
+    /// - Returns: the entry, the tensor's non-finite values, and why it was not stored as asked (nil if it was).
+    func writeTensorFitting(_ view: TensorView, shape: [Int], writer: ModelFileWriter, stats: inout KindStats) throws
+        -> (ModelFileFormat.TensorEntry, Quantize.NonFinite, String?) {
+        let mark = writer.position
+        var enc = encoding(for: shape)
+        var why: String?
+        // Each retry moves towards f32 (q8 -> bf16 -> f32), which holds every value: at most two.
+        while true {
+            var attempt = stats
+            do {
+                let (entry, bad) = try writeTensor(view, shape: shape, encoding: enc, writer: writer, stats: &attempt)
+                stats = attempt
+                return (entry, bad, why)
+            } catch let u as Unrepresentable {
+                guard u.encoding != enc else { throw PrismError("internal: tensor \(view.name) fits no encoding: \(u.reason)") }
+                try writer.rewind(to: mark)
+                enc = u.encoding
+                why = u.reason
+            }
+        }
+    }
+
+    /// The encoding that stores a source tensor's values exactly: bf16 for a bf16 checkpoint,
+    /// f32 otherwise (f16 values, NaN and inf included, widen to f32 exactly).
+    static func exactEncoding(_ dtype: DType) -> ModelFileFormat.Encoding {
+        dtype == .bf16 ? .bf16 : .f32
+    }
+
+    /// The one-line error for the first non-finite value of a tensor: the file, the tensor, the
+    /// value and where it is (row and column of a matrix, and the flat index).
+    func nonFiniteError(_ view: TensorView, shape: [Int], flat: Int, value: Float) -> PrismError {
+        let file = (view.owner as? MappedFile).map { ($0.path as NSString).lastPathComponent + ": " } ?? ""
+        let what = value.isNaN ? "NaN" : (value > 0 ? "+inf" : "-inf")
+        let at = shape.count == 2 ? "row \(flat / shape[1]), column \(flat % shape[1]) (flat index \(flat))" : "index \(flat)"
+        return PrismError("\(file)tensor \(view.name): \(what) at \(at); pass --allow-non-finite to convert it anyway")
     }
 
     func encoding(for shape: [Int]) -> ModelFileFormat.Encoding {
@@ -99,8 +174,13 @@ public struct Converter {
         }
     }
 
-    func writeTensor(_ view: TensorView, shape: [Int], writer: ModelFileWriter, stats: inout KindStats) throws -> ModelFileFormat.TensorEntry {
-        let enc = encoding(for: shape)
+    /// Writes one tensor in `enc`.
+    /// - Throws: `Unrepresentable` when its values do not fit `enc` (the caller rewinds and retries);
+    ///   the `nonFiniteError` for a NaN or inf unless `allowNonFinite`.
+    /// - Returns: the entry and the tensor's non-finite values.
+    func writeTensor(_ view: TensorView, shape: [Int], encoding enc: ModelFileFormat.Encoding, writer: ModelFileWriter,
+                     stats: inout KindStats) throws -> (ModelFileFormat.TensorEntry, Quantize.NonFinite) {
+        let exact = Self.exactEncoding(view.dtype)
         let rows = shape.count == 2 ? shape[0] : 1
         let cols = shape.count == 2 ? shape[1] : shape.reduce(1, *)
         let block = enc == .q8 ? blockSize : nil
@@ -118,11 +198,21 @@ public struct Converter {
         }
         let source = view.owner as? MappedFile
         let elementBytes = view.dtype.byteSize
-        func slabs(_ body: (Int, Int) throws -> Void) rethrows {
+        var bad = Quantize.NonFinite()
+        func slabs(_ body: (Int, Int) throws -> Void) throws {
             var r0 = 0
             while r0 < rows {
                 let r1 = min(rows, r0 + slabRows)
                 Self.widen(view, from: r0 * cols, count: (r1 - r0) * cols, into: f32)
+                // NaN and inf are found here, before any encoding sees them.
+                let slabBad = Quantize.nonFinite(f32, count: (r1 - r0) * cols)
+                if let i = slabBad.first {
+                    guard allowNonFinite else { throw nonFiniteError(view, shape: shape, flat: r0 * cols + i, value: f32[i]) }
+                    if enc == .q8 { throw Unrepresentable(encoding: exact, reason: "it holds NaN or inf, which int8 cannot store") }
+                    if bad.first == nil { bad.first = r0 * cols + i }
+                    bad.count += slabBad.count
+                    bad.nans += slabBad.nans
+                }
                 try body(r0, r1)
                 // Drop the source pages just read: resident memory stays at a slab, not a tensor
                 // (gemma-2b's embedding alone is 1 GB of bf16).
@@ -149,6 +239,11 @@ public struct Converter {
                     for i in 0..<n {
                         out[i] = enc == .bf16 ? Quantize.bf16(f32[i]) : Float16(f32[i]).bitPattern
                         let back = enc == .bf16 ? Float(bitPattern: UInt32(out[i]) << 16) : Float(Float16(bitPattern: out[i]))
+                        // NaN and inf are stored as they are and left out of the error statistics.
+                        guard f32[i].isFinite else { continue }
+                        if !back.isFinite {
+                            throw Unrepresentable(encoding: .f32, reason: "a weight of \(String(format: "%.3e", f32[i])) is beyond the range of \(enc.rawValue)")
+                        }
                         let err = Double(f32[i]) - Double(back)
                         qstats.sumSquaredError += err * err
                         qstats.sumSquared += Double(f32[i]) * Double(f32[i])
@@ -173,14 +268,22 @@ public struct Converter {
                         // Both cores quantize: half of the slab's rows each.
                         let parts = min(2, r1 - r0)
                         var partStats = [Quantize.ErrorStats](repeating: .init(), count: parts)
+                        // Per part, the first row whose block scale would overflow f16 (-1: none).
+                        var overflowRow = [Int](repeating: -1, count: parts)
                         partStats.withUnsafeMutableBufferPointer { ps in
-                            DispatchQueue.concurrentPerform(iterations: parts) { t in
-                                let a = r0 + (r1 - r0) * t / parts, b = r0 + (r1 - r0) * (t + 1) / parts
-                                for r in a..<b {
-                                    Quantize.row(f32 + (r - r0) * cols, cols: cols, blockSize: bs, quants: quants + (r - r0) * cols,
-                                                 scales: sp.baseAddress! + r * blocks, stats: &ps[t])
+                            overflowRow.withUnsafeMutableBufferPointer { ov in
+                                DispatchQueue.concurrentPerform(iterations: parts) { t in
+                                    let a = r0 + (r1 - r0) * t / parts, b = r0 + (r1 - r0) * (t + 1) / parts
+                                    for r in a..<b {
+                                        let over = Quantize.row(f32 + (r - r0) * cols, cols: cols, blockSize: bs, quants: quants + (r - r0) * cols,
+                                                                scales: sp.baseAddress! + r * blocks, stats: &ps[t])
+                                        if over > 0 && ov[t] < 0 { ov[t] = r }
+                                    }
                                 }
                             }
+                        }
+                        if let r = overflowRow.first(where: { $0 >= 0 }) {
+                            throw Unrepresentable(encoding: exact, reason: Self.scaleOverflowReason(f32 + (r - r0) * cols, cols: cols, row: r))
                         }
                         for st in partStats { qstats.merge(st) }
                         let chunk = UnsafeRawBufferPointer(start: quants, count: (r1 - r0) * cols)
@@ -201,7 +304,14 @@ public struct Converter {
         stats.lz4Sampled += sample.count
         stats.lz4Compressed += LZ4.compress(sample).count
         stats.lz4GroupedCompressed += LZ4.compress(Self.byteGrouped(sample, width: enc == .f32 ? 4 : (enc == .q8 ? 1 : 2))).count
-        return entry
+        return (entry, bad)
+    }
+
+    /// Why a row cannot be int8: its largest |w| over 127 is beyond the largest f16 scale.
+    static func scaleOverflowReason(_ row: UnsafePointer<Float>, cols: Int, row r: Int) -> String {
+        var big: Float = 0
+        for c in 0..<cols { big = max(big, abs(row[c])) }
+        return "row \(r) has |w| = \(String(format: "%.3e", big)); |w| / 127 is beyond the largest f16 scale (\(Int(Quantize.largestScale)))"
     }
 
     /// Source elements `[start, start + count)` as f32.

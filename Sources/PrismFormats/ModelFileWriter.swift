@@ -47,6 +47,24 @@ public final class ModelFileWriter {
         return ModelFileFormat.Part(offset: start, length: length, xxh64: XXH64.hex(hash.finalize()))
     }
 
+    /// Bytes written so far: a mark to `rewind(to:)`.
+    public var position: Int { offset }
+
+    /// Drops everything written after `mark` (a `position` taken earlier), so a tensor that
+    /// turned out to need another encoding halfway through can be written again.
+    public func rewind(to mark: Int) throws {
+        guard mark >= ModelFileFormat.headerSize, mark <= offset else {
+            throw PrismError("internal: cannot rewind \(temporary) to \(mark) (at \(offset))")
+        }
+        do {
+            try handle.truncate(atOffset: UInt64(mark))
+            try handle.seek(toOffset: UInt64(mark))
+        } catch {
+            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
+        }
+        offset = mark
+    }
+
     public func part(bytes: [UInt8]) throws -> ModelFileFormat.Part {
         try part(length: bytes.count) { sink in try bytes.withUnsafeBytes { try sink($0) } }
     }

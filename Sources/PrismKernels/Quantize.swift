@@ -22,17 +22,46 @@ public enum Quantize {
         }
     }
 
-    /// Quantizes one row of `cols` values; the last block may be partial.
+    /// The largest f16 value: a block's scale `max|w| / 127` must not exceed it, so int8 can hold
+    /// weights up to about 127 * 65504 = 8.3e6 in magnitude.
+    public static let largestScale: Float = 65504
+
+    /// Quantizes one row of `cols` finite values; the last block may be partial.
+    /// - Returns: how many blocks had `max|w| / 127` beyond f16's range (`largestScale`). Their
+    ///   scale is clamped to `largestScale` (never inf), so their largest values are clipped:
+    ///   a caller that wants them exact must store the row unquantized.
+    @discardableResult
     public static func row(_ x: UnsafePointer<Float>, cols: Int, blockSize: Int,
-                           quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats) {
+                           quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats) -> Int {
         var st: (Double, Double, Double) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &st) { raw in
+        let overflowed = withUnsafeMutableBytes(of: &st) { raw in
             prism_quantize_weight_row(x, Int32(cols), Int32(blockSize), quants, scales, raw.baseAddress!.assumingMemoryBound(to: Double.self))
         }
         stats.sumSquaredError += st.0
         stats.sumSquared += st.1
         stats.maxAbs = max(stats.maxAbs, st.2)
         stats.count += cols
+        return Int(overflowed)
+    }
+
+    /// Where the non-finite values (NaN, +-inf) of `x[0..<count]` are.
+    public struct NonFinite: Equatable, Sendable {
+        public var count = 0
+        public var nans = 0
+        /// Index of the first one, if any.
+        public var first: Int?
+        public init() {}
+    }
+
+    /// Counts the NaN and infinite values of `x[0..<count]` (one vectorized pass).
+    public static func nonFinite(_ x: UnsafePointer<Float>, count: Int) -> NonFinite {
+        var first = -1, nans = 0
+        let n = prism_count_non_finite(x, count, &first, &nans)
+        var r = NonFinite()
+        r.count = n
+        r.nans = nans
+        r.first = first >= 0 ? first : nil
+        return r
     }
 
     /// f32 to bf16 with round-to-nearest-even (NaN kept quiet), as PyTorch rounds.

@@ -20,15 +20,25 @@ public struct TargetDecomposition: Sendable {
     public var error: Double { sum - logit }
 
     /// The worst disagreement between a term and the finer terms it splits into
-    /// (heads vs their block, sources vs their head, neurons vs their block).
+    /// (heads vs their block, sources vs their head, neurons vs their block); NaN if any is NaN
+    /// (`max` would drop it and report a closure that was never measured).
     public var finerClosure: Double {
         var worst = 0.0
+        func note(_ d: Double) { worst = d.isNaN || worst.isNaN ? .nan : max(worst, abs(d)) }
         for l in attn.indices {
-            worst = max(worst, abs(heads[l].reduce(0, +) - attn[l]))
-            for h in heads[l].indices { worst = max(worst, abs(headSources[l][h].reduce(0, +) - heads[l][h])) }
-            worst = max(worst, abs(neurons[l].reduce(0, +) - mlp[l]))
+            note(heads[l].reduce(0, +) - attn[l])
+            for h in heads[l].indices { note(headSources[l][h].reduce(0, +) - heads[l][h]) }
+            note(neurons[l].reduce(0, +) - mlp[l])
         }
         return worst
+    }
+
+    /// How many terms of each kind are NaN (a NaN weight or activation upstream): they are never
+    /// ranked, and the outputs say how many there are.
+    public var nanTerms: (residual: Int, heads: Int, headSources: Int, neurons: Int) {
+        func count(_ xs: [Double]) -> Int { xs.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }
+        return (count([embed] + attn + mlp), heads.reduce(0) { $0 + count($1) },
+                headSources.reduce(0) { $0 + $1.reduce(0) { $0 + count($1) } }, neurons.reduce(0) { $0 + count($1) })
     }
 
     /// Name of each residual term, in stream order: `embed`, `blocks.0.attn`, `blocks.0.mlp`, ...

@@ -34,6 +34,11 @@ public enum DecompositionJSON {
             o["coefficients"] = t.target.terms.map { Double($0.coef) }
         }
         o["token"] = t.target.label
+        // Only when there are NaN terms, so ordinary output is unchanged.
+        let nan = t.nanTerms
+        if nan.residual + nan.heads + nan.headSources + nan.neurons > 0 {
+            o["nan_terms"] = ["residual": nan.residual, "heads": nan.heads, "head_sources": nan.headSources, "neurons": nan.neurons]
+        }
         switch detail {
         case .full:
             o["heads"] = t.heads
@@ -48,18 +53,19 @@ public enum DecompositionJSON {
     }
 }
 
-/// The largest contributions by absolute value, signed.
+/// The largest contributions by absolute value, signed. NaN terms are not ranked (a NaN has no
+/// size, and sorting with it is no order at all); `TargetDecomposition.nanTerms` counts them.
 public enum Ranking {
     public static func heads(_ t: TargetDecomposition, top: Int) -> [(layer: Int, head: Int, value: Double)] {
         var all: [(Int, Int, Double)] = []
-        for (l, hs) in t.heads.enumerated() { for (h, v) in hs.enumerated() { all.append((l, h, v)) } }
+        for (l, hs) in t.heads.enumerated() { for (h, v) in hs.enumerated() where !v.isNaN { all.append((l, h, v)) } }
         return Array(all.sorted { abs($0.2) > abs($1.2) }.prefix(top)).map { (layer: $0.0, head: $0.1, value: $0.2) }
     }
 
     public static func headSources(_ t: TargetDecomposition, top: Int) -> [(layer: Int, head: Int, source: Int, value: Double)] {
         var all: [(Int, Int, Int, Double)] = []
         for (l, hs) in t.headSources.enumerated() {
-            for (h, ss) in hs.enumerated() { for (j, v) in ss.enumerated() { all.append((l, h, j, v)) } }
+            for (h, ss) in hs.enumerated() { for (j, v) in ss.enumerated() where !v.isNaN { all.append((l, h, j, v)) } }
         }
         return Array(all.sorted { abs($0.3) > abs($1.3) }.prefix(top)).map { (layer: $0.0, head: $0.1, source: $0.2, value: $0.3) }
     }
@@ -68,7 +74,7 @@ public enum Ranking {
         // Partial selection per layer first, so 18 x 16384 neurons sort cheaply.
         var all: [(Int, Int, Double)] = []
         for (l, ns) in t.neurons.enumerated() {
-            let best = ns.indices.sorted { abs(ns[$0]) > abs(ns[$1]) }.prefix(top)
+            let best = ns.indices.filter { !ns[$0].isNaN }.sorted { abs(ns[$0]) > abs(ns[$1]) }.prefix(top)
             for n in best { all.append((l, n, ns[n])) }
         }
         return Array(all.sorted { abs($0.2) > abs($1.2) }.prefix(top)).map { (layer: $0.0, neuron: $0.1, value: $0.2) }

@@ -69,6 +69,12 @@ public struct LogitLens {
 
 /// The k largest values of a slice, largest first (ties by lower index), indices relative to the slice start.
 public enum TopK {
+    /// How many of `values` are NaN (they are never ranked by `largest`).
+    public static func nanCount(_ values: ArraySlice<Float>) -> Int {
+        values.reduce(0) { $0 + ($1.isNaN ? 1 : 0) }
+    }
+
+    /// The k largest non-NaN values (fewer when there are not k of them).
     public static func largest(_ values: ArraySlice<Float>, k: Int) -> [(id: Int, logit: Float)] {
         let k = min(k, values.count)
         guard k > 0 else { return [] }
@@ -97,7 +103,9 @@ public enum TopK {
         }
         let base = values.startIndex
         for (offset, v) in values.enumerated() {
-            let e = (v.isNaN ? -Float.infinity : v, base + offset - base)
+            // NaN has no rank: it is left out (not shown as -inf); callers count it (`nanCount`).
+            if v.isNaN { continue }
+            let e = (v, base + offset - base)
             if heap.count < k {
                 heap.append(e)
                 siftUp(heap.count - 1)

@@ -31,9 +31,11 @@ enum CLI {
     }
 }
 
+/// Every `--json` output goes through here: NaN and inf are written as the strings "NaN",
+/// "Infinity", "-Infinity" (`JSONNumbers`, the README's rule), so the output is always valid JSON.
 enum JSONOut {
     static func string(_ obj: Any) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONSerialization.data(withJSONObject: JSONNumbers.encodable(obj), options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 

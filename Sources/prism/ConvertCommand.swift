@@ -14,6 +14,11 @@ struct ConvertCommand: ParsableCommand {
         It streams tensor by tensor: memory stays far below the checkpoint's size. The output is
         written to OUTPUT.partial and renamed when complete.
 
+        A NaN or inf weight is an error naming the tensor and its row and column, unless
+        --allow-non-finite. A matrix int8 cannot hold (a block's max |w| / 127 beyond f16's 65504,
+        i.e. |w| above about 8.3e6, or NaN/inf) is stored unquantized instead, in bf16 from a bf16
+        checkpoint and in f32 otherwise; the summary lists such tensors and why.
+
         Example:
           prism convert ~/gemma-2b -o gemma-2b.prism
         """
@@ -34,6 +39,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
+    @Flag(help: "Convert a checkpoint holding NaN or inf weights anyway: they are stored as they are (matrices unquantized) and listed in the summary. Without it the first one is an error naming the tensor and its position.")
+    var allowNonFinite = false
+
     func validate() throws {
         guard Converter.Weights(rawValue: weights) != nil else {
             throw ValidationError("--weights must be one of int8, bf16, f32 (got '\(weights)')")
@@ -46,6 +54,7 @@ struct ConvertCommand: ParsableCommand {
             c.weights = Converter.Weights(rawValue: weights) ?? .int8
             c.force = force
             c.showProgress = !quiet
+            c.allowNonFinite = allowNonFinite
             let s = try c.convert(input: input, output: output)
             print("wrote \(s.output): \(ByteSize.format(s.outputBytes)) from \(ByteSize.format(s.sourceBytes)) in \(String(format2: s.seconds)) s")
             print("kind        tensors  source      stored      rel.rmse   lz4 (as is / byte-grouped), on a sample")
@@ -56,6 +65,8 @@ struct ConvertCommand: ParsableCommand {
                       + cell(ByteSize.format(k.storedBytes), 10) + "  " + cell(rel, 9) + "  " + lz)
             }
             print("LZ4 is not applied to the model file: tensors stay zero-copy mappable (see docs/FORMAT.md).")
+            for k in s.kept { print("kept in \(k.encoding.rawValue), not \(weights): \(k.name): \(k.reason)") }
+            for n in s.nonFinite { print("non-finite values kept: \(n.name): \(n.count) (\(n.nans) NaN, \(n.infs) inf)") }
         }
     }
 

@@ -11,6 +11,10 @@ enum DecompositionTable {
         for t in d.targets {
             Swift.print("")
             Swift.print("target \(t.target.label): logit \(fmt(t.logit)) = sum \(fmt(t.sum)) (error \(String(format: "%.2e", t.error)); finer terms close to \(String(format: "%.2e", t.finerClosure)))")
+            let nan = t.nanTerms
+            if nan.residual + nan.heads + nan.headSources + nan.neurons > 0 {
+                Swift.print("  NaN terms (not ranked): \(nan.residual) residual, \(nan.heads) heads, \(nan.headSources) head x source, \(nan.neurons) neurons")
+            }
             Swift.print("  residual prism:")
             for (name, v) in t.residualTerms { Swift.print("    \(pad(name, 18)) \(fmt(v))") }
             Swift.print("  top heads:")

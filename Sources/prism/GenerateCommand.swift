@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import Prisms
 import PrismSupport
 
 struct GenerateCommand: ParsableCommand {
@@ -45,7 +46,10 @@ struct GenerateCommand: ParsableCommand {
             var generated: [Int] = []
             var stop = "max_tokens"
             while generated.count < maxTokens {
-                let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                // The largest non-NaN logit (NaN is never ranked); none at all is an error, not token 0.
+                guard let next = TopK.largest(logits[...], k: 1).first?.id else {
+                    throw PrismError("every logit is NaN after \(ids.count + generated.count) tokens (NaN weights?): no next token to pick")
+                }
                 generated.append(next)
                 if next == eos { stop = "eos"; break }
                 if cache.lengths[0] >= capacity {

@@ -12,6 +12,8 @@ struct LogitsCommand: ParsableCommand {
         Prints the top tokens at the last position. With --json, one object:
           {"ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
         where "logits" (one row per position, full vocabulary) appears only with --full.
+        NaN logits (from NaN weights) are not ranked: the output says how many there are
+        ("nan_logits": N in JSON, where NaN and inf are the strings "NaN", "Infinity", "-Infinity").
 
         Example:
           prism logits -m Tests/Fixtures/tiny-f32 --ids 2,17,42 --top 5
@@ -46,15 +48,20 @@ struct LogitsCommand: ParsableCommand {
             let logits = try m.forward([ids], cache: cache, logitsAt: [wanted])[0]
             guard let last = logits.last else { throw PrismError("no logits computed") }
             let best = TopK.largest(last, k: top)
+            let nans = TopK.nanCount(last[...])
             if output.json {
                 var obj: [String: Any] = [
                     "ids": ids,
                     "top": best.map { ["id": $0.id, "logit": Double($0.logit)] as [String: Any] },
                 ]
+                if nans > 0 { obj["nan_logits"] = nans }
                 if full { obj["logits"] = logits.map { $0.map(Double.init) } }
                 try JSONOut.print(obj)
             } else {
                 let pieces = try? Tokenizers.tokenizer(for: loaded)
+                if nans > 0 {
+                    print("logits contain NaN at \(nans) of \(last.count) vocabulary entries at position \(ids.count - 1) (NaN weights?); NaN is not ranked")
+                }
                 print("prompt: \(ids.count) tokens; top \(best.count) next tokens at position \(ids.count - 1):")
                 for (rank, e) in best.enumerated() {
                     let piece = pieces?.piece(for: e.id).map { " \(Display.quote($0))" } ?? ""

@@ -54,14 +54,9 @@ public final class ModelFileWriter {
     /// turned out to need another encoding halfway through can be written again.
     public func rewind(to mark: Int) throws {
         guard mark >= ModelFileFormat.headerSize, mark <= offset else {
-            throw PrismError("internal: cannot rewind \(temporary) to \(mark) (at \(offset))")
+            throw PrismError("internal: cannot rewind \(output)'s temporary to \(mark) (at \(offset))")
         }
-        do {
-            try handle.truncate(atOffset: UInt64(mark))
-            try handle.seek(toOffset: UInt64(mark))
-        } catch {
-            throw PrismError("writing \(temporary) failed: \(describeIOError(error))")
-        }
+        try file.truncate(to: mark)
         offset = mark
     }
 

@@ -183,6 +183,12 @@ public final class AtomicOutput {
         }
     }
 
+    /// Cuts what was written back to `length` bytes; later writes continue from there.
+    /// - Throws: `PrismError` with the system's reason.
+    public func truncate(to length: Int) throws {
+        guard ftruncate(fd, off_t(length)) == 0, lseek(fd, off_t(length), SEEK_SET) >= 0 else { throw failure(errno) }
+    }
+
     func failure(_ code: Int32) -> PrismError { PrismError("cannot write \(path): \(String(cString: strerror(code)))") }
 
     /// Syncs the data and gives the file its name: replacing an existing file by rename only

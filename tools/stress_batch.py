@@ -49,6 +49,7 @@ import time
 MIB = 1 << 20
 MAX_BUDGET_MIB = 256
 POLL_S = 0.001
+LOCK_GRACE_S = 0.1      # a second writer that has opened the output refuses within this, or runs
 
 
 class SetupError(Exception):
@@ -109,24 +110,32 @@ class Child:
         LIVE.discard(self)
         return self.proc.returncode
 
+    def open_files(self):
+        """The paths the process holds open (empty once it is gone)."""
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return []
+        paths = []
+        for name in names:
+            try:
+                paths.append(os.readlink(os.path.join(fd_dir, name)))
+            except OSError:
+                continue
+        return paths
+
+    def holds(self, path):
+        return path in self.open_files()
+
     def note_output_opened(self, output):
         """Records the first moment the process holds a file under OUTPUT* open (its journal,
         results or lock file): past that point it has claimed the output, or tried to."""
         if self.opened_at is not None:
             return True
-        fd_dir = "/proc/%d/fd" % self.proc.pid
-        try:
-            names = os.listdir(fd_dir)
-        except OSError:
-            return False
-        for name in names:
-            try:
-                target = os.readlink(os.path.join(fd_dir, name))
-            except OSError:
-                continue
-            if target.startswith(output):
-                self.opened_at = self.elapsed()
-                return True
+        if any(target.startswith(output) for target in self.open_files()):
+            self.opened_at = self.elapsed()
+            return True
         return False
 
     @property
@@ -158,6 +167,7 @@ def kill_all_children():
 
 def on_signal(signum, _frame):
     kill_all_children()
+    print("stress_batch: interrupted; children killed, work dir kept", file=sys.stderr)
     sys.exit(128 + signum)
 
 
@@ -268,7 +278,7 @@ def record_line(obj, first_line):
     if isinstance(rid, str):
         if rid in first_line:
             return first_line[rid]
-        m = re.fullmatch(r"line:(\d+)", rid) or re.fullmatch(r".*#line(\d+)", rid, re.S)
+        m = re.search(r"line\D{0,3}(\d+)$", rid)    # 'line:N', 'ID#lineN', or alike
         if m:
             return int(m.group(1))
     return None
@@ -315,20 +325,22 @@ def file_state(output):
         except OSError:
             return b""
     out, journal = read(output), read(output + ".journal")
-    committed, committed_ids = 0, 0
+    committed, committed_ids = 0, set()   # a set: two writers may both commit an id
     for raw in journal.split(b"\n")[1:] if journal.endswith(b"\n") else journal.split(b"\n")[1:-1]:
         if not raw:
             continue
         try:
             entry = json.loads(raw)
             committed = int(entry["bytes"])
-            committed_ids += len(entry["ids"])
+            committed_ids.update(entry["ids"])
         except (ValueError, KeyError, TypeError):
             committed = None
             break
-    return {"size": len(out), "torn_output": bool(out) and not out.endswith(b"\n"),
-            "lines": out.count(b"\n"), "journal_torn": bool(journal) and not journal.endswith(b"\n"),
-            "committed": committed, "committed_ids": committed_ids}
+    lines = out.count(b"\n")
+    return {"size": len(out), "torn_output": bool(out) and not out.endswith(b"\n"), "lines": lines,
+            "done": len(committed_ids) if committed is not None else lines,
+            "journal_torn": bool(journal) and not journal.endswith(b"\n"),
+            "committed": committed}
 
 
 def kill_phase(before, after, opened):
@@ -365,6 +377,9 @@ class Stress:
         self.kills = 0
         self.kill_phases = {}
         self.modes = {}            # how each writer's kill was planned
+        self.trace = []            # one dict per iteration (summary.json)
+        self.notes = []            # lone writers that failed
+        self.kills_with_work = 0   # kills of the first writer after which records remained
         self.second = []           # one dict per second-writer attempt
         self.starts = 0
         self.options_used = []
@@ -458,22 +473,29 @@ class Stress:
     def startup(self):
         return statistics.median(self.open_times) if self.open_times else 0.02
 
-    def kill_plan(self):
+    def remaining(self):
+        """Records not yet committed (by the journal when its format is known)."""
+        return max(0, self.args.records - file_state(self.out)["done"])
+
+    def kill_plan(self, paced_only=False):
         """When to kill a writer: (mode, delay). 20% 'start-up': within start-up; 15% 'commit':
         the moment the output grows (results appended: the kill lands in the commit, before or
         after the journal line), with `delay` as a cap; the rest 'paced': past start-up by a
-        slice of work of about remaining records / kills left (so the job spans the kills;
-        `pace` corrects the estimate when runs end up making no progress)."""
+        random slice of work averaging remaining records / kills left, so that the job spans
+        the kills (`pace` corrects the estimate when runs make no progress). No slice exceeds
+        half the remaining work at the reference's speed, so one run never finishes the job
+        while kills are left."""
         startup = self.startup()
-        r = self.rng.random()
+        r = 1.0 if paced_only else self.rng.random()
         if r < 0.2:
             return "start-up", self.rng.uniform(0, 1.2 * startup)
-        remaining = max(0, self.args.records - file_state(self.out)["lines"])
+        remaining = self.remaining()
         kills_left = max(1, self.args.kills - self.kills)
-        work = remaining / kills_left / self.rate
+        most = 0.5 * remaining / self.rate
         if r < 0.35:
-            return "commit", startup + 4 * work * self.pace + 1.0
-        return "paced", startup + self.rng.uniform(0, 2 * work * self.pace)
+            return "commit", startup + most
+        window = min(2 * remaining / kills_left / self.rate * self.pace, most)
+        return "paced", startup + self.rng.uniform(0, window)
 
     def wait_until(self, child, until, also=None, grows_past=None):
         """Polls until `until` (monotonic) or the child's exit, noting when it opens the output;
@@ -483,7 +505,7 @@ class Stress:
             child.note_output_opened(self.out)
             if also is not None and also.alive():
                 also.note_output_opened(self.out)
-            if grows_past is not None:
+            if grows_past is not None and child.holds(self.out):
                 try:
                     if os.stat(self.out).st_size > grows_past:
                         return
@@ -502,6 +524,7 @@ class Stress:
 
     def one_iteration(self, floor_mib):
         before = file_state(self.out)
+        remaining = self.remaining()
         chunk, budget = self.random_options(floor_mib)
         self.options_used.append((chunk, budget))
         a = self.start(self.out, chunk, budget, tag="writer-c%d-m%d" % (chunk, budget))
@@ -513,29 +536,42 @@ class Stress:
             t2 = self.rng.uniform(0, delay)
             self.wait_until(a, a.started + t2)
             b = self.second_writer(a, floor_mib)
-        grows_past = max(before["size"], before["committed"] or 0) if mode == "commit" else None
+        # The output is cut back to what the journal committed when the writer opens it; then
+        # any growth is this writer's results.
+        grows_past = (before["size"] if before["committed"] is None else before["committed"]) if mode == "commit" else None
         self.wait_until(a, a.started + delay, also=b, grows_past=grows_past)
         killed = a.kill()
         if b is not None:
             self.settle_second(a, b)
         after = self.finish(a)
+        phase = None
         if killed:
             self.kills += 1
             phase = kill_phase(before, after, a.opened_at is not None)
             self.kill_phases[phase] = self.kill_phases.get(phase, 0) + 1
         elif a.returncode != 0 and b is None:
             # A lone writer must not fail: note it (a crash loop would show here).
-            self.second.append({"note": "lone writer exited %s: %s" % (a.returncode, a.stderr_line())})
-        progressed = (after["committed_ids"] or 0) > (before["committed_ids"] or 0)
-        if killed and not progressed and mode == "paced":
-            self.pace *= 1.15
-        elif progressed and self.pace > 1:
-            self.pace /= 1.1
+            self.notes.append("lone writer exited %s: %s" % (a.returncode, a.stderr_line()))
+        # Runs cut before their first commit (large chunks) make no progress: lengthen the slices;
+        # runs that commit more than twice the share of a kill: shorten them.
+        progress = after["done"] - before["done"]
+        share = remaining / max(1, self.args.kills - self.kills + 1)
+        if killed and mode == "paced" and progress <= 0:
+            self.pace = min(8.0, self.pace * 1.15)
+        elif progress > 2 * share:
+            self.pace = max(1.0, self.pace / 1.3)
+        self.trace.append({"mode": mode, "delay_s": round(delay, 4), "chunk": chunk, "max_memory_mib": budget,
+                           "killed": killed, "exit": a.returncode, "phase": phase, "second_writer": b is not None,
+                           "done_before": before["done"], "done_after": after["done"],
+                           "remaining_after": self.remaining()})
+        if killed and self.remaining() > 0:
+            self.kills_with_work += 1
         return killed
 
     def second_writer(self, a, floor_mib):
         """Starts a second writer on the same output while `a` runs; the first is not killed
-        before the second has reached its output or exited (capped at 2 s), so both meet a lock."""
+        before the second has reached its output (plus LOCK_GRACE_S) or exited (capped at
+        2 s), so that both meet the lock if there is one."""
         attempt = {"first_alive_at_start": a.alive(), "first_had_output_open": a.opened_at is not None}
         self.second.append(attempt)
         if not a.alive():
@@ -548,6 +584,11 @@ class Stress:
         while time.monotonic() < until and b.alive() and not b.note_output_opened(self.out):
             a.note_output_opened(self.out)
             time.sleep(POLL_S)
+        # Opening a file under OUTPUT comes just before trying its lock: give the second writer
+        # a moment to refuse before the first can be killed.
+        grace = time.monotonic() + LOCK_GRACE_S
+        while time.monotonic() < grace and b.alive():
+            time.sleep(POLL_S)
         attempt["first_alive_when_second_reached_output"] = a.alive()
         return b
 
@@ -555,9 +596,10 @@ class Stress:
         """The second writer runs on after the first's kill for its own random delay, then is
         killed too (each kill counts). Classifies the pair."""
         attempt = self.second[-1]
-        self.wait_until(b, b.started + self.kill_plan()[1])
+        self.wait_until(b, time.monotonic() + self.kill_plan(paced_only=True)[1] - self.startup())
         if b.kill():
             self.kills += 1
+            self.kills_with_work += self.remaining() > 0
             attempt["b_result"] = "killed while running"
         else:
             attempt["b_result"] = "exit %s" % b.returncode
@@ -732,7 +774,7 @@ def main():
     out_once = check_once(out_by_line, len(lines), "stressed")
     identical, differing, fields, structural = compare(out_by_line, ref_by_line)
     attempts = [a for a in s.second if "outcome" in a]
-    notes = [a["note"] for a in s.second if "note" in a]
+    notes = s.notes
     not_locked = [a for a in attempts if a.get("locked_out") is False]
 
     checks = [
@@ -740,6 +782,8 @@ def main():
         ("reference: every input line exactly once, no torn line", ref_once["ok"] and not ref_problems,
          describe_once(ref_once, ref_problems)),
         ("%d kills landed" % args.kills, s.kills >= args.kills, "%d kills in %d iterations" % (s.kills, iterations)),
+        ("at least 80% of the kills landed while records remained", s.kills_with_work >= 0.8 * args.kills,
+         "%d of %d" % (s.kills_with_work, s.kills)),
         ("final resume exits 0", resumed["exit"] == 0 and not resumed["timed_out"],
          "exit %s: %s" % (resumed["exit"], resumed["stderr"])),
         ("prism merge --input passes", merged["exit"] == 0, "exit %s: %s" % (merged["exit"], merged["stderr"] or merged["stdout"])),
@@ -756,6 +800,11 @@ def main():
     print("== summary (seed %d)" % args.seed)
     print("kills: %d in %d iterations (%d writer starts, %d runs in all); stress %.1f s, total %.1f s"
           % (s.kills, iterations, s.starts, s.runs, stress_wall, time.monotonic() - t0))
+    complete = next((k for k, t in enumerate(s.trace) if t["remaining_after"] == 0), None)
+    print("kills while records remained: %d of %d; the job was complete %s"
+          % (s.kills_with_work, s.kills, "only at the final resume" if complete is None
+             else "after iteration %d of %d (%s)" % (complete + 1, iterations,
+                                                    "a second writer ran" if s.trace[complete]["second_writer"] else "a lone writer")))
     print("kill plans: " + ", ".join("%s %d" % kv for kv in sorted(s.modes.items(), key=lambda kv: -kv[1])))
     print("kills by phase: " + ", ".join("%s %d" % kv for kv in sorted(s.kill_phases.items(), key=lambda kv: -kv[1])))
     chunks = [c for c, _ in s.options_used]
@@ -787,10 +836,10 @@ def main():
         failed += not ok
 
     summary = {"seed": args.seed, "records": len(lines), "kills": s.kills, "iterations": iterations,
-               "kill_phases": s.kill_phases, "second_writers": [{k: v for k, v in a.items() if k != "b"} for a in s.second],
+               "kill_phases": s.kill_phases, "second_writers": s.second, "lone_writer_failures": s.notes,
                "reference": ref_info, "min_memory_mib": floor, "resume": resumed, "merge": merged,
                "identical": identical, "differing": differing, "max_abs_diff_by_field": fields,
-               "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in checks]}
+               "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in checks], "iterations_trace": s.trace}
     with open(os.path.join(args.work_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
     if failed or args.keep or not args.fresh_dir:

@@ -153,13 +153,6 @@ class Child:
         lines = [l.strip() for l in re.split(r"[\r\n]", text) if l.strip()]
         return lines[-1] if lines else ""
 
-    def stderr_lines(self):
-        try:
-            with open(self.err_path, "rb") as f:
-                return [l for l in f.read().decode("utf-8", "replace").splitlines() if l.strip()]
-        except OSError:
-            return []
-
 
 def kill_all_children():
     for child in list(LIVE):

@@ -23,7 +23,7 @@ public final class OutputLock {
                 let holder = Self.holder(fd)
                 close(fd)
                 if code == EWOULDBLOCK {
-                    throw PrismError("\(output) is being written by another prism batch (\(holder)); wait for it to end or use another --output")
+                    throw PrismError("\(output) is locked: another prism batch is writing it (\(holder)); wait for it to end or use another --output")
                 }
                 throw PrismError("cannot lock \(path): \(String(cString: strerror(code)))")
             }
@@ -51,10 +51,16 @@ public final class OutputLock {
         return holder(fd)
     }
 
+    /// The holder's note; the holder writes it just after locking, so an empty note is read
+    /// again a few times before giving up.
     static func holder(_ fd: Int32) -> String {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = pread(fd, &buffer, buffer.count, 0)
-        let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
-        return text.isEmpty ? "holder unknown" : text
+        for attempt in 0..<5 {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let n = pread(fd, &buffer, buffer.count, 0)
+            let text = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            if !text.isEmpty { return text }
+            if attempt < 4 { usleep(20_000) }
+        }
+        return "holder unknown"
     }
 }

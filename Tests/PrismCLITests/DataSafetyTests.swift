@@ -203,7 +203,7 @@ final class DataSafetyTests: XCTestCase {
         }
         let second = try run(["batch", "-m", f32, "--input", input, "--output", out, "--quiet"])
         first.waitUntilExit()
-        CLIRunner.assertCleanError(second, contains: "\(out) is being written by another prism batch (pid \(first.processIdentifier) on ")
+        CLIRunner.assertCleanError(second, contains: "\(out) is locked: another prism batch is writing it (pid \(first.processIdentifier) on ")
         XCTAssertEqual(first.terminationStatus, 0)
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 400)

@@ -310,8 +310,9 @@ def read_records(path, first_line):
 
 
 def file_state(output):
-    """What the output and its journal hold now (today's journal format: a header line, then
-    {"chunk", "ids", "bytes"} per committed chunk). `committed` is None for another format."""
+    """What the output and its journal hold now (journal format 2: a header line, then
+    {"chunk", "lines", "bytes"} per committed chunk; format 1 had "ids"). `committed` is None
+    for another format."""
     def read(path):
         try:
             with open(path, "rb") as f:
@@ -326,7 +327,7 @@ def file_state(output):
         try:
             entry = json.loads(raw)
             committed = int(entry["bytes"])
-            committed_ids.update(entry["ids"])
+            committed_ids.update(entry["lines"] if "lines" in entry else entry["ids"])
         except (ValueError, KeyError, TypeError):
             committed = None
             break

@@ -13,9 +13,12 @@ public struct StudyContext {
     public var model: GemmaModel { loaded.model }
     /// One prism for the study: the target tokens' pull-backs are computed once for all prompts.
     public let prism: Prism
+    /// The memory budget in bytes (`--max-memory`) each forward pass is planned against; nil: none.
+    public let budget: Int?
 
-    public init(loaded: LoadedModel) throws {
+    public init(loaded: LoadedModel, budget: Int? = nil) throws {
         self.loaded = loaded
+        self.budget = budget
         prism = Prism(model: loaded.model)
         guard let bytes = loaded.tokenizerJSON else { throw PrismError("\(loaded.path) has no tokenizer; the studies tokenize text") }
         tokenizer = try GemmaTokenizer(jsonBytes: bytes)
@@ -39,6 +42,8 @@ public struct StudyContext {
     /// model's greedy next token.
     public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition, next: Int) {
         let ids = tokenizer.encode(prompt)
+        try plan(tokens: ids.count, extraBytes: ids.count * MemoryPlan.recordedPerToken(model.config, tokens: ids.count)
+                 + Decomposition.heldBytes(targets: targets.count, position: ids.count - 1, config: model.config), logitRows: 1)
         let (source, logits) = try model.record(ids, decomposedAtLast: true)
         let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
         return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets), next)
@@ -53,8 +58,7 @@ public struct StudyContext {
                               _ body: (Int, [Int], Decomposition, Int) throws -> Void) throws {
         var start = 0
         while start < prompts.count {
-            let part = Array(prompts[start..<min(prompts.count, start + chunk)])
-            let ids = part.map { tokenizer.encode($0) }
+            let ids = try plannedChunk(prompts.indices[start..<min(prompts.count, start + chunk)].map { (tokenizer.encode(prompts[$0]), targets($0).count) })
             let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
             let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
@@ -62,15 +66,45 @@ public struct StudyContext {
             // A few prompts share each pull-back through W_O and W_down (held at once: a few).
             var g = 0
             while g < ids.count {
-                let group = Array(g..<min(ids.count, g + 4))
+                let group = Array(g..<min(ids.count, g + Self.decompositionGroup))
                 let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), ids[$0].count - 1, targets(start + $0)) })
                 for (s, d) in zip(group, ds) {
                     let l = logits[s].first ?? []
                     try body(start + s, ids[s], d, l.indices.max { l[$0] < l[$1] } ?? 0)
                 }
-                g += 4
+                g += Self.decompositionGroup
             }
-            start += chunk
+            start += ids.count
+        }
+    }
+
+    /// Prompts decomposed together after a chunk's forward pass (their decompositions are held at once).
+    static let decompositionGroup = 4
+
+    /// Plans a forward pass of `tokens` tokens that keeps `extraBytes` besides, plus the prism's
+    /// pull-back cache, and sets the model's weight streaming; throws when the budget is too small.
+    func plan(tokens: Int, extraBytes: Int, logitRows: Int) throws {
+        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens,
+                                       extraBytes: extraBytes + prism.pullBacks.capacityBytes, logitRows: logitRows)
+        model.apply(plan)
+    }
+
+    /// The leading prompts of `candidates` (ids, target count) that one chunk can hold under the
+    /// budget (at least one), with the plan applied: each keeps its last position's rows and
+    /// logits, and a group of decompositions is held at once.
+    func plannedChunk(_ candidates: [(ids: [Int], targets: Int)]) throws -> [[Int]] {
+        var n = candidates.count
+        while true {
+            let part = candidates.prefix(n)
+            let kept = part.reduce(0) { $0 + PositionRecorder.bytesPerPrompt(tokens: $1.ids.count, config: model.config) }
+            let group = part.map { Decomposition.heldBytes(targets: $0.targets, position: $0.ids.count - 1, config: model.config) }
+                .sorted(by: >).prefix(Self.decompositionGroup).reduce(0, +)
+            do {
+                try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, extraBytes: kept + group, logitRows: n)
+                return part.map(\.ids)
+            } catch where n > 1 {
+                n = (n + 1) / 2
+            }
         }
     }
 

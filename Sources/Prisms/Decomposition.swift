@@ -1,3 +1,5 @@
+import PrismModel
+
 /// A target's logit at one position written as exact sums of linear terms, with the
 /// non-linear factors frozen at their recorded values (final and per-block `1/rms`,
 /// attention probabilities, GELU gates). Shapes: L layers, H heads, P = position + 1 sources.
@@ -53,6 +55,12 @@ public struct TargetDecomposition: Sendable {
 }
 
 public struct Decomposition: Sendable {
+    /// Bytes a decomposition of `targets` targets at `position` holds while it exists: every
+    /// head, head-source and neuron term per target, in Double (what a memory plan counts).
+    public static func heldBytes(targets: Int, position: Int, config c: GemmaConfig) -> Int {
+        targets * c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (position + 2) + 2) * 8
+    }
+
     public var ids: [Int]
     public var position: Int
     public var targets: [TargetDecomposition]

@@ -7,6 +7,18 @@ public enum DecompositionJSON {
         case full
     }
 
+    /// Bytes held while a decomposition holding `heldBytes` (see `Decomposition.heldBytes`) is
+    /// written out at `detail`: the decomposition itself, plus for `.full` its terms as JSON
+    /// text and the objects they are serialized from (`bytesPerFullTerm` a term); a summary's
+    /// rankings sort one layer's indices at a time (1 MiB covers it).
+    public static func outputBytes(heldBytes: Int, detail: Detail) -> Int {
+        heldBytes + (detail == .full ? heldBytes / 8 * bytesPerFullTerm : 1 << 20)
+    }
+
+    /// Bytes per term while a full decomposition is serialized, measured with `prism decompose
+    /// --detail full --json` on a gemma-shaped model (peak RSS growth over the terms).
+    public static let bytesPerFullTerm = 64
+
     public static func object(_ d: Decomposition, pieces: [String]?, detail: Detail, top: Int) -> [String: Any] {
         var o: [String: Any] = [
             "ids": d.ids,

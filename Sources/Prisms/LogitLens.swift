@@ -42,12 +42,7 @@ public struct LogitLens {
             let scale = mode == .frozen ? finalScale : x.withUnsafeBufferPointer { Ops.rmsScale($0.baseAddress!, count: d, eps: eps) }
             for e in 0..<d { normed[i * d + e] = x[e] * scale * model.weights.finalNormGain[e] }
         }
-        var logits = [Float](repeating: 0, count: k > 0 ? names.count * V : 0)
-        if k > 0 {
-            normed.withUnsafeBufferPointer { n in
-                logits.withUnsafeMutableBufferPointer { matmulTransposed(n.baseAddress!, count: names.count, model.weights.embedding, $0.baseAddress!) }
-            }
-        }
+        let top = k > 0 ? readoutTop(normed, points: names.count, k: k) : Array(repeating: [], count: names.count)
         // Target logits via the embedding rows (a difference target is linear too).
         var rows: [Int: [Float]] = [:]
         for t in targets {
@@ -61,9 +56,48 @@ public struct LogitLens {
         return names.enumerated().map { i, name in
             let row = normed[(i * d)..<((i + 1) * d)]
             let values = targets.map { t in t.terms.reduce(0.0) { $0 + Double($1.coef) * dotD(rows[$1.id]![...], row) } }
-            let top = k > 0 ? TopK.largest(logits[(i * V)..<((i + 1) * V)], k: k) : []
-            return Point(name: name, targets: values, top: top)
+            return Point(name: name, targets: values, top: top[i])
         }
+    }
+}
+
+extension LogitLens {
+    /// Vocabulary rows read out per tile: the lens never holds `[points, vocab]` logits (54 x 256k
+    /// floats on gemma-2b), only `[points, tileRows]`, and under a memory budget each tile's
+    /// unembedding pages are given back once read, as the forward pass's own unembedding does.
+    public static let tileRows = 8192
+
+    /// Bytes the readout allocates beyond the recorded activations, for the memory plan: the
+    /// normed points `[P, d]` and one tile of logits `[P, tileRows]` (P = 3 x layers; the
+    /// product's own dequantization tile is in the plan's fixed part).
+    public static func readoutBytes(_ c: GemmaConfig) -> Int {
+        let points = 3 * c.num_hidden_layers, tile = min(c.vocab_size, tileRows)
+        return 4 * (points * c.hidden_size + points * tile)
+    }
+
+    /// The `k` largest logits `normed E^T` of every normed point (`normed` is `[points, d]`),
+    /// `tileRows` vocabulary rows at a time: per point the best of each tile are merged into the
+    /// best so far (ties to the lower id, as `TopK.largest` over the whole row gives).
+    public func readoutTop(_ normed: [Float], points: Int, k: Int, tileRows: Int = LogitLens.tileRows) -> [[(id: Int, logit: Float)]] {
+        let model = prism.model, V = model.vocab, e = model.weights.embedding
+        let tile = max(1, min(V, tileRows))
+        var best = [[(id: Int, logit: Float)]](repeating: [], count: points)
+        var part = [Float](repeating: 0, count: points * tile)
+        var r0 = 0
+        while r0 < V {
+            let r1 = min(V, r0 + tile), n = r1 - r0
+            let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
+            normed.withUnsafeBufferPointer { np in
+                part.withUnsafeMutableBufferPointer { matmulTransposed(np.baseAddress!, count: points, slice, $0.baseAddress!) }   // [P, n]
+            }
+            for i in 0..<points {
+                let local = TopK.largest(part[(i * n)..<(i * n + n)], k: k).map { (id: $0.id + r0, logit: $0.logit) }
+                best[i] = Array((best[i] + local).sorted { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }.prefix(k))
+            }
+            if model.streamWeights { e.release(rows: r0..<r1) }
+            r0 = r1
+        }
+        return best
     }
 }
 

@@ -64,8 +64,12 @@ struct DecomposeCommand: ParsableCommand {
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
+            // The decomposition and its output are planned with the forward pass.
             let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime,
-                                                                     lastPositionOnly: true)
+                                                              lastPositionOnly: true) { p in
+                DecompositionJSON.outputBytes(heldBytes: Decomposition.heldBytes(targets: targets.count, position: p, config: loaded.model.config),
+                                              detail: npy != nil || csv != nil ? .full : detail)
+            }
             let ts = try targets.resolve(loaded)
             let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts)
             let pieces = (try? Tokenizers.tokenizer(for: loaded)).map { tok in ids.map { tok.piece(for: $0) ?? "?" } }

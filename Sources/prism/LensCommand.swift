@@ -41,7 +41,10 @@ struct LensCommand: ParsableCommand {
             let clock = RuntimeOptions.Clock()
             let loaded = try model.load()
             defer { runtime.report(clock, model: loaded.model) }
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime)
+            // The readout over the vocabulary at every point is planned with the forward pass.
+            let readout = LogitLens.readoutBytes(loaded.model.config)
+            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime,
+                                                              extraBytes: { _ in readout })
             let ts = try TargetOptions.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: [])
             let points = try LogitLens(prism: Prism(model: loaded.model)).run(source, position: p, targets: ts, mode: norm, top: top)
             let tok = try? Tokenizers.tokenizer(for: loaded)

@@ -68,19 +68,28 @@ struct PositionOptions: ParsableArguments {
 enum ActivationInput {
     /// Returns the source, the prompt's ids, and the position resolved against them.
     /// `lastPositionOnly`: the caller only decomposes position p (keep p's rows, not every position's).
+    /// `extraBytes(p)`: what the caller allocates afterwards for position p (a lens readout, a
+    /// decomposition and its output), counted in the memory plan.
     static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int, runtime: RuntimeOptions,
-                       lastPositionOnly: Bool = false) throws -> (source: ActivationSource, ids: [Int], position: Int) {
+                       lastPositionOnly: Bool = false, extraBytes: (_ position: Int) -> Int = { _ in 0 })
+        throws -> (source: ActivationSource, ids: [Int], position: Int) {
         if let acts {
             let stored = try StoredActivations(path: acts)
             try stored.check(against: loaded)
+            // No forward pass, but the prisms still read weights (the unembedding, W_O, W_down) and
+            // the mapped store: plan them too, so the weights stream when the budget asks for it.
             if !prompt.isEmpty, try prompt.tokens(for: loaded) != stored.tokenIds {
                 throw PrismError("the prompt differs from the one stored in \(acts); leave --prompt/--ids out to use the stored one")
             }
-            return (stored, stored.tokenIds, try Prism.resolve(position: position, count: stored.tokenIds.count))
+            let p = try Prism.resolve(position: position, count: stored.tokenIds.count)
+            try runtime.prepare(loaded.model, tokens: 0, extraBytes: extraBytes(p) + stored.reader.file.size, logitRows: 1)
+            return (stored, stored.tokenIds, p)
         }
         let ids = try prompt.tokens(for: loaded)
         let p = try Prism.resolve(position: position, count: ids.count)
-        try runtime.prepare(loaded.model, tokens: p + 1, extraBytes: RuntimeOptions.recordedBytes(loaded.model, tokens: p + 1), logitRows: 1)
+        let recorded = lastPositionOnly ? PositionRecorder.bytesPerPrompt(tokens: p + 1, config: loaded.model.config)
+                                        : RuntimeOptions.recordedBytes(loaded.model, tokens: p + 1)
+        try runtime.prepare(loaded.model, tokens: p + 1, extraBytes: recorded + extraBytes(p), logitRows: 1)
         let (source, _) = lastPositionOnly ? try loaded.model.recordLastPosition(Array(ids[...p]))
                                            : try loaded.model.record(Array(ids[...p]), decomposedAtLast: true)
         return (source, ids, p)

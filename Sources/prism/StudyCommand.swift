@@ -16,6 +16,16 @@ struct StudyCommand: ParsableCommand {
     )
 }
 
+extension RuntimeOptions {
+    /// A study's context under this budget: the smallest run (one token) must fit, or nothing can;
+    /// each of the study's forward passes is then planned by the context.
+    func studyContext(_ model: ModelOptions) throws -> StudyContext {
+        let loaded = try model.load()
+        try prepare(loaded.model, tokens: 1)
+        return try StudyContext(loaded: loaded, budget: budget)
+    }
+}
+
 struct StudyOutputOptions: ParsableArguments {
     @Option(name: [.short, .customLong("output")], help: "Output folder (default: study-NAME).")
     var output: String?
@@ -48,6 +58,7 @@ struct CapitalsStudyCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var out: StudyOutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "Prompt template; {country} is replaced.")
     var template = "The capital city of {country} is"
@@ -79,7 +90,9 @@ struct CapitalsStudyCommand: ParsableCommand {
                 }
             }
             try out.check("capitals", model: model)
-            let ctx = try StudyContext(loaded: try model.load())
+            let clock = RuntimeOptions.Clock()
+            let ctx = try runtime.studyContext(model)
+            defer { runtime.report(clock, model: ctx.model) }
             let dir = out.directory("capitals")
             let r = try s.run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)")
@@ -101,6 +114,7 @@ struct AdditionStudyCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var out: StudyOutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "Prompt template; {a} and {b} are replaced.")
     var template = "{a}+{b}="
@@ -125,7 +139,9 @@ struct AdditionStudyCommand: ParsableCommand {
             s.neurons = neurons
             s.layer = layer
             try out.check("addition", model: model)
-            let ctx = try StudyContext(loaded: try model.load())
+            let clock = RuntimeOptions.Clock()
+            let ctx = try runtime.studyContext(model)
+            defer { runtime.report(clock, model: ctx.model) }
             let dir = out.directory("addition")
             let r = try s.run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)")
@@ -142,11 +158,14 @@ struct DigitsStudyCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var out: StudyOutputOptions
+    @OptionGroup var runtime: RuntimeOptions
 
     func run() throws {
         try CLI.guarded {
             try out.check("digits", model: model)
-            let ctx = try StudyContext(loaded: try model.load())
+            let clock = RuntimeOptions.Clock()
+            let ctx = try runtime.studyContext(model)
+            defer { runtime.report(clock, model: ctx.model) }
             let dir = out.directory("digits")
             let r = try DigitsStudy().run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))")

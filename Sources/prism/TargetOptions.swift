@@ -23,6 +23,9 @@ struct TargetOptions: ParsableArguments {
         if targetDiffs.count % 2 != 0 { throw ValidationError("--target-diff takes two tokens each time") }
     }
 
+    /// How many targets were given (before resolving them).
+    var count: Int { targetIds.count + targetTokens.count + targetDiffs.count / 2 }
+
     func resolve(_ loaded: LoadedModel) throws -> [Target] {
         try Self.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
     }

@@ -41,11 +41,12 @@ let package = Package(
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
         .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"], swiftSettings: release),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
-        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: release),
+        .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"]),
+        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"], swiftSettings: release),
         .target(name: "PrismPlots"),
-        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"], swiftSettings: release),
+        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"], swiftSettings: release),
         .executableTarget(name: "prism", dependencies: [
-            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch",
+            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch", "PrismSession",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "PrismPlotsTests", dependencies: ["PrismPlots"]),
         .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
+        .testTarget(name: "PrismSessionTests", dependencies: ["PrismSession", "PrismModel", "PrismTokenizer", "Prisms", "PrismSupport", "PrismKernels"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
         // Inputs the fuzz targets in Fuzz/ found, replayed through the same parsers.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["PrismFormats", "PrismModel", "PrismTokenizer", "PrismBatch"]),

@@ -1,6 +1,7 @@
 import Foundation
 import PrismKernels
 import PrismModel
+import PrismSession
 import PrismSupport
 import PrismTokenizer
 import Prisms
@@ -13,10 +14,8 @@ public struct BatchRunner {
     public var top = 10
     /// Most prompts per chunk (the memory budget may allow fewer).
     public var maxChunk = 64
-    public var budget: Int?
     public var shard = Shard.all
     public var showProgress = true
-    public var route: ActivationRoute = .int8
 
     public init() {}
 
@@ -46,13 +45,12 @@ public struct BatchRunner {
     /// than the budget allows even alone) becomes an error record and the job goes on.
     /// - Throws: `PrismError` for job-level failures: another process writing `output`, a
     ///   journal from other inputs or options, I/O errors.
-    public func run(model loaded: LoadedModel, input: BatchInput, output: String) throws -> Stats {
+    /// - Parameter session: the model, its budget (each chunk is planned against it) and route.
+    public func run(_ session: PrismSession, input: BatchInput, output: String) throws -> Stats {
         let start = Date()
         let lock = try OutputLock(output: output)
         defer { withExtendedLifetime(lock) {} }
-        let model = loaded.model
-        model.activationRoute = route
-        let tokenizer = try loaded.tokenizerJSON.map { try GemmaTokenizer(jsonBytes: $0) }
+        let loaded = session.loaded, model = session.model, budget = session.budget
         // The journal names the weights by their content, checked now: a model changed between
         // two runs of a job (even in place, at the same size) is never mixed into one output.
         let header = Journal.Header(model: try loaded.contentFingerprint(), input: input.checksum, shard: shard.description,
@@ -73,7 +71,7 @@ public struct BatchRunner {
                 if journal.completed.contains(e.line) { stats.skipped += 1 } else { pending.append(.failure(e)) }
             case .success(let r):
                 if journal.completed.contains(r.line) { stats.skipped += 1; continue }
-                do { pending.append(.success(try prepare(r, model: model, tokenizer: tokenizer))) } catch {
+                do { pending.append(.success(try prepare(r, session: session))) } catch {
                     pending.append(.failure(BadLine(id: r.id, line: r.line, error: (error as? PrismError)?.message ?? "\(error)")))
                 }
             }
@@ -101,9 +99,8 @@ public struct BatchRunner {
                 chunk.append(pending[i])
                 i += 1
             }
-            let plan = try MemoryPlan.make(model: model, budget: budget, tokens: max(1, need.tokens), extraBytes: need.extra + cacheBytes, logitRows: 0)
-            model.apply(plan)
-            let lines = try runChunk(chunk, model: model, prism: prism, tokenizer: tokenizer, stats: &stats)
+            let options = try session.plan(tokens: max(1, need.tokens), extraBytes: need.extra + cacheBytes)
+            let lines = try runChunk(chunk, session: session, options: options, prism: prism, stats: &stats)
             try loaded.checkUnchanged()
             try results.append(lines: lines.map(\.text))
             try journal.commit(lines: lines.map(\.line), outputBytes: results.bytes)
@@ -113,7 +110,7 @@ public struct BatchRunner {
         }
         progress.finish()
         stats.seconds = Date().timeIntervalSince(start)
-        stats.weightBytesRead = model.weightBytesRead
+        stats.weightBytesRead = session.meter.weightBytesRead
         stats.peakRSS = ResourceUsage.peakRSS
         return stats
     }
@@ -151,64 +148,40 @@ public struct BatchRunner {
     }
 
     /// Tokenizes and checks a record; errors here become the record's error line.
-    func prepare(_ r: BatchRecord, model: GemmaModel, tokenizer: GemmaTokenizer?) throws -> Job {
-        let ids: [Int]
-        if let prompt = r.prompt {
-            guard let tokenizer else { throw PrismError("the model has no tokenizer; give \"ids\"") }
-            ids = tokenizer.encode(prompt)
-        } else {
-            ids = r.ids ?? []
-        }
+    func prepare(_ r: BatchRecord, session: PrismSession) throws -> Job {
+        let model = session.model
+        let ids = try session.tokens(text: r.prompt, ids: r.ids)
         for id in ids where id >= model.vocab { throw PrismError("token id \(id) is outside the vocabulary (0..<\(model.vocab))") }
         guard ids.count <= model.config.max_position_embeddings else {
             throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(model.config.max_position_embeddings)")
         }
         let p = try Prism.resolve(position: r.position, count: ids.count)
-        /// `#123` is an id; any other text must be exactly one token.
-        func single(_ text: String) throws -> Int {
-            if text.hasPrefix("#"), let id = Int(text.dropFirst()) {
-                guard id >= 0, id < model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(model.vocab))") }
-                return id
-            }
-            guard let tokenizer else { throw PrismError("target '\(text)' is text but the model has no tokenizer") }
-            let t = tokenizer.encode(text, addBos: false)
-            guard t.count == 1 else { throw PrismError("target '\(text)' is \(t.count) tokens, not one") }
-            return t[0]
-        }
-        func label(_ id: Int) -> String { tokenizer?.piece(for: id) ?? "#\(id)" }
-        var targets: [Target] = []
-        for id in r.targetIds {
-            guard id < model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(model.vocab))") }
-            targets.append(.token(id, label: label(id)))
-        }
-        for text in r.targets { let id = try single(text); targets.append(.token(id, label: label(id))) }
-        for pair in r.targetDiffs {
-            let a = try single(pair[0]), b = try single(pair[1])
-            targets.append(.difference(a, b, label: "\(label(a)) - \(label(b))"))
-        }
+        let targets = try session.targets(ids: r.targetIds, tokens: r.targets, diffs: r.targetDiffs.map { ($0[0], $0[1]) }, style: .piece)
         return Job(id: r.id, line: r.line, ids: Array(ids[...p]), position: p, targets: targets)
     }
 
     /// One layer-major forward pass over the chunk's prompts, then each one's decomposition,
     /// turned into its output line at once (a full decomposition of gemma-2b holds every
     /// neuron's term per target: megabytes; only the line is kept).
-    func runChunk(_ chunk: [Result<Job, BadLine>], model: GemmaModel, prism: Prism, tokenizer: GemmaTokenizer?, stats: inout Stats) throws -> [(line: Int, text: String)] {
+    func runChunk(_ chunk: [Result<Job, BadLine>], session: PrismSession, options: RunOptions, prism: Prism,
+                  stats: inout Stats) throws -> [(line: Int, text: String)] {
+        let model = session.model
         let jobs = chunk.compactMap { if case .success(let j) = $0 { return j } else { return nil } }
         var lines: [Int: String] = [:]
         if !jobs.isEmpty {
             let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
             _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
-                                  decomposedAt: jobs.map(\.position))
+                                  decomposedAt: jobs.map(\.position), options: options)
             // Decompositions layer-major too, a group of prompts per pass over W_O and W_down;
             // each turned into its line at once.
             var start = 0
             while start < jobs.count {
                 let group = Array(jobs.indices[start..<min(jobs.count, start + Self.decompositionGroup)])
-                let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), jobs[$0].position, jobs[$0].targets) })
+                let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), jobs[$0].position, jobs[$0].targets) }, options: options)
                 for (s, d) in zip(group, ds) {
                     let job = jobs[s]
-                    var obj = DecompositionJSON.object(d, pieces: tokenizer.map { t in job.ids.map { t.piece(for: $0) ?? "?" } }, detail: detail, top: top)
+                    var obj = DecompositionJSON.object(d, pieces: try session.pieces(job.ids), detail: detail, top: top)
                     obj["id"] = job.id
                     obj["line"] = job.line
                     lines[job.line] = try Self.line(obj)

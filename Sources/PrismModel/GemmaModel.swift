@@ -8,34 +8,14 @@ import PrismSupport
 /// `[N, d]` matrix, so each projection reads its weight once for the whole batch; only
 /// attention runs per sequence. Every intermediate the prisms read is offered to the
 /// recorder under its canonical name (`ActivationName`).
-public final class GemmaModel: @unchecked Sendable {
+///
+/// The model holds weights and configuration only; how a call runs (route, streaming) is a
+/// `RunOptions` value passed to it, so concurrent calls with different options are safe.
+public final class GemmaModel: Sendable {
     public let config: GemmaConfig
     public let weights: GemmaWeights
     public let rope: Rope
     public let activation: GemmaConfig.Activation
-    /// Release each layer's weight pages once the layer is done for the whole batch, and
-    /// stream the unembedding in tiles: resident memory then holds about one layer of
-    /// weights, whatever the model's size (set by the memory planner).
-    public var streamWeights = false
-    /// With `streamWeights`: layers below this index are never released (the budget holds them).
-    public var residentLayers = 0
-
-    /// Whether layer `l`'s pages are given back once a pass is done with it (streamed, not kept).
-    public func releasesLayer(_ l: Int) -> Bool { streamWeights && l >= residentLayers }
-
-    /// Streams or keeps weights as the memory planner decided.
-    public func apply(_ plan: MemoryPlan) {
-        streamWeights = plan.streamWeights
-        residentLayers = plan.residentLayers
-    }
-    /// How products with int8 weights treat activations. `.int8` (default) quantizes them and
-    /// multiplies in int8; when activations are recorded for the prisms, W_O and W_down (whose
-    /// inputs the prisms split into heads and neurons) always run on fp32 activations, so
-    /// every decomposition closes exactly. `.exact` (`--exact-activations`) runs everything on
-    /// fp32 activations.
-    public var activationRoute: ActivationRoute = .int8
-    /// Weight bytes read by forward passes so far (each layer once per batch): `--stats`.
-    public private(set) var weightBytesRead = 0
 
     public init(config: GemmaConfig, weights: GemmaWeights) throws {
         self.config = config
@@ -80,68 +60,86 @@ public final class GemmaModel: @unchecked Sendable {
     /// other rows take the int8 route; the prisms of that position read them only through the
     /// recorded keys, values and residual pieces, which are exact records of what was computed).
     public func forward(_ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil,
-                        decomposedAt: [Int]? = nil) throws -> [[[Float]]] {
+                        decomposedAt: [Int]? = nil, options: RunOptions = RunOptions()) throws -> [[[Float]]] {
         try validate(tokens: tokens, cache: cache)
-        var rowStart: [Int] = []
-        var n = 0
-        for ids in tokens { rowStart.append(n); n += ids.count }
-        let positions = tokens.indices.flatMap { s in (0..<tokens[s].count).map { cache.lengths[s] + $0 } }
-        exactRows = recorder == nil ? [] : decomposedAt.map { at in tokens.indices.compactMap { s in
-            s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? rowStart[s] + at[s] : nil
-        } }
-        segments = tokens.indices.map { rowStart[$0]..<(rowStart[$0] + tokens[$0].count) }
-        decoding = tokens.indices.allSatisfy { tokens[$0].count == 1 && cache.lengths[$0] > 0 }
+        let pass = Pass(tokens: tokens, cache: cache, recorder: recorder, decomposedAt: decomposedAt, options: options)
+        let n = pass.rows
 
         let x = Buffer(n * d)        // residual stream [N, d]
         let h = Buffer(n * d)        // normed input of a block [N, d]
         defer { x.free(); h.free() }
 
         embed(tokens, into: x)
-        offer(recorder, ActivationName.embed, tokens, rowStart, x, width: d, shape: [d])
+        offer(recorder, ActivationName.embed, pass, x, width: d, shape: [d])
         for l in 0..<config.num_hidden_layers {
             let lw = weights.layers[l]
-            offer(recorder, ActivationName.residPre(l), tokens, rowStart, x, width: d, shape: [d])
-            rmsNorm(x, rows: n, gain: lw.inputNormGain, into: h, recorder: recorder, name: ActivationName.ln1Scale(l), tokens, rowStart)
-            attention(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, positions: positions, cache: cache, into: x, recorder: recorder)
-            offer(recorder, ActivationName.residMid(l), tokens, rowStart, x, width: d, shape: [d])
-            rmsNorm(x, rows: n, gain: lw.postAttentionNormGain, into: h, recorder: recorder, name: ActivationName.ln2Scale(l), tokens, rowStart)
-            mlp(layer: l, h, rows: n, tokens: tokens, rowStart: rowStart, into: x, recorder: recorder)
-            offer(recorder, ActivationName.residPost(l), tokens, rowStart, x, width: d, shape: [d])
-            weightBytesRead += lw.byteCount
-            if releasesLayer(l) { lw.release() }
+            offer(recorder, ActivationName.residPre(l), pass, x, width: d, shape: [d])
+            rmsNorm(x, rows: n, gain: lw.inputNormGain, into: h, recorder: recorder, name: ActivationName.ln1Scale(l), pass)
+            attention(layer: l, h, pass, cache: cache, into: x, recorder: recorder)
+            offer(recorder, ActivationName.residMid(l), pass, x, width: d, shape: [d])
+            rmsNorm(x, rows: n, gain: lw.postAttentionNormGain, into: h, recorder: recorder, name: ActivationName.ln2Scale(l), pass)
+            mlp(layer: l, h, pass, into: x, recorder: recorder)
+            offer(recorder, ActivationName.residPost(l), pass, x, width: d, shape: [d])
+            options.meter?.add(weightBytes: lw.byteCount)
+            if options.releasesLayer(l) { lw.release() }
         }
         for s in tokens.indices { cache.advance(s, by: tokens[s].count) }
-        return unembed(x, tokens: tokens, rowStart: rowStart, logitsAt: logitsAt, recorder: recorder)
+        return unembed(x, pass, logitsAt: logitsAt, recorder: recorder)
     }
 
     // MARK: - one function per layer kind
 
-    /// Rows that must be exact in the products the prisms split: nil means all rows (the
-    /// decomposed positions are not known, e.g. an activation store), [] none (no recorder).
-    private var exactRows: [Int]? = []
+    /// One call's batch: where each sequence's rows are in the `[N, ...]` matrices, their
+    /// positions, which rows must be exact, and the call's options.
+    struct Pass {
+        let tokens: [[Int]]
+        /// First row of each sequence.
+        let rowStart: [Int]
+        /// The rows of each sequence.
+        let segments: [Range<Int>]
+        /// Position of every row in its sequence.
+        let positions: [Int]
+        /// Rows that must be exact in the products the prisms split: nil means all rows (the
+        /// decomposed positions are not known, e.g. an activation store), [] none (no recorder).
+        let exactRows: [Int]?
+        /// A decoding step: one new token per sequence after a cached prefix.
+        let decoding: Bool
+        let options: RunOptions
+        var rows: Int { segments.last?.upperBound ?? 0 }
 
-    /// The rows of each sequence in this pass's `[N, ...]` matrices.
-    private var segments: [Range<Int>] = []
-    /// Whether this pass is a decoding step (one new token per sequence after a cached prefix).
-    private var decoding = false
+        init(tokens: [[Int]], cache: KVCache, recorder: ActivationRecorder?, decomposedAt: [Int]?, options: RunOptions) {
+            self.tokens = tokens
+            var starts: [Int] = []
+            var n = 0
+            for ids in tokens { starts.append(n); n += ids.count }
+            rowStart = starts
+            segments = tokens.indices.map { starts[$0]..<(starts[$0] + tokens[$0].count) }
+            positions = tokens.indices.flatMap { s in (0..<tokens[s].count).map { cache.lengths[s] + $0 } }
+            exactRows = recorder == nil ? [] : decomposedAt.map { at in tokens.indices.compactMap { s in
+                s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? starts[s] + at[s] : nil
+            } }
+            decoding = tokens.indices.allSatisfy { tokens[$0].count == 1 && cache.lengths[$0] > 0 }
+            self.options = options
+        }
+    }
 
     /// out[N, w.rows] = x W^T over this pass's rows: each sequence's results do not depend on
     /// the sequences batched with it (see `matmulTransposed(_:segments:...)`).
-    func project(_ x: UnsafePointer<Float>, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, route: ActivationRoute) {
-        matmulTransposed(x, segments: segments, w, out, route: route, decoding: decoding)
+    func project(_ x: UnsafePointer<Float>, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, _ pass: Pass, route: ActivationRoute? = nil) {
+        matmulTransposed(x, segments: pass.segments, w, out, route: route ?? pass.options.route, decoding: pass.decoding)
     }
 
     /// out = x W^T for W_O or W_down: exact (fp32 activations) where the prisms need it.
-    func splitProduct(_ x: UnsafeMutablePointer<Float>, count n: Int, width: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
-        guard let rows = exactRows else {
-            project(x, w, out, route: .exact)
+    func splitProduct(_ x: UnsafeMutablePointer<Float>, width: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, _ pass: Pass) {
+        guard let rows = pass.exactRows else {
+            project(x, w, out, pass, route: .exact)
             return
         }
-        project(x, w, out, route: activationRoute)
+        project(x, w, out, pass)
         // Only int8 weights have a route to redo; other storages were exact already. The exact
         // rows (one per prompt of a batch chunk) go through one product, each row summed in the
         // same order however many share it (no BLAS): the weights are read once.
-        guard activationRoute != .exact, case .q8 = w.storage, !rows.isEmpty else { return }
+        guard pass.options.route != .exact, case .q8 = w.storage, !rows.isEmpty else { return }
         let m = rows.count, od = w.rows
         let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * width), ys = UnsafeMutablePointer<Float>.allocate(capacity: m * od)
         defer { xs.deallocate(); ys.deallocate() }
@@ -165,8 +163,7 @@ public final class GemmaModel: @unchecked Sendable {
     }
 
     /// out[N, d] = x / rms(x) * gain; the per-row factors 1/rms are what the prisms freeze.
-    func rmsNorm(_ x: Buffer, rows: Int, gain: [Float], into out: Buffer, recorder: ActivationRecorder?, name: String,
-                 _ tokens: [[Int]], _ rowStart: [Int]) {
+    func rmsNorm(_ x: Buffer, rows: Int, gain: [Float], into out: Buffer, recorder: ActivationRecorder?, name: String, _ pass: Pass) {
         let eps = Float(config.rms_norm_eps)
         var scales = [Float](repeating: 0, count: rows)
         gain.withUnsafeBufferPointer { g in
@@ -177,27 +174,27 @@ public final class GemmaModel: @unchecked Sendable {
             }
         }
         scales.withUnsafeMutableBufferPointer { sp in
-            offer(recorder, name, tokens, rowStart, Buffer(borrowing: sp.baseAddress!), width: 1, shape: [])
+            offer(recorder, name, pass, Buffer(borrowing: sp.baseAddress!), width: 1, shape: [])
         }
     }
 
     /// x += concat_h(softmax(q_h k^T / sqrt(hd)) v) W_O^T, multi-query / grouped: head h reads kv group h / (H / kvH).
-    func attention(layer l: Int, _ h: Buffer, rows n: Int, tokens: [[Int]], rowStart: [Int], positions: [Int],
-                   cache: KVCache, into x: Buffer, recorder: ActivationRecorder?) {
+    func attention(layer l: Int, _ h: Buffer, _ pass: Pass, cache: KVCache, into x: Buffer, recorder: ActivationRecorder?) {
         let lw = weights.layers[l]
+        let n = pass.rows, tokens = pass.tokens, rowStart = pass.rowStart, positions = pass.positions
         let qw = heads * headDim, kvw = kvHeads * headDim
         let q = Buffer(n * qw), k = Buffer(n * kvw), v = Buffer(n * kvw), z = Buffer(n * qw), out = Buffer(n * d)
         defer { q.free(); k.free(); v.free(); z.free(); out.free() }
-        project(h.p, lw.q, q.p, route: activationRoute)   // [N, H*hd]
-        project(h.p, lw.k, k.p, route: activationRoute)   // [N, kvH*hd]
-        project(h.p, lw.v, v.p, route: activationRoute)   // [N, kvH*hd]
+        project(h.p, lw.q, q.p, pass)   // [N, H*hd]
+        project(h.p, lw.k, k.p, pass)   // [N, kvH*hd]
+        project(h.p, lw.v, v.p, pass)   // [N, kvH*hd]
         for r in 0..<n {
             rope.apply(q.p + r * qw, heads: heads, position: positions[r])
             rope.apply(k.p + r * kvw, heads: kvHeads, position: positions[r])
         }
-        offer(recorder, ActivationName.q(l), tokens, rowStart, q, width: qw, shape: [heads, headDim])
-        offer(recorder, ActivationName.k(l), tokens, rowStart, k, width: kvw, shape: [kvHeads, headDim])
-        offer(recorder, ActivationName.v(l), tokens, rowStart, v, width: kvw, shape: [kvHeads, headDim])
+        offer(recorder, ActivationName.q(l), pass, q, width: qw, shape: [heads, headDim])
+        offer(recorder, ActivationName.k(l), pass, k, width: kvw, shape: [kvHeads, headDim])
+        offer(recorder, ActivationName.v(l), pass, v, width: kvw, shape: [kvHeads, headDim])
 
         let scale = Float(1 / Double(headDim).squareRoot())
         let group = heads / kvHeads
@@ -243,39 +240,40 @@ public final class GemmaModel: @unchecked Sendable {
                 pattern.withUnsafeBufferPointer { recorder?.record(ActivationName.pattern(l), sequence: s, shape: [heads, t, total], values: $0) }
             }
         }
-        offer(recorder, ActivationName.z(l), tokens, rowStart, z, width: qw, shape: [heads, headDim])
-        splitProduct(z.p, count: n, width: qw, lw.o, out.p)   // [N, d]
-        offer(recorder, ActivationName.attnOut(l), tokens, rowStart, out, width: d, shape: [d])
+        offer(recorder, ActivationName.z(l), pass, z, width: qw, shape: [heads, headDim])
+        splitProduct(z.p, width: qw, lw.o, out.p, pass)   // [N, d]
+        offer(recorder, ActivationName.attnOut(l), pass, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
 
     /// x += W_down (act(W_gate h) * (W_up h))
-    func mlp(layer l: Int, _ h: Buffer, rows n: Int, tokens: [[Int]], rowStart: [Int], into x: Buffer, recorder: ActivationRecorder?) {
+    func mlp(layer l: Int, _ h: Buffer, _ pass: Pass, into x: Buffer, recorder: ActivationRecorder?) {
         let lw = weights.layers[l]
+        let n = pass.rows
         let gate = Buffer(n * ff), up = Buffer(n * ff), out = Buffer(n * d)
         defer { gate.free(); up.free(); out.free() }
-        project(h.p, lw.gate, gate.p, route: activationRoute)   // [N, ff]
-        project(h.p, lw.up, up.p, route: activationRoute)     // [N, ff]
-        offer(recorder, ActivationName.gate(l), tokens, rowStart, gate, width: ff, shape: [ff])
+        project(h.p, lw.gate, gate.p, pass)   // [N, ff]
+        project(h.p, lw.up, up.p, pass)     // [N, ff]
+        offer(recorder, ActivationName.gate(l), pass, gate, width: ff, shape: [ff])
         switch activation {
         case .geluTanh: Ops.geluTanh(gate.p, count: n * ff)
         case .geluExact: for i in 0..<(n * ff) { gate.p[i] = Ops.geluExact(gate.p[i]) }
         }
-        offer(recorder, ActivationName.gateAct(l), tokens, rowStart, gate, width: ff, shape: [ff])
-        offer(recorder, ActivationName.up(l), tokens, rowStart, up, width: ff, shape: [ff])
+        offer(recorder, ActivationName.gateAct(l), pass, gate, width: ff, shape: [ff])
+        offer(recorder, ActivationName.up(l), pass, up, width: ff, shape: [ff])
         for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }   // gate now holds the neuron activations
-        offer(recorder, ActivationName.post(l), tokens, rowStart, gate, width: ff, shape: [ff])
-        splitProduct(gate.p, count: n, width: ff, lw.down, out.p)   // [N, d]
-        offer(recorder, ActivationName.mlpOut(l), tokens, rowStart, out, width: d, shape: [d])
+        offer(recorder, ActivationName.post(l), pass, gate, width: ff, shape: [ff])
+        splitProduct(gate.p, width: ff, lw.down, out.p, pass)   // [N, d]
+        offer(recorder, ActivationName.mlpOut(l), pass, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
 
     /// logits = (x / rms(x) * gain_final) E^T, only at the requested rows.
-    func unembed(_ x: Buffer, tokens: [[Int]], rowStart: [Int], logitsAt: [[Int]], recorder: ActivationRecorder?) -> [[[Float]]] {
-        let n = tokens.reduce(0) { $0 + $1.count }
+    func unembed(_ x: Buffer, _ pass: Pass, logitsAt: [[Int]], recorder: ActivationRecorder?) -> [[[Float]]] {
+        let n = pass.rows, tokens = pass.tokens, rowStart = pass.rowStart
         let h = Buffer(n * d)
         defer { h.free() }
-        rmsNorm(x, rows: n, gain: weights.finalNormGain, into: h, recorder: recorder, name: ActivationName.lnFinalScale, tokens, rowStart)
+        rmsNorm(x, rows: n, gain: weights.finalNormGain, into: h, recorder: recorder, name: ActivationName.lnFinalScale, pass)
         var rows: [Int] = []
         var pickedSegments: [Range<Int>] = []   // the picked rows of each sequence
         for s in tokens.indices {
@@ -288,8 +286,8 @@ public final class GemmaModel: @unchecked Sendable {
         defer { picked.free(); logits.free() }
         for (k, r) in rows.enumerated() { (picked.p + k * d).update(from: h.p + r * d, count: d) }
         let e = weights.embedding
-        weightBytesRead += e.byteCount
-        if streamWeights {
+        pass.options.meter?.add(weightBytes: e.byteCount)
+        if pass.options.streamWeights {
             // Tiles of the unembedding, each released once used: [R, tile] at a time.
             let tile = 8192
             let part = Buffer(rows.count * tile)
@@ -298,13 +296,13 @@ public final class GemmaModel: @unchecked Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: activationRoute, decoding: decoding)
+                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: pass.decoding)
                 for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
                 e.release(rows: r0..<r1)
                 r0 = r1
             }
         } else {
-            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: activationRoute, decoding: decoding)   // [R, vocab]
+            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: pass.decoding)   // [R, vocab]
         }
         var result: [[[Float]]] = []
         var k = 0
@@ -320,11 +318,10 @@ public final class GemmaModel: @unchecked Sendable {
     }
 
     /// Hands the rows of each sequence to the recorder as `[T] + shape`.
-    func offer(_ recorder: ActivationRecorder?, _ name: String, _ tokens: [[Int]], _ rowStart: [Int], _ b: Buffer, width: Int, shape: [Int]) {
+    func offer(_ recorder: ActivationRecorder?, _ name: String, _ pass: Pass, _ b: Buffer, width: Int, shape: [Int]) {
         guard let recorder, recorder.wants(name) else { return }
-        for s in tokens.indices {
-            let t = tokens[s].count
-            recorder.record(name, sequence: s, shape: [t] + shape, values: UnsafeBufferPointer(start: b.p + rowStart[s] * width, count: t * width))
+        for (s, rows) in pass.segments.enumerated() {
+            recorder.record(name, sequence: s, shape: [rows.count] + shape, values: UnsafeBufferPointer(start: b.p + rows.lowerBound * width, count: rows.count * width))
         }
     }
 }
@@ -348,22 +345,23 @@ extension GemmaModel {
     /// with the logits of the last position.
     /// `decomposedAtLast`: only the last position will be decomposed (see `forward`); false keeps
     /// every position exact, for paths and lenses at any position.
-    public func record(_ ids: [Int], names: Set<String>? = nil, decomposedAtLast: Bool = false) throws -> (source: ActivationSource, lastLogits: [Float]) {
+    public func record(_ ids: [Int], names: Set<String>? = nil, decomposedAtLast: Bool = false,
+                       options: RunOptions = RunOptions()) throws -> (source: ActivationSource, lastLogits: [Float]) {
         let wanted = names ?? PrismActivations.needed(layers: config.num_hidden_layers)
         let recorder = MemoryRecorder { wanted.contains($0) }
         let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
-                                 decomposedAt: decomposedAtLast ? [ids.count - 1] : nil)
+                                 decomposedAt: decomposedAtLast ? [ids.count - 1] : nil, options: options)
         return (recorder.source(sequence: 0, ids: ids), logits[0].first ?? [])
     }
 
     /// Runs one prompt keeping only what decomposing its last position needs (that position's
     /// rows, its attention rows, the values it reads): what `prism decompose` reads, at a
     /// fraction of the copying and memory of `record`.
-    public func recordLastPosition(_ ids: [Int]) throws -> (source: ActivationSource, lastLogits: [Float]) {
+    public func recordLastPosition(_ ids: [Int], options: RunOptions = RunOptions()) throws -> (source: ActivationSource, lastLogits: [Float]) {
         guard !ids.isEmpty else { throw PrismError("empty prompt: nothing to run") }
         let recorder = PositionRecorder(ids: [ids], positions: [ids.count - 1], layers: config.num_hidden_layers)
         let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
-                                 decomposedAt: [ids.count - 1])
+                                 decomposedAt: [ids.count - 1], options: options)
         return (recorder.source(sequence: 0), logits[0].first ?? [])
     }
 }

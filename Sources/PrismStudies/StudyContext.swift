@@ -2,26 +2,33 @@ import Foundation
 import PrismFormats
 import PrismModel
 import PrismPlots
+import PrismSession
 import PrismSupport
 import PrismTokenizer
 import Prisms
 
-/// What every study needs: the model, its tokenizer, and single-token lookups.
+/// What every study needs: the session (model, tokenizer, budget), single-token lookups, and
+/// one prism whose pull-backs serve every prompt of the study.
 public struct StudyContext {
-    public let loaded: LoadedModel
+    public let session: PrismSession
     public let tokenizer: GemmaTokenizer
-    public var model: GemmaModel { loaded.model }
+    public var loaded: LoadedModel { session.loaded }
+    public var model: GemmaModel { session.model }
     /// One prism for the study: the target tokens' pull-backs are computed once for all prompts.
     public let prism: Prism
     /// The memory budget in bytes (`--max-memory`) each forward pass is planned against; nil: none.
-    public let budget: Int?
+    public var budget: Int? { session.budget }
+
+    /// - Throws: `PrismError` when the model has no tokenizer (the studies tokenize text).
+    public init(session: PrismSession) throws {
+        self.session = session
+        prism = Prism(model: session.model)
+        guard session.hasTokenizer else { throw PrismError("\(session.loaded.path) has no tokenizer; the studies tokenize text") }
+        tokenizer = try session.tokenizer()
+    }
 
     public init(loaded: LoadedModel, budget: Int? = nil) throws {
-        self.loaded = loaded
-        self.budget = budget
-        prism = Prism(model: loaded.model)
-        guard let bytes = loaded.tokenizerJSON else { throw PrismError("\(loaded.path) has no tokenizer; the studies tokenize text") }
-        tokenizer = try GemmaTokenizer(jsonBytes: bytes)
+        try self.init(session: PrismSession(loaded: loaded, budget: budget))
     }
 
     /// The id of `text` as one token (e.g. " Paris"); an error names the pieces otherwise.
@@ -42,11 +49,11 @@ public struct StudyContext {
     /// model's greedy next token.
     public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition, next: Int) {
         let ids = tokenizer.encode(prompt)
-        try plan(tokens: ids.count, extraBytes: ids.count * MemoryPlan.recordedPerToken(model.config, tokens: ids.count)
-                 + Decomposition.heldBytes(targets: targets.count, position: ids.count - 1, config: model.config), logitRows: 1)
-        let (source, logits) = try model.record(ids, decomposedAtLast: true)
+        let options = try plan(tokens: ids.count, extraBytes: ids.count * MemoryPlan.recordedPerToken(model.config, tokens: ids.count)
+                               + Decomposition.heldBytes(targets: targets.count, position: ids.count - 1, config: model.config), logitRows: 1)
+        let (source, logits) = try model.record(ids, decomposedAtLast: true, options: options)
         let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
-        return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets), next)
+        return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets, options: options), next)
     }
 
     /// Many prompts at once, layer-major (each weight read once per chunk of prompts), keeping
@@ -58,16 +65,16 @@ public struct StudyContext {
                               _ body: (Int, [Int], Decomposition, Int) throws -> Void) throws {
         var start = 0
         while start < prompts.count {
-            let ids = try plannedChunk(prompts.indices[start..<min(prompts.count, start + chunk)].map { (tokenizer.encode(prompts[$0]), targets($0).count) })
+            let (ids, options) = try plannedChunk(prompts.indices[start..<min(prompts.count, start + chunk)].map { (tokenizer.encode(prompts[$0]), targets($0).count) })
             let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
             let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
-                                           decomposedAt: ids.map { $0.count - 1 })
+                                           decomposedAt: ids.map { $0.count - 1 }, options: options)
             // A few prompts share each pull-back through W_O and W_down (held at once: a few).
             var g = 0
             while g < ids.count {
                 let group = Array(g..<min(ids.count, g + Self.decompositionGroup))
-                let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), ids[$0].count - 1, targets(start + $0)) })
+                let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), ids[$0].count - 1, targets(start + $0)) }, options: options)
                 for (s, d) in zip(group, ds) {
                     let l = logits[s].first ?? []
                     try body(start + s, ids[s], d, l.indices.max { l[$0] < l[$1] } ?? 0)
@@ -82,17 +89,16 @@ public struct StudyContext {
     static let decompositionGroup = 4
 
     /// Plans a forward pass of `tokens` tokens that keeps `extraBytes` besides, plus the prism's
-    /// pull-back cache, and sets the model's weight streaming; throws when the budget is too small.
-    func plan(tokens: Int, extraBytes: Int, logitRows: Int) throws {
-        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens,
-                                       extraBytes: extraBytes + prism.pullBacks.capacityBytes, logitRows: logitRows)
-        model.apply(plan)
+    /// pull-back cache; throws when the budget is too small.
+    /// - Returns: the options the run must use.
+    func plan(tokens: Int, extraBytes: Int, logitRows: Int) throws -> RunOptions {
+        try session.plan(tokens: tokens, extraBytes: extraBytes + prism.pullBacks.capacityBytes, logitRows: logitRows)
     }
 
     /// The leading prompts of `candidates` (ids, target count) that one chunk can hold under the
     /// budget (at least one), with the plan applied: each keeps its last position's rows and
     /// logits, and a group of decompositions is held at once.
-    func plannedChunk(_ candidates: [(ids: [Int], targets: Int)]) throws -> [[Int]] {
+    func plannedChunk(_ candidates: [(ids: [Int], targets: Int)]) throws -> (ids: [[Int]], options: RunOptions) {
         var n = candidates.count
         while true {
             let part = candidates.prefix(n)
@@ -100,8 +106,8 @@ public struct StudyContext {
             let group = part.map { Decomposition.heldBytes(targets: $0.targets, position: $0.ids.count - 1, config: model.config) }
                 .sorted(by: >).prefix(Self.decompositionGroup).reduce(0, +)
             do {
-                try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, extraBytes: kept + group, logitRows: n)
-                return part.map(\.ids)
+                let options = try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, extraBytes: kept + group, logitRows: n)
+                return (part.map(\.ids), options)
             } catch where n > 1 {
                 n = (n + 1) / 2
             }

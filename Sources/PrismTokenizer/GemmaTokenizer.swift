@@ -1,3 +1,4 @@
+import Foundation
 import PrismSupport
 
 /// Gemma's tokenizer, read from a Hugging Face `tokenizer.json` and bit-identical with the
@@ -44,7 +45,20 @@ public final class GemmaTokenizer: @unchecked Sendable {
         self.init(file: try jsonBytes.withUnsafeBufferPointer { try TokenizerFile(bytes: $0) })
     }
 
+    /// How many tokenizer.json files this process has parsed (a 256k-entry file takes ~0.3 s):
+    /// lets tests check that a command parses its model's tokenizer once at most.
+    public static var filesParsed: Int { parseCounter.value }
+    static let parseCounter = Counter()
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+        func increment() { lock.lock(); n += 1; lock.unlock() }
+    }
+
     private init(file: TokenizerFile) {
+        Self.parseCounter.increment()
         model = file.model
         normalizer = file.normalizer
         decoder = file.decoder

@@ -28,7 +28,10 @@ public struct LogitLens {
         (0..<layers).flatMap { [ActivationName.residPre($0), ActivationName.residMid($0), ActivationName.residPost($0)] }
     }
 
-    public func run(_ source: ActivationSource, position: Int, targets: [Target], mode: NormMode, top k: Int) throws -> [Point] {
+    /// - Parameter streamWeights: give the unembedding's pages back tile by tile (the run's
+    ///   memory plan streams weights).
+    public func run(_ source: ActivationSource, position: Int, targets: [Target], mode: NormMode, top k: Int,
+                    streamWeights: Bool = false) throws -> [Point] {
         let model = prism.model
         let p = try Prism.resolve(position: position, count: source.tokenIds.count)
         let d = model.d, V = model.vocab
@@ -42,7 +45,7 @@ public struct LogitLens {
             let scale = mode == .frozen ? finalScale : x.withUnsafeBufferPointer { Ops.rmsScale($0.baseAddress!, count: d, eps: eps) }
             for e in 0..<d { normed[i * d + e] = x[e] * scale * model.weights.finalNormGain[e] }
         }
-        let top = k > 0 ? readoutTop(normed, points: names.count, k: k) : Array(repeating: [], count: names.count)
+        let top = k > 0 ? readoutTop(normed, points: names.count, k: k, streamWeights: streamWeights) : Array(repeating: [], count: names.count)
         // Target logits via the embedding rows (a difference target is linear too).
         var rows: [Int: [Float]] = [:]
         for t in targets {
@@ -78,7 +81,8 @@ extension LogitLens {
     /// The `k` largest logits `normed E^T` of every normed point (`normed` is `[points, d]`),
     /// `tileRows` vocabulary rows at a time: per point the best of each tile are merged into the
     /// best so far (ties to the lower id, as `TopK.largest` over the whole row gives).
-    public func readoutTop(_ normed: [Float], points: Int, k: Int, tileRows: Int = LogitLens.tileRows) -> [[(id: Int, logit: Float)]] {
+    public func readoutTop(_ normed: [Float], points: Int, k: Int, tileRows: Int = LogitLens.tileRows,
+                           streamWeights: Bool = false) -> [[(id: Int, logit: Float)]] {
         let model = prism.model, V = model.vocab, e = model.weights.embedding
         let tile = max(1, min(V, tileRows))
         var best = [[(id: Int, logit: Float)]](repeating: [], count: points)
@@ -94,7 +98,7 @@ extension LogitLens {
                 let local = TopK.largest(part[(i * n)..<(i * n + n)], k: k).map { (id: $0.id + r0, logit: $0.logit) }
                 best[i] = Array((best[i] + local).sorted { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }.prefix(k))
             }
-            if model.streamWeights { e.release(rows: r0..<r1) }
+            if streamWeights { e.release(rows: r0..<r1) }
             r0 = r1
         }
         return best

@@ -50,14 +50,17 @@ public struct Prism {
         return u
     }
 
-    public func decompose(_ source: ActivationSource, position: Int, targets: [Target]) throws -> Decomposition {
-        try decomposeMany([(source, position, targets)])[0]
+    /// - Parameter options: the run's options; under a budget (`streamWeights`) the weight pages
+    ///   the pull-backs read are given back layer by layer, as the forward pass gives them back.
+    public func decompose(_ source: ActivationSource, position: Int, targets: [Target], options: RunOptions = RunOptions()) throws -> Decomposition {
+        try decomposeMany([(source, position, targets)], options: options)[0]
     }
 
     /// Several prompts at once, layer-major like the forward pass: the target tokens of every
     /// prompt not already in `pullBacks` are pulled back through each layer's W_O and W_down
     /// once, together, and each prompt's readout is then its frozen scale times those rows.
-    public func decomposeMany(_ items: [(source: ActivationSource, position: Int, targets: [Target])]) throws -> [Decomposition] {
+    public func decomposeMany(_ items: [(source: ActivationSource, position: Int, targets: [Target])],
+                              options: RunOptions = RunOptions()) throws -> [Decomposition] {
         let L = config.num_hidden_layers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
         let group = H / model.kvHeads, kvw = model.kvHeads * hd, ow = H * hd
         var positions: [Int] = [], scales: [Float] = [], u: [Float] = [], offsets: [Int] = []
@@ -103,7 +106,7 @@ public struct Prism {
                     e.down.replaceSubrange((l * ff)..<((l + 1) * ff), with: bWd[(j * ff)..<((j + 1) * ff)])
                 }
                 // Under a memory budget the weights stream: give these pages back as the forward pass does.
-                if model.releasesLayer(l) {
+                if options.releasesLayer(l) {
                     lw.o.release()
                     lw.down.release()
                 }

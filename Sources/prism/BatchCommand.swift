@@ -3,6 +3,7 @@ import Foundation
 import PrismBatch
 import PrismFormats
 import PrismModel
+import PrismSession
 import PrismSupport
 import Prisms
 
@@ -71,19 +72,17 @@ struct BatchCommand: ParsableCommand {
         try CLI.guarded {
             try Outputs.checkFile(output, force: true, inputs: [model.model, input])
             if let summary { try Summaries.check(summary, force: force, inputs: [model.model, input, output]) }
-            let loaded = try model.load()
+            let session = try model.session(runtime)
             let input = try BatchInput.read(path: self.input) { XXH64.hex(XXH64.hash([UInt8]($0))) }
             var runner = BatchRunner()
             runner.detail = detail
             runner.top = top
             runner.maxChunk = chunk
-            runner.budget = runtime.budget
             runner.showProgress = !quiet
-            runner.route = runtime.exactActivations ? .exact : .int8
             runner.shard = try shard.map(Shard.parse) ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shards: shards) ?? .all
             // The smallest chunk (one prompt) must fit, or nothing can run.
-            try runtime.prepare(loaded.model, tokens: 1, extraBytes: 0, logitRows: 0)
-            let s = try runner.run(model: loaded, input: input, output: output)
+            _ = try session.plan(tokens: 1)
+            let s = try runner.run(session, input: input, output: output)
             let perPrompt = s.prompts > 0 ? s.weightBytesRead / s.prompts : 0
             FileHandle.standardError.write(Data("batch: shard \(runner.shard), \(s.records) records (\(s.skipped) already done), \(s.prompts) decomposed, \(s.errors) error records, \(s.chunks) chunks, \(String(format2: s.seconds)) s\n".utf8))
             if runtime.stats {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismKernels
 import PrismModel
+import PrismSession
 import PrismSupport
 import Prisms
 
@@ -159,12 +160,12 @@ struct BenchChildCommand: ParsableCommand {
                 try JSONOut.print(["bytes": file.size, "read_ms_median": median(times), "read_ms_all": times])
                 return
             }
-            let loaded = try model.load()
-            let m = loaded.model
+            let session = try model.session(runtime)
+            let m = session.model
             let ids = [2] + (0..<(tokens - 1)).map { 1000 + $0 % max(1, m.vocab - 1000) }
             if let k = prisms {
                 // Forward pass with recording, then every term (heads x sources, neurons) for k targets.
-                try runtime.prepare(m, tokens: tokens, extraBytes: RuntimeOptions.recordedBytes(m, tokens: tokens), logitRows: 1)
+                let options = try session.plan(tokens: tokens, extraBytes: PrismSession.recordedBytes(m, tokens: tokens), logitRows: 1)
                 let targets = (0..<k).map { Target.token(100 + $0 * 7) }
                 var forward: [Double] = [], decompose: [Double] = [], plain: [Double] = [], pulls: [Double] = []
                 var warmDecompose: [Double] = [], cost: [Double] = [], warmCost: [Double] = []
@@ -173,17 +174,17 @@ struct BenchChildCommand: ParsableCommand {
                 let warm = Prism(model: m)
                 for i in 0...repeats {
                     var t = Date()
-                    _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]])
+                    _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]], options: options)
                     let f0 = Date().timeIntervalSince(t) * 1000
                     t = Date()
-                    let (source, _) = try m.recordLastPosition(ids)   // as `prism decompose` records
+                    let (source, _) = try m.recordLastPosition(ids, options: options)   // as `prism decompose` records
                     let f = Date().timeIntervalSince(t) * 1000
                     t = Date()
-                    let d = try Prism.once(m).decompose(source, position: tokens - 1, targets: targets)
+                    let d = try Prism.once(m).decompose(source, position: tokens - 1, targets: targets, options: options)
                     let c = Date().timeIntervalSince(t) * 1000
                     precondition(d.targets.count == k)
                     t = Date()
-                    _ = try warm.decompose(source, position: tokens - 1, targets: targets)
+                    _ = try warm.decompose(source, position: tokens - 1, targets: targets, options: options)
                     let cw = Date().timeIntervalSince(t) * 1000
                     // The pull-backs alone (U W_O, U W_down over every layer), the kernel's share.
                     t = Date()
@@ -208,22 +209,22 @@ struct BenchChildCommand: ParsableCommand {
                                    "peak_rss_bytes": ResourceUsage.peakRSS])
                 return
             }
-            try runtime.prepare(m, tokens: tokens + 1, logitRows: 1)
+            let options = try session.plan(tokens: tokens + 1, logitRows: 1)
             var prefill: [Double] = [], decode: [Double] = []
             for i in 0...repeats {
                 let cache = m.makeCache(sequences: 1, capacity: tokens + 1)
                 var t = Date()
-                let logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]])[0][0]
+                let logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]], options: options)[0][0]
                 let p = Date().timeIntervalSince(t) * 1000
                 let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
                 t = Date()
-                _ = try m.forward([[next]], cache: cache, logitsAt: [[0]])
+                _ = try m.forward([[next]], cache: cache, logitsAt: [[0]], options: options)
                 let d = Date().timeIntervalSince(t) * 1000
                 if i > 0 { prefill.append(p); decode.append(d) }   // the first run pages the weights in
             }
             try JSONOut.print(["prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
                                "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": KernelInfo.name,
-                               "streamed": m.streamWeights, "resident_layers": m.residentLayers])
+                               "streamed": options.streamWeights, "resident_layers": options.residentLayers])
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismFormats
 import PrismModel
+import PrismSession
 import PrismSupport
 import Prisms
 
@@ -62,26 +63,26 @@ struct DecomposeCommand: ParsableCommand {
             for dir in [npy, csv].compactMap({ $0 }) { try Outputs.checkSet(dir, force: force, inputs: inputs) }
             if let npy, npy == csv { throw PrismError("--npy and --csv name the same directory \(npy); give each its own") }
             let clock = RuntimeOptions.Clock()
-            let loaded = try model.load()
-            defer { runtime.report(clock, model: loaded.model) }
+            let session = try model.session(runtime)
+            let loaded = session.loaded
+            defer { runtime.report(clock, session: session) }
             // The decomposition and its output are planned with the forward pass.
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime,
-                                                              lastPositionOnly: true) { p in
+            let (source, ids, p, options) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position,
+                                                                 lastPositionOnly: true) { p in
                 DecompositionJSON.outputBytes(heldBytes: Decomposition.heldBytes(targets: targets.count, position: p, config: loaded.model.config),
                                               detail: npy != nil || csv != nil ? .full : detail)
             }
-            let ts = try targets.resolve(loaded)
-            let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts)
-            let pieces = (try? Tokenizers.tokenizer(for: loaded)).map { tok in ids.map { tok.piece(for: $0) ?? "?" } }
+            let ts = try targets.resolve(session)
+            let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts, options: options)
+            let pieces = try session.pieces(ids)
             if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir, force: force, inputs: inputs) }
             if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir, force: force, inputs: inputs) }
             if let refPath = compareF32 {
                 let ref = try LoadedModel.open(refPath)
-                ref.model.activationRoute = .exact
                 guard ref.model.config.vocab_size == loaded.model.vocab, ref.model.config.hidden_size == loaded.model.d else {
                     throw PrismError("\(refPath) is not the same architecture as \(loaded.path)")
                 }
-                let (refSource, _) = try ref.model.record(Array(ids[...p]))
+                let (refSource, _) = try ref.model.record(Array(ids[...p]), options: RunOptions(route: .exact))
                 let refD = try Prism.once(ref.model).decompose(refSource, position: p, targets: ts)
                 let rows = Faithfulness.compare(d, against: refD)
                 if output.json {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismSession
 import Prisms
 import PrismSupport
 
@@ -30,19 +31,19 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let clock = RuntimeOptions.Clock()
-            let loaded = try model.load()
-            let ids = try prompt.tokens(for: loaded)
-            let m = loaded.model
+            let session = try model.session(runtime)
+            let ids = try prompt.tokens(for: session)
+            let m = session.model
             let capacity = min(m.config.max_position_embeddings, ids.count + maxTokens)
             guard ids.count <= m.config.max_position_embeddings else {
                 throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(m.config.max_position_embeddings)")
             }
-            try runtime.prepare(m, tokens: ids.count, logitRows: 1)
-            defer { runtime.report(clock, model: m) }
-            let tokenizer = try? Tokenizers.tokenizer(for: loaded)
+            let options = try session.plan(tokens: ids.count, logitRows: 1)
+            defer { runtime.report(clock, session: session) }
+            let tokenizer = session.hasTokenizer ? try session.tokenizer() : nil
             let eos = tokenizer?.eosId ?? m.config.eos_token_id
             let cache = m.makeCache(sequences: 1, capacity: capacity)
-            var logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]])[0][0]
+            var logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]], options: options)[0][0]
             var generated: [Int] = []
             var stop = "max_tokens"
             while generated.count < maxTokens {
@@ -56,12 +57,12 @@ struct GenerateCommand: ParsableCommand {
                     if generated.count < maxTokens { stop = "context_full" }
                     break
                 }
-                logits = try m.forward([[next]], cache: cache, logitsAt: [[0]])[0][0]
+                logits = try m.forward([[next]], cache: cache, logitsAt: [[0]], options: options)[0][0]
             }
             if stop == "context_full" {
                 FileHandle.standardError.write(Data("note: stopped after \(generated.count) of --max-tokens \(maxTokens): the prompt and the generated tokens fill the model's context (max_position_embeddings \(m.config.max_position_embeddings))\n".utf8))
             }
-            let text = (try? tokenizer?.decode(generated)) ?? nil
+            let text = try tokenizer?.decode(generated)
             if output.json {
                 var obj: [String: Any] = ["ids": ids, "generated": generated, "stopped": stop]
                 if let text { obj["text"] = text }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismSession
 import PrismSupport
 import Prisms
 
@@ -39,15 +40,16 @@ struct LensCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let clock = RuntimeOptions.Clock()
-            let loaded = try model.load()
-            defer { runtime.report(clock, model: loaded.model) }
+            let session = try model.session(runtime)
+            defer { runtime.report(clock, session: session) }
             // The readout over the vocabulary at every point is planned with the forward pass.
-            let readout = LogitLens.readoutBytes(loaded.model.config)
-            let (source, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime,
-                                                              extraBytes: { _ in readout })
-            let ts = try TargetOptions.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: [])
-            let points = try LogitLens(prism: Prism(model: loaded.model)).run(source, position: p, targets: ts, mode: norm, top: top)
-            let tok = try? Tokenizers.tokenizer(for: loaded)
+            let readout = LogitLens.readoutBytes(session.model.config)
+            let (source, ids, p, options) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position,
+                                                                       extraBytes: { _ in readout })
+            let ts = try session.targets(ids: targetIds, tokens: targetTokens, diffs: [], style: .quoted)
+            let points = try LogitLens(prism: Prism(model: session.model)).run(source, position: p, targets: ts, mode: norm, top: top,
+                                                                               streamWeights: options.streamWeights)
+            let tok = session.hasTokenizer ? try session.tokenizer() : nil
             func piece(_ id: Int) -> String { tok?.piece(for: id) ?? "#\(id)" }
             if output.json {
                 try JSONOut.print([
@@ -121,11 +123,11 @@ struct PathsCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let clock = RuntimeOptions.Clock()
-            let loaded = try model.load()
-            defer { runtime.report(clock, model: loaded.model) }
-            let (src, ids, p) = try ActivationInput.source(loaded, prompt: prompt, acts: at.acts, position: at.position, runtime: runtime)
-            let ts = try targets.resolve(loaded)
-            let prism = Prism(model: loaded.model)
+            let session = try model.session(runtime)
+            defer { runtime.report(clock, session: session) }
+            let (src, ids, p, _) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position)
+            let ts = try targets.resolve(session)
+            let prism = Prism(model: session.model)
             let paths: [PathDecomposition]
             let maps: [FrozenMap]
             if let head, let source {
@@ -136,8 +138,7 @@ struct PathsCommand: ParsableCommand {
                 paths = try prism.neuronPath(src, position: p, layer: layer, neuron: neuron ?? 0, targets: ts)
                 maps = try prism.neuronMaps(src, position: p, layer: layer, neuron: neuron ?? 0, targets: ts)
             }
-            let tok = try? Tokenizers.tokenizer(for: loaded)
-            let applied = try applyTo.map { try TargetOptions.single($0, tok) }
+            let applied = try applyTo.map { try session.singleToken($0) }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
             let frozen = Decomposition.frozen + ["per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"]
             if output.json {

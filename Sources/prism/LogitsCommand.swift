@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismSession
 import Prisms
 import PrismSupport
 
@@ -38,14 +39,14 @@ struct LogitsCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let clock = RuntimeOptions.Clock()
-            let loaded = try model.load()
-            let ids = try prompt.tokens(for: loaded)
-            let m = loaded.model
+            let session = try model.session(runtime)
+            let ids = try prompt.tokens(for: session)
+            let m = session.model
             let wanted = full ? Array(ids.indices) : [ids.count - 1]
-            try runtime.prepare(m, tokens: ids.count, logitRows: wanted.count)
-            defer { runtime.report(clock, model: m) }
+            let options = try session.plan(tokens: ids.count, logitRows: wanted.count)
+            defer { runtime.report(clock, session: session) }
             let cache = m.makeCache(sequences: 1, capacity: ids.count)
-            let logits = try m.forward([ids], cache: cache, logitsAt: [wanted])[0]
+            let logits = try m.forward([ids], cache: cache, logitsAt: [wanted], options: options)[0]
             guard let last = logits.last else { throw PrismError("no logits computed") }
             let best = TopK.largest(last, k: top)
             let nans = TopK.nanCount(last[...])
@@ -58,7 +59,7 @@ struct LogitsCommand: ParsableCommand {
                 if full { obj["logits"] = logits.map { $0.map(Double.init) } }
                 try JSONOut.print(obj)
             } else {
-                let pieces = try? Tokenizers.tokenizer(for: loaded)
+                let pieces = session.hasTokenizer ? try session.tokenizer() : nil
                 if nans > 0 {
                     print("logits contain NaN at \(nans) of \(last.count) vocabulary entries at position \(ids.count - 1) (NaN weights?); NaN is not ranked")
                 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismSession
 import Prisms
 import PrismSupport
 
@@ -10,6 +11,11 @@ struct ModelOptions: ParsableArguments {
     var model: String
 
     func load() throws -> LoadedModel { try LoadedModel.open(model) }
+
+    /// The model opened for this command's runs, under its budget and route.
+    func session(_ runtime: RuntimeOptions) throws -> PrismSession {
+        PrismSession(loaded: try load(), budget: runtime.budget, route: runtime.route)
+    }
 }
 
 /// `--prompt TEXT` or `--ids 2,651,6037`: exactly one.
@@ -36,14 +42,9 @@ struct PromptOptions: ParsableArguments {
         }
     }
 
-    /// The token ids of the prompt, tokenizing text with the model's tokenizer.
-    func tokens(for loaded: LoadedModel) throws -> [Int] {
-        if isEmpty { throw PrismError("give the prompt with --prompt TEXT or --ids 2,651,...") }
-        if let ids { return try Self.parseIds(ids) }
-        if let prompt, prompt.isEmpty { throw PrismError("empty prompt: give some text with --prompt") }
-        let tokenizer = try Tokenizers.tokenizer(for: loaded)
-        let ids = tokenizer.encode(prompt ?? "")
-        return ids
+    /// The token ids of the prompt, tokenizing text with the session's tokenizer.
+    func tokens(for session: PrismSession) throws -> [Int] {
+        try session.tokens(text: prompt, ids: try ids.map(Self.parseIds))
     }
 }
 
@@ -70,28 +71,29 @@ enum ActivationInput {
     /// `lastPositionOnly`: the caller only decomposes position p (keep p's rows, not every position's).
     /// `extraBytes(p)`: what the caller allocates afterwards for position p (a lens readout, a
     /// decomposition and its output), counted in the memory plan.
-    static func source(_ loaded: LoadedModel, prompt: PromptOptions, acts: String?, position: Int, runtime: RuntimeOptions,
+    static func source(_ session: PrismSession, prompt: PromptOptions, acts: String?, position: Int,
                        lastPositionOnly: Bool = false, extraBytes: (_ position: Int) -> Int = { _ in 0 })
-        throws -> (source: ActivationSource, ids: [Int], position: Int) {
+        throws -> (source: ActivationSource, ids: [Int], position: Int, options: RunOptions) {
         if let acts {
             let stored = try StoredActivations(path: acts)
-            try stored.check(against: loaded)
+            try stored.check(against: session.loaded)
             // No forward pass, but the prisms still read weights (the unembedding, W_O, W_down) and
             // the mapped store: plan them too, so the weights stream when the budget asks for it.
-            if !prompt.isEmpty, try prompt.tokens(for: loaded) != stored.tokenIds {
+            if !prompt.isEmpty, try prompt.tokens(for: session) != stored.tokenIds {
                 throw PrismError("the prompt differs from the one stored in \(acts); leave --prompt/--ids out to use the stored one")
             }
             let p = try Prism.resolve(position: position, count: stored.tokenIds.count)
-            try runtime.prepare(loaded.model, tokens: 0, extraBytes: extraBytes(p) + stored.reader.file.size, logitRows: 1)
-            return (stored, stored.tokenIds, p)
+            let options = try session.plan(tokens: 0, extraBytes: extraBytes(p) + stored.reader.file.size, logitRows: 1)
+            return (stored, stored.tokenIds, p, options)
         }
-        let ids = try prompt.tokens(for: loaded)
+        let ids = try prompt.tokens(for: session)
         let p = try Prism.resolve(position: position, count: ids.count)
-        let recorded = lastPositionOnly ? PositionRecorder.bytesPerPrompt(tokens: p + 1, config: loaded.model.config)
-                                        : RuntimeOptions.recordedBytes(loaded.model, tokens: p + 1)
-        try runtime.prepare(loaded.model, tokens: p + 1, extraBytes: recorded + extraBytes(p), logitRows: 1)
-        let (source, _) = lastPositionOnly ? try loaded.model.recordLastPosition(Array(ids[...p]))
-                                           : try loaded.model.record(Array(ids[...p]), decomposedAtLast: true)
-        return (source, ids, p)
+        let model = session.model
+        let recorded = lastPositionOnly ? PositionRecorder.bytesPerPrompt(tokens: p + 1, config: model.config)
+                                        : PrismSession.recordedBytes(model, tokens: p + 1)
+        let options = try session.plan(tokens: p + 1, extraBytes: recorded + extraBytes(p), logitRows: 1)
+        let (source, _) = lastPositionOnly ? try model.recordLastPosition(Array(ids[...p]), options: options)
+                                           : try model.record(Array(ids[...p]), decomposedAtLast: true, options: options)
+        return (source, ids, p, options)
     }
 }

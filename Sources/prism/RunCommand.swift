@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismSession
 import PrismSupport
 
 struct RunCommand: ParsableCommand {
@@ -35,14 +36,16 @@ struct RunCommand: ParsableCommand {
         try CLI.guarded {
             try Outputs.checkFile(output, force: force, inputs: [model.model])
             let clock = RuntimeOptions.Clock()
-            let loaded = try model.load()
-            let ids = try prompt.tokens(for: loaded)
-            let m = loaded.model
+            let session = try model.session(runtime)
+            let loaded = session.loaded
+            let ids = try prompt.tokens(for: session)
+            let m = session.model
             // Activations go to disk as they are produced: only the scratch is planned.
-            try runtime.prepare(m, tokens: ids.count, logitRows: 1)
-            defer { runtime.report(clock, model: m) }
+            let options = try session.plan(tokens: ids.count, logitRows: 1)
+            defer { runtime.report(clock, session: session) }
             let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.num_hidden_layers), force: force)
-            let logits = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder)
+            let logits = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
+                                   options: options)
             try recorder.finish(model: loaded, ids: ids)
             let size = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
             let top = logits[0].first.map { l in l.indices.max { l[$0] < l[$1] } ?? 0 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import PrismKernels
 import PrismModel
+import PrismSession
 import PrismSupport
 
 /// `--max-memory SIZE` and `--stats`, on every command that runs the model.
@@ -24,30 +26,24 @@ struct RuntimeOptions: ParsableArguments {
 
     var budget: Int? { maxMemory.flatMap { try? ByteSize.parse($0) } }
 
-    /// Plans the run and sets the model's weight streaming; throws when the budget is too small.
-    @discardableResult
-    func prepare(_ model: GemmaModel, tokens: Int, extraBytes: Int = 0, logitRows: Int = 0) throws -> MemoryPlan {
-        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, extraBytes: extraBytes, logitRows: logitRows)
-        model.apply(plan)
-        model.activationRoute = exactActivations ? .exact : .int8
-        return plan
-    }
-
-    /// Activations recorded for the prisms when decomposing a prompt of `tokens` tokens.
-    static func recordedBytes(_ model: GemmaModel, tokens: Int) -> Int {
-        tokens * MemoryPlan.recordedPerToken(model.config, tokens: tokens)
-    }
+    /// How products with int8 weights treat activations.
+    var route: ActivationRoute { exactActivations ? .exact : .int8 }
 
     final class Clock {
         let start = Date()
     }
 
-    func report(_ clock: Clock, model: GemmaModel?, extra: String = "") {
+    /// With `--stats`: time, peak RSS, and what the session's runs read.
+    func report(_ clock: Clock, session: PrismSession?, extra: String = "") {
         guard stats else { return }
         let seconds = Date().timeIntervalSince(clock.start)
-        var line = "stats: \(String(format2: seconds)) s, peak RSS \(ByteSize.format(ResourceUsage.peakRSS))"
-        if let model { line += ", weight bytes read \(ByteSize.format(model.weightBytesRead))\(model.streamWeights ? " (streamed; \(model.residentLayers) of \(model.config.num_hidden_layers) layers kept resident)" : "")" }
-        if let budget { line += ", budget \(ByteSize.format(budget))" }
+        var line: String
+        if let session {
+            line = session.statsLine(seconds: seconds)
+        } else {
+            line = "stats: \(String(format2: seconds)) s, peak RSS \(ByteSize.format(ResourceUsage.peakRSS))"
+            if let budget { line += ", budget \(ByteSize.format(budget))" }
+        }
         fflush(stdout)
         FileHandle.standardError.write(Data((line + extra + "\n").utf8))
     }

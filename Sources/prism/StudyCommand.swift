@@ -20,9 +20,9 @@ extension RuntimeOptions {
     /// A study's context under this budget: the smallest run (one token) must fit, or nothing can;
     /// each of the study's forward passes is then planned by the context.
     func studyContext(_ model: ModelOptions) throws -> StudyContext {
-        let loaded = try model.load()
-        try prepare(loaded.model, tokens: 1)
-        return try StudyContext(loaded: loaded, budget: budget)
+        let session = try model.session(self)
+        _ = try session.plan(tokens: 1)
+        return try StudyContext(session: session)
     }
 }
 
@@ -92,7 +92,7 @@ struct CapitalsStudyCommand: ParsableCommand {
             try out.check("capitals", model: model)
             let clock = RuntimeOptions.Clock()
             let ctx = try runtime.studyContext(model)
-            defer { runtime.report(clock, model: ctx.model) }
+            defer { runtime.report(clock, session: ctx.session) }
             let dir = out.directory("capitals")
             let r = try s.run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)")
@@ -141,7 +141,7 @@ struct AdditionStudyCommand: ParsableCommand {
             try out.check("addition", model: model)
             let clock = RuntimeOptions.Clock()
             let ctx = try runtime.studyContext(model)
-            defer { runtime.report(clock, model: ctx.model) }
+            defer { runtime.report(clock, session: ctx.session) }
             let dir = out.directory("addition")
             let r = try s.run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)")
@@ -165,7 +165,7 @@ struct DigitsStudyCommand: ParsableCommand {
             try out.check("digits", model: model)
             let clock = RuntimeOptions.Clock()
             let ctx = try runtime.studyContext(model)
-            defer { runtime.report(clock, model: ctx.model) }
+            defer { runtime.report(clock, session: ctx.session) }
             let dir = out.directory("digits")
             let r = try DigitsStudy().run(ctx, output: dir, force: out.force)
             print("wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PrismModel
+import PrismSession
 import PrismSupport
 import PrismTokenizer
 import Prisms
@@ -26,42 +27,13 @@ struct TargetOptions: ParsableArguments {
     /// How many targets were given (before resolving them).
     var count: Int { targetIds.count + targetTokens.count + targetDiffs.count / 2 }
 
-    func resolve(_ loaded: LoadedModel) throws -> [Target] {
-        try Self.resolve(loaded, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
-    }
-
     /// Targets in the order given: ids, then texts, then differences.
-    static func resolve(_ loaded: LoadedModel, ids targetIds: [Int], tokens targetTokens: [String], diffs targetDiffs: [String]) throws -> [Target] {
-        var out: [Target] = []
-        // Labels use the tokenizer when the model has one; only text targets require it.
-        let tokenizer = try? Tokenizers.tokenizer(for: loaded)
-        func label(_ id: Int) -> String { tokenizer?.piece(for: id).map(Display.quote) ?? "#\(id)" }
-        for id in targetIds {
-            guard id >= 0, id < loaded.model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(loaded.model.vocab))") }
-            out.append(.token(id, label: label(id)))
-        }
-        for text in targetTokens {
-            let id = try Self.single(text, tokenizer)
-            out.append(.token(id, label: label(id)))
-        }
-        var i = 0
-        while i + 1 < targetDiffs.count {
-            let a = try Self.single(targetDiffs[i], tokenizer), b = try Self.single(targetDiffs[i + 1], tokenizer)
-            out.append(.difference(a, b, label: "\(label(a)) - \(label(b))"))
-            i += 2
-        }
-        return out
+    func resolve(_ session: PrismSession) throws -> [Target] {
+        try session.targets(ids: targetIds, tokens: targetTokens, diffs: Self.pairs(targetDiffs), style: .quoted)
     }
 
-    /// `#123` is an id; anything else is text that must tokenize to exactly one token.
-    static func single(_ text: String, _ tokenizer: GemmaTokenizer?) throws -> Int {
-        if text.hasPrefix("#"), let id = Int(text.dropFirst()) { return id }
-        guard let tokenizer else { throw PrismError("target '\(text)' is text but the model has no tokenizer; give its id as #ID") }
-        let ids = tokenizer.encode(text, addBos: false)
-        guard ids.count == 1 else {
-            let pieces = ids.map { tokenizer.piece(for: $0) ?? "?" }.joined(separator: "|")
-            throw PrismError("target '\(text)' is \(ids.count) tokens (\(pieces)), not one; give a single token or its id")
-        }
-        return ids[0]
+    /// `--target-diff A B --target-diff C D` as pairs.
+    static func pairs(_ flat: [String]) -> [(String, String)] {
+        stride(from: 0, to: flat.count - 1, by: 2).map { (flat[$0], flat[$0 + 1]) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismSession
 import PrismSupport
 import PrismTokenizer
 
@@ -19,7 +20,7 @@ struct TokenizerSource: ParsableArguments {
             return try GemmaTokenizer(path: p)
         }
         if model.hasSuffix(".json") { return try GemmaTokenizer(path: model) }
-        return try Tokenizers.tokenizer(for: try LoadedModel.open(model))
+        return try PrismSession(path: model).tokenizer()
     }
 }
 

@@ -39,8 +39,9 @@ final class ConvertTests: XCTestCase {
 
     func allLogits(_ path: String, _ seqs: [[Int]], route: ActivationRoute = .exact) throws -> [[[Float]]] {
         let m = try LoadedModel.open(path).model
-        m.activationRoute = route
-        return try seqs.map { ids in try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [Array(ids.indices)])[0] }
+        return try seqs.map { ids in
+            try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [Array(ids.indices)], options: RunOptions(route: route))[0]
+        }
     }
 
     /// `--weights f32` reproduces the Hugging Face directory's logits (<= 1e-6 relative).
@@ -91,7 +92,6 @@ final class ConvertTests: XCTestCase {
     /// run on fp32 activations at the decomposed position (only there, or everywhere).
     func testInt8ModelDecompositionsClose() throws {
         let m = try LoadedModel.open(try convert("tiny-f32", .int8)).model
-        m.activationRoute = .int8
         let ids = try sequences("tiny-f32")[2]
         for onlyLast in [true, false] {
             let (source, _) = try m.record(ids, decomposedAtLast: onlyLast)

@@ -26,8 +26,7 @@ final class LensReadoutTests: XCTestCase {
             // Tiles that do and do not divide the vocabulary, one row, and the whole vocabulary;
             // streamed (each tile's pages released once read) and not.
             for (tile, stream) in [(100, false), (V / 3 + 1, true), (1, false), (V, true), (8192, false)] {
-                model.streamWeights = stream
-                let top = lens.readoutTop(normed, points: points, k: k, tileRows: tile)
+                let top = lens.readoutTop(normed, points: points, k: k, tileRows: tile, streamWeights: stream)
                 XCTAssertEqual(top.count, points)
                 for i in 0..<points {
                     let want = TopK.largest(logits[(i * V)..<((i + 1) * V)], k: k)
@@ -35,7 +34,6 @@ final class LensReadoutTests: XCTestCase {
                     for (a, b) in zip(top[i], want) { XCTAssertEqual(a.logit, b.logit, accuracy: 1e-4 * max(1, abs(b.logit))) }
                 }
             }
-            model.streamWeights = false
         }
     }
 }

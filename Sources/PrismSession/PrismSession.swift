@@ -1,0 +1,172 @@
+import Foundation
+import PrismKernels
+import PrismModel
+import PrismSupport
+import PrismTokenizer
+import Prisms
+
+/// One model opened for a piece of work, and the pipeline every caller runs through it:
+/// open -> tokenize -> resolve targets -> plan memory -> forward + record -> prisms.
+/// The CLI commands, the studies, the batch runner and the bench are thin callers of it
+/// (gemma.cpp's `Gemma` object; the per-call `RunOptions` are its `RuntimeConfig`).
+///
+/// - The model path is opened once; the tokenizer is parsed once, on first use (never when
+///   token ids are given and no labels are needed), and a corrupt one is an error, never a
+///   silent fallback to `#id` labels.
+/// - Targets are resolved in one place, with one wording for every error.
+/// - Every forward pass is planned against the budget from each allocation's own size, and
+///   runs with the options the plan gives; what the runs read is summed in `meter`.
+public final class PrismSession {
+    public let loaded: LoadedModel
+    public var model: GemmaModel { loaded.model }
+    /// The memory budget in bytes (`--max-memory`); nil: none.
+    public let budget: Int?
+    /// How products with int8 weights treat activations (`--exact-activations`).
+    public let route: ActivationRoute
+    /// Weight bytes read by every run of this session (`--stats`).
+    public let meter = RunMeter()
+    /// The plan of the latest run (`--stats` says whether weights were streamed).
+    public private(set) var lastPlan: MemoryPlan?
+    private var parsedTokenizer: GemmaTokenizer?
+
+    public init(loaded: LoadedModel, budget: Int? = nil, route: ActivationRoute = .int8) {
+        self.loaded = loaded
+        self.budget = budget
+        self.route = route
+    }
+
+    /// Opens a Hugging Face directory or a converted `.prism` file.
+    /// - Throws: `PrismError` when the path is missing or not a model.
+    public convenience init(path: String, budget: Int? = nil, route: ActivationRoute = .int8) throws {
+        self.init(loaded: try LoadedModel.open(path), budget: budget, route: route)
+    }
+
+    // MARK: tokens
+
+    /// Whether the model ships a tokenizer.
+    public var hasTokenizer: Bool { loaded.tokenizerJSON != nil }
+
+    /// The model's tokenizer, parsed on first use and kept for the session.
+    /// - Throws: `PrismError` when the model has none, or when it is malformed.
+    public func tokenizer() throws -> GemmaTokenizer {
+        if let parsedTokenizer { return parsedTokenizer }
+        guard let bytes = loaded.tokenizerJSON else {
+            throw PrismError("\(loaded.path) has no tokenizer.json; give token ids with --ids")
+        }
+        let t = try GemmaTokenizer(jsonBytes: bytes)
+        parsedTokenizer = t
+        return t
+    }
+
+    /// The prompt's token ids: `ids` as given, or `text` tokenized (with `<bos>`).
+    /// - Throws: `PrismError` for an empty prompt, or text without a tokenizer.
+    public func tokens(text: String?, ids: [Int]?) throws -> [Int] {
+        if let ids { return ids }
+        guard let text else { throw PrismError("give the prompt with --prompt TEXT or --ids 2,651,...") }
+        if text.isEmpty { throw PrismError("empty prompt: give some text with --prompt") }
+        return try tokenizer().encode(text)
+    }
+
+    /// The SentencePiece piece of every id (`?` for an id the vocabulary lacks), or nil when the
+    /// model has no tokenizer.
+    /// - Throws: `PrismError` when the model's tokenizer is malformed.
+    public func pieces(_ ids: [Int]) throws -> [String]? {
+        guard hasTokenizer else { return nil }
+        let t = try tokenizer()
+        return ids.map { t.piece(for: $0) ?? "?" }
+    }
+
+    // MARK: targets
+
+    /// How a target's label spells its tokens.
+    public enum LabelStyle: Sendable {
+        /// The piece as the command line shows it: quoted, `▁` as a space (`" Paris"`).
+        case quoted
+        /// The raw SentencePiece piece (`▁Paris`), as batch lines have it.
+        case piece
+    }
+
+    /// `#123` is an id; any other text must tokenize to exactly one token.
+    /// - Throws: `PrismError` naming the pieces when it is several tokens, or when an id is
+    ///   outside the vocabulary.
+    public func singleToken(_ text: String) throws -> Int {
+        if text.hasPrefix("#"), let id = Int(text.dropFirst()) { return try checkedId(id) }
+        guard hasTokenizer else { throw PrismError("target '\(text)' is text but the model has no tokenizer; give its id as #ID") }
+        let t = try tokenizer()
+        let ids = t.encode(text, addBos: false)
+        guard ids.count == 1 else {
+            let pieces = ids.map { t.piece(for: $0) ?? "?" }.joined(separator: "|")
+            throw PrismError("target '\(text)' is \(ids.count) tokens (\(pieces)), not one; give a single token or its id")
+        }
+        return ids[0]
+    }
+
+    func checkedId(_ id: Int) throws -> Int {
+        guard id >= 0, id < model.vocab else { throw PrismError("target id \(id) is outside the vocabulary (0..<\(model.vocab))") }
+        return id
+    }
+
+    /// A token's label in `style` (`#id` when the model has no tokenizer).
+    /// - Throws: `PrismError` when the model's tokenizer is malformed.
+    public func label(_ id: Int, style: LabelStyle) throws -> String {
+        guard hasTokenizer, let piece = try tokenizer().piece(for: id) else { return "#\(id)" }
+        switch style {
+        case .quoted: return Display.quote(piece)
+        case .piece: return piece
+        }
+    }
+
+    /// Targets in the order given: ids, then texts, then differences (pairs of text or `#id`).
+    /// - Throws: `PrismError` for an id outside the vocabulary or a text that is not one token.
+    public func targets(ids: [Int], tokens: [String], diffs: [(String, String)], style: LabelStyle) throws -> [Target] {
+        var out: [Target] = []
+        for id in ids { out.append(.token(try checkedId(id), label: try label(id, style: style))) }
+        for text in tokens {
+            let id = try singleToken(text)
+            out.append(.token(id, label: try label(id, style: style)))
+        }
+        for (a, b) in diffs {
+            let x = try singleToken(a), y = try singleToken(b)
+            out.append(.difference(x, y, label: "\(try label(x, style: style)) - \(try label(y, style: style))"))
+        }
+        return out
+    }
+
+    // MARK: running
+
+    /// Plans a forward pass of `tokens` tokens in flight that keeps `extraBytes` besides (recorded
+    /// activations, decompositions, caches) and `logitRows` rows of full-vocabulary logits.
+    /// - Returns: the options the run must use (streaming as the plan decided).
+    /// - Throws: `PrismError` naming the minimum when the budget is too small.
+    public func plan(tokens: Int, extraBytes: Int = 0, logitRows: Int = 0) throws -> RunOptions {
+        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, extraBytes: extraBytes, logitRows: logitRows)
+        lastPlan = plan
+        return RunOptions(plan: plan, route: route, meter: meter)
+    }
+
+    /// Runs one prompt (up to and including `position`) and keeps what decomposing `position`
+    /// needs: only that position's rows when `lastPositionOnly` (what `decompose` reads), else
+    /// every position exact (paths and lenses at any position).
+    /// - Returns: the activations and the logits of the last position.
+    public func record(_ ids: [Int], lastPositionOnly: Bool, extraBytes: Int = 0) throws -> (source: ActivationSource, lastLogits: [Float]) {
+        let options = try plan(tokens: ids.count, extraBytes: Self.recordedBytes(model, tokens: ids.count) + extraBytes, logitRows: 1)
+        return lastPositionOnly ? try model.recordLastPosition(ids, options: options)
+                                : try model.record(ids, decomposedAtLast: true, options: options)
+    }
+
+    /// Activations recorded for the prisms when decomposing a prompt of `tokens` tokens.
+    public static func recordedBytes(_ model: GemmaModel, tokens: Int) -> Int {
+        tokens * MemoryPlan.recordedPerToken(model.config, tokens: tokens)
+    }
+
+    /// One `--stats` line: time, peak RSS, weight bytes read, streaming, budget.
+    public func statsLine(seconds: Double) -> String {
+        var line = "stats: \(String(format2: seconds)) s, peak RSS \(ByteSize.format(ResourceUsage.peakRSS))"
+        line += ", weight bytes read \(ByteSize.format(meter.weightBytesRead))"
+        if let plan = lastPlan, plan.streamWeights {
+            line += " (streamed; \(plan.residentLayers) of \(model.config.num_hidden_layers) layers kept resident)"
+        }
+        if let budget { line += ", budget \(ByteSize.format(budget))" }
+        return line
+    }
+}

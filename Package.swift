@@ -13,7 +13,11 @@ import PackageDescription
 //   PrismPlots    SVG figures and self-contained HTML reports
 //   PrismStudies  the article's studies (capitals, addition, digits) as reports
 //   prism         the command-line tool
-let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// -Ounchecked (no overflow, bounds or precondition traps) only for the kernels: their inner loops
+// are over shapes the callers have already checked. Every module that reads outside input
+// (files, prompts, batch lines, tokenizer.json) keeps the checks and builds with plain -O.
+// The fuzz package (Fuzz/, tools/fuzz) builds in release too, so it tests these same flags.
+let kernelsRelease: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "logit-prisms",
@@ -35,14 +39,14 @@ let package = Package(
         .target(name: "CPrismKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "PrismSupport"),
         .target(name: "PrismFormats", dependencies: ["PrismSupport", "CLZ4"]),
-        .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: release),
-        .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: release),
-        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
-        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"], swiftSettings: release),
-        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
-        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: release),
+        .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: kernelsRelease),
+        .target(name: "PrismTokenizer", dependencies: ["PrismSupport"]),
+        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"]),
+        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"]),
+        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"]),
+        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"]),
         .target(name: "PrismPlots"),
-        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"], swiftSettings: release),
+        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots"]),
         .executableTarget(name: "prism", dependencies: [
             "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

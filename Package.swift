@@ -9,11 +9,16 @@ import PackageDescription
 //   PrismModel    Gemma config, weights and the forward pass that records activations
 //   PrismConvert  checkpoint -> .prism conversion (streaming, quantizing)
 //   Prisms        the logit decompositions
+//   PrismSession  the pipeline every caller runs: open once, tokenizer once, targets, plans
 //   PrismBatch    memory-budgeted, resumable, shardable batch jobs
 //   PrismPlots    SVG figures and self-contained HTML reports
 //   PrismStudies  the article's studies (capitals, addition, digits) as reports
 //   prism         the command-line tool
-let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// -Ounchecked (no overflow, bounds or precondition traps) only for the kernels: their inner loops
+// are over shapes the callers have already checked. Every module that reads outside input
+// (files, prompts, batch lines, tokenizer.json) keeps the checks and builds with plain -O.
+// The fuzz package (Fuzz/, tools/fuzz) builds in release too, so it tests these same flags.
+let kernelsRelease: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "logit-prisms",
@@ -36,15 +41,15 @@ let package = Package(
         .target(name: "CPrismFiles"),
         .target(name: "PrismSupport", dependencies: ["CPrismFiles"]),
         .target(name: "PrismFormats", dependencies: ["PrismSupport", "CLZ4"]),
-        .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: release),
-        .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: release),
-        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: release),
-        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"], swiftSettings: release),
-        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: release),
+        .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: kernelsRelease),
+        .target(name: "PrismTokenizer", dependencies: ["PrismSupport"]),
+        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"]),
+        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"]),
+        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"]),
         .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"]),
-        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"], swiftSettings: release),
+        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"]),
         .target(name: "PrismPlots"),
-        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"], swiftSettings: release),
+        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"]),
         .executableTarget(name: "prism", dependencies: [
             "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch", "PrismSession",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -2,7 +2,9 @@
 import PackageDescription
 
 // libFuzzer targets for every parser of outside data (issue 9). Build and run with tools/fuzz:
-//   swift build -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+// In release the parsers get the flags `prism` ships with (../Package.swift: -O, checked, and
+// -Ounchecked in PrismKernels only), so the fuzzers test what ships, plus the sanitizers.
 // Each target is an executable whose LLVMFuzzerTestOneInput hands the bytes to one parser.
 let package = Package(
     name: "logit-prisms-fuzz",

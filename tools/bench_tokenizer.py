@@ -14,7 +14,7 @@
    runs it on the same files, checks its ids equal HF's, and prints both side by side.
 
 Usage: python3 tools/bench_tokenizer.py [--vocab 256000] [--train-mb 40] [--text-mb 5] [--runs 5]
-                                        [--tokenizer path/to/tokenizer.json]
+                                        [--tokenizer path/to/tokenizer.json] [--unchecked]
 """
 import argparse
 import glob
@@ -174,7 +174,7 @@ do {
 
 PACKAGE = '''// swift-tools-version:6.0
 import PackageDescription
-let release: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+let release: [SwiftSetting] = [%s]
 let package = Package(
     name: "tokbench",
     targets: [
@@ -187,8 +187,10 @@ let package = Package(
 '''
 
 
-def build_runner(workdir):
-    pkg = os.path.join(workdir, "swiftpkg")
+def build_runner(workdir, unchecked=False):
+    """The runner, with PrismTokenizer built as Package.swift builds it (plain -O, checked), or with
+    -Ounchecked (as before issue 14) to compare."""
+    pkg = os.path.join(workdir, "swiftpkg-unchecked" if unchecked else "swiftpkg")
     os.makedirs(os.path.join(pkg, "Sources", "tokbench"), exist_ok=True)
     for name in ("PrismSupport", "PrismTokenizer"):
         link = os.path.join(pkg, "Sources", name)
@@ -196,7 +198,7 @@ def build_runner(workdir):
             os.remove(link)
         os.symlink(os.path.join(ROOT, "Sources", name), link)
     with open(os.path.join(pkg, "Package.swift"), "w") as f:
-        f.write(PACKAGE)
+        f.write(PACKAGE % ('.unsafeFlags(["-Ounchecked"], .when(configuration: .release))' if unchecked else ""))
     with open(os.path.join(pkg, "Sources", "tokbench", "main.swift"), "w") as f:
         f.write(RUNNER)
     t0 = time.time()
@@ -220,6 +222,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workdir", default="/tmp/prism-tokbench")
     ap.add_argument("--tokenizer", help="an existing tokenizer.json (e.g. gemma-2b's) instead of training one")
+    ap.add_argument("--unchecked", action="store_true",
+                    help="build PrismTokenizer with -Ounchecked (the pre-issue-14 flags) to compare with the shipped -O")
     args = ap.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
 
@@ -255,7 +259,7 @@ def main():
     hf = {"load": median(loads), "encode": median(encodes), "encode_cpu": median(encode_cpu),
           "lines": median(line_times), "decode": hf_decode}
 
-    runner = build_runner(args.workdir)
+    runner = build_runner(args.workdir, args.unchecked)
     ids_path = os.path.join(args.workdir, "swift-ids.bin")
     res = subprocess.run([runner, tok_path, text_path, str(args.runs), ids_path], capture_output=True, text=True)
     if res.returncode != 0:

@@ -5,8 +5,9 @@ import PrismSupport
 /// take seconds); small members become `JSONValue`s. Strings come out as UTF-8 bytes, never as
 /// Swift `String`s, so canonically-equivalent keys stay distinct.
 ///
-/// Every read checks `pos < count` itself: the module is built with -Ounchecked, so an
-/// out-of-range subscript on a malformed file must be impossible, not merely trapped.
+/// Every read checks `pos < count` itself: `base` is a raw pointer, whose subscript is never
+/// bounds-checked (whatever the optimisation flags), so an out-of-range read on a malformed file
+/// must be impossible, not merely trapped.
 struct JSONReader {
     let base: UnsafePointer<UInt8>
     let count: Int

@@ -3,11 +3,12 @@
 # outputs byte for byte: decompose --json (summary and full), --csv/--npy sets, batch lines,
 # lens, paths, logits, tokenize, and the three studies' folders. For refactors that must not
 # change behaviour (issue 15). Usage: tools/compare_outputs.sh OLD_PRISM NEW_PRISM [MODEL]
+# (KEEP=1 keeps the work folder; exit status 1 when anything differs.)
 set -euo pipefail
-old=$1 new=$2 model=${3:-models/tiny-gemma.prism}
+old=$(realpath "$1") new=$(realpath "$2") model=${3:-models/tiny-gemma.prism}
 root=$(pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 printf '%s\n' \
   '{"id": "fr", "prompt": "The capital of France is", "targets": [" Paris", " Rome"], "target_diffs": [[" Paris", " London"]]}' \
   '{"id": "add", "prompt": "7+2=", "targets": ["9"]}' \

@@ -35,9 +35,17 @@ struct StudyOutputOptions: ParsableArguments {
 
     func directory(_ name: String) -> String { output ?? "study-\(name)" }
 
-    /// Refuses a folder the study may not write, before the study runs.
-    func check(_ name: String, model: ModelOptions) throws {
-        try Outputs.checkSet(directory(name), force: force, inputs: [model.model])
+    /// Runs study `name` the same way for every study: the output folder checked before any
+    /// work, the model opened under the budget, `--stats` reported at the end.
+    /// - Returns: the study's result and the folder it wrote.
+    func run<R>(_ name: String, model: ModelOptions, runtime: RuntimeOptions,
+                _ study: (_ ctx: StudyContext, _ dir: String, _ force: Bool) throws -> R) throws -> (result: R, dir: String) {
+        let dir = directory(name)
+        try Outputs.checkSet(dir, force: force, inputs: [model.model])
+        let clock = RuntimeOptions.Clock()
+        let ctx = try runtime.studyContext(model)
+        defer { runtime.report(clock, session: ctx.session) }
+        return (try study(ctx, dir, force), dir)
     }
 }
 
@@ -89,12 +97,7 @@ struct CapitalsStudyCommand: ParsableCommand {
                     return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
                 }
             }
-            try out.check("capitals", model: model)
-            let clock = RuntimeOptions.Clock()
-            let ctx = try runtime.studyContext(model)
-            defer { runtime.report(clock, session: ctx.session) }
-            let dir = out.directory("capitals")
-            let r = try s.run(ctx, output: dir, force: out.force)
+            let (r, dir) = try out.run("capitals", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
             print("wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)")
         }
     }
@@ -138,12 +141,7 @@ struct AdditionStudyCommand: ParsableCommand {
             s.example = (ab[0], ab[1])
             s.neurons = neurons
             s.layer = layer
-            try out.check("addition", model: model)
-            let clock = RuntimeOptions.Clock()
-            let ctx = try runtime.studyContext(model)
-            defer { runtime.report(clock, session: ctx.session) }
-            let dir = out.directory("addition")
-            let r = try s.run(ctx, output: dir, force: out.force)
+            let (r, dir) = try out.run("addition", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
             print("wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)")
         }
     }
@@ -162,12 +160,7 @@ struct DigitsStudyCommand: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
-            try out.check("digits", model: model)
-            let clock = RuntimeOptions.Clock()
-            let ctx = try runtime.studyContext(model)
-            defer { runtime.report(clock, session: ctx.session) }
-            let dir = out.directory("digits")
-            let r = try DigitsStudy().run(ctx, output: dir, force: out.force)
+            let (r, dir) = try out.run("digits", model: model, runtime: runtime) { ctx, dir, force in try DigitsStudy().run(ctx, output: dir, force: force) }
             print("wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))")
         }
     }

@@ -1,43 +1,137 @@
-/// Canonical activation names, shared by the forward pass, the activation store, the prisms
-/// and every output (after TransformerLens' hook names, without the `hook_` prefixes).
-/// Shapes are per sequence; T counts the positions run in this pass, S all positions attended.
-public enum ActivationName {
+/// Every point where the forward pass offers an activation: one table that knows each point's
+/// canonical name (after TransformerLens' hook names, without the `hook_` prefixes), its shape
+/// and dtype, shared by the forward pass, the recorders, the activation store, the prisms'
+/// readers and every output. Shapes are per sequence: T counts the positions run in a pass, S
+/// all positions attended (T when the whole prompt runs at once).
+public enum ActivationPoint: Hashable, Sendable {
     /// `[T, d]` token embeddings times sqrt(d): the residual stream entering block 0.
-    public static let embed = "embed"
+    case embed
     /// `[T, d]`
-    public static func residPre(_ l: Int) -> String { "blocks.\(l).resid_pre" }
+    case residPre(Int)
     /// `[T]` the frozen factor `1 / rms` of the attention-input norm.
-    public static func ln1Scale(_ l: Int) -> String { "blocks.\(l).ln1.scale" }
+    case ln1Scale(Int)
     /// `[T, H, hd]` queries after RoPE.
-    public static func q(_ l: Int) -> String { "blocks.\(l).attn.q" }
+    case q(Int)
     /// `[T, kvH, hd]` keys after RoPE.
-    public static func k(_ l: Int) -> String { "blocks.\(l).attn.k" }
+    case k(Int)
     /// `[T, kvH, hd]` values (shared by the heads of a group).
-    public static func v(_ l: Int) -> String { "blocks.\(l).attn.v" }
+    case v(Int)
     /// `[H, T, S]` attention probabilities, zero above the causal diagonal.
-    public static func pattern(_ l: Int) -> String { "blocks.\(l).attn.pattern" }
+    case pattern(Int)
     /// `[T, H, hd]` per-head mixtures of values, before W_O.
-    public static func z(_ l: Int) -> String { "blocks.\(l).attn.z" }
+    case z(Int)
     /// `[T, d]` the attention block's write into the residual stream.
-    public static func attnOut(_ l: Int) -> String { "blocks.\(l).attn.out" }
+    case attnOut(Int)
     /// `[T, d]`
-    public static func residMid(_ l: Int) -> String { "blocks.\(l).resid_mid" }
+    case residMid(Int)
     /// `[T]` the frozen factor `1 / rms` of the MLP-input norm.
-    public static func ln2Scale(_ l: Int) -> String { "blocks.\(l).ln2.scale" }
+    case ln2Scale(Int)
     /// `[T, ff]` gate pre-activation.
-    public static func gate(_ l: Int) -> String { "blocks.\(l).mlp.gate" }
+    case gate(Int)
     /// `[T, ff]` GELU(gate): the frozen neuron factors.
-    public static func gateAct(_ l: Int) -> String { "blocks.\(l).mlp.gate_act" }
+    case gateAct(Int)
     /// `[T, ff]` the linear (up) branch.
-    public static func up(_ l: Int) -> String { "blocks.\(l).mlp.up" }
+    case up(Int)
     /// `[T, ff]` gate_act * up, the neuron activations read by W_down.
-    public static func post(_ l: Int) -> String { "blocks.\(l).mlp.post" }
+    case post(Int)
     /// `[T, d]` the MLP block's write into the residual stream.
-    public static func mlpOut(_ l: Int) -> String { "blocks.\(l).mlp.out" }
+    case mlpOut(Int)
     /// `[T, d]`
-    public static func residPost(_ l: Int) -> String { "blocks.\(l).resid_post" }
+    case residPost(Int)
     /// `[T]` the final norm's `1 / rms`.
-    public static let lnFinalScale = "ln_final.scale"
+    case lnFinalScale
+
+    /// Every value is fp32.
+    public static let dtype = "f32"
+
+    /// The points of block `l` in the order the forward pass offers them.
+    public static func block(_ l: Int) -> [ActivationPoint] {
+        [.residPre(l), .ln1Scale(l), .q(l), .k(l), .v(l), .pattern(l), .z(l), .attnOut(l), .residMid(l), .ln2Scale(l),
+         .gate(l), .gateAct(l), .up(l), .post(l), .mlpOut(l), .residPost(l)]
+    }
+
+
+    /// The block this point belongs to (nil for `embed` and `ln_final.scale`).
+    public var layer: Int? {
+        switch self {
+        case .embed, .lnFinalScale: return nil
+        case .residPre(let l), .ln1Scale(let l), .q(let l), .k(let l), .v(let l), .pattern(let l), .z(let l), .attnOut(let l),
+             .residMid(let l), .ln2Scale(let l), .gate(let l), .gateAct(let l), .up(let l), .post(let l), .mlpOut(let l), .residPost(let l):
+            return l
+        }
+    }
+
+    /// The canonical name, e.g. `blocks.3.attn.pattern`.
+    public var name: String {
+        switch self {
+        case .embed: return "embed"
+        case .lnFinalScale: return "ln_final.scale"
+        case .residPre(let l): return "blocks.\(l).resid_pre"
+        case .ln1Scale(let l): return "blocks.\(l).ln1.scale"
+        case .q(let l): return "blocks.\(l).attn.q"
+        case .k(let l): return "blocks.\(l).attn.k"
+        case .v(let l): return "blocks.\(l).attn.v"
+        case .pattern(let l): return "blocks.\(l).attn.pattern"
+        case .z(let l): return "blocks.\(l).attn.z"
+        case .attnOut(let l): return "blocks.\(l).attn.out"
+        case .residMid(let l): return "blocks.\(l).resid_mid"
+        case .ln2Scale(let l): return "blocks.\(l).ln2.scale"
+        case .gate(let l): return "blocks.\(l).mlp.gate"
+        case .gateAct(let l): return "blocks.\(l).mlp.gate_act"
+        case .up(let l): return "blocks.\(l).mlp.up"
+        case .post(let l): return "blocks.\(l).mlp.post"
+        case .mlpOut(let l): return "blocks.\(l).mlp.out"
+        case .residPost(let l): return "blocks.\(l).resid_post"
+        }
+    }
+
+    /// The point a canonical name names (strictly: `blocks.03.attn.q` is not one), or nil.
+    public init?(name: String) {
+        if name == "embed" { self = .embed; return }
+        if name == "ln_final.scale" { self = .lnFinalScale; return }
+        let parts = name.split(separator: ".", maxSplits: 2)
+        guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l >= 0, String(l) == parts[1],
+              let point = Self.block(l).first(where: { $0.name == name }) else { return nil }
+        self = point
+    }
+
+    /// The shape the forward pass records this point with for a sequence of `t` positions run
+    /// at once, under `c` (nil: a layer the model does not have).
+    public func shape(_ c: GemmaConfig, tokens t: Int) -> [Int]? {
+        if let l = layer, l >= c.num_hidden_layers { return nil }
+        let (d, h, kv, hd, ff) = (c.hidden_size, c.num_attention_heads, c.kvHeads, c.headDim, c.intermediate_size)
+        switch self {
+        case .embed, .residPre, .residMid, .residPost, .attnOut, .mlpOut: return [t, d]
+        case .ln1Scale, .ln2Scale, .lnFinalScale: return [t]
+        case .q, .z: return [t, h, hd]
+        case .k, .v: return [t, kv, hd]
+        case .pattern: return [h, t, t]
+        case .gate, .gateAct, .up, .post: return [t, ff]
+        }
+    }
+}
+
+/// The canonical names as strings, for the recorders' and store's string keys: each is its
+/// `ActivationPoint`'s name, so the spelling lives in one table.
+public enum ActivationName {
+    public static let embed = ActivationPoint.embed.name
+    public static func residPre(_ l: Int) -> String { ActivationPoint.residPre(l).name }
+    public static func ln1Scale(_ l: Int) -> String { ActivationPoint.ln1Scale(l).name }
+    public static func q(_ l: Int) -> String { ActivationPoint.q(l).name }
+    public static func k(_ l: Int) -> String { ActivationPoint.k(l).name }
+    public static func v(_ l: Int) -> String { ActivationPoint.v(l).name }
+    public static func pattern(_ l: Int) -> String { ActivationPoint.pattern(l).name }
+    public static func z(_ l: Int) -> String { ActivationPoint.z(l).name }
+    public static func attnOut(_ l: Int) -> String { ActivationPoint.attnOut(l).name }
+    public static func residMid(_ l: Int) -> String { ActivationPoint.residMid(l).name }
+    public static func ln2Scale(_ l: Int) -> String { ActivationPoint.ln2Scale(l).name }
+    public static func gate(_ l: Int) -> String { ActivationPoint.gate(l).name }
+    public static func gateAct(_ l: Int) -> String { ActivationPoint.gateAct(l).name }
+    public static func up(_ l: Int) -> String { ActivationPoint.up(l).name }
+    public static func post(_ l: Int) -> String { ActivationPoint.post(l).name }
+    public static func mlpOut(_ l: Int) -> String { ActivationPoint.mlpOut(l).name }
+    public static func residPost(_ l: Int) -> String { ActivationPoint.residPost(l).name }
+    public static let lnFinalScale = ActivationPoint.lnFinalScale.name
 }
 
 /// Receives activations as the forward pass produces them. The pass asks `wants` first,

@@ -62,23 +62,9 @@ public final class StoredActivations: ActivationSource {
     }
 
     /// The shape the forward pass records `name` with for a sequence of `tokens` positions
-    /// (see ActivationName), or nil for a name it does not record.
+    /// (see `ActivationPoint`), or nil for a name it does not record.
     public static func expectedShape(_ name: String, config c: GemmaConfig, tokens t: Int) -> [Int]? {
-        let (d, h, kv, hd, ff) = (c.hidden_size, c.num_attention_heads, c.kvHeads, c.headDim, c.intermediate_size)
-        if name == ActivationName.embed { return [t, d] }
-        if name == ActivationName.lnFinalScale { return [t] }
-        let parts = name.split(separator: ".", maxSplits: 2)
-        guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l >= 0, l < c.num_hidden_layers,
-              String(l) == parts[1] else { return nil }
-        switch parts[2] {
-        case "resid_pre", "resid_mid", "resid_post", "attn.out", "mlp.out": return [t, d]
-        case "ln1.scale", "ln2.scale": return [t]
-        case "attn.q", "attn.z": return [t, h, hd]
-        case "attn.k", "attn.v": return [t, kv, hd]
-        case "attn.pattern": return [h, t, t]
-        case "mlp.gate", "mlp.gate_act", "mlp.up", "mlp.post": return [t, ff]
-        default: return nil
-        }
+        ActivationPoint(name: name)?.shape(c, tokens: t)
     }
 
     public func activation(_ name: String) throws -> ActivationTensor {

@@ -94,3 +94,27 @@ final class ForwardTests: XCTestCase {
         }
     }
 }
+
+/// The table of activation points: names round-trip, and the forward pass records every point
+/// with the shape the table gives.
+final class ActivationPointTests: XCTestCase {
+    func testNamesRoundTripAndShapesMatchTheForwardPass() throws {
+        let loaded = try LoadedModel.open(Fixtures.path("tiny-f32"))
+        let m = loaded.model, c = m.config
+        let points = [ActivationPoint.embed, .lnFinalScale] + (0..<c.num_hidden_layers).flatMap(ActivationPoint.block)
+        XCTAssertEqual(Set(points.map(\.name)).count, points.count, "names are distinct")
+        for p in points { XCTAssertEqual(ActivationPoint(name: p.name), p, p.name) }
+        for bad in ["blocks.01.attn.q", "blocks.-1.attn.q", "blocks.0.attn", "blocks.0.attn.q.x", "embed.x", ""] {
+            XCTAssertNil(ActivationPoint(name: bad), bad)
+        }
+        let ids = [2, 10, 20, 30]
+        let recorder = MemoryRecorder()
+        _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[3]], recorder: recorder)
+        for p in points {
+            let t = try XCTUnwrap(recorder.tensor(p.name), p.name)
+            XCTAssertEqual(t.shape, p.shape(c, tokens: ids.count), p.name)
+        }
+        XCTAssertEqual(Set(recorder.tensors[0]?.keys.map { $0 } ?? []), Set(points.map(\.name)), "the pass offers exactly the table's points")
+        XCTAssertNil(ActivationPoint.residPre(c.num_hidden_layers).shape(c, tokens: 4))
+    }
+}

@@ -42,8 +42,9 @@ public enum Q8Kernels {
     /// `out[t, r] = x[t] . W[r]` through int8 x int8 products, rows split over the cores.
     /// Prompts: each `out[t, r]` is computed in one fixed order, whatever `count` and the split
     /// over cores (eight-row parts), so a prompt's numbers never depend on the prompts batched
-    /// with it. `decoding` (one token per sequence) takes the kernel that streams the weights
-    /// fastest, which sums in another order.
+    /// with it. `decoding` (one token per sequence, or the few rows of an unembedding) takes
+    /// the kernel that streams the weights fastest; it sums in another order, but also the same
+    /// way for a row whatever the other rows.
     public static func matmulInt8(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
                                   decoding: Bool = false) {
         guard case .q8(let quants, let scales, _) = w.storage else { return }

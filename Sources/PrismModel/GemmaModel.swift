@@ -286,6 +286,9 @@ public final class GemmaModel: Sendable {
         defer { picked.free(); logits.free() }
         for (k, r) in rows.enumerated() { (picked.p + k * d).update(from: h.p + r * d, count: d) }
         let e = weights.embedding
+        // The unembedding reads few rows against the largest matrix: always the kernel that
+        // streams the weights (its per-row sums, like the prompt kernel's, do not depend on
+        // how many rows share the product).
         pass.options.meter?.add(weightBytes: e.byteCount)
         if pass.options.streamWeights {
             // Tiles of the unembedding, each released once used: [R, tile] at a time.
@@ -296,13 +299,13 @@ public final class GemmaModel: Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: pass.decoding)
+                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: true)
                 for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
                 e.release(rows: r0..<r1)
                 r0 = r1
             }
         } else {
-            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: pass.decoding)   // [R, vocab]
+            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: true)   // [R, vocab]
         }
         var result: [[[Float]]] = []
         var k = 0

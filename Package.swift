@@ -54,6 +54,7 @@ let package = Package(
             "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch", "PrismSession",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .testTarget(name: "PrismSupportTests", dependencies: ["PrismSupport"]),
         .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),
         .testTarget(name: "PrismKernelsTests", dependencies: ["PrismKernels", "CPrismKernels"]),
         .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
         .testTarget(name: "PrismSessionTests", dependencies: ["PrismSession", "PrismModel", "PrismTokenizer", "Prisms", "PrismSupport", "PrismKernels"]),
+        .testTarget(name: "PrismBatchTests", dependencies: ["PrismBatch", "PrismSupport"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
         // Inputs the fuzz targets in Fuzz/ found, replayed through the same parsers.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["PrismFormats", "PrismModel", "PrismTokenizer", "PrismBatch"]),

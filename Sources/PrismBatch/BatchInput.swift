@@ -116,7 +116,7 @@ public struct BatchInput: Sendable {
     /// valid (Foundation's reader keeps the last silently, so `{"id": "a", "id": "b"}` would pass).
     static func duplicateKey(_ data: Data) -> String? {
         let bytes = [UInt8](data)
-        var keys: Set<[UInt8]> = []
+        var keys: Set<String> = []
         var depth = 0, i = 0
         var expectKey = false
         while i < bytes.count {
@@ -133,8 +133,9 @@ public struct BatchInput: Sendable {
                 i += 1
                 while i < bytes.count && bytes[i] != UInt8(ascii: "\"") { i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1 }
                 if expectKey {
-                    let key = Array(bytes[start..<min(i, bytes.count)])
-                    if !keys.insert(key).inserted { return String(decoding: key, as: UTF8.self) }
+                    // Compared decoded, named as spelled (an escaped newline stays one line).
+                    let raw = bytes[start..<min(i, bytes.count)]
+                    if !keys.insert(keyText(raw)).inserted { return String(decoding: raw, as: UTF8.self) }
                     expectKey = false
                 }
             default: break
@@ -142,6 +143,18 @@ public struct BatchInput: Sendable {
             i += 1
         }
         return nil
+    }
+
+    /// A key as JSON readers see it, escapes decoded, so that `"i\u0064"` and `"id"` are one key.
+    static func keyText(_ raw: ArraySlice<UInt8>) -> String {
+        guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
+        let quoted = Data([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")])
+        // The line already parsed as JSON, so this cannot fail; if it did, the raw spelling is
+        // still a key (only an escaped duplicate would then go unnoticed).
+        do {
+            if let s = try JSONSerialization.jsonObject(with: quoted, options: .fragmentsAllowed) as? String { return s }
+        } catch {}
+        return String(decoding: raw, as: UTF8.self)
     }
 
     static func intArray(_ any: Any?) -> [Int]? {

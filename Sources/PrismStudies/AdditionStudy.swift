@@ -25,6 +25,47 @@ public struct AdditionStudy {
         public var correct: Int
     }
 
+    /// Every number and label the addition report shows: `compute` finds them, `report` only
+    /// formats and writes them.
+    public struct Findings {
+        public var modelPath: String
+        /// The example prompt, its token pieces, and its right next digit.
+        public var example: String
+        public var exampleTokens: [String]
+        public var right: Int
+        /// Embed, a0, m0, ...; `residual[digit][component]` in that order (the example prompt).
+        public var componentLabels: [String]
+        public var residual: [[Double]]
+        /// One row per MLP layer: its term for the right digit, the mean over the ten digits, and
+        /// their difference (the separation the layer is chosen by).
+        public var layers: [(right: Double, mean: Double, separation: Double)]
+        /// Whether the layer was given (`layer`) rather than chosen by separation.
+        public var layerGiven: Bool
+        /// The studied layer's top neurons (by spread over the digits) and their templates:
+        /// `templates[k][digit]` is neuron `neurons[k]`'s term for that digit's logit.
+        public var neurons: [Int]
+        public var templates: [[Double]]
+        /// One row per prompt a+b= of the sweep.
+        public var prompts: [PromptRow]
+        /// The operands of the sweep and how many neurons are summed per prompt.
+        public var digits: ClosedRange<Int>
+        public var neuronCount: Int
+        /// The counts `run` returns.
+        public var result: Result
+    }
+
+    /// One prompt of the sweep: the right first digit, the model's greedy next token, and where
+    /// the summed templates of the layer's top neurons (chosen per prompt) peak.
+    public struct PromptRow {
+        public var a: Int
+        public var b: Int
+        public var right: Int
+        public var nextToken: String
+        public var peak: Int
+        /// The summed templates, digits 0...9.
+        public var summed: [Double]
+    }
+
     func prompt(_ a: Int, _ b: Int) -> String {
         template.replacingOccurrences(of: "{a}", with: "\(a)").replacingOccurrences(of: "{b}", with: "\(b)")
     }
@@ -42,57 +83,53 @@ public struct AdditionStudy {
         return Array((0..<ff).sorted { spread[$0] > spread[$1] }.prefix(neurons))
     }
 
-    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`).
+    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`). The folder
+    /// is checked before the work (`Outputs.checkSet`), then `compute`, then `report`.
     public func run(_ ctx: StudyContext, output dir: String, force: Bool = false) throws -> Result {
+        try Outputs.checkSet(dir, force: force, inputs: [ctx.loaded.path])
+        let findings = try compute(ctx)
+        try report(findings, output: dir, force: force)
+        return findings.result
+    }
+
+    /// Runs the study: the example prompt's prisms, the MLP layer that carries the answer and its
+    /// top neurons, and the sweep over every a+b.
+    /// - Throws: `PrismError` for a template without {a} and {b}, a digit that is not one token,
+    ///   or a layer out of range.
+    public func compute(_ ctx: StudyContext) throws -> Findings {
         guard template.contains("{a}"), template.contains("{b}") else { throw PrismError("--template must contain {a} and {b}") }
         let digitIds = try (0...9).map { try ctx.singleToken("\($0)") }
         let targets = digitIds.enumerated().map { Target.token($1, label: "\($0)") }
-        let labels = (0...9).map(String.init)
         let L = ctx.model.config.num_hidden_layers
-        var out = try StudyOutput(directory: dir, force: force, inputs: [ctx.loaded.path], title: "Adding small digits: \(prompt(example.a, example.b))",
-                                  subtitle: "logit prisms on \(ctx.loaded.path)")
         let right = Self.answer(example.a, example.b)
         let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b), targets: targets)
-        out.report.paragraph("Prompt `\(prompt(example.a, example.b))` (\(ctx.pieces(ids).map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
 
-        // (1) Residual prism per digit, and the MLP layer that carries the answer.
-        let residual = d.targets.map { Series(name: $0.target.label, values: $0.residualTerms.map(\.value)) }
-        out.report.heading("Residual prism")
-        try out.figure(Chart.lines(title: "Logit contribution per component, per digit", categories: ctx.componentLabels, series: residual,
-                                   xLabel: "component", yLabel: "logit contribution"),
-                       name: "residual", caption: "The right digit's line should separate where the answer is computed.",
-                       csv: CSV.series(categoryHeader: "component", categories: ctx.componentLabels, series: residual))
+        // The MLP layer that lifts the right digit most above the mean, and its top neurons.
         func separation(_ v: [Double]) -> Double { v[right] - v.reduce(0, +) / Double(v.count) }
         let l = try layer.map { l -> Int in
             guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
             return l
         } ?? (0..<L).max { a, b in separation(d.targets.map { $0.mlp[a] }) < separation(d.targets.map { $0.mlp[b] }) } ?? 0
-        out.report.table(headers: ["layer", "MLP term for \(right)", "mean over digits", "separation"],
-                         rows: (0..<L).map { k in
-                             let v = d.targets.map { $0.mlp[k] }
-                             return ["m\(k)", f3(v[right]), f3(v.reduce(0, +) / 10), f3(separation(v))]
-                         }, numericColumns: [1, 2, 3], caption: "MLP layers by how far they lift the right digit above the mean.")
-
-        // (2) Neuron templates of that layer.
+        let layers = (0..<L).map { k in
+            let v = d.targets.map { $0.mlp[k] }
+            return (right: v[right], mean: v.reduce(0, +) / 10, separation: separation(v))
+        }
         let top = topNeurons(d, layer: l)
-        let panels = top.map { n in BarPanel(title: "neuron \(n)", categories: labels, values: d.targets.map { $0.neurons[l][n] }, highlight: right) }
-        out.report.heading("Neuron templates, layer \(l)")
-        out.report.paragraph("The \(top.count) neurons of MLP layer \(l)\(layer == nil ? " (the layer that separates the right digit most)" : "") whose contributions spread most over the ten digits (chosen without looking at the right answer). Each panel: one neuron's contribution `gelu(gate_n) up_n (W_down[:, n] . u_digit)` to each digit's logit; the right digit is highlighted.")
-        try out.figure(Chart.facetedBars(title: "Templates of the top neurons of layer \(l)", panels: panels, columns: 4,
-                                         xLabel: "digit", yLabel: "logit contribution", highlightLabel: "right answer"),
-                       name: "templates", caption: "Each neuron writes a pattern over the digits, not a single answer.",
-                       csv: CSV.render(headers: ["neuron"] + labels, rows: top.map { n in ["\(n)"] + d.targets.map { f3($0.neurons[l][n]) } }))
 
-        // (3) Their sum, stacked per digit.
-        let stacks = top.map { n in Series(name: "n\(n)", values: d.targets.map { $0.neurons[l][n] }) }
-        try out.figure(Chart.stackedBars(title: "Top neurons of layer \(l), stacked per output digit", categories: labels, stacks: stacks,
-                                         xLabel: "output digit", yLabel: "logit contribution"),
-                       name: "stacked", caption: "Positive parts stack up from zero, negative parts down; the marker is the sum.",
-                       csv: CSV.series(categoryHeader: "digit", categories: labels, series: stacks))
+        let (rows, correct) = try sweep(ctx, layer: l, targets: targets, digitIds: digitIds)
+        let result = Result(layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: correct)
+        return Findings(modelPath: ctx.loaded.path, example: prompt(example.a, example.b), exampleTokens: ctx.pieces(ids), right: right,
+                        componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
+                        layers: layers, layerGiven: layer != nil, neurons: top,
+                        templates: top.map { n in d.targets.map { $0.neurons[l][n] } },
+                        prompts: rows, digits: digits, neuronCount: neurons, result: result)
+    }
 
-        // Over every a+b: does the sum of that layer's top-neuron templates peak at the right digit?
-        var peaks = 0, correct = 0, n = 0
-        var rows: [[String]] = []
+    /// Over every a+b (a, b in `digits`): is the greedy next token the right digit, and where do
+    /// the summed templates of layer `l`'s top neurons (chosen per prompt, by spread) peak?
+    func sweep(_ ctx: StudyContext, layer l: Int, targets: [Target], digitIds: [Int]) throws -> (rows: [PromptRow], correct: Int) {
+        var correct = 0
+        var rows: [PromptRow] = []
         let grid = digits.flatMap { a in digits.map { b in (a, b) } }
         try ctx.decomposeMany(grid.map { prompt($0.0, $0.1) }, targets: { _ in targets }) { i, _, pd, next in
             let (a, b) = grid[i]
@@ -101,16 +138,55 @@ public struct AdditionStudy {
             let neuronsHere = topNeurons(pd, layer: l)
             let summed = (0...9).map { k in neuronsHere.reduce(0.0) { $0 + pd.targets[k].neurons[l][$1] } }
             let peak = summed.indices.max { summed[$0] < summed[$1] } ?? 0
-            if peak == want { peaks += 1 }
-            n += 1
-            rows.append(["\(a)", "\(b)", "\(want)", ctx.pieces([next])[0], "\(peak)", summed.map(f3).joined(separator: " ")])
+            rows.append(PromptRow(a: a, b: b, right: want, nextToken: ctx.pieces([next])[0], peak: peak, summed: summed))
         }
+        return (rows, correct)
+    }
+
+    /// Writes the report of `f` into `dir`: index.html, each figure as SVG and CSV, prompts.csv
+    /// and summary.json, as one set (see `StudyOutput`).
+    /// - Throws: `PrismError` when `dir` may not be written, or an I/O error from the write.
+    public func report(_ f: Findings, output dir: String, force: Bool = false) throws {
+        let r = f.result, l = r.layer, right = f.right
+        let labels = (0...9).map(String.init)
+        var out = try StudyOutput(directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(f.example)",
+                                  subtitle: "logit prisms on \(f.modelPath)")
+        out.report.paragraph("Prompt `\(f.example)` (\(f.exampleTokens.map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
+
+        // (1) Residual prism per digit, and the MLP layer that carries the answer.
+        let residual = zip(labels, f.residual).map { Series(name: $0, values: $1) }
+        out.report.heading("Residual prism")
+        try out.figure(Chart.lines(title: "Logit contribution per component, per digit", categories: f.componentLabels, series: residual,
+                                   xLabel: "component", yLabel: "logit contribution"),
+                       name: "residual", caption: "The right digit's line should separate where the answer is computed.",
+                       csv: CSV.series(categoryHeader: "component", categories: f.componentLabels, series: residual))
+        out.report.table(headers: ["layer", "MLP term for \(right)", "mean over digits", "separation"],
+                         rows: f.layers.enumerated().map { k, v in ["m\(k)", f3(v.right), f3(v.mean), f3(v.separation)] },
+                         numericColumns: [1, 2, 3], caption: "MLP layers by how far they lift the right digit above the mean.")
+
+        // (2) Neuron templates of that layer.
+        let panels = zip(f.neurons, f.templates).map { n, t in BarPanel(title: "neuron \(n)", categories: labels, values: t, highlight: right) }
+        out.report.heading("Neuron templates, layer \(l)")
+        out.report.paragraph("The \(f.neurons.count) neurons of MLP layer \(l)\(f.layerGiven ? "" : " (the layer that separates the right digit most)") whose contributions spread most over the ten digits (chosen without looking at the right answer). Each panel: one neuron's contribution `gelu(gate_n) up_n (W_down[:, n] . u_digit)` to each digit's logit; the right digit is highlighted.")
+        try out.figure(Chart.facetedBars(title: "Templates of the top neurons of layer \(l)", panels: panels, columns: 4,
+                                         xLabel: "digit", yLabel: "logit contribution", highlightLabel: "right answer"),
+                       name: "templates", caption: "Each neuron writes a pattern over the digits, not a single answer.",
+                       csv: CSV.render(headers: ["neuron"] + labels, rows: zip(f.neurons, f.templates).map { n, t in ["\(n)"] + t.map(f3) }))
+
+        // (3) Their sum, stacked per digit.
+        let stacks = zip(f.neurons, f.templates).map { n, t in Series(name: "n\(n)", values: t) }
+        try out.figure(Chart.stackedBars(title: "Top neurons of layer \(l), stacked per output digit", categories: labels, stacks: stacks,
+                                         xLabel: "output digit", yLabel: "logit contribution"),
+                       name: "stacked", caption: "Positive parts stack up from zero, negative parts down; the marker is the sum.",
+                       csv: CSV.series(categoryHeader: "digit", categories: labels, series: stacks))
+
+        // Over every a+b=.
+        let rows = f.prompts.map { p in ["\(p.a)", "\(p.b)", "\(p.right)", p.nextToken, "\(p.peak)", p.summed.map(f3).joined(separator: " ")] }
         out.report.heading("All prompts")
-        out.report.paragraph("Over the \(n) prompts `a+b=` (a, b in \(digits.lowerBound)..\(digits.upperBound)): the greedy next token is right for \(pct(correct, n)); the sum of layer \(l)'s top \(neurons) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(peaks, n)).")
+        out.report.paragraph("Over the \(r.prompts) prompts `a+b=` (a, b in \(f.digits.lowerBound)..\(f.digits.upperBound)): the greedy next token is right for \(pct(r.correct, r.prompts)); the sum of layer \(l)'s top \(f.neuronCount) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(r.peaksRight, r.prompts)).")
         out.report.table(headers: ["a", "b", "right", "model", "templates peak", "summed templates 0..9"], rows: rows)
         try out.write(CSV.render(headers: ["a", "b", "right", "model_next", "templates_peak", "summed_0_to_9"], rows: rows), "prompts.csv")
-        try out.json(["example": prompt(example.a, example.b), "layer": l, "neurons": top, "peaks_right": peaks, "correct": correct, "prompts": n], "summary.json")
+        try out.json(["example": f.example, "layer": l, "neurons": f.neurons, "peaks_right": r.peaksRight, "correct": r.correct, "prompts": r.prompts], "summary.json")
         try out.finish()
-        return Result(layer: l, peaksRight: peaks, prompts: n, correct: correct)
     }
 }

@@ -46,6 +46,65 @@ public struct CapitalsStudy {
         public var prompts: Int
     }
 
+    /// Every number and label the capitals report shows: `compute` finds them, `report` only
+    /// formats and writes them.
+    public struct Findings {
+        public var modelPath: String
+        public var prompt: String
+        /// The main prompt's token ids and their pieces ("▁" shown as a space).
+        public var ids: [Int]
+        public var tokens: [String]
+        /// The kept candidates (single-token capitals, in pair order) and the capitals left out.
+        public var candidates: [String]
+        public var dropped: [String]
+        public var rightAnswer: String
+        /// Per candidate: its logit, the sum of its residual-prism terms, and sum - logit.
+        public var logits: [Double]
+        public var sums: [Double]
+        public var errors: [Double]
+        /// Embed, a0, m0, ...; `residual[candidate][component]` in that order.
+        public var componentLabels: [String]
+        public var residual: [[Double]]
+        /// Whether the layer was given (`layer`) rather than chosen by separation.
+        public var layerGiven: Bool
+        /// Heads per layer.
+        public var heads: Int
+        /// `headSources[candidate][head][source]` at the studied layer.
+        public var headSources: [[[Double]]]
+        /// Embed, a0, m0, ... below the studied layer; `pathPieces[candidate][piece]`.
+        public var pathLabels: [String]
+        public var pathPieces: [[Double]]
+        /// Largest |sum of the pieces - head-source term| over the candidates.
+        public var pathError: Double
+        /// The head's frozen map applied to each country's embedding (countries that are one token).
+        public var countryMaps: [CountryMap]
+        public var skippedCountries: [String]
+        /// One row per kept pair, over the whole sweep.
+        public var countries: [CountryRow]
+        /// How many top heads were checked per prompt.
+        public var topHeads: Int
+        /// The counts `run` returns.
+        public var result: Result
+    }
+
+    /// The studied head's frozen map applied to `sqrt(d) * E[country]`: one value per candidate.
+    public struct CountryMap {
+        public var country: String
+        public var values: [Double]
+        /// Index of the country's own capital among the candidates.
+        public var capitalIndex: Int
+    }
+
+    /// One prompt of the sweep: the model's greedy next token, its top heads for the right
+    /// capital, and those of them whose two largest source positions include the country token.
+    public struct CountryRow {
+        public var country: String
+        public var capital: String
+        public var nextToken: String
+        public var topHeads: [(layer: Int, head: Int)]
+        public var reading: [(layer: Int, head: Int)]
+    }
+
     func prompt(_ country: String) -> String { template.replacingOccurrences(of: "{country}", with: country) }
 
     /// Position of the country's last token in the prompt.
@@ -55,22 +114,40 @@ public struct CapitalsStudy {
         return ctx.tokenizer.encode(prefix).count - 1
     }
 
-    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`).
+    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`). The folder
+    /// is checked before the work (`Outputs.checkSet`), then `compute`, then `report`.
     public func run(_ ctx: StudyContext, output dir: String, force: Bool = false) throws -> Result {
+        try Outputs.checkSet(dir, force: force, inputs: [ctx.loaded.path])
+        let findings = try compute(ctx)
+        try report(findings, output: dir, force: force)
+        return findings.result
+    }
+
+    /// The kept pairs, their capitals' token ids, and the capitals left out (not one token).
+    func candidates(_ ctx: StudyContext) throws -> (pairs: [Pair], ids: [Int], dropped: [String]) {
         guard template.contains("{country}") else { throw PrismError("--template must contain {country}") }
         guard pairs.contains(where: { $0.country == country }) else {
             throw PrismError("--country \(country) is not among the countries (\(pairs.map(\.country).joined(separator: ", ")))")
         }
         // Candidates must be single tokens; pairs whose capital is not are left out (and named).
-        var pairs: [Pair] = [], candidateIds: [Int] = [], dropped: [String] = []
-        for pair in self.pairs {
+        var kept: [Pair] = [], ids: [Int] = [], dropped: [String] = []
+        for pair in pairs {
             if let id = try? ctx.singleToken(" " + pair.capital) {
-                pairs.append(pair)
-                candidateIds.append(id)
+                kept.append(pair)
+                ids.append(id)
             } else {
                 dropped.append(pair.capital)
             }
         }
+        return (kept, ids, dropped)
+    }
+
+    /// Runs the study: the main prompt's prisms, the studied head's chained prism and maps, and
+    /// the sweep over every kept country.
+    /// - Throws: `PrismError` for a template without {country}, a country not among the pairs,
+    ///   too few single-token capitals, or a layer / head out of range.
+    public func compute(_ ctx: StudyContext) throws -> Findings {
+        let (pairs, candidateIds, dropped) = try candidates(ctx)
         guard let correctIndex = pairs.firstIndex(where: { $0.country == country }) else {
             throw PrismError("the capital of \(country) is not one token in this model's vocabulary; the study needs single-token candidates")
         }
@@ -78,23 +155,88 @@ public struct CapitalsStudy {
             throw PrismError("fewer than two candidate capitals are single tokens in this vocabulary (left out: \(dropped.joined(separator: ", ")))")
         }
         let targets = zip(pairs, candidateIds).map { Target.token($1, label: $0.capital) }
-        let names = pairs.map(\.capital)
-        var out = try StudyOutput(directory: dir, force: force, inputs: [ctx.loaded.path], title: "Capital cities: \(prompt(country))",
-                                  subtitle: "logit prisms on \(ctx.loaded.path)")
         let (ids, source, d, _) = try ctx.decompose(prompt(country), targets: targets)
-        let tokens = ctx.pieces(ids)
         let L = ctx.model.config.num_hidden_layers, H = ctx.model.heads
-        if !dropped.isEmpty {
-            out.report.paragraph("Left out (not one token in this vocabulary): \(dropped.joined(separator: ", ")).")
+
+        // The attention layer, and its head, that separate the right answer most.
+        func separation(_ values: [Double]) -> Double { values[correctIndex] - values.reduce(0, +) / Double(values.count) }
+        let chosenLayer = try layer.map { l -> Int in
+            guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
+            return l
+        } ?? (0..<L).max { a, b in separation(d.targets.map { $0.attn[a] }) < separation(d.targets.map { $0.attn[b] }) } ?? 0
+        let chosenHead = try head.map { h -> Int in
+            guard h >= 0, h < H else { throw PrismError("--head \(h) is out of range (0..<\(H))") }
+            return h
+        } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
+
+        // Chained prism through that head at the country token, and its frozen map on other countries.
+        let jc = try countryPosition(ctx, country)
+        let paths = try ctx.prism.headPath(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
+        let maps = try ctx.prism.headMaps(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
+        var countryMaps: [CountryMap] = [], skipped: [String] = []
+        for (k, pair) in pairs.enumerated() {
+            guard let cid = try? ctx.singleToken(" " + pair.country) else { skipped.append(pair.country); continue }
+            countryMaps.append(CountryMap(country: pair.country, values: try ctx.prism.applyToEmbeddings(maps, tokens: [cid]).map { $0[0] }, capitalIndex: k))
         }
-        out.report.paragraph("Prompt `\(prompt(country))` (\(ids.count) tokens: \(tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(pairs[correctIndex].capital). Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
+        let wins = countryMaps.filter { m in (m.values.indices.max { m.values[$0] < m.values[$1] } ?? 0) == m.capitalIndex }.count
+
+        let (rows, reads, checked, correct) = try sweep(ctx, pairs: pairs, targets: targets, candidateIds: candidateIds)
+        let result = Result(layer: chosenLayer, head: chosenHead, countryPosition: jc, mapWins: wins, mapCountries: countryMaps.count,
+                            readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count)
+        return Findings(
+            modelPath: ctx.loaded.path, prompt: prompt(country), ids: ids, tokens: ctx.pieces(ids),
+            candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
+            logits: d.targets.map(\.logit), sums: d.targets.map(\.sum), errors: d.targets.map(\.error),
+            componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
+            layerGiven: layer != nil, heads: H, headSources: d.targets.map { $0.headSources[chosenLayer] },
+            pathLabels: ["Embed"] + (0..<chosenLayer).flatMap { ["a\($0)", "m\($0)"] }, pathPieces: paths.map(\.pieces),
+            pathError: paths.map { abs($0.error) }.max() ?? 0,
+            countryMaps: countryMaps, skippedCountries: skipped, countries: rows, topHeads: topHeads, result: result)
+    }
+
+    /// Over every kept country: is the greedy answer right, and do the top heads (by |term| for
+    /// the right capital) read the country token (one of their two largest source positions)?
+    func sweep(_ ctx: StudyContext, pairs: [Pair], targets: [Target], candidateIds: [Int]) throws
+        -> (rows: [CountryRow], reads: Int, checked: Int, correct: Int) {
+        var reads = 0, checked = 0, correct = 0
+        var rows: [CountryRow] = []
+        try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] }) { k, _, d, next in
+            let pair = pairs[k]
+            if next == candidateIds[k] { correct += 1 }
+            let t = d.targets[0]
+            let jk = try countryPosition(ctx, pair.country)
+            let top = Ranking.heads(t, top: topHeads)
+            var hits: [(layer: Int, head: Int)] = []
+            for e in top {
+                let sources = t.headSources[e.layer][e.head]
+                let best2 = sources.indices.sorted { abs(sources[$0]) > abs(sources[$1]) }.prefix(2)
+                checked += 1
+                if best2.contains(jk) { reads += 1; hits.append((e.layer, e.head)) }
+            }
+            rows.append(CountryRow(country: pair.country, capital: pair.capital, nextToken: ctx.pieces([next])[0],
+                                   topHeads: top.map { ($0.layer, $0.head) }, reading: hits))
+        }
+        return (rows, reads, checked, correct)
+    }
+
+    /// Writes the report of `f` into `dir`: index.html, each figure as SVG and CSV, countries.csv
+    /// and summary.json, as one set (see `StudyOutput`).
+    /// - Throws: `PrismError` when `dir` may not be written, or an I/O error from the write.
+    public func report(_ f: Findings, output dir: String, force: Bool = false) throws {
+        let r = f.result, names = f.candidates
+        var out = try StudyOutput(directory: dir, force: force, inputs: [f.modelPath], title: "Capital cities: \(f.prompt)",
+                                  subtitle: "logit prisms on \(f.modelPath)")
+        if !f.dropped.isEmpty {
+            out.report.paragraph("Left out (not one token in this vocabulary): \(f.dropped.joined(separator: ", ")).")
+        }
+        out.report.paragraph("Prompt `\(f.prompt)` (\(f.ids.count) tokens: \(f.tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
         out.report.table(headers: ["candidate", "logit", "sum of terms", "error"],
-                         rows: d.targets.map { [$0.target.label, f3($0.logit), f3($0.sum), String(format: "%.1e", $0.error)] },
+                         rows: names.indices.map { [names[$0], f3(f.logits[$0]), f3(f.sums[$0]), String(format: "%.1e", f.errors[$0])] },
                          numericColumns: [1, 2, 3], caption: "Each logit and the sum of its residual-prism terms.")
 
         // (1) Residual prism.
-        let labels = ctx.componentLabels
-        let residual = d.targets.map { Series(name: $0.target.label, values: $0.residualTerms.map(\.value)) }
+        let labels = f.componentLabels
+        let residual = zip(names, f.residual).map { Series(name: $0, values: $1) }
         out.report.heading("Residual prism")
         try out.figure(Chart.lines(title: "Logit contribution per component", categories: labels, series: residual,
                                    xLabel: "component", yLabel: "logit contribution"),
@@ -105,90 +247,51 @@ public struct CapitalsStudy {
                        name: "residual_zoom", caption: "The same, last three layers.",
                        csv: CSV.series(categoryHeader: "component", categories: Array(labels[zoom]), series: residual.map { Series(name: $0.name, values: Array($0.values[zoom])) }))
 
-        // (2) Attention prism of the layer that separates the right answer most.
-        func separation(_ values: [Double]) -> Double { values[correctIndex] - values.reduce(0, +) / Double(values.count) }
-        let chosenLayer = try layer.map { l -> Int in
-            guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
-            return l
-        } ?? (0..<L).max { a, b in separation(d.targets.map { $0.attn[a] }) < separation(d.targets.map { $0.attn[b] }) } ?? 0
-        let panels = (0..<H).map { h in
-            Panel(title: "head \(h)", categories: tokens, series: d.targets.map { Series(name: $0.target.label, values: $0.headSources[chosenLayer][h]) })
+        // (2) Attention prism of the studied layer.
+        let panels = (0..<f.heads).map { h in
+            Panel(title: "head \(h)", categories: f.tokens, series: zip(names, f.headSources).map { Series(name: $0, values: $1[h]) })
         }
-        out.report.heading("Attention prism, layer \(chosenLayer)")
-        out.report.paragraph("Layer \(chosenLayer) is the attention layer whose write separates \(pairs[correctIndex].capital) from the mean of the candidates most\(layer == nil ? "" : " (chosen with --layer)"). Each panel: one head's term per source token, per candidate.")
+        out.report.heading("Attention prism, layer \(r.layer)")
+        out.report.paragraph("Layer \(r.layer) is the attention layer whose write separates \(f.rightAnswer) from the mean of the candidates most\(f.layerGiven ? " (chosen with --layer)" : ""). Each panel: one head's term per source token, per candidate.")
         var headRows: [[String]] = []
-        for h in 0..<H { for (j, t) in tokens.enumerated() { headRows.append(["\(h)", "\(j)", t] + d.targets.map { f3($0.headSources[chosenLayer][h][j]) }) } }
-        try out.figure(Chart.smallMultiples(title: "Layer \(chosenLayer): per head, per source token", panels: panels, columns: min(4, H),
+        for h in 0..<f.heads { for (j, t) in f.tokens.enumerated() { headRows.append(["\(h)", "\(j)", t] + f.headSources.map { f3($0[h][j]) }) } }
+        try out.figure(Chart.smallMultiples(title: "Layer \(r.layer): per head, per source token", panels: panels, columns: min(4, f.heads),
                                             xLabel: "source token", yLabel: "logit contribution"),
-                       name: "heads_layer\(chosenLayer)", caption: "Head-source terms A[h,p,j] u . W_O^h v_j.",
+                       name: "heads_layer\(r.layer)", caption: "Head-source terms A[h,p,j] u . W_O^h v_j.",
                        csv: CSV.render(headers: ["head", "source", "token"] + names, rows: headRows))
 
-        // (3) Chained prism through the top head at the country token.
-        let chosenHead = try head.map { h -> Int in
-            guard h >= 0, h < H else { throw PrismError("--head \(h) is out of range (0..<\(H))") }
-            return h
-        } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
-        let jc = try countryPosition(ctx, country)
-        let paths = try ctx.prism.headPath(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
-        let pieceLabels = ["Embed"] + (0..<chosenLayer).flatMap { ["a\($0)", "m\($0)"] }
-        let pathSeries = paths.map { Series(name: $0.target.label, values: $0.pieces) }
-        out.report.heading("Chained prism: what head \(chosenLayer).\(chosenHead) reads at `\(tokens[jc])`")
-        out.report.paragraph("The stream at the country token (position \(jc)) split into its residual pieces, each read through head \(chosenLayer).\(chosenHead)'s frozen map (source 1/rms frozen too). The pieces add up to the head-source term: largest error \(String(format: "%.1e", paths.map { abs($0.error) }.max() ?? 0)).")
-        try out.figure(Chart.lines(title: "Head \(chosenLayer).\(chosenHead) reading `\(tokens[jc])`, by piece of its input", categories: pieceLabels, series: pathSeries,
+        // (3) Chained prism through the studied head at the country token.
+        let jc = r.countryPosition, head = "\(r.layer).\(r.head)"
+        let pathSeries = zip(names, f.pathPieces).map { Series(name: $0, values: $1) }
+        out.report.heading("Chained prism: what head \(head) reads at `\(f.tokens[jc])`")
+        out.report.paragraph("The stream at the country token (position \(jc)) split into its residual pieces, each read through head \(head)'s frozen map (source 1/rms frozen too). The pieces add up to the head-source term: largest error \(String(format: "%.1e", f.pathError)).")
+        try out.figure(Chart.lines(title: "Head \(head) reading `\(f.tokens[jc])`, by piece of its input", categories: f.pathLabels, series: pathSeries,
                                    xLabel: "piece of the source stream", yLabel: "logit contribution"),
                        name: "chained", caption: "Embedding and each earlier block's write at the country token, through the head.",
-                       csv: CSV.series(categoryHeader: "piece", categories: pieceLabels, series: pathSeries))
+                       csv: CSV.series(categoryHeader: "piece", categories: f.pathLabels, series: pathSeries))
 
         // (4) The same frozen map applied to other countries' embeddings.
-        let maps = try ctx.prism.headMaps(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
-        var barPanels: [BarPanel] = [], mapRows: [[String]] = [], wins = 0, mapped = 0, skipped: [String] = []
-        for (k, pair) in pairs.enumerated() {
-            guard let cid = try? ctx.singleToken(" " + pair.country) else { skipped.append(pair.country); continue }
-            let values = try ctx.prism.applyToEmbeddings(maps, tokens: [cid]).map { $0[0] }
-            let best = values.indices.max { values[$0] < values[$1] } ?? 0
-            mapped += 1
-            if best == k { wins += 1 }
-            barPanels.append(BarPanel(title: pair.country, categories: names, values: values, highlight: k))
-            mapRows.append([pair.country] + values.map(f3))
-        }
+        let barPanels = f.countryMaps.map { BarPanel(title: $0.country, categories: names, values: $0.values, highlight: $0.capitalIndex) }
         out.report.heading("The head's map applied to other countries")
-        out.report.paragraph("Head \(chosenLayer).\(chosenHead)'s frozen map applied to `sqrt(d) * E[country]` for each country, as if the prompt had named it. The country's own capital gets the largest value for \(pct(wins, mapped)).\(skipped.isEmpty ? "" : " Skipped (not one token): \(skipped.joined(separator: ", ")).")")
-        try out.figure(Chart.facetedBars(title: "Head \(chosenLayer).\(chosenHead) applied to each country's embedding", panels: barPanels, columns: 3,
+        out.report.paragraph("Head \(head)'s frozen map applied to `sqrt(d) * E[country]` for each country, as if the prompt had named it. The country's own capital gets the largest value for \(pct(r.mapWins, r.mapCountries)).\(f.skippedCountries.isEmpty ? "" : " Skipped (not one token): \(f.skippedCountries.joined(separator: ", ")).")")
+        try out.figure(Chart.facetedBars(title: "Head \(head) applied to each country's embedding", panels: barPanels, columns: 3,
                                          xLabel: "candidate", yLabel: "logit contribution", highlightLabel: "the country's capital"),
                        name: "country_map", caption: "One panel per country; the highlighted bar is its capital.",
-                       csv: CSV.render(headers: ["country"] + names, rows: mapRows))
+                       csv: CSV.render(headers: ["country"] + names, rows: f.countryMaps.map { [$0.country] + $0.values.map(f3) }))
 
-        // Over every country: is the answer right, and do the top heads read the country token?
-        var reads = 0, checked = 0, correct = 0
-        var rows: [[String]] = []
-        try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] }) { k, _, d, next in
-            let pair = pairs[k]
-            if next == candidateIds[k] { correct += 1 }
-            let t = d.targets[0]
-            let jk = try countryPosition(ctx, pair.country)
-            let top = Ranking.heads(t, top: topHeads)
-            var hits: [String] = []
-            for e in top {
-                let sources = t.headSources[e.layer][e.head]
-                let best2 = sources.indices.sorted { abs(sources[$0]) > abs(sources[$1]) }.prefix(2)
-                checked += 1
-                if best2.contains(jk) { reads += 1; hits.append("\(e.layer).\(e.head)") }
-            }
-            rows.append([pair.country, pair.capital, ctx.pieces([next])[0], top.map { "\($0.layer).\($0.head)" }.joined(separator: " "), hits.joined(separator: " ")])
-        }
+        // Over every country.
+        func heads(_ hs: [(layer: Int, head: Int)]) -> String { hs.map { "\($0.layer).\($0.head)" }.joined(separator: " ") }
+        let rows = f.countries.map { [$0.country, $0.capital, $0.nextToken, heads($0.topHeads), heads($0.reading)] }
         out.report.heading("All countries")
-        out.report.paragraph("Greedy next token right for \(pct(correct, pairs.count)) prompts. Among each prompt's top \(topHeads) heads (by |term| for the right capital), the country token is one of the head's two largest source positions for \(pct(reads, checked)).")
+        out.report.paragraph("Greedy next token right for \(pct(r.correct, r.prompts)) prompts. Among each prompt's top \(f.topHeads) heads (by |term| for the right capital), the country token is one of the head's two largest source positions for \(pct(r.readsCountry, r.readsCountryChecked)).")
         out.report.table(headers: ["country", "capital", "model's next token", "top heads", "top heads reading the country"], rows: rows)
         try out.write(CSV.render(headers: ["country", "capital", "next_token", "top_heads", "reading_country"], rows: rows), "countries.csv")
-        let result = Result(layer: chosenLayer, head: chosenHead, countryPosition: jc, mapWins: wins, mapCountries: mapped,
-                            readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count)
         try out.json([
-            "prompt": prompt(country), "ids": ids, "tokens": tokens, "candidates": names, "layer": chosenLayer, "head": chosenHead,
-            "country_position": jc, "map_wins": wins, "map_countries": mapped, "reads_country": reads, "reads_country_checked": checked,
-            "correct": correct, "prompts": pairs.count,
-            "logits": d.targets.map(\.logit), "errors": d.targets.map(\.error),
+            "prompt": f.prompt, "ids": f.ids, "tokens": f.tokens, "candidates": names, "layer": r.layer, "head": r.head,
+            "country_position": jc, "map_wins": r.mapWins, "map_countries": r.mapCountries, "reads_country": r.readsCountry,
+            "reads_country_checked": r.readsCountryChecked, "correct": r.correct, "prompts": r.prompts,
+            "logits": f.logits, "errors": f.errors,
         ], "summary.json")
         try out.finish()
-        return result
     }
 }

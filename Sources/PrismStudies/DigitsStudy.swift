@@ -8,7 +8,12 @@ import PrismSupport
 public struct DigitsStudy {
     public init() {}
 
+    /// Every number the digits report shows (`compute` finds them, `report` only formats and
+    /// writes them); also what `run` returns.
     public struct Result {
+        /// The model file or folder the vectors come from (named in the report).
+        public var modelPath: String
+        /// Each digit's coordinates on the two components, "0" to "9".
         public var coordinates: [(x: Double, y: Double)]
         /// Share of the ten vectors' variance on each of the two components.
         public var explained: (Double, Double)
@@ -36,7 +41,7 @@ public struct DigitsStudy {
         let total = values.reduce(0) { $0 + max(0, $1) }
         let (i1, i2) = (order[0], order[1])
         let coords = (0..<10).map { k in (x: vectors[k][i1] * max(0, values[i1]).squareRoot(), y: vectors[k][i2] * max(0, values[i2]).squareRoot()) }
-        return Result(coordinates: coords, explained: (total > 0 ? values[i1] / total : 0, total > 0 ? values[i2] / total : 0),
+        return Result(modelPath: ctx.loaded.path, coordinates: coords, explained: (total > 0 ? values[i1] / total : 0, total > 0 ? values[i2] / total : 0),
                       asymmetry: Self.asymmetry(coords))
     }
 
@@ -58,10 +63,20 @@ public struct DigitsStudy {
         return radius > 0 ? dist.reduce(0, +) / 4 / radius : .nan
     }
 
-    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`).
+    /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`). The folder
+    /// is checked before the work (`Outputs.checkSet`), then `compute`, then `report`.
     public func run(_ ctx: StudyContext, output dir: String, force: Bool = false) throws -> Result {
+        try Outputs.checkSet(dir, force: force, inputs: [ctx.loaded.path])
         let r = try compute(ctx)
-        var out = try StudyOutput(directory: dir, force: force, inputs: [ctx.loaded.path], title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(ctx.loaded.path)")
+        try report(r, output: dir, force: force)
+        return r
+    }
+
+    /// Writes the report of `r` into `dir`: index.html, the figure as SVG and CSV, and
+    /// summary.json, as one set (see `StudyOutput`).
+    /// - Throws: `PrismError` when `dir` may not be written, or an I/O error from the write.
+    public func report(_ r: Result, output dir: String, force: Bool = false) throws {
+        var out = try StudyOutput(directory: dir, force: force, inputs: [r.modelPath], title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(r.modelPath)")
         let points = r.coordinates.enumerated().map { ScatterPoint(x: $1.x, y: $1.y, label: "\($0)") }
         let e1 = PlotFormat.fixed(r.explained.0 * 100, decimals: 1), e2 = PlotFormat.fixed(r.explained.1 * 100, decimals: 1)
         out.report.paragraph("The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry)).")
@@ -72,7 +87,6 @@ public struct DigitsStudy {
         try out.json(["explained_variance": [r.explained.0, r.explained.1], "asymmetry": r.asymmetry,
                       "coordinates": r.coordinates.map { [$0.x, $0.y] }], "summary.json")
         try out.finish()
-        return r
     }
 }
 

@@ -53,10 +53,10 @@ static void rows_dot_avx2(const int8_t *q, const uint16_t *scales, int cols, con
 }
 #endif
 
-void prism_q8_rows_dot_f32(const int8_t *q, const uint16_t *scales, int cols, int block, const float *x,
+void prism_q8_rows_dot_f32(int kernel, const int8_t *q, const uint16_t *scales, int cols, int block, const float *x,
                            int row0, int row1, float *out) {
 #if defined(__x86_64__)
-    if (block == 32 && cols % 32 == 0 && prism_best_kernel() >= PRISM_KERNEL_AVX2) {
+    if (block == 32 && cols % 32 == 0 && kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2) {
         rows_dot_avx2(q, scales, cols, x, row0, row1, out);
         return;
     }

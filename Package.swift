@@ -37,10 +37,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLZ4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
         .target(name: "CPrismKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "CPrismFiles"),
         .target(name: "PrismSupport", dependencies: ["CPrismFiles"]),
-        .target(name: "PrismFormats", dependencies: ["PrismSupport", "CLZ4"]),
+        .target(name: "PrismFormats", dependencies: ["PrismSupport", "CLZ4", "CXXHash"]),
         .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: kernelsRelease),
         .target(name: "PrismTokenizer", dependencies: ["PrismSupport"]),
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"]),

@@ -3,7 +3,7 @@
 # Non-interactive; needs root (or sudo) the first time on a fresh machine.
 set -euo pipefail
 need=()
-for pkg in libopenblas-dev liblz4-dev pkg-config; do
+for pkg in libopenblas-dev liblz4-dev libxxhash-dev pkg-config; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -2,7 +2,8 @@
 // fp32 once (each block's scale folded in), in a buffer that stays in cache, and every target
 // direction then runs at the FMA rate over it; no BLAS call. The sums stay fp32 over the stored
 // (dequantized) weights: the exact product up to float rounding.
-#include "prism_kernels.h"
+#include "prism_pullback.h"
+#include "prism_cpu.h"
 #include "prism_half.h"
 #include <stdlib.h>
 

@@ -6,18 +6,18 @@ import CBLAS
 ///
 /// f32 weights go straight from the mapping to OpenBLAS. Other storages are dequantized
 /// a tile of rows at a time into a small scratch buffer (never the whole matrix) and each
-/// tile is handed to `sgemm`, writing its columns of `out`.
+/// tile is handed to `sgemm`, writing its columns of `out`. `kernel`: the int8 loops' instruction set.
 public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                             route: ActivationRoute = .exact) {
+                             route: ActivationRoute = .exact, kernel: Int8Kernel = .best) {
     guard count > 0, w.rows > 0 else { return }
     if case .q8 = w.storage {
         if route == .int8 && Q8Kernels.supportsInt8Route(w) {
-            Q8Kernels.matmulInt8(x, count: count, w, out)
+            Q8Kernels.matmulInt8(x, count: count, w, out, kernel: kernel)
             return
         }
         // A few tokens: bound by reading the weights, so dequantize in registers, not in tiles.
         if count <= 4 {
-            Q8Kernels.matmulDequantizing(x, count: count, w, out)
+            Q8Kernels.matmulDequantizing(x, count: count, w, out, kernel: kernel)
             return
         }
     }
@@ -48,31 +48,33 @@ public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightM
 /// segment, since a BLAS's summation order may depend on how many rows it is given.
 /// `decoding` (one new token per sequence) lets the int8 route stream the weights instead.
 public func matmulTransposed(_ x: UnsafePointer<Float>, segments: [Range<Int>], _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                             route: ActivationRoute, decoding: Bool = false) {
+                             route: ActivationRoute, decoding: Bool = false, kernel: Int8Kernel = .best) {
     let count = segments.last?.upperBound ?? 0
     if route == .int8, case .q8 = w.storage, Q8Kernels.supportsInt8Route(w) {
-        Q8Kernels.matmulInt8(x, count: count, w, out, decoding: decoding)
+        Q8Kernels.matmulInt8(x, count: count, w, out, decoding: decoding, kernel: kernel)
         return
     }
     for s in segments where !s.isEmpty {
-        matmulTransposed(x + s.lowerBound * w.cols, count: s.count, w, out + s.lowerBound * w.rows, route: route)
+        matmulTransposed(x + s.lowerBound * w.cols, count: s.count, w, out + s.lowerBound * w.rows, route: route, kernel: kernel)
     }
 }
 
 /// `y[r] = W[r, :] . v`, for a single vector: `matmulTransposed` with one row.
-public func matvec(_ w: WeightMatrix, _ v: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-    matmulTransposed(v, count: 1, w, y)
+public func matvec(_ w: WeightMatrix, _ v: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, kernel: Int8Kernel = .best) {
+    matmulTransposed(v, count: 1, w, y, kernel: kernel)
 }
 
 /// `y[c] = sum_r u[r] * W[r, c]`: `W^T u` for a single direction (`pullBack` with one row).
-public func matvecTransposed(_ w: WeightMatrix, _ u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-    pullBack(u, count: 1, w, y)
+public func matvecTransposed(_ w: WeightMatrix, _ u: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, kernel: Int8Kernel = .best) {
+    pullBack(u, count: 1, w, y, kernel: kernel)
 }
 
 /// `out[m, c] = sum_r u[m, r] * W[r, c]` for `m < count`: directions `[count, rows]` pulled
 /// back through a stored weight `[rows, cols]` (`U W`, i.e. `W^T u` for each row u). The
-/// prisms use it for `W_O^T u` and `W_down^T u` over many targets at once.
-public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+/// prisms use it for `W_O^T u` and `W_down^T u` over many targets at once. `kernel`: the int8
+/// loop's instruction set.
+public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+                     kernel: Int8Kernel = .best) {
     guard count > 0, w.cols > 0 else { return }
     let n = Int32(w.cols), k = Int32(w.rows)
     if case .f32(let p) = w.storage {
@@ -80,7 +82,7 @@ public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _
         return
     }
     if case .q8 = w.storage {
-        Q8Kernels.pullBack(u, count: count, w, out)
+        Q8Kernels.pullBack(u, count: count, w, out, kernel: kernel)
         return
     }
     let tileRows = max(8, min(w.rows, (256 * 1024) / max(1, w.cols)))

@@ -25,9 +25,10 @@ public enum Ops {
         return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
     }
 
-    /// GELU (tanh form) over `count` floats in place: vectorized (AVX2) where the CPU has it.
-    public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        prism_gelu_tanh(Q8Kernels.kernel, x, x, count)
+    /// GELU (tanh form) over `count` floats in place: vectorized when `kernel` is AVX2 or above
+    /// (default: the best this CPU has).
+    public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int, kernel: Int8Kernel = .best) {
+        prism_gelu_tanh(kernel.code, x, x, count)
     }
 
     @inlinable

@@ -11,26 +11,17 @@ public enum ActivationRoute: Sendable {
     case int8
 }
 
-/// The kernels for block-quantized int8 weights.
+/// The kernels for block-quantized int8 weights. Each entry point takes the `Int8Kernel` to use
+/// (default `.best`).
 public enum Q8Kernels {
-    /// The int8 kernel in use: the best this CPU supports, unless a test forces another.
-    nonisolated(unsafe) public static var kernel: Int32 = prism_best_kernel()
-    public static var bestKernel: Int32 { prism_best_kernel() }
     public static let threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    public static func kernelName(_ k: Int32) -> String {
-        switch Int(k) {
-        case PRISM_KERNEL_AVX512VNNI: return "avx512-vnni"
-        case PRISM_KERNEL_AVXVNNI: return "avx-vnni"
-        case PRISM_KERNEL_AVX2: return "avx2"
-        default: return "portable"
-        }
-    }
-
+    /// The best kernel's C code. The kernel is no longer a setting: pass an `Int8Kernel`.
     /// Quantizes `count` rows of `cols` activations per block of 32: `x ~ q * scale`.
     public static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, cols: Int,
-                                           _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>) {
-        prism_quantize_rows(kernel, x, Int32(count), Int32(cols), q, scales)
+                                           _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
+                                           kernel: Int8Kernel = .best) {
+        prism_quantize_rows(kernel.code, x, Int32(count), Int32(cols), q, scales)
     }
 
     /// Whether the int8 route can run on this matrix (blocks of exactly 32, whole blocks).
@@ -46,15 +37,15 @@ public enum Q8Kernels {
     /// the kernel that streams the weights fastest; it sums in another order, but also the same
     /// way for a row whatever the other rows.
     public static func matmulInt8(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                  decoding: Bool = false) {
+                                  decoding: Bool = false, kernel: Int8Kernel = .best) {
         guard case .q8(let quants, let scales, _) = w.storage else { return }
         let cols = w.cols, nb = cols / 32
         let xq = UnsafeMutablePointer<Int8>.allocate(capacity: count * cols)
         let xs = UnsafeMutablePointer<Float>.allocate(capacity: count * nb)
         defer { xq.deallocate(); xs.deallocate() }
-        quantizeActivations(x, count: count, cols: cols, xq, xs)
+        quantizeActivations(x, count: count, cols: cols, xq, xs, kernel: kernel)
         let parts = min(threads, max(1, w.rows / 64))
-        let k = kernel
+        let k = kernel.code
         let rows = w.rows
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             if decoding {
@@ -79,9 +70,11 @@ public enum Q8Kernels {
     /// decomposed rows of W_O and W_down). Several tokens go over the rows a panel at a time
     /// (~256 KiB of weights, kept in L2 while every token passes), so the weights are read from
     /// memory once, not once per token.
-    public static func matmulDequantizing(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+    public static func matmulDequantizing(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+                                          kernel: Int8Kernel = .best) {
         guard case .q8(let quants, let scales, let bs) = w.storage else { return }
         let rows = w.rows, cols = w.cols
+        let k = kernel.code
         let parts = min(threads, max(1, rows / 64))
         let panel = count == 1 ? rows : max(4, (256 * 1024 / max(1, cols)) & ~3)
         DispatchQueue.concurrentPerform(iterations: parts) { i in
@@ -90,7 +83,7 @@ public enum Q8Kernels {
             while p0 < r1 {
                 let p1 = min(r1, p0 + panel)
                 for t in 0..<count {
-                    prism_q8_rows_dot_f32(quants, scales, Int32(cols), Int32(bs), x + t * cols, Int32(p0), Int32(p1), out + t * rows)
+                    prism_q8_rows_dot_f32(k, quants, scales, Int32(cols), Int32(bs), x + t * cols, Int32(p0), Int32(p1), out + t * rows)
                 }
                 p0 = p1
             }
@@ -99,12 +92,13 @@ public enum Q8Kernels {
 
     /// `out[k, c] = sum_r u[k, r] * W[r, c]`: the prisms' pull-back, columns split over the cores
     /// at block boundaries. Each weight is widened to fp32 once and serves every direction.
-    public static func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>) {
+    public static func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+                                kernel: Int8Kernel = .best) {
         guard case .q8(let quants, let scales, let bs) = w.storage, count > 0, w.cols > 0 else { return }
         let rows = w.rows, cols = w.cols
         let blocks = (cols + bs - 1) / bs
         let parts = min(threads, max(1, blocks / 4))
-        let k = kernel
+        let k = kernel.code
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let c0 = blocks * i / parts * bs, c1 = min(cols, blocks * (i + 1) / parts * bs)
             prism_q8_pullback(k, quants, scales, Int32(rows), Int32(cols), Int32(bs), u, Int32(count), Int32(rows),

@@ -15,6 +15,9 @@ public struct RunOptions: Sendable {
     public var residentLayers: Int
     /// Where a run adds what it measured (weight bytes read), when the caller wants totals.
     public var meter: RunMeter?
+    /// Which SIMD kernels run the int8 products and GELU (`.best`: this CPU's best; tests pass
+    /// `.portable` to compare).
+    public var kernel: Int8Kernel = .best
 
     public init(route: ActivationRoute = .int8, streamWeights: Bool = false, residentLayers: Int = 0, meter: RunMeter? = nil) {
         self.route = route

@@ -3,7 +3,7 @@ import PrismKernels
 import PrismSupport
 
 enum KernelInfo {
-    static var name: String { Q8Kernels.kernelName(Q8Kernels.kernel) }
+    static var name: String { Int8Kernel.best.name }
 }
 
 /// One sequential pass over a mapped file on every core: the memory-bandwidth floor of a

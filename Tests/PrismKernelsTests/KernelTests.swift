@@ -52,10 +52,10 @@ final class KernelTests: XCTestCase {
         return out
     }
 
-    func run(_ x: [Float], count: Int, _ m: Q8Matrix, route: ActivationRoute) -> [Float] {
+    func run(_ x: [Float], count: Int, _ m: Q8Matrix, route: ActivationRoute, kernel: Int8Kernel = .best) -> [Float] {
         var out = [Float](repeating: .nan, count: count * m.rows)
         withMatrix(m) { w in
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { matmulTransposed(xp.baseAddress!, count: count, w, $0.baseAddress!, route: route) } }
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { matmulTransposed(xp.baseAddress!, count: count, w, $0.baseAddress!, route: route, kernel: kernel) } }
         }
         return out
     }
@@ -83,9 +83,7 @@ final class KernelTests: XCTestCase {
     /// rounding of the scales' products), and both stay near the exact product (activation
     /// quantization error, ~1% relative).
     func testInt8KernelsAgreeWithPortableAndNaive() {
-        let available = (0...Q8Kernels.bestKernel).filter { $0 == 0 || $0 == 1 || $0 == Q8Kernels.bestKernel }
-        let saved = Q8Kernels.kernel
-        defer { Q8Kernels.kernel = saved }
+        let available = Int8Kernel.runnable
         // Shapes reach every path: one token (four streams), 2-3 tokens (4-row tiles), 4+ tokens
         // (8-row interleaved tiles, then 4-row tiles and the portable loop for the last rows).
         for (k, (count, rows, cols)) in [(1, 37, 64), (2, 64, 96), (5, 130, 2048), (32, 257, 256), (3, 4, 32), (7, 3, 64),
@@ -93,16 +91,14 @@ final class KernelTests: XCTestCase {
             let m = randomQ8(rows: rows, cols: cols, seed: UInt64(500 + k))
             var rng = Rng(UInt64(k + 7))
             let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
-            Q8Kernels.kernel = 0
-            let portable = run(x, count: count, m, route: .int8)
+            let portable = run(x, count: count, m, route: .int8, kernel: .portable)
             XCTAssertLessThan(maxRelative(portable, naive(x, count: count, m)), 0.03, "portable vs exact \(rows)x\(cols)")
             for kernel in available {
-                Q8Kernels.kernel = Int32(kernel)
-                let got = run(x, count: count, m, route: .int8)
-                XCTAssertLessThanOrEqual(maxRelative(got, portable), 1e-5, "\(Q8Kernels.kernelName(Int32(kernel))) vs portable, \(count)x\(rows)x\(cols)")
+                let got = run(x, count: count, m, route: .int8, kernel: kernel)
+                XCTAssertLessThanOrEqual(maxRelative(got, portable), 1e-5, "\(kernel) vs portable, \(count)x\(rows)x\(cols)")
             }
         }
-        print("int8 kernels checked: \(available.map { Q8Kernels.kernelName(Int32($0)) }) (best here: \(Q8Kernels.kernelName(Q8Kernels.bestKernel)))")
+        print("int8 kernels checked: \(available.map(\.name)) (best here: \(Int8Kernel.best))")
     }
 
     /// A prompt's numbers must not depend on the prompts batched with it (issue: a batch record
@@ -110,22 +106,20 @@ final class KernelTests: XCTestCase {
     /// (bit for bit) what it gives that token alone, and what the portable loop gives; the
     /// dequantizing product for the exact rows, and the per-segment route, likewise.
     func testProductsDoNotDependOnTheBatch() {
-        let available = (0...Q8Kernels.bestKernel).filter { $0 == 0 || $0 == 1 || $0 == Q8Kernels.bestKernel }
-        let saved = Q8Kernels.kernel
-        defer { Q8Kernels.kernel = saved }
+        let available = Int8Kernel.runnable
         for (k, (count, rows, cols)) in [(9, 70, 512), (6, 37, 64), (17, 260, 256), (3, 13, 96)].enumerated() {
             let m = randomQ8(rows: rows, cols: cols, seed: UInt64(900 + k))
             var rng = Rng(UInt64(k + 77))
             let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
-            func alone(_ t: Int, route: ActivationRoute) -> [Float] { run(Array(x[(t * cols)..<((t + 1) * cols)]), count: 1, m, route: route) }
-            Q8Kernels.kernel = 0
-            let portable = run(x, count: count, m, route: .int8)
+            func alone(_ t: Int, route: ActivationRoute, kernel: Int8Kernel = .best) -> [Float] {
+                run(Array(x[(t * cols)..<((t + 1) * cols)]), count: 1, m, route: route, kernel: kernel)
+            }
+            let portable = run(x, count: count, m, route: .int8, kernel: .portable)
             for kernel in available {
-                Q8Kernels.kernel = Int32(kernel)
-                let all = run(x, count: count, m, route: .int8)
-                XCTAssertEqual(all, portable, "\(Q8Kernels.kernelName(Int32(kernel))) vs portable, bit for bit, \(count)x\(rows)x\(cols)")
+                let all = run(x, count: count, m, route: .int8, kernel: kernel)
+                XCTAssertEqual(all, portable, "\(kernel) vs portable, bit for bit, \(count)x\(rows)x\(cols)")
                 for t in 0..<count {
-                    XCTAssertEqual(Array(all[(t * rows)..<((t + 1) * rows)]), alone(t, route: .int8), "token \(t) alone vs in a batch of \(count)")
+                    XCTAssertEqual(Array(all[(t * rows)..<((t + 1) * rows)]), alone(t, route: .int8, kernel: kernel), "token \(t) alone vs in a batch of \(count)")
                 }
             }
             // The exact rows' product: each token's row as if alone.
@@ -150,9 +144,7 @@ final class KernelTests: XCTestCase {
     /// the AVX2 kernel each equal the naive product over the dequantized weights (1e-5 relative),
     /// on odd shapes, partial blocks and chunks, and target counts that exercise every register group.
     func testPullBackMatchesNaive() {
-        let saved = Q8Kernels.kernel
-        defer { Q8Kernels.kernel = saved }
-        let kernels = Q8Kernels.bestKernel >= 1 ? [0, 1] : [0]
+        let kernels: [Int8Kernel] = Int8Kernel.best >= .avx2 ? [.portable, .avx2] : [.portable]
         let cases = [(1, 37, 50, 32), (5, 64, 96, 32), (10, 33, 2048, 32), (7, 130, 64, 16), (23, 7, 160, 32), (13, 300, 530, 32),
                      (2, 5, 17, 32), (41, 16, 48, 32),
                      // Widened chunks of 512 columns with a partial last one; blocks of 48 (strips
@@ -171,12 +163,11 @@ final class KernelTests: XCTestCase {
                 }
             }
             for kernel in kernels {
-                Q8Kernels.kernel = Int32(kernel)
                 var out = [Float](repeating: .nan, count: count * cols)
                 withMatrix(m) { w in
-                    u.withUnsafeBufferPointer { up in out.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: count, w, $0.baseAddress!) } }
+                    u.withUnsafeBufferPointer { up in out.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: count, w, $0.baseAddress!, kernel: kernel) } }
                 }
-                XCTAssertLessThanOrEqual(maxRelative(out, expected), 1e-5, "\(Q8Kernels.kernelName(Int32(kernel))) \(count)x\(rows)x\(cols) block \(block)")
+                XCTAssertLessThanOrEqual(maxRelative(out, expected), 1e-5, "\(kernel) \(count)x\(rows)x\(cols) block \(block)")
             }
         }
     }
@@ -184,15 +175,12 @@ final class KernelTests: XCTestCase {
     /// The vectorized GELU (tanh form) against the formula in Double: within 2e-6 of max(|x|, 1e-3)
     /// for every kernel here, including the tails where exp overflows or underflows, and tail lengths.
     func testGeluTanhMatchesFormula() {
-        let saved = Q8Kernels.kernel
-        defer { Q8Kernels.kernel = saved }
         var rng = Rng(77)
         var xs: [Float] = [0, -0.0, 1e-8, -1e-8, 1, -1, 3, -3, 10, -10, 50, -50, 100, -100, 1e30, -1e30]
         xs += (0..<4001).map { _ in Float(rng.normal() * 4) }
-        for kernel in (Q8Kernels.bestKernel >= 1 ? [0, 1] : [0]) {
-            Q8Kernels.kernel = Int32(kernel)
+        for kernel in (Int8Kernel.best >= .avx2 ? [Int8Kernel.portable, .avx2] : [.portable]) {
             var out = xs
-            out.withUnsafeMutableBufferPointer { Ops.geluTanh($0.baseAddress!, count: $0.count) }
+            out.withUnsafeMutableBufferPointer { Ops.geluTanh($0.baseAddress!, count: $0.count, kernel: kernel) }
             for (x, y) in zip(xs, out) {
                 let d = Double(x)
                 let want = 0.5 * d * (1 + tanh(0.7978845608028654 * (d + 0.044715 * d * d * d)))

@@ -1,8 +1,9 @@
-// int8 dot products with run-time dispatch: Swift SIMD cannot emit vpmaddubsw / vpdpbusd,
-// so these few loops are C with intrinsics, each in a function compiled for its own target,
-// chosen at run time from the CPU's features. The portable loop is the reference the tests
-// compare every other kernel with.
-#include "prism_kernels.h"
+// The int8 route: activations quantized to int8 per block of 32, then int8 x int8 products with
+// run-time dispatch. Swift SIMD cannot emit vpmaddubsw / vpdpbusd, so these few loops are C with
+// intrinsics, each in a function compiled for its own target, chosen at run time from the CPU's
+// features. The portable loop is the reference the tests compare every other kernel with.
+#include "prism_q8q8.h"
+#include "prism_cpu.h"
 #include "prism_half.h"
 #include <stdlib.h>
 #include <string.h>
@@ -277,30 +278,6 @@ void prism_quantize_rows(int kernel, const float *x, int count, int cols, int8_t
     if (kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2) { quantize_avx2(x, count, cols, q, scales); return; }
 #endif
     quantize_portable(x, count, cols, q, scales);
-}
-
-static int detect_kernel(void);
-
-// Detected once: cpuid is not free, and the answer never changes in a process.
-int prism_best_kernel(void) {
-    static int best = -1;
-    if (best < 0) best = detect_kernel();
-    return best;
-}
-
-static int detect_kernel(void) {
-#ifdef PRISM_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return PRISM_KERNEL_AVX512VNNI;
-    if (__builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        return PRISM_KERNEL_AVXVNNI;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return PRISM_KERNEL_AVX2;
-#endif
-    return PRISM_KERNEL_PORTABLE;
 }
 
 void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,

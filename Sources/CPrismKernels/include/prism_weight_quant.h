@@ -1,0 +1,19 @@
+#ifndef PRISM_WEIGHT_QUANT_H
+#define PRISM_WEIGHT_QUANT_H
+#include <stdint.h>
+
+// int8 quantization of one weight row, a scale (f16 bits) per block of `block` inputs (the last
+// may be partial); adds the squared error, squared values and max |error| to stats[0..2].
+// `x` must be finite. Returns how many blocks had max|x| / 127 beyond the f16 range: their scale is
+// clamped to 65504 (never inf), so their large values are clipped; a caller should store such a row
+// another way.
+int prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats);
+
+// How many of x[0..n) are NaN or +-inf; *first gets the index of the first one (-1 if none) and
+// *nans how many of them are NaN.
+long prism_count_non_finite(const float *x, long n, long *first, long *nans);
+
+// w[c] = q[c] * scale[c / block] for one row.
+void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, int block, float *out);
+
+#endif

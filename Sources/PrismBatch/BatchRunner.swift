@@ -193,7 +193,7 @@ public struct BatchRunner {
     /// Memory of one decomposition while it is built: every head, source and neuron term per
     /// target, in Double.
     static func decompositionBytes(_ job: Job, config c: GemmaConfig) -> Int {
-        job.targets.count * c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (job.position + 2) + 2) * 8
+        Decomposition.heldBytes(targets: job.targets.count, position: job.position, config: c)
     }
 
     /// Memory of a record's output line until its chunk is committed: a summary is a few KB; a

@@ -23,10 +23,13 @@ public final class GemmaModel: @unchecked Sendable {
     /// Whether layer `l`'s pages are given back once a pass is done with it (streamed, not kept).
     public func releasesLayer(_ l: Int) -> Bool { streamWeights && l >= residentLayers }
 
-    /// Streams or keeps weights as the memory planner decided.
+    /// Streams or keeps weights as the memory planner decided. The plan counts the process as its
+    /// baseline plus what it plans, so memory the allocator kept from earlier passes (a previous
+    /// batch chunk's buffers, freed but still resident) is handed back first.
     public func apply(_ plan: MemoryPlan) {
         streamWeights = plan.streamWeights
         residentLayers = plan.residentLayers
+        if plan.budget != nil { Heap.releaseFree() }
     }
     /// How products with int8 weights treat activations. `.int8` (default) quantizes them and
     /// multiplies in int8; when activations are recorded for the prisms, W_O and W_down (whose

@@ -83,8 +83,8 @@ public struct StudyContext {
 
     /// Plans a forward pass of `tokens` tokens that keeps `extraBytes` besides, plus the prism's
     /// pull-back cache, and sets the model's weight streaming; throws when the budget is too small.
-    func plan(tokens: Int, extraBytes: Int, logitRows: Int) throws {
-        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens,
+    func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int, logitRows: Int) throws {
+        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
                                        extraBytes: extraBytes + prism.pullBacks.capacityBytes, logitRows: logitRows)
         model.apply(plan)
     }
@@ -100,7 +100,8 @@ public struct StudyContext {
             let group = part.map { Decomposition.heldBytes(targets: $0.targets, position: $0.ids.count - 1, config: model.config) }
                 .sorted(by: >).prefix(Self.decompositionGroup).reduce(0, +)
             do {
-                try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, extraBytes: kept + group, logitRows: n)
+                try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, cacheTokens: n * (part.map(\.ids.count).max() ?? 0),
+                         extraBytes: kept + group, logitRows: n)
                 return part.map(\.ids)
             } catch where n > 1 {
                 n = (n + 1) / 2

@@ -47,4 +47,8 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
 // GELU (tanh approximation) over n floats, in place allowed; kernel as for the products.
 void prism_gelu_tanh(int kernel, const float *x, float *out, long n);
 
+// Gives the heap memory the C library keeps after frees back to the kernel (glibc: malloc_trim);
+// returns 1 when some was released. A memory plan assumes the process holds only its baseline.
+int prism_release_free_heap(void);
+
 #endif

@@ -81,6 +81,10 @@ final class BudgetTests: XCTestCase {
         try assertWithinBudget("batch", ["batch", "--input", work + "/in.jsonl", "--output", work + "/out.jsonl", "--quiet"])
         let out = try String(contentsOfFile: work + "/out.jsonl", encoding: .utf8)
         XCTAssertEqual(out.split(separator: "\n").count, 50)
+        // Every term of every prompt: half a megabyte of JSON a line, held until its chunk is written.
+        try assertWithinBudget("batch --detail full", ["batch", "--input", work + "/in.jsonl", "--output", work + "/full.jsonl", "--detail", "full", "--quiet"])
+        let full = try String(contentsOfFile: work + "/full.jsonl", encoding: .utf8)
+        XCTAssertEqual(full.split(separator: "\n").count, 50)
     }
 
     // MARK: - helpers

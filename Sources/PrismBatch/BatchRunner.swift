@@ -87,7 +87,8 @@ public struct BatchRunner {
             while i < pending.count && chunk.count < maxChunk {
                 if case .success(let job) = pending[i] {
                     let next = need.adding(job, config: model.config, detail: detail)
-                    if let budget, (try? MemoryPlan.make(model: model, budget: budget, tokens: next.tokens, extraBytes: next.extra + cacheBytes, logitRows: 0)) == nil {
+                    if let budget, (try? MemoryPlan.make(model: model, budget: budget, tokens: next.tokens, cacheTokens: next.cacheTokens,
+                                                          extraBytes: next.extra + cacheBytes, logitRows: 0)) == nil {
                         if !chunk.isEmpty { break }
                         // Alone over the budget: an error record naming what it needs, not a
                         // failed job (which every rerun would repeat).
@@ -99,7 +100,7 @@ public struct BatchRunner {
                 chunk.append(pending[i])
                 i += 1
             }
-            let options = try session.plan(tokens: max(1, need.tokens), extraBytes: need.extra + cacheBytes)
+            let options = try session.plan(tokens: max(1, need.tokens), cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes)
             let lines = try runChunk(chunk, session: session, options: options, prism: prism, stats: &stats)
             try loaded.checkUnchanged()
             try results.append(lines: lines.map(\.text))
@@ -116,19 +117,29 @@ public struct BatchRunner {
     }
 
     /// What a chunk holds besides the weights: its tokens, and per prompt its recorded rows and
-    /// output line, plus one group of decompositions in flight (the largest so far).
+    /// output line, plus one group of decompositions in flight (the largest so far) and, for
+    /// `--detail full`, one line being serialized (the largest so far).
     struct ChunkNeed {
         var tokens = 0
+        var prompts = 0
+        var longest = 0
         var perPrompt = 0
         var group = 0
-        var extra: Int { perPrompt + group }
+        var serializing = 0
+        var extra: Int { perPrompt + group + serializing }
+        /// The KV cache is allocated as prompts x the longest prompt.
+        var cacheTokens: Int { prompts * longest }
 
         func adding(_ job: Job, config: GemmaConfig, detail: DecompositionJSON.Detail) -> ChunkNeed {
             let t = job.position + 1
             var next = self
             next.tokens += t
+            next.prompts += 1
+            next.longest = max(longest, t)
             next.perPrompt += PositionRecorder.bytesPerPrompt(tokens: t, config: config) + BatchRunner.lineBytes(job, config: config, detail: detail)
-            next.group = max(group, BatchRunner.decompositionGroup * BatchRunner.decompositionBytes(job, config: config))
+            let held = BatchRunner.decompositionBytes(job, config: config)
+            next.group = max(group, BatchRunner.decompositionGroup * held)
+            if detail == .full { next.serializing = max(serializing, DecompositionJSON.outputBytes(heldBytes: held, detail: .full) - held) }
             return next
         }
     }
@@ -138,7 +149,7 @@ public struct BatchRunner {
     static func overBudget(_ job: Job, need: ChunkNeed, cacheBytes: Int, model: GemmaModel, budget: Int) -> String {
         let what = "\(job.position + 1) tokens and \(job.targets.count) targets do not fit the memory budget"
         do {
-            _ = try MemoryPlan.make(model: model, budget: budget, tokens: need.tokens, extraBytes: need.extra + cacheBytes, logitRows: 0)
+            _ = try MemoryPlan.make(model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: 0)
             return what
         } catch let e as PrismError {
             return "\(what): \(e.message)"
@@ -208,7 +219,7 @@ public struct BatchRunner {
     /// Memory of one decomposition while it is built: every head, source and neuron term per
     /// target, in Double.
     static func decompositionBytes(_ job: Job, config c: GemmaConfig) -> Int {
-        job.targets.count * c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (job.position + 2) + 2) * 8
+        Decomposition.heldBytes(targets: job.targets.count, position: job.position, config: c)
     }
 
     /// Memory of a record's output line until its chunk is committed: a summary is a few KB; a

@@ -103,11 +103,19 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
                                      Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)]
         var done = 0
         for (what, p) in parts {
-            let b = UnsafeRawBufferPointer(rebasing: all[p.offset..<(p.offset + p.length)])
-            if XXH64.hex(XXH64.hash(b)) != p.xxh64 { return "\(what): checksum mismatch" }
+            // Slab by slab, each released once hashed: resident memory stays at one slab, not
+            // the largest tensor (a batch verifies its model under its memory budget).
+            var hash = XXH64()
+            var start = p.offset
+            while start < p.offset + p.length {
+                let end = min(p.offset + p.length, start + (8 << 20))
+                hash.update(UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                release?(start..<end)
+                start = end
+            }
+            if XXH64.hex(hash.finalize()) != p.xxh64 { return "\(what): checksum mismatch" }
             covered.append(p.offset..<(p.offset + p.length))
             done += p.length
-            release?(p.offset..<(p.offset + p.length))
             progress?(done)
         }
         covered.sort { $0.lowerBound < $1.lowerBound }

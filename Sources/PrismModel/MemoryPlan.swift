@@ -38,16 +38,19 @@ public struct MemoryPlan: Sendable {
 
     /// - Parameters:
     ///   - tokens: tokens in flight (all prompts of a batch chunk).
+    ///   - cacheTokens: positions the KV cache allocates: sequences x the longest one (the cache
+    ///     is rectangular); nil when that is `tokens` (one sequence).
     ///   - extraBytes: recorded activations and other per-run state.
     ///   - logitRows: positions whose full-vocabulary logits are computed.
-    public static func make(model: GemmaModel, budget: Int?, tokens: Int, extraBytes: Int, logitRows: Int) throws -> MemoryPlan {
+    public static func make(model: GemmaModel, budget: Int?, tokens: Int, cacheTokens: Int? = nil, extraBytes: Int, logitRows: Int) throws -> MemoryPlan {
         let c = model.config
         let layers = model.weights.layers.map(\.byteCount)
         let embedding = model.weights.embedding.byteCount
         let weights = layers.reduce(0, +) + embedding
         let largest = layers.max() ?? 0
         // Dequantization tiles (1 MiB each for the projections) and the logits rows.
-        let working = tokens * (scratchPerToken(c) + kvPerToken(c)) + extraBytes + (2 << 20) + logitRows * c.vocab_size * 8
+        let working = tokens * scratchPerToken(c) + max(tokens, cacheTokens ?? 0) * kvPerToken(c) + extraBytes + (2 << 20)
+            + logitRows * c.vocab_size * 8
         // Streaming keeps one layer, plus one 8192-row tile of the unembedding when logits are asked for.
         let embeddingTile = logitRows > 0 ? min(embedding, 8192 * embedding / max(1, c.vocab_size)) : 0
         let streamed = largest + embeddingTile

@@ -88,7 +88,7 @@ public final class LoadedModel: @unchecked Sendable {
                 // A slab at a time, each released once hashed: resident memory stays small.
                 var start = 0
                 while start < f.size {
-                    let end = min(f.size, start + (64 << 20))
+                    let end = min(f.size, start + (8 << 20))
                     whole.update(f.bytes(start..<end))
                     f.release(start..<end)
                     start = end

@@ -138,8 +138,14 @@ public final class PrismSession {
     /// activations, decompositions, caches) and `logitRows` rows of full-vocabulary logits.
     /// - Returns: the options the run must use (streaming as the plan decided).
     /// - Throws: `PrismError` naming the minimum when the budget is too small.
-    public func plan(tokens: Int, extraBytes: Int = 0, logitRows: Int = 0) throws -> RunOptions {
-        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, extraBytes: extraBytes, logitRows: logitRows)
+    /// `cacheTokens`: the KV cache's size in tokens when it is not `tokens` (several prompts: it is
+    /// allocated as prompts x the longest prompt).
+    public func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int = 0, logitRows: Int = 0) throws -> RunOptions {
+        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
+                                       extraBytes: extraBytes, logitRows: logitRows)
+        // The plan counts the process as its baseline plus what it plans, so memory the allocator
+        // kept from earlier passes (a previous batch chunk's buffers, freed but resident) goes back first.
+        if budget != nil { Heap.releaseFree() }
         lastPlan = plan
         return RunOptions(plan: plan, route: route, meter: meter)
     }

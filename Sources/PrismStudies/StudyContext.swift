@@ -91,8 +91,8 @@ public struct StudyContext {
     /// Plans a forward pass of `tokens` tokens that keeps `extraBytes` besides, plus the prism's
     /// pull-back cache; throws when the budget is too small.
     /// - Returns: the options the run must use.
-    func plan(tokens: Int, extraBytes: Int, logitRows: Int) throws -> RunOptions {
-        try session.plan(tokens: tokens, extraBytes: extraBytes + prism.pullBacks.capacityBytes, logitRows: logitRows)
+    func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int, logitRows: Int) throws -> RunOptions {
+        try session.plan(tokens: tokens, cacheTokens: cacheTokens, extraBytes: extraBytes + prism.pullBacks.capacityBytes, logitRows: logitRows)
     }
 
     /// The leading prompts of `candidates` (ids, target count) that one chunk can hold under the
@@ -106,7 +106,8 @@ public struct StudyContext {
             let group = part.map { Decomposition.heldBytes(targets: $0.targets, position: $0.ids.count - 1, config: model.config) }
                 .sorted(by: >).prefix(Self.decompositionGroup).reduce(0, +)
             do {
-                let options = try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, extraBytes: kept + group, logitRows: n)
+                let options = try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, cacheTokens: n * (part.map(\.ids.count).max() ?? 0),
+                                       extraBytes: kept + group, logitRows: n)
                 return (part.map(\.ids), options)
             } catch where n > 1 {
                 n = (n + 1) / 2

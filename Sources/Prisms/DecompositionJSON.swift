@@ -15,9 +15,10 @@ public enum DecompositionJSON {
         heldBytes + (detail == .full ? heldBytes / 8 * bytesPerFullTerm : 1 << 20)
     }
 
-    /// Bytes per term while a full decomposition is serialized, measured with `prism decompose
-    /// --detail full --json` on a gemma-shaped model (peak RSS growth over the terms).
-    public static let bytesPerFullTerm = 64
+    /// Bytes per term while a full decomposition is serialized (Foundation boxes every number, then
+    /// the text is copied): `prism decompose --detail full --json` with 200 targets (1.75 M terms)
+    /// peaked 126 bytes a term above `--detail summary`; the JSON text itself is 22.
+    public static let bytesPerFullTerm = 128
 
     public static func object(_ d: Decomposition, pieces: [String]?, detail: Detail, top: Int) -> [String: Any] {
         var o: [String: Any] = [

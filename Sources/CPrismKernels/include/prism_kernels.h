@@ -9,4 +9,8 @@
 #include "prism_gelu.h"          // prism_gelu.c: tanh-GELU
 #include "prism_weight_quant.h"  // prism_weight_quant.c: weight rows to int8 and back, the finite check
 
+// Gives the heap memory the C library keeps after frees back to the kernel (glibc: malloc_trim);
+// returns 1 when some was released. A memory plan assumes the process holds only its baseline.
+int prism_release_free_heap(void);
+
 #endif

@@ -30,7 +30,7 @@ public enum Outputs {
         var st = stat()
         if stat(path, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                throw PrismError("\(path) is a directory; give a file name for the output (e.g. \(path)/\(defaultName(path)))")
+                throw PrismError("\(path) is a directory; give a file name for the output")
             }
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw PrismError("\(path) exists and is not a regular file; refusing to replace it") }
             guard force else { throw PrismError("\(path) exists; pass --force to replace it") }
@@ -69,8 +69,6 @@ public enum Outputs {
         let d = (path as NSString).deletingLastPathComponent
         return d.isEmpty ? "." : d
     }
-
-    static func defaultName(_ path: String) -> String { "out" }
 
     static func checkNotAnInput(_ path: String, inputs: [String]) throws {
         var out = stat()

@@ -284,8 +284,7 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
                        int tokens, float *out, int ldo, int row0, int row1) {
 #ifdef PRISM_X86
     // Never run a kernel the CPU lacks, whatever the caller asked for.
-    int best = prism_best_kernel();
-    if (kernel > best) kernel = best;
+    kernel = prism_runnable_kernel(kernel);
     // Every token through the interleaved eight-row kernel, whatever their number, and the last
     // rows (fewer than eight) through the portable loop, which follows the same order: a token's
     // results do not depend on which other tokens share the product.
@@ -303,8 +302,7 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
 void prism_q8q8_matmul_decode(int kernel, const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,
                               int tokens, float *out, int ldo, int row0, int row1) {
 #ifdef PRISM_X86
-    int best = prism_best_kernel();
-    if (kernel > best) kernel = best;
+    kernel = prism_runnable_kernel(kernel);
     switch (kernel) {
     case PRISM_KERNEL_AVX512VNNI: matmul_avx512vnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;
     case PRISM_KERNEL_AVXVNNI: matmul_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;

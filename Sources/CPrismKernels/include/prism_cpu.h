@@ -14,4 +14,7 @@ enum {
 // The best kernel this CPU supports (checked with cpuid at run time, once).
 int prism_best_kernel(void);
 
+// `kernel` if this CPU has it, else the best kernel below it that it has (never one that faults).
+int prism_runnable_kernel(int kernel);
+
 #endif

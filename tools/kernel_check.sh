@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds tools/kernel_check.c with the C kernels into one static binary and runs it: every int8
+# kernel this CPU has against the portable loop, and the prompt kernel's speed. Copy the binary
+# (build/kernel_check, self-contained) to any x86-64 Linux machine to check its VNNI paths there.
+#   tools/kernel_check.sh [--build-only]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .build
+out=.build/kernel_check
+cc -O2 -static -o "$out" -I Sources/CPrismKernels/include -I Sources/CPrismKernels \
+  tools/kernel_check.c Sources/CPrismKernels/*.c -lm
+echo "built $out"
+[ "${1:-}" = "--build-only" ] || "$out"

@@ -66,4 +66,62 @@ final class ThreadsTests: XCTestCase {
             }
         }
     }
+
+    /// The default follows a cgroup CPU quota (not an affinity mask): the binary run inside a
+    /// cgroup made here with a 1-CPU quota says `threads 1`. Needs root and a writable cgroup
+    /// file system (v1 cpu controller or v2 with cpu enabled); skipped otherwise.
+    func testDefaultFollowsACgroupCPUQuota() throws {
+        guard let cgroup = QuotaCgroup.make() else { throw XCTSkip("no writable cgroup with a cpu controller here (needs root)") }
+        defer { cgroup.remove() }
+        let exe = try XCTUnwrap(CLIRunner.executable)
+        func statsThreads(_ quota: String) throws -> Int? {
+            try cgroup.setQuota(quota)
+            let r = try CLIRunner.runProcess("/bin/sh", ["-c", "echo $$ > '\(cgroup.dir)/cgroup.procs' && exec \"$@\"", "sh",
+                                                         exe, "logits", "-m", Self.model, "--ids", "2,5", "--stats"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stderr.split(separator: "\n").first { $0.hasPrefix("stats:") }?.components(separatedBy: "threads ").last.flatMap { Int($0) }
+        }
+        XCTAssertEqual(try statsThreads(cgroup.quota(cpus: 1)), 1)
+        // A quota of one and a half CPUs rounds up, within what the affinity mask allows.
+        let unlimited = try XCTUnwrap(try statsThreads(cgroup.noQuota))
+        XCTAssertEqual(try statsThreads(cgroup.quota(cpus: 1.5)), min(2, unlimited))
+    }
+}
+
+/// A cgroup made for one test under the cpu controller's mount, removed afterwards.
+struct QuotaCgroup {
+    let dir: String
+    let v2: Bool
+
+    /// nil when none can be made here (not root, read-only or absent cgroup file system).
+    static func make() -> QuotaCgroup? {
+        let name = "prism-threads-test-\(UUID().uuidString.prefix(8))"
+        let fm = FileManager.default
+        var candidates: [(String, Bool)] = [("/sys/fs/cgroup/cpu", false), ("/sys/fs/cgroup/cpu,cpuacct", false)]
+        if let c = fm.contents(atPath: "/sys/fs/cgroup/cgroup.subtree_control"), String(decoding: c, as: UTF8.self).split(separator: " ")
+            .contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "cpu" }) {
+            candidates.append(("/sys/fs/cgroup", true))
+        }
+        for (mount, v2) in candidates where fm.fileExists(atPath: mount + (v2 ? "/cgroup.controllers" : "/cpu.cfs_quota_us")) {
+            let g = QuotaCgroup(dir: mount + "/" + name, v2: v2)
+            do {
+                try fm.createDirectory(atPath: g.dir, withIntermediateDirectories: false)
+                try g.setQuota(g.noQuota)
+                return g
+            } catch {
+                g.remove()   // not root, or read-only: try the next place, or skip
+            }
+        }
+        return nil
+    }
+
+    var noQuota: String { v2 ? "max 100000" : "-1" }
+    func quota(cpus: Double) -> String { v2 ? "\(Int(cpus * 100000)) 100000" : "\(Int(cpus * 100000))" }
+
+    func setQuota(_ value: String) throws {
+        if !v2 { try "100000".write(toFile: dir + "/cpu.cfs_period_us", atomically: false, encoding: .utf8) }
+        try value.write(toFile: dir + (v2 ? "/cpu.max" : "/cpu.cfs_quota_us"), atomically: false, encoding: .utf8)
+    }
+
+    func remove() { rmdir(dir) }
 }

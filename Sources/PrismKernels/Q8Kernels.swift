@@ -12,9 +12,12 @@ public enum ActivationRoute: Sendable {
 }
 
 /// The kernels for block-quantized int8 weights. Each entry point takes the `Int8Kernel` to use
-/// (default `.best`).
+/// (default `.best`) and how many threads to split its rows over (default `threads`).
 public enum Q8Kernels {
-    public static let threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The default thread count: the CPUs this process may use (affinity mask and cgroup CPU
+    /// quota, see `CPUs`). Results never depend on the count: every output is summed by one
+    /// thread in a fixed order, and the split falls on the kernels' tile boundaries.
+    public static let threads = CPUs.available
 
     /// The best kernel's C code. The kernel is no longer a setting: pass an `Int8Kernel`.
     /// Quantizes `count` rows of `cols` activations per block of 32: `x ~ q * scale`.
@@ -37,14 +40,14 @@ public enum Q8Kernels {
     /// the kernel that streams the weights fastest; it sums in another order, but also the same
     /// way for a row whatever the other rows.
     public static func matmulInt8(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                  decoding: Bool = false, kernel: Int8Kernel = .best) {
+                                  decoding: Bool = false, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
         guard case .q8(let quants, let scales, _) = w.storage else { return }
         let cols = w.cols, nb = cols / 32
         let xq = UnsafeMutablePointer<Int8>.allocate(capacity: count * cols)
         let xs = UnsafeMutablePointer<Float>.allocate(capacity: count * nb)
         defer { xq.deallocate(); xs.deallocate() }
         quantizeActivations(x, count: count, cols: cols, xq, xs, kernel: kernel)
-        let parts = min(threads, max(1, w.rows / 64))
+        let parts = min(max(1, threads), max(1, w.rows / 64))
         let k = kernel.code
         let rows = w.rows
         DispatchQueue.concurrentPerform(iterations: parts) { i in
@@ -71,11 +74,11 @@ public enum Q8Kernels {
     /// (~256 KiB of weights, kept in L2 while every token passes), so the weights are read from
     /// memory once, not once per token.
     public static func matmulDequantizing(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                          kernel: Int8Kernel = .best) {
+                                          kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
         guard case .q8(let quants, let scales, let bs) = w.storage else { return }
         let rows = w.rows, cols = w.cols
         let k = kernel.code
-        let parts = min(threads, max(1, rows / 64))
+        let parts = min(max(1, threads), max(1, rows / 64))
         let panel = count == 1 ? rows : max(4, (256 * 1024 / max(1, cols)) & ~3)
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let r0 = (rows * i / parts) & ~3, r1 = i == parts - 1 ? rows : (rows * (i + 1) / parts) & ~3
@@ -93,11 +96,11 @@ public enum Q8Kernels {
     /// `out[k, c] = sum_r u[k, r] * W[r, c]`: the prisms' pull-back, columns split over the cores
     /// at block boundaries. Each weight is widened to fp32 once and serves every direction.
     public static func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                kernel: Int8Kernel = .best) {
+                                kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
         guard case .q8(let quants, let scales, let bs) = w.storage, count > 0, w.cols > 0 else { return }
         let rows = w.rows, cols = w.cols
         let blocks = (cols + bs - 1) / bs
-        let parts = min(threads, max(1, blocks / 4))
+        let parts = min(max(1, threads), max(1, blocks / 4))
         let k = kernel.code
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let c0 = blocks * i / parts * bs, c1 = min(cols, blocks * (i + 1) / parts * bs)

@@ -126,7 +126,7 @@ public final class GemmaModel: Sendable {
     /// out[N, w.rows] = x W^T over this pass's rows: each sequence's results do not depend on
     /// the sequences batched with it (see `matmulTransposed(_:segments:...)`).
     func project(_ x: UnsafePointer<Float>, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, _ pass: Pass, route: ActivationRoute? = nil) {
-        matmulTransposed(x, segments: pass.segments, w, out, route: route ?? pass.options.route, decoding: pass.decoding, kernel: pass.options.kernel)
+        matmulTransposed(x, segments: pass.segments, w, out, route: route ?? pass.options.route, decoding: pass.decoding, kernel: pass.options.kernel, threads: pass.options.threads)
     }
 
     /// out = x W^T for W_O or W_down: exact (fp32 activations) where the prisms need it.
@@ -144,7 +144,7 @@ public final class GemmaModel: Sendable {
         let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * width), ys = UnsafeMutablePointer<Float>.allocate(capacity: m * od)
         defer { xs.deallocate(); ys.deallocate() }
         for (i, r) in rows.enumerated() { (xs + i * width).update(from: x + r * width, count: width) }
-        Q8Kernels.matmulDequantizing(xs, count: m, w, ys, kernel: pass.options.kernel)
+        Q8Kernels.matmulDequantizing(xs, count: m, w, ys, kernel: pass.options.kernel, threads: pass.options.threads)
         for (i, r) in rows.enumerated() { (out + r * od).update(from: ys + i * od, count: od) }
     }
 
@@ -299,13 +299,13 @@ public final class GemmaModel: Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel)
+                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel, threads: pass.options.threads)
                 for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
                 e.release(rows: r0..<r1)
                 r0 = r1
             }
         } else {
-            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel)   // [R, vocab]
+            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel, threads: pass.options.threads)   // [R, vocab]
         }
         var result: [[[Float]]] = []
         var k = 0

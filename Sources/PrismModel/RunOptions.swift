@@ -18,6 +18,9 @@ public struct RunOptions: Sendable {
     /// Which SIMD kernels run the int8 products and GELU (`.best`: this CPU's best; tests pass
     /// `.portable` to compare).
     public var kernel: Int8Kernel = .best
+    /// How many threads split each product's rows (`--threads`; default: the CPUs this process
+    /// may use, affinity mask and cgroup CPU quota). Results do not depend on it.
+    public var threads: Int = CPUs.available
 
     public init(route: ActivationRoute = .int8, streamWeights: Bool = false, residentLayers: Int = 0, meter: RunMeter? = nil) {
         self.route = route

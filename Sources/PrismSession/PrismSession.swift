@@ -23,6 +23,9 @@ public final class PrismSession {
     public let budget: Int?
     /// How products with int8 weights treat activations (`--exact-activations`).
     public let route: ActivationRoute
+    /// How many threads split each product (`--threads`; default: the CPUs this process may
+    /// use, see `CPUs`). Every `RunOptions` the session plans carries it.
+    public var threads: Int = CPUs.available
     /// Weight bytes read by every run of this session (`--stats`).
     public let meter = RunMeter()
     /// The plan of the latest run (`--stats` says whether weights were streamed).
@@ -147,7 +150,9 @@ public final class PrismSession {
         // kept from earlier passes (a previous batch chunk's buffers, freed but resident) goes back first.
         if budget != nil { Heap.releaseFree() }
         lastPlan = plan
-        return RunOptions(plan: plan, route: route, meter: meter)
+        var options = RunOptions(plan: plan, route: route, meter: meter)
+        options.threads = threads
+        return options
     }
 
     /// Runs one prompt (up to and including `position`) and keeps what decomposing `position`
@@ -165,7 +170,7 @@ public final class PrismSession {
         tokens * MemoryPlan.recordedPerToken(model.config, tokens: tokens)
     }
 
-    /// One `--stats` line: time, peak RSS, weight bytes read, streaming, budget.
+    /// One `--stats` line: time, peak RSS, weight bytes read, streaming, budget, threads.
     public func statsLine(seconds: Double) -> String {
         var line = "stats: \(String(format2: seconds)) s, peak RSS \(ByteSize.format(ResourceUsage.peakRSS))"
         line += ", weight bytes read \(ByteSize.format(meter.weightBytesRead))"
@@ -173,6 +178,7 @@ public final class PrismSession {
             line += " (streamed; \(plan.residentLayers) of \(model.config.num_hidden_layers) layers kept resident)"
         }
         if let budget { line += ", budget \(ByteSize.format(budget))" }
+        line += ", threads \(threads)"
         return line
     }
 }

@@ -18,7 +18,8 @@ struct BenchCommand: ParsableCommand {
         Measures, each in its own process: prefill of --tokens tokens, one decode step after it,
         peak RSS; for the default (int8 activations) and exact (fp32 activations) routes, for any
         --also models (e.g. an f32 conversion), and with --max-memory budgets. The read floor
-        is one sequential pass over the mapped model file from the page cache (2 threads).
+        is one sequential pass over the mapped model file from the page cache. Every measurement
+        runs on --threads threads (default: the CPUs this process may use), the peer too.
         Quote the medians; machines are shared and noisy.
         """
     )
@@ -52,12 +53,22 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print the measurements as one JSON object.")
     var json = false
 
+    @Option(help: ArgumentHelp("Threads for every measurement and the peer (default: the CPUs this process may use, by affinity mask and cgroup CPU quota).",
+                               valueName: "n"))
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+    }
+
     func run() throws {
         try CLI.guarded {
             guard let exe = Bundle.main.executablePath else { throw PrismError("cannot find the prism executable") }
+            let threadCount = threads ?? CPUs.available
+            let threadArgs = ["--threads", "\(threadCount)"]
             var rows: [[String: Any]] = []
             func child(_ label: String, _ path: String, _ extra: [String]) throws {
-                let r = try Self.runJSON(exe, ["bench-child", "-m", path, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + extra)
+                let r = try Self.runJSON(exe, ["bench-child", "-m", path, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + threadArgs + extra)
                 var row = r
                 row["config"] = label
                 rows.append(row)
@@ -67,19 +78,19 @@ struct BenchCommand: ParsableCommand {
             try child("int8 weights, fp32 activations", model.model, ["--exact-activations"])
             for b in budgets { try child("int8, --max-memory \(b)", model.model, ["--max-memory", b]) }
             for path in also { try child("\((path as NSString).lastPathComponent)", path, []) }
-            let floor = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--read-floor", "--repeats", "\(repeats)"])
+            let floor = try Self.runJSON(exe, ["bench-child", "-m", model.model, "--read-floor", "--repeats", "\(repeats)"] + threadArgs)
             // The prisms' cost grows with the targets, the forward pass with the prompt: measured at a few lengths.
             let lengths = prismTokens.isEmpty ? Array(Set([tokens, 128])).sorted() : prismTokens
             let prismCosts = try lengths.map { t in
-                try Self.runJSON(exe, ["bench-child", "-m", model.model, "--prisms", "10", "--tokens", "\(t)", "--repeats", "\(repeats)"])
+                try Self.runJSON(exe, ["bench-child", "-m", model.model, "--prisms", "10", "--tokens", "\(t)", "--repeats", "\(repeats)"] + threadArgs)
             }
             var peer: [String: Any]? = nil
             if let ckpt = peerCheckpoint, let gguf = peerGguf {
-                peer = try Self.runJSON("/usr/bin/env", ["python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(Q8Threads.count)",
+                peer = try Self.runJSON("/usr/bin/env", ["python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(threadCount)",
                                                          "--prompt-tokens", "\(tokens)", "--repeats", "\(repeats)", "--json"])
             }
             if json {
-                var obj: [String: Any] = ["runs": rows, "read_floor": floor, "prisms": prismCosts]
+                var obj: [String: Any] = ["runs": rows, "read_floor": floor, "prisms": prismCosts, "threads": threadCount]
                 if let peer { obj["peer"] = peer }
                 try JSONOut.print(obj)
                 return
@@ -87,7 +98,7 @@ struct BenchCommand: ParsableCommand {
             let floorMs = floor["read_ms_median"] as? Double ?? .nan
             let peerPrefill = peer?["prefill_ms_median"] as? Double, peerDecode = peer?["decode_ms_median"] as? Double
             let peerRSS = peer?["peak_rss_bytes"] as? Int
-            print("model \(model.model): \(ByteSize.format(floor["bytes"] as? Int ?? 0)); read floor (one pass from page cache) \(String(format: "%.1f", floorMs)) ms; \(tokens)-token prompt, medians of \(repeats)")
+            print("model \(model.model): \(ByteSize.format(floor["bytes"] as? Int ?? 0)); read floor (one pass from page cache) \(String(format: "%.1f", floorMs)) ms; \(tokens)-token prompt, \(threadCount) threads, medians of \(repeats)")
             func line(_ c: [String]) -> String {
                 cell(c[0], 34) + zip(c.dropFirst(), [12, 13, 12, 13, 10, 11]).map { cell($0, $1, right: true) }.joined()
             }
@@ -132,8 +143,6 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-enum Q8Threads { static let count = max(1, ProcessInfo.processInfo.activeProcessorCount) }
-
 /// One measured configuration, in a process of its own.
 struct BenchChildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench-child", abstract: "One benchmark measurement (used by `prism bench`).",
@@ -154,10 +163,10 @@ struct BenchChildCommand: ParsableCommand {
                 var times: [Double] = []
                 for i in 0...repeats {
                     let t = Date()
-                    _ = ReadFloor.sum(file)
+                    _ = ReadFloor.sum(file, threads: runtime.threadCount)
                     if i > 0 { times.append(Date().timeIntervalSince(t) * 1000) }   // the first pass warms the page cache
                 }
-                try JSONOut.print(["bytes": file.size, "read_ms_median": median(times), "read_ms_all": times])
+                try JSONOut.print(["bytes": file.size, "read_ms_median": median(times), "read_ms_all": times, "threads": runtime.threadCount])
                 return
             }
             let session = try model.session(runtime)
@@ -192,8 +201,8 @@ struct BenchChildCommand: ParsableCommand {
                     var uWo = [Float](repeating: 0, count: k * m.heads * m.headDim), uWd = [Float](repeating: 0, count: k * m.ff)
                     for lw in m.weights.layers {
                         rowsU.withUnsafeBufferPointer { up in
-                            uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.o, $0.baseAddress!) }
-                            uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.down, $0.baseAddress!) }
+                            uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.o, $0.baseAddress!, threads: options.threads) }
+                            uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.down, $0.baseAddress!, threads: options.threads) }
                         }
                     }
                     let pb = Date().timeIntervalSince(t) * 1000
@@ -205,7 +214,7 @@ struct BenchChildCommand: ParsableCommand {
                 try JSONOut.print(["forward_ms_median": median(plain), "recording_forward_ms_median": median(forward),
                                    "decompose_ms_median": median(decompose), "pullback_ms_median": median(pulls), "targets": k, "tokens": tokens,
                                    "decompose_reusing_ms_median": median(warmDecompose), "cost_percent_median": median(cost),
-                                   "cost_reusing_percent_median": median(warmCost),
+                                   "cost_reusing_percent_median": median(warmCost), "threads": session.threads,
                                    "peak_rss_bytes": ResourceUsage.peakRSS])
                 return
             }
@@ -224,7 +233,7 @@ struct BenchChildCommand: ParsableCommand {
             }
             try JSONOut.print(["prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
                                "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": KernelInfo.name,
-                               "streamed": options.streamWeights, "resident_layers": options.residentLayers])
+                               "streamed": options.streamWeights, "resident_layers": options.residentLayers, "threads": options.threads])
         }
     }
 

@@ -82,7 +82,9 @@ struct DecomposeCommand: ParsableCommand {
                 guard ref.model.config.vocab_size == loaded.model.vocab, ref.model.config.hidden_size == loaded.model.d else {
                     throw PrismError("\(refPath) is not the same architecture as \(loaded.path)")
                 }
-                let (refSource, _) = try ref.model.record(Array(ids[...p]), options: RunOptions(route: .exact))
+                var refOptions = RunOptions(route: .exact)
+                refOptions.threads = session.threads
+                let (refSource, _) = try ref.model.record(Array(ids[...p]), options: refOptions)
                 let refD = try Prism.once(ref.model).decompose(refSource, position: p, targets: ts)
                 let rows = Faithfulness.compare(d, against: refD)
                 if output.json {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PrismKernels
 import PrismModel
 import PrismSession
 import Prisms
@@ -13,8 +14,13 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> LoadedModel { try LoadedModel.open(model) }
 
     /// The model opened for this command's runs, under its budget and route.
+    /// The model opened under the runtime options: budget, route, threads (OpenBLAS's pool,
+    /// process-wide, capped to the same count).
     func session(_ runtime: RuntimeOptions) throws -> PrismSession {
-        PrismSession(loaded: try load(), budget: runtime.budget, route: runtime.route)
+        let session = PrismSession(loaded: try load(), budget: runtime.budget, route: runtime.route)
+        session.threads = runtime.threadCount
+        CPUs.limitBLAS(to: runtime.threadCount)
+        return session
     }
 }
 

@@ -6,12 +6,12 @@ enum KernelInfo {
     static var name: String { Int8Kernel.best.name }
 }
 
-/// One sequential pass over a mapped file on every core: the memory-bandwidth floor of a
-/// decode step, which must read every weight once.
+/// One sequential pass over a mapped file on `threads` threads: the memory-bandwidth floor of
+/// a decode step, which must read every weight once.
 enum ReadFloor {
-    static func sum(_ file: MappedFile) -> UInt64 {
+    static func sum(_ file: MappedFile, threads: Int = Q8Kernels.threads) -> UInt64 {
         guard let base = file.base else { return 0 }
-        let parts = Q8Kernels.threads
+        let parts = max(1, threads)
         let size = file.size
         var partial = [UInt64](repeating: 0, count: parts)
         partial.withUnsafeMutableBufferPointer { out in

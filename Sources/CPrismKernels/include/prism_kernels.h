@@ -8,6 +8,7 @@
 #include "prism_pullback.h"      // prism_pullback.c: the prisms' pull-back U W through int8 weights
 #include "prism_gelu.h"          // prism_gelu.c: tanh-GELU
 #include "prism_weight_quant.h"  // prism_weight_quant.c: weight rows to int8 and back, the finite check
+#include "prism_cpus.h"          // prism_cpus.c: the CPUs in the affinity mask
 
 // Gives the heap memory the C library keeps after frees back to the kernel (glibc: malloc_trim);
 // returns 1 when some was released. A memory plan assumes the process holds only its baseline.

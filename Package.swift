@@ -10,6 +10,7 @@ import PackageDescription
 //   PrismConvert  checkpoint -> .prism conversion (streaming, quantizing)
 //   Prisms        the logit decompositions
 //   PrismSession  the pipeline every caller runs: open once, tokenizer once, targets, plans
+//   PrismBench    the measurements `prism bench` runs (forward, prisms' cost, read floor)
 //   PrismBatch    memory-budgeted, resumable, shardable batch jobs
 //   PrismPlots    SVG figures and self-contained HTML reports
 //   PrismStudies  the article's studies (capitals, addition, digits) as reports
@@ -19,7 +20,7 @@ import PackageDescription
 // (files, prompts, batch lines, tokenizer.json) keeps the checks and builds with plain -O.
 // The fuzz package (Fuzz/, tools/fuzz) builds in release too, so it tests these same flags.
 // Swift 6 language mode (strict concurrency checking) on every library target but two:
-// PrismKernels and PrismConvert hand raw buffers to DispatchQueue.concurrentPerform, which Swift 6
+// PrismKernels, PrismConvert and PrismBench hand raw buffers to DispatchQueue.concurrentPerform, which Swift 6
 // rejects without a Sendable wrapper per call site (42 and 10 errors); they and the executable
 // stay in Swift 5 mode for now.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -54,10 +55,11 @@ let package = Package(
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: swift6),
         .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: swift6),
         .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"], swiftSettings: swift6),
+        .target(name: "PrismBench", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismSession", "Prisms"]),
         .target(name: "PrismPlots", swiftSettings: swift6),
         .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"], swiftSettings: swift6),
         .executableTarget(name: "prism", dependencies: [
-            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch", "PrismSession",
+            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch", "PrismSession", "PrismBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PrismSupportTests", dependencies: ["PrismSupport"]),

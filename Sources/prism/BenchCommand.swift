@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismKernels
+import PrismBench
 import PrismModel
 import PrismSession
 import PrismSupport
@@ -159,87 +160,15 @@ struct BenchChildCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             if readFloor {
-                let file = try MappedFile(path: model.model)
-                var times: [Double] = []
-                for i in 0...repeats {
-                    let t = Date()
-                    _ = ReadFloor.sum(file, threads: runtime.threadCount)
-                    if i > 0 { times.append(Date().timeIntervalSince(t) * 1000) }   // the first pass warms the page cache
-                }
-                try JSONOut.print(["bytes": file.size, "read_ms_median": median(times), "read_ms_all": times, "threads": runtime.threadCount])
+                try JSONOut.print(try Measurements.readFloor(path: model.model, repeats: repeats, threads: runtime.threadCount))
                 return
             }
             let session = try model.session(runtime)
-            let m = session.model
-            let ids = [2] + (0..<(tokens - 1)).map { 1000 + $0 % max(1, m.vocab - 1000) }
             if let k = prisms {
-                // Forward pass with recording, then every term (heads x sources, neurons) for k targets.
-                let options = try session.plan(tokens: tokens, extraBytes: PrismSession.recordedBytes(m, tokens: tokens), logitRows: 1)
-                let targets = (0..<k).map { Target.token(100 + $0 * 7) }
-                var forward: [Double] = [], decompose: [Double] = [], plain: [Double] = [], pulls: [Double] = []
-                var warmDecompose: [Double] = [], cost: [Double] = [], warmCost: [Double] = []
-                // A prism that outlives one prompt, as a study's or a batch job's does: from the
-                // second prompt on, the targets' pull-backs (prompt-independent) are reused.
-                let warm = Prism(model: m)
-                for i in 0...repeats {
-                    var t = Date()
-                    _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]], options: options)
-                    let f0 = Date().timeIntervalSince(t) * 1000
-                    t = Date()
-                    let (source, _) = try m.recordLastPosition(ids, options: options)   // as `prism decompose` records
-                    let f = Date().timeIntervalSince(t) * 1000
-                    t = Date()
-                    let d = try Prism.once(m).decompose(source, position: tokens - 1, targets: targets, options: options)
-                    let c = Date().timeIntervalSince(t) * 1000
-                    precondition(d.targets.count == k)
-                    t = Date()
-                    _ = try warm.decompose(source, position: tokens - 1, targets: targets, options: options)
-                    let cw = Date().timeIntervalSince(t) * 1000
-                    // The pull-backs alone (U W_O, U W_down over every layer), the kernel's share.
-                    t = Date()
-                    let rowsU = try Prism(model: m).readouts(targets, source: source, position: tokens - 1)
-                    var uWo = [Float](repeating: 0, count: k * m.heads * m.headDim), uWd = [Float](repeating: 0, count: k * m.ff)
-                    for lw in m.weights.layers {
-                        rowsU.withUnsafeBufferPointer { up in
-                            uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.o, $0.baseAddress!, threads: options.threads) }
-                            uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: k, lw.down, $0.baseAddress!, threads: options.threads) }
-                        }
-                    }
-                    let pb = Date().timeIntervalSince(t) * 1000
-                    if i > 0 {
-                        plain.append(f0); forward.append(f); decompose.append(c); pulls.append(pb); warmDecompose.append(cw)
-                        cost.append((f + c - f0) / f0 * 100); warmCost.append((f + cw - f0) / f0 * 100)
-                    }
-                }
-                try JSONOut.print(["forward_ms_median": median(plain), "recording_forward_ms_median": median(forward),
-                                   "decompose_ms_median": median(decompose), "pullback_ms_median": median(pulls), "targets": k, "tokens": tokens,
-                                   "decompose_reusing_ms_median": median(warmDecompose), "cost_percent_median": median(cost),
-                                   "cost_reusing_percent_median": median(warmCost), "threads": session.threads,
-                                   "peak_rss_bytes": ResourceUsage.peakRSS])
-                return
+                try JSONOut.print(try Measurements.prisms(session, tokens: tokens, repeats: repeats, targets: k))
+            } else {
+                try JSONOut.print(try Measurements.forward(session, tokens: tokens, repeats: repeats))
             }
-            let options = try session.plan(tokens: tokens + 1, logitRows: 1)
-            var prefill: [Double] = [], decode: [Double] = []
-            for i in 0...repeats {
-                let cache = m.makeCache(sequences: 1, capacity: tokens + 1)
-                var t = Date()
-                let logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]], options: options)[0][0]
-                let p = Date().timeIntervalSince(t) * 1000
-                let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
-                t = Date()
-                _ = try m.forward([[next]], cache: cache, logitsAt: [[0]], options: options)
-                let d = Date().timeIntervalSince(t) * 1000
-                if i > 0 { prefill.append(p); decode.append(d) }   // the first run pages the weights in
-            }
-            try JSONOut.print(["prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
-                               "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": KernelInfo.name,
-                               "streamed": options.streamWeights, "resident_layers": options.residentLayers, "threads": options.threads])
         }
-    }
-
-    func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        guard !s.isEmpty else { return .nan }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }

@@ -2,14 +2,10 @@ import Foundation
 import PrismKernels
 import PrismSupport
 
-enum KernelInfo {
-    static var name: String { Int8Kernel.best.name }
-}
-
 /// One sequential pass over a mapped file on `threads` threads: the memory-bandwidth floor of
 /// a decode step, which must read every weight once.
-enum ReadFloor {
-    static func sum(_ file: MappedFile, threads: Int = Q8Kernels.threads) -> UInt64 {
+public enum ReadFloor {
+    public static func sum(_ file: MappedFile, threads: Int = Q8Kernels.threads) -> UInt64 {
         guard let base = file.base else { return 0 }
         let parts = max(1, threads)
         let size = file.size

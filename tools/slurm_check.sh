@@ -14,7 +14,9 @@
 #   4. prism merge parts/out-*.jsonl -o merged.jsonl --input prompts.jsonl; prism batch of the
 #      same input unsharded; every merged record must be byte-identical to the unsharded one with
 #      the same "line".
-# Exits non-zero on any failure, with the daemons' logs tail printed.
+# Exits non-zero on any failure, with the tails of the daemons' logs printed; exits 77 (the
+# automake "skipped" status) when Slurm cannot be had here: not root, or the packages are missing
+# and apt-get cannot install them.
 #
 # Container notes (what a one-node cluster needs where there is no systemd and no cgroup
 # delegation): ProctrackType=proctrack/linuxproc, TaskPlugin=task/none,
@@ -32,6 +34,7 @@ TIMEOUT=${SLURM_CHECK_TIMEOUT:-180}   # seconds for the cluster to come up and t
 START=$(date +%s%3N)
 
 fail() { echo "slurm_check: FAIL: $*" >&2; exit 1; }
+cannot() { echo "slurm_check: SKIP: $*" >&2; exit 77; }
 elapsed() { local ms=$(($(date +%s%3N) - $1)); printf '%d.%03d' $((ms / 1000)) $((ms % 1000)); }
 say() { printf 'slurm_check: [%8ss] %s\n' "$(elapsed "$START")" "$*"; }
 
@@ -46,7 +49,7 @@ install_if_missing() {
     command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null || missing+=(slurm-wlm)
     command -v munged >/dev/null || missing+=(munge)
     ((${#missing[@]} == 0)) && return 0
-    [[ $(id -u) == 0 ]] || fail "${missing[*]} missing and not root: run as root or install them"
+    [[ $(id -u) == 0 ]] || cannot "${missing[*]} missing and not root: run as root or install them"
     say "installing ${missing[*]}"
     # policy-rc.d 101 keeps the packages' services from starting: this script runs its own daemons.
     local policy=/usr/sbin/policy-rc.d created_policy=0
@@ -56,9 +59,9 @@ install_if_missing() {
       { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
     } >/tmp/slurm_check-apt.log 2>&1 || rc=$?
     ((created_policy)) && rm -f $policy
-    ((rc == 0)) || fail "apt-get install ${missing[*]} failed (see /tmp/slurm_check-apt.log)"
+    ((rc == 0)) || cannot "apt-get install ${missing[*]} failed (see /tmp/slurm_check-apt.log)"
 }
-[[ $(id -u) == 0 ]] || fail "must run as root (the one-node cluster runs its daemons as root)"
+[[ $(id -u) == 0 ]] || cannot "must run as root (the one-node cluster runs its daemons as root)"
 install_if_missing
 for tool in munged mungekey slurmctld slurmd sbatch squeue scontrol scancel python3; do
     command -v $tool >/dev/null || fail "$tool not found"

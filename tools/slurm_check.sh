@@ -25,6 +25,7 @@
 # loopback ports, and munged gets its own socket (AuthInfo=socket=...), so a system munge/Slurm,
 # if any, is neither used nor disturbed.
 set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin   # Debian puts the daemons there
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PRISM=${PRISM:-$ROOT/.build/release/prism}
@@ -73,7 +74,11 @@ PIDS=()
 JOB=""
 cleanup() {
     local rc=$?
-    [[ -n $JOB ]] && scancel "$JOB" >/dev/null 2>&1 || true
+    # A job still queued or running is cancelled first, and given a few seconds to go, so that no
+    # slurmstepd or prism of ours is left behind.
+    if [[ -n $JOB ]] && scancel "$JOB" >/dev/null 2>&1; then
+        for _ in $(seq 50); do [[ -z $(squeue -h -j "$JOB" -o %i 2>/dev/null) ]] && break; sleep 0.1; done
+    fi
     # Stop our daemons by the pids we started, newest first, then wait so nothing outlives us.
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do

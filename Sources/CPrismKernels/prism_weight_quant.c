@@ -195,6 +195,46 @@ int prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, ui
     return prism_quantize_weight_row_kernel(prism_best_kernel(), x, cols, block, q, scales, stats);
 }
 
+// bf16 bits to f32 (a 16-bit shift) and whether each is NaN or inf (exponent all ones), in one
+// pass: `prism convert` widens and checks every source row of a bf16 checkpoint.
+static long bf16_widen_portable(const uint16_t *src, float *dst, long n) {
+    long bad = 0;
+    for (long i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        __builtin_memcpy(&dst[i], &bits, 4);
+        bad += (src[i] & 0x7f80u) == 0x7f80u;
+    }
+    return bad;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static long bf16_widen_avx2(const uint16_t *src, float *dst, long n) {
+    const __m256i expo = _mm256_set1_epi16(0x7f80);
+    __m256i any = _mm256_setzero_si256();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(src + i));
+        any = _mm256_or_si256(any, _mm256_cmpeq_epi16(_mm256_and_si256(h, expo), expo));
+        __m256i a = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(h)), 16);
+        __m256i b = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(h, 1)), 16);
+        _mm256_storeu_si256((__m256i *)(dst + i), a);
+        _mm256_storeu_si256((__m256i *)(dst + i + 8), b);
+    }
+    long bad = bf16_widen_portable(src + i, dst + i, n - i);
+    // NaN and inf are rare: counted again by the portable loop only when there are some.
+    if (!_mm256_testz_si256(any, any)) bad += bf16_widen_portable(src, dst, i);
+    return bad;
+}
+#endif
+
+long prism_bf16_widen_count_non_finite(int kernel, const uint16_t *src, float *dst, long n) {
+#if defined(__x86_64__)
+    if (kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2) return bf16_widen_avx2(src, dst, n);
+#endif
+    return bf16_widen_portable(src, dst, n);
+}
+
 long prism_count_non_finite(const float *x, long n, long *first, long *nans) {
     long count = 0, nan = 0, at = -1;
     for (long i = 0; i < n; i++) {

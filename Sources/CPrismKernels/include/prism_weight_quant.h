@@ -18,6 +18,10 @@ int prism_quantize_weight_row_kernel(int kernel, const float *x, int cols, int b
 // *nans how many of them are NaN.
 long prism_count_non_finite(const float *x, long n, long *first, long *nans);
 
+// dst[i] = src[i] as bf16 bits widened to f32, for i < n; returns how many are NaN or +-inf.
+// `kernel` as above (AVX2 and above: the vector loop; same results).
+long prism_bf16_widen_count_non_finite(int kernel, const uint16_t *src, float *dst, long n);
+
 // w[c] = q[c] * scale[c / block] for one row.
 void prism_q8_dequantize_row(const int8_t *q, const uint16_t *scales, int cols, int block, float *out);
 

@@ -83,3 +83,12 @@ void prism_unwatch_mapping(const void *base) {
     for (int i = 0; i < PRISM_WATCH_SLOTS; i++)
         if (watched[i].base == base) { __atomic_store_n(&watched[i].base, (const char *)NULL, __ATOMIC_RELEASE); return; }
 }
+
+int prism_start_writeback(int fd, long long offset, long long length) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
+    return 0;
+#endif
+}

@@ -199,20 +199,25 @@ public struct Converter {
         let source = view.owner as? MappedFile
         let elementBytes = view.dtype.byteSize
         var bad = Quantize.NonFinite()
-        func slabs(_ body: (Int, Int) throws -> Void) throws {
+        // Widens rows [r0, r1) into `f32` and finds their NaN and inf, before any encoding sees them.
+        func widenAndCheck(_ r0: Int, _ r1: Int) throws {
+            Self.widen(view, from: r0 * cols, count: (r1 - r0) * cols, into: f32)
+            let slabBad = Quantize.nonFinite(f32, count: (r1 - r0) * cols)
+            if let i = slabBad.first {
+                guard allowNonFinite else { throw nonFiniteError(view, shape: shape, flat: r0 * cols + i, value: f32[i]) }
+                if enc == .q8 { throw Unrepresentable(encoding: exact, reason: "it holds NaN or inf, which int8 cannot store") }
+                if bad.first == nil { bad.first = r0 * cols + i }
+                bad.count += slabBad.count
+                bad.nans += slabBad.nans
+            }
+        }
+        // `widened: false` leaves widening and checking to `body` (int8: row by row on each
+        // worker, while the row is in cache), which calls `widenAndCheck` when it meets a bad row.
+        func slabs(widened: Bool = true, _ body: (Int, Int) throws -> Void) throws {
             var r0 = 0
             while r0 < rows {
                 let r1 = min(rows, r0 + slabRows)
-                Self.widen(view, from: r0 * cols, count: (r1 - r0) * cols, into: f32)
-                // NaN and inf are found here, before any encoding sees them.
-                let slabBad = Quantize.nonFinite(f32, count: (r1 - r0) * cols)
-                if let i = slabBad.first {
-                    guard allowNonFinite else { throw nonFiniteError(view, shape: shape, flat: r0 * cols + i, value: f32[i]) }
-                    if enc == .q8 { throw Unrepresentable(encoding: exact, reason: "it holds NaN or inf, which int8 cannot store") }
-                    if bad.first == nil { bad.first = r0 * cols + i }
-                    bad.count += slabBad.count
-                    bad.nans += slabBad.nans
-                }
+                if widened { try widenAndCheck(r0, r1) }
                 try body(r0, r1)
                 // Drop the source pages just read: resident memory stays at a slab, not a tensor
                 // (gemma-2b's embedding alone is 1 GB of bf16).
@@ -258,38 +263,74 @@ public struct Converter {
         case .q8:
             let bs = blockSize
             let blocks = (cols + bs - 1) / bs
-            let quants = UnsafeMutablePointer<Int8>.allocate(capacity: slabRows * cols)
+            // Two slabs of quants: the workers fill one while the other is being written.
+            let quants = UnsafeMutablePointer<Int8>.allocate(capacity: 2 * slabRows * cols)
             defer { quants.deallocate() }
             // Scales are 1/16 of the quants' size: kept until the data part is written.
             var scales = [UInt16](repeating: 0, count: rows * blocks)
             try scales.withUnsafeMutableBufferPointer { sp in
                 entry.parts["data"] = try writer.part(length: lengths["data"] ?? 0) { sink in
-                    try slabs { r0, r1 in
-                        // Both cores quantize: half of the slab's rows each.
-                        let parts = min(2, r1 - r0)
-                        var partStats = [Quantize.ErrorStats](repeating: .init(), count: parts)
-                        // Per part, the first row whose block scale would overflow f16 (-1: none).
-                        var overflowRow = [Int](repeating: -1, count: parts)
-                        partStats.withUnsafeMutableBufferPointer { ps in
+                    var pending: UnsafeRawBufferPointer?   // the previous slab's quants, not yet written
+                    var slab = 0
+                    try slabs(widened: false) { r0, r1 in
+                        let n = r1 - r0, buffer = quants + (slab % 2) * slabRows * cols
+                        slab += 1
+                        // Iteration 0 writes the previous slab; the others widen, check and
+                        // quantize a run of this slab's rows each, a row at a time in `f32` (the
+                        // slab's buffer, so a row is still in cache when it is quantized). Each
+                        // row's statistics are kept apart and summed below in a fixed order, so
+                        // the file does not depend on which thread took which rows.
+                        let runs = min(n, 8)
+                        var rowStats = [Quantize.ErrorStats](repeating: .init(), count: n)
+                        // Per run, the first row whose block scale would overflow f16 (-1: none),
+                        // and whether a row held NaN or inf (its quants are not computed).
+                        var overflowRow = [Int](repeating: -1, count: runs)
+                        var nonFiniteRow = [Bool](repeating: false, count: runs)
+                        var writeError: Error?
+                        rowStats.withUnsafeMutableBufferPointer { rs in
                             overflowRow.withUnsafeMutableBufferPointer { ov in
-                                DispatchQueue.concurrentPerform(iterations: parts) { t in
-                                    let a = r0 + (r1 - r0) * t / parts, b = r0 + (r1 - r0) * (t + 1) / parts
-                                    for r in a..<b {
-                                        let over = Quantize.row(f32 + (r - r0) * cols, cols: cols, blockSize: bs, quants: quants + (r - r0) * cols,
-                                                                scales: sp.baseAddress! + r * blocks, stats: &ps[t])
-                                        if over > 0 && ov[t] < 0 { ov[t] = r }
+                                nonFiniteRow.withUnsafeMutableBufferPointer { nf in
+                                    DispatchQueue.concurrentPerform(iterations: runs + 1) { i in
+                                        guard i > 0 else {
+                                            do {
+                                                if let p = pending { keepSample(p); try sink(p) }
+                                            } catch { writeError = error }
+                                            return
+                                        }
+                                        let t = i - 1
+                                        let a = r0 + n * t / runs, b = r0 + n * (t + 1) / runs
+                                        for r in a..<b {
+                                            let x = f32 + (r - r0) * cols
+                                            if Self.widenCounting(view, from: r * cols, count: cols, into: x) > 0 { nf[t] = true; break }
+                                            let over = Quantize.row(x, cols: cols, blockSize: bs, quants: buffer + (r - r0) * cols,
+                                                                    scales: sp.baseAddress! + r * blocks, stats: &rs[r - r0])
+                                            if over > 0 && ov[t] < 0 { ov[t] = r }
+                                        }
                                     }
                                 }
                             }
                         }
+                        if let writeError { throw writeError }
+                        pending = nil
+                        // Throws the error for the slab's first NaN or inf, as a slab-wide check would.
+                        if nonFiniteRow.contains(true) {
+                            try widenAndCheck(r0, r1)
+                            throw PrismError("internal: tensor \(view.name): a row held NaN or inf that the slab's check did not find")
+                        }
                         if let r = overflowRow.first(where: { $0 >= 0 }) {
                             throw Unrepresentable(encoding: exact, reason: Self.scaleOverflowReason(f32 + (r - r0) * cols, cols: cols, row: r))
                         }
-                        for st in partStats { qstats.merge(st) }
-                        let chunk = UnsafeRawBufferPointer(start: quants, count: (r1 - r0) * cols)
-                        keepSample(chunk)
-                        try sink(chunk)
+                        // Summed as files have always been summed: each half of the slab's rows in
+                        // row order, then the halves in order (the doubles go into the file).
+                        let halves = min(2, n)
+                        for h in 0..<halves {
+                            var half = Quantize.ErrorStats()
+                            for r in (n * h / halves)..<(n * (h + 1) / halves) { half.merge(rowStats[r]) }
+                            qstats.merge(half)
+                        }
+                        pending = UnsafeRawBufferPointer(start: buffer, count: n * cols)
                     }
+                    if let p = pending { keepSample(p); try sink(p) }
                 }
             }
             entry.parts["scales"] = try writer.part(length: lengths["scales"] ?? 0) { sink in
@@ -323,6 +364,15 @@ public struct Converter {
         case .f16: Convert.f16ToF32(base.assumingMemoryBound(to: UInt16.self) + start, out, count: count)
         default: for i in 0..<count { out[i] = view.float(at: start + i) }
         }
+    }
+
+    /// `widen`, and how many of the values are NaN or inf (one pass for bf16 sources).
+    static func widenCounting(_ view: TensorView, from start: Int, count: Int, into out: UnsafeMutablePointer<Float>) -> Int {
+        if view.dtype == .bf16, let base = view.bytes.baseAddress {
+            return Quantize.widenBF16(base.assumingMemoryBound(to: UInt16.self) + start, into: out, count: count)
+        }
+        widen(view, from: start, count: count, into: out)
+        return Quantize.nonFinite(out, count: count).count
     }
 
     /// Byte planes: all first bytes of each element, then all second bytes... Exponent bytes

@@ -33,9 +33,19 @@ public enum Quantize {
     @discardableResult
     public static func row(_ x: UnsafePointer<Float>, cols: Int, blockSize: Int,
                            quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats) -> Int {
+        row(x, cols: cols, blockSize: blockSize, quants: quants, scales: scales, stats: &stats, kernel: .best)
+    }
+
+    /// `row(_:cols:blockSize:quants:scales:stats:)` with a chosen loop: every kernel gives the same
+    /// quants, scales, statistics and return value, bit for bit (the vector loop takes blocks that
+    /// are a multiple of 8 up to 256; others run the portable loop).
+    @discardableResult
+    public static func row(_ x: UnsafePointer<Float>, cols: Int, blockSize: Int, quants: UnsafeMutablePointer<Int8>,
+                           scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats, kernel: Int8Kernel) -> Int {
         var st: (Double, Double, Double) = (0, 0, 0)
         let overflowed = withUnsafeMutableBytes(of: &st) { raw in
-            prism_quantize_weight_row(x, Int32(cols), Int32(blockSize), quants, scales, raw.baseAddress!.assumingMemoryBound(to: Double.self))
+            prism_quantize_weight_row_kernel(kernel.code, x, Int32(cols), Int32(blockSize), quants, scales,
+                                             raw.baseAddress!.assumingMemoryBound(to: Double.self))
         }
         stats.sumSquaredError += st.0
         stats.sumSquared += st.1
@@ -62,6 +72,13 @@ public enum Quantize {
         r.nans = nans
         r.first = first >= 0 ? first : nil
         return r
+    }
+
+    /// Widens `count` bf16 values to f32 and counts the NaN and inf among them, in one pass.
+    /// - Returns: how many of them are NaN or +-inf.
+    public static func widenBF16(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int,
+                                 kernel: Int8Kernel = .best) -> Int {
+        prism_bf16_widen_count_non_finite(kernel.code, src, dst, count)
     }
 
     /// f32 to bf16 with round-to-nearest-even (NaN kept quiet), as PyTorch rounds.

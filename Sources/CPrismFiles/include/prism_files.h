@@ -17,6 +17,11 @@ int prism_rename_exchange(const char *a, const char *b);
 // Renames `from` to `to` only if `to` does not exist (renameat2 RENAME_NOREPLACE); EINVAL where unsupported.
 int prism_rename_noreplace(const char *from, const char *to);
 
+// Starts writing [offset, offset + length) of `fd` back to disk without waiting for it
+// (sync_file_range SYNC_FILE_RANGE_WRITE), so a final fsync of a large file has little left to
+// do; 0 where unsupported. Advisory: the fsync that follows reports any error.
+int prism_start_writeback(int fd, long long offset, long long length);
+
 // Mapped files that may change under a running command (truncated: SIGBUS on the next read).
 // Registers [base, base + size) with the one-line message to print if a read there faults;
 // the SIGBUS handler (installed on first use) prints it and exits with status 1 instead of

@@ -70,11 +70,12 @@ public final class PrismSession {
         return try tokenizer().encode(text)
     }
 
-    /// The piece of `id` (nil for an id the vocabulary lacks): from the tokenizer if it has been
-    /// parsed, else from the id -> piece table, read once (a fraction of the tokenizer's parse,
-    /// which a command given token ids then never pays).
+    /// The SentencePiece piece of `id` (nil for an id the vocabulary lacks), as
+    /// `GemmaTokenizer.piece(for:)` gives it: from the tokenizer if it has been parsed, else from
+    /// the id -> piece table, read once (about a sixth of the tokenizer's parse on a 256k
+    /// vocabulary, which a command given token ids then never pays).
     /// - Throws: `PrismError` when the model has no tokenizer, or when it is malformed.
-    private func piece(_ id: Int) throws -> String? {
+    public func piece(_ id: Int) throws -> String? {
         if let parsedTokenizer { return parsedTokenizer.piece(for: id) }
         if let readVocabulary { return readVocabulary.piece(for: id) }
         guard let bytes = loaded.tokenizerJSON else {

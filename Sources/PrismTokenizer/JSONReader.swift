@@ -234,6 +234,25 @@ struct JSONReader {
         return v
     }
 
+    // MARK: The vocabulary
+
+    /// `{"token": id, ...}` straight into one byte buffer: entry e is
+    /// `bytes[starts[e]..<starts[e + 1]]`, with the id `ids[e]`.
+    mutating func readVocab() throws -> (bytes: [UInt8], starts: [Int], ids: [Int32]) {
+        guard peek() == UInt8(ascii: "{") else { throw error("model.vocab must be an object") }
+        pos += 1
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count / 2)
+        var starts = [0]
+        var ids: [Int32] = []
+        var first = true
+        while try nextMember(&first, key: &bytes, append: true) {
+            starts.append(bytes.count)
+            ids.append(Int32(try readIndex(limit: maxTokenId, what: "a vocab id")))
+        }
+        return (bytes, starts, ids)
+    }
+
     // MARK: Generic values
 
     /// Reads any value into a tree. Only for the small members of the file.
@@ -272,6 +291,37 @@ struct JSONReader {
         default:
             let n = try readNumber()
             return .number(n.text, isInteger: n.isInteger)
+        }
+    }
+}
+
+extension JSONReader {
+    /// Walks over any value, checking it as `readValue` does but keeping nothing: for the members
+    /// a reader does not need (the 256k merges when only the vocabulary is wanted).
+    mutating func skipValue(depth: Int = 0) throws {
+        var scratch: [UInt8] = []
+        try skipValue(depth: depth, scratch: &scratch)
+    }
+
+    private mutating func skipValue(depth: Int, scratch: inout [UInt8]) throws {
+        guard depth < 64 else { throw error("nesting too deep") }
+        guard let c = peek() else { throw error("unexpected end of input") }
+        switch c {
+        case UInt8(ascii: "{"):
+            pos += 1
+            var first = true
+            while try nextMember(&first, key: &scratch) { try skipValue(depth: depth + 1, scratch: &scratch) }
+        case UInt8(ascii: "["):
+            pos += 1
+            var first = true
+            while try nextElement(&first) { try skipValue(depth: depth + 1, scratch: &scratch) }
+        case UInt8(ascii: "\""):
+            scratch.removeAll(keepingCapacity: true)
+            try readString(into: &scratch)
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try readNumber()
         }
     }
 }

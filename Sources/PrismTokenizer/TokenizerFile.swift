@@ -92,7 +92,7 @@ private struct RawModel {
             let k = String(decoding: key, as: UTF8.self)
             guard seen.insert(k).inserted else { throw PrismError("tokenizer.json: model.\(k) appears twice") }
             switch k {
-            case "vocab": vocab = try RawModel.readVocab(&r)
+            case "vocab": vocab = try r.readVocab()
             case "merges": merges = try RawModel.readMerges(&r)
             default:
                 // Unknown fields are reported after the type check, which gives the clearer error.
@@ -100,22 +100,6 @@ private struct RawModel {
                 fields[k] = try r.readValue()
             }
         }
-    }
-
-    /// `{"token": id, ...}` straight into one byte buffer.
-    static func readVocab(_ r: inout JSONReader) throws -> (bytes: [UInt8], starts: [Int], ids: [Int32]) {
-        guard r.peek() == UInt8(ascii: "{") else { throw r.error("model.vocab must be an object") }
-        r.pos += 1
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(r.count / 2)
-        var starts = [0]
-        var ids: [Int32] = []
-        var first = true
-        while try r.nextMember(&first, key: &bytes, append: true) {
-            starts.append(bytes.count)
-            ids.append(Int32(try r.readIndex(limit: maxTokenId, what: "a vocab id")))
-        }
-        return (bytes, starts, ids)
     }
 
     /// `["a b", ...]` (the 2024 files) or `[["a", "b"], ...]` (newer), not mixed, as HF's

@@ -49,8 +49,13 @@ struct LensCommand: ParsableCommand {
             let ts = try session.targets(ids: targetIds, tokens: targetTokens, diffs: [], style: .quoted)
             let points = try LogitLens(prism: Prism(model: session.model)).run(source, position: p, targets: ts, mode: norm, top: top,
                                                                                streamWeights: options.streamWeights)
-            let tok = session.hasTokenizer ? try session.tokenizer() : nil
-            func piece(_ id: Int) -> String { tok?.piece(for: id) ?? "#\(id)" }
+            // The pieces shown, read before anything is printed (from the id -> piece table when
+            // no text was encoded: a lens given ids never parses the tokenizer).
+            var shown: [Int: String] = [:]
+            if session.hasTokenizer {
+                for id in [ids[p]] + points.flatMap({ $0.top.map(\.id) }) where shown[id] == nil { shown[id] = try session.piece(id) }
+            }
+            func piece(_ id: Int) -> String { shown[id] ?? "#\(id)" }
             if output.json {
                 try JSONOut.print([
                     "ids": ids, "position": p, "norm": norm.rawValue,

@@ -59,13 +59,14 @@ struct LogitsCommand: ParsableCommand {
                 if full { obj["logits"] = logits.map { $0.map(Double.init) } }
                 try JSONOut.print(obj)
             } else {
-                let pieces = session.hasTokenizer ? try session.tokenizer() : nil
+                // Read before anything is printed; from the id -> piece table when ids were given.
+                let pieces = try best.map { try session.hasTokenizer ? session.piece($0.id) : nil }
                 if nans > 0 {
                     print("logits contain NaN at \(nans) of \(last.count) vocabulary entries at position \(ids.count - 1) (NaN weights?); NaN is not ranked")
                 }
                 print("prompt: \(ids.count) tokens; top \(best.count) next tokens at position \(ids.count - 1):")
                 for (rank, e) in best.enumerated() {
-                    let piece = pieces?.piece(for: e.id).map { " \(Display.quote($0))" } ?? ""
+                    let piece = pieces[rank].map { " \(Display.quote($0))" } ?? ""
                     print(String(format: "%3d  %8d  %12.5f%@", rank + 1, e.id, e.logit, piece))
                 }
             }

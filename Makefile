@@ -2,7 +2,7 @@
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 MODEL ?= models/tiny-gemma.prism
 
-.PHONY: deps run test release
+.PHONY: deps run test release format lint
 
 deps:
 	bash tools/install-deps.sh
@@ -14,7 +14,14 @@ release: deps
 run: release
 	.build/release/prism decompose -m $(MODEL) --prompt "The capital of France is" --target-token " Paris" --top 5
 
-# The test suite (what CI runs).
-test: deps
+# The tree's formatting (.swift-format): `make format` rewrites, `make lint` checks.
+format:
+	$(SWIFT) format -i -r Sources Tests Fuzz/Sources Package.swift
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Fuzz/Sources Package.swift
+
+# The test suite (what CI runs), the formatting check first.
+test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing

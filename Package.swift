@@ -38,7 +38,7 @@ let package = Package(
         .library(name: "PrismBatch", targets: ["PrismBatch"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
@@ -54,14 +54,21 @@ let package = Package(
         .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"]),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: swift6),
         .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: swift6),
-        .target(name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"], swiftSettings: swift6),
+        .target(
+            name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"],
+            swiftSettings: swift6),
         .target(name: "PrismBench", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismSession", "Prisms"]),
         .target(name: "PrismPlots", swiftSettings: swift6),
-        .target(name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"], swiftSettings: swift6),
-        .executableTarget(name: "prism", dependencies: [
-            "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch", "PrismSession", "PrismBench",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"],
+            swiftSettings: swift6),
+        .executableTarget(
+            name: "prism",
+            dependencies: [
+                "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch",
+                "PrismSession", "PrismBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "PrismSupportTests", dependencies: ["PrismSupport"]),
         .testTarget(name: "PrismFormatsTests", dependencies: ["PrismFormats"], resources: []),
         .testTarget(name: "PrismKernelsTests", dependencies: ["PrismKernels", "CPrismKernels"]),

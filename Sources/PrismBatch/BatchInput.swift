@@ -47,8 +47,11 @@ public struct BatchInput: Sendable {
             switch parsed {
             case .success(let r):
                 if seen.contains(r.id) {
-                    entries.append(.failure(BadLine(id: r.id, line: lineNumber,
-                                                    error: "duplicate id '\(r.id)' (first seen earlier in the file)")))
+                    entries.append(
+                        .failure(
+                            BadLine(
+                                id: r.id, line: lineNumber,
+                                error: "duplicate id '\(r.id)' (first seen earlier in the file)")))
                 } else {
                     seen.insert(r.id)
                     entries.append(parsed)
@@ -108,8 +111,10 @@ public struct BatchInput: Sendable {
             }
             position = n.intValue
         }
-        return .success(BatchRecord(id: id, line: line, prompt: prompt, ids: ids, targets: targets, targetIds: targetIds,
-                                    targetDiffs: diffs, position: position))
+        return .success(
+            BatchRecord(
+                id: id, line: line, prompt: prompt, ids: ids, targets: targets, targetIds: targetIds,
+                targetDiffs: diffs, position: position))
     }
 
     /// The first key that appears twice at the top level of a JSON object already known to be

@@ -53,8 +53,9 @@ public struct BatchRunner {
         let loaded = session.loaded, model = session.model, budget = session.budget
         // The journal names the weights by their content, checked now: a model changed between
         // two runs of a job (even in place, at the same size) is never mixed into one output.
-        let header = Journal.Header(model: try loaded.contentFingerprint(), input: input.checksum, shard: shard.description,
-                                    options: "detail=\(detail.rawValue) top=\(top)")
+        let header = Journal.Header(
+            model: try loaded.contentFingerprint(), input: input.checksum, shard: shard.description,
+            options: "detail=\(detail.rawValue) top=\(top)")
         let journal = try Journal(path: output + ".journal", header: header, output: output)
         let results = try ResultsFile(path: output, committed: journal.committedBytes)
         var stats = Stats()
@@ -87,12 +88,16 @@ public struct BatchRunner {
             while i < pending.count && chunk.count < maxChunk {
                 if case .success(let job) = pending[i] {
                     let next = need.adding(job, config: model.config, detail: detail)
-                    if let budget, (try? MemoryPlan.make(model: model, budget: budget, tokens: next.tokens, cacheTokens: next.cacheTokens,
-                                                          extraBytes: next.extra + cacheBytes, logitRows: 0)) == nil {
+                    if let budget,
+                        (try? MemoryPlan.make(
+                            model: model, budget: budget, tokens: next.tokens, cacheTokens: next.cacheTokens,
+                            extraBytes: next.extra + cacheBytes, logitRows: 0)) == nil
+                    {
                         if !chunk.isEmpty { break }
                         // Alone over the budget: an error record naming what it needs, not a
                         // failed job (which every rerun would repeat).
-                        pending[i] = .failure(BadLine(id: job.id, line: job.line, error: Self.overBudget(job, need: next, cacheBytes: cacheBytes, model: model, budget: budget)))
+                        pending[i] = .failure(
+                            BadLine(id: job.id, line: job.line, error: Self.overBudget(job, need: next, cacheBytes: cacheBytes, model: model, budget: budget)))
                     } else {
                         need = next
                     }
@@ -149,7 +154,8 @@ public struct BatchRunner {
     static func overBudget(_ job: Job, need: ChunkNeed, cacheBytes: Int, model: GemmaModel, budget: Int) -> String {
         let what = "\(job.position + 1) tokens and \(job.targets.count) targets do not fit the memory budget"
         do {
-            _ = try MemoryPlan.make(model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: 0)
+            _ = try MemoryPlan.make(
+                model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: 0)
             return what
         } catch let e as PrismError {
             return "\(what): \(e.message)"
@@ -174,16 +180,19 @@ public struct BatchRunner {
     /// One layer-major forward pass over the chunk's prompts, then each one's decomposition,
     /// turned into its output line at once (a full decomposition of gemma-2b holds every
     /// neuron's term per target: megabytes; only the line is kept).
-    func runChunk(_ chunk: [Result<Job, BadLine>], session: PrismSession, options: RunOptions, prism: Prism,
-                  stats: inout Stats) throws -> [(line: Int, text: String)] {
+    func runChunk(
+        _ chunk: [Result<Job, BadLine>], session: PrismSession, options: RunOptions, prism: Prism,
+        stats: inout Stats
+    ) throws -> [(line: Int, text: String)] {
         let model = session.model
         let jobs = chunk.compactMap { if case .success(let j) = $0 { return j } else { return nil } }
         var lines: [Int: String] = [:]
         if !jobs.isEmpty {
             let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
-            _ = try model.forward(jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
-                                  decomposedAt: jobs.map(\.position), options: options)
+            _ = try model.forward(
+                jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
+                decomposedAt: jobs.map(\.position), options: options)
             // Decompositions layer-major too, a group of prompts per pass over W_O and W_down;
             // each turned into its line at once.
             var start = 0

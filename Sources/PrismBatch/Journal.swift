@@ -49,7 +49,8 @@ public final class Journal {
                 throw PrismError("\(path) is not a batch journal; remove it (and \(output)) to start over")
             }
             guard old.format == header.format else {
-                throw PrismError("\(path) was written by another version of prism (\(old.format)); finish it with that version, or remove it and \(output) to start over")
+                throw PrismError(
+                    "\(path) was written by another version of prism (\(old.format)); finish it with that version, or remove it and \(output) to start over")
             }
             guard old == header else {
                 var what: [String] = []
@@ -57,7 +58,9 @@ public final class Journal {
                 if old.input != header.input { what.append("input") }
                 if old.shard != header.shard { what.append("shard") }
                 if old.options != header.options { what.append("options") }
-                throw PrismError("\(output) was written by a different \(what.joined(separator: ", ")) (see \(path)); refusing to append — use another --output or remove both files")
+                throw PrismError(
+                    "\(output) was written by a different \(what.joined(separator: ", ")) (see \(path)); refusing to append — use another --output or remove both files"
+                )
             }
             var keep = first.count + 1
             for line in lines.dropFirst() {

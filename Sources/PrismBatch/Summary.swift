@@ -41,10 +41,14 @@ public enum BatchSummary {
                 maxError = max(maxError, abs(t["error"] as? Double ?? 0))
                 for (name, v) in t["terms"] as? [String: Double] ?? [:] { components[name, default: .init()].add(v) }
                 for h in t["top_heads"] as? [[String: Any]] ?? [] {
-                    if let l = h["layer"] as? Int, let i = h["head"] as? Int, let v = h["value"] as? Double { heads["blocks.\(l).head\(i)", default: .init()].add(v) }
+                    if let l = h["layer"] as? Int, let i = h["head"] as? Int, let v = h["value"] as? Double {
+                        heads["blocks.\(l).head\(i)", default: .init()].add(v)
+                    }
                 }
                 for h in t["top_neurons"] as? [[String: Any]] ?? [] {
-                    if let l = h["layer"] as? Int, let i = h["neuron"] as? Int, let v = h["value"] as? Double { neurons["blocks.\(l).mlp.\(i)", default: .init()].add(v) }
+                    if let l = h["layer"] as? Int, let i = h["neuron"] as? Int, let v = h["value"] as? Double {
+                        neurons["blocks.\(l).mlp.\(i)", default: .init()].add(v)
+                    }
                 }
                 // --detail full: every head is present, so count them all.
                 if let all = t["heads"] as? [[Double]] {
@@ -63,7 +67,9 @@ public enum BatchSummary {
         }
         let ranked = names.sorted { (components[$0]?.meanAbs ?? 0) > (components[$1]?.meanAbs ?? 0) }
         func topList(_ m: [String: Accumulator]) -> [[String: Any]] {
-            m.sorted { $0.value.n != $1.value.n ? $0.value.n > $1.value.n : $0.key < $1.key }.prefix(20).map { ["name": $0.key, "appearances": $0.value.n, "mean": $0.value.mean] }
+            m.sorted { $0.value.n != $1.value.n ? $0.value.n > $1.value.n : $0.key < $1.key }.prefix(20).map {
+                ["name": $0.key, "appearances": $0.value.n, "mean": $0.value.mean]
+            }
         }
         let object: [String: Any] = [
             "records": records, "errors": errors, "targets": targets, "max_abs_closure_error": maxError,

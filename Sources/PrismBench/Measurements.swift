@@ -31,11 +31,13 @@ public enum Measurements {
             t = Date()
             _ = try m.forward([[next]], cache: cache, logitsAt: [[0]], options: options)
             let d = Date().timeIntervalSince(t) * 1000
-            if i > 0 { prefill.append(p); decode.append(d) }   // the first run pages the weights in
+            if i > 0 { prefill.append(p); decode.append(d) }  // the first run pages the weights in
         }
-        return ["prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
-                "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": options.kernel.name,
-                "streamed": options.streamWeights, "resident_layers": options.residentLayers, "threads": options.threads]
+        return [
+            "prefill_ms_median": median(prefill), "decode_ms_median": median(decode), "prefill_ms_all": prefill,
+            "decode_ms_all": decode, "peak_rss_bytes": ResourceUsage.peakRSS, "kernel": options.kernel.name,
+            "streamed": options.streamWeights, "resident_layers": options.residentLayers, "threads": options.threads,
+        ]
     }
 
     /// The prisms' cost: the forward pass recording what `prism decompose` records, then every
@@ -56,7 +58,7 @@ public enum Measurements {
             _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: tokens), logitsAt: [[tokens - 1]], options: options)
             let f0 = Date().timeIntervalSince(t) * 1000
             t = Date()
-            let (source, _) = try m.recordLastPosition(ids, options: options)   // as `prism decompose` records
+            let (source, _) = try m.recordLastPosition(ids, options: options)  // as `prism decompose` records
             let f = Date().timeIntervalSince(t) * 1000
             t = Date()
             let d = try Prism.once(m).decompose(source, position: tokens - 1, targets: targets, options: options)
@@ -81,11 +83,13 @@ public enum Measurements {
                 cost.append((f + c - f0) / f0 * 100); warmCost.append((f + cw - f0) / f0 * 100)
             }
         }
-        return ["forward_ms_median": median(plain), "recording_forward_ms_median": median(forward),
-                "decompose_ms_median": median(decompose), "pullback_ms_median": median(pulls), "targets": k, "tokens": tokens,
-                "decompose_reusing_ms_median": median(warmDecompose), "cost_percent_median": median(cost),
-                "cost_reusing_percent_median": median(warmCost), "threads": session.threads,
-                "peak_rss_bytes": ResourceUsage.peakRSS]
+        return [
+            "forward_ms_median": median(plain), "recording_forward_ms_median": median(forward),
+            "decompose_ms_median": median(decompose), "pullback_ms_median": median(pulls), "targets": k, "tokens": tokens,
+            "decompose_reusing_ms_median": median(warmDecompose), "cost_percent_median": median(cost),
+            "cost_reusing_percent_median": median(warmCost), "threads": session.threads,
+            "peak_rss_bytes": ResourceUsage.peakRSS,
+        ]
     }
 
     /// One sequential pass over the mapped file (`repeats` times after a warming pass): the floor
@@ -97,7 +101,7 @@ public enum Measurements {
         for i in 0...repeats {
             let t = Date()
             _ = ReadFloor.sum(file, threads: threads)
-            if i > 0 { times.append(Date().timeIntervalSince(t) * 1000) }   // the first pass warms the page cache
+            if i > 0 { times.append(Date().timeIntervalSince(t) * 1000) }  // the first pass warms the page cache
         }
         return ["bytes": file.size, "read_ms_median": median(times), "read_ms_all": times, "threads": threads]
     }

@@ -113,23 +113,28 @@ public struct Converter {
         progress.finish()
         let tokPart = try tokenizer.map { try writer.part(bytes: $0) }
         let configText = String(decoding: configData, as: UTF8.self)
-        let dir = ModelFileFormat.Directory(architecture: "GemmaForCausalLM", config: configText, tokenizer: tokPart,
-                                            converter: Self.version, weights: weights.rawValue, tensors: entries)
+        let dir = ModelFileFormat.Directory(
+            architecture: "GemmaForCausalLM", config: configText, tokenizer: tokPart,
+            converter: Self.version, weights: weights.rawValue, tensors: entries)
         // A shard rewritten in place while it was read would give a file of mixed weights.
         for shard in checkpoint.shards { try shard.file.checkUnchanged() }
         try writer.finish(directory: dir)
         let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
-        return Summary(output: output, outputBytes: outBytes, sourceBytes: totalSource,
-                       seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind },
-                       kept: kept, nonFinite: nonFinite)
+        return Summary(
+            output: output, outputBytes: outBytes, sourceBytes: totalSource,
+            seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind },
+            kept: kept, nonFinite: nonFinite)
     }
 
     /// Writes a tensor in the encoding `weights` asks for or, when its values do not fit it, in
     /// an exact one (see `exactEncoding`): the first attempt is cut off the output and redone,
     /// which costs nothing for ordinary checkpoints.
     /// - Returns: the entry, the tensor's non-finite values, and why it was not stored as asked (nil if it was).
-    func writeTensorFitting(_ view: TensorView, shape: [Int], writer: ModelFileWriter, stats: inout KindStats) throws
-        -> (ModelFileFormat.TensorEntry, Quantize.NonFinite, String?) {
+    func writeTensorFitting(
+        _ view: TensorView, shape: [Int], writer: ModelFileWriter, stats: inout KindStats
+    ) throws
+        -> (ModelFileFormat.TensorEntry, Quantize.NonFinite, String?)
+    {
         let mark = writer.position
         var enc = encoding(for: shape)
         var why: String?
@@ -178,14 +183,17 @@ public struct Converter {
     /// - Throws: `Unrepresentable` when its values do not fit `enc` (the caller rewinds and retries);
     ///   the `nonFiniteError` for a NaN or inf unless `allowNonFinite`.
     /// - Returns: the entry and the tensor's non-finite values.
-    func writeTensor(_ view: TensorView, shape: [Int], encoding enc: ModelFileFormat.Encoding, writer: ModelFileWriter,
-                     stats: inout KindStats) throws -> (ModelFileFormat.TensorEntry, Quantize.NonFinite) {
+    func writeTensor(
+        _ view: TensorView, shape: [Int], encoding enc: ModelFileFormat.Encoding, writer: ModelFileWriter,
+        stats: inout KindStats
+    ) throws -> (ModelFileFormat.TensorEntry, Quantize.NonFinite) {
         let exact = Self.exactEncoding(view.dtype)
         let rows = shape.count == 2 ? shape[0] : 1
         let cols = shape.count == 2 ? shape[1] : shape.reduce(1, *)
         let block = enc == .q8 ? blockSize : nil
-        var entry = ModelFileFormat.TensorEntry(name: view.name, shape: shape, encoding: enc, block: block,
-                                                sourceDType: view.dtype.rawValue, parts: [:], quantError: nil)
+        var entry = ModelFileFormat.TensorEntry(
+            name: view.name, shape: shape, encoding: enc, block: block,
+            sourceDType: view.dtype.rawValue, parts: [:], quantError: nil)
         let lengths = try ModelFileFormat.expectedPartLengths(entry)
         // A slab of about 4 MiB of f32 at a time.
         let slabRows = max(1, min(rows, (1 << 20) / max(1, cols)))
@@ -247,7 +255,8 @@ public struct Converter {
                         // NaN and inf are stored as they are and left out of the error statistics.
                         guard f32[i].isFinite else { continue }
                         if !back.isFinite {
-                            throw Unrepresentable(encoding: .f32, reason: "a weight of \(String(format: "%.3e", f32[i])) is beyond the range of \(enc.rawValue)")
+                            throw Unrepresentable(
+                                encoding: .f32, reason: "a weight of \(String(format: "%.3e", f32[i])) is beyond the range of \(enc.rawValue)")
                         }
                         let err = Double(f32[i]) - Double(back)
                         qstats.sumSquaredError += err * err
@@ -270,7 +279,7 @@ public struct Converter {
             var scales = [UInt16](repeating: 0, count: rows * blocks)
             try scales.withUnsafeMutableBufferPointer { sp in
                 entry.parts["data"] = try writer.part(length: lengths["data"] ?? 0) { sink in
-                    var pending: UnsafeRawBufferPointer?   // the previous slab's quants, not yet written
+                    var pending: UnsafeRawBufferPointer?  // the previous slab's quants, not yet written
                     var slab = 0
                     try slabs(widened: false) { r0, r1 in
                         let n = r1 - r0, buffer = quants + (slab % 2) * slabRows * cols
@@ -302,8 +311,9 @@ public struct Converter {
                                         for r in a..<b {
                                             let x = f32 + (r - r0) * cols
                                             if Self.widenCounting(view, from: r * cols, count: cols, into: x) > 0 { nf[t] = true; break }
-                                            let over = Quantize.row(x, cols: cols, blockSize: bs, quants: buffer + (r - r0) * cols,
-                                                                    scales: sp.baseAddress! + r * blocks, stats: &rs[r - r0])
+                                            let over = Quantize.row(
+                                                x, cols: cols, blockSize: bs, quants: buffer + (r - r0) * cols,
+                                                scales: sp.baseAddress! + r * blocks, stats: &rs[r - r0])
                                             if over > 0 && ov[t] < 0 { ov[t] = r }
                                         }
                                     }

@@ -116,7 +116,8 @@ public final class ActivationStoreReader: @unchecked Sendable {
         let indexOffset = get(16, UInt64.self), indexLength = get(24, UInt64.self)
         guard get(32, UInt64.self) == UInt64(all.count) else { throw PrismError("\(path): truncated activation store") }
         guard indexLength <= UInt64(ActivationStoreFormat.maxIndexBytes), indexOffset >= 64, indexOffset <= UInt64(all.count),
-              indexLength <= UInt64(all.count) - indexOffset else {
+            indexLength <= UInt64(all.count) - indexOffset
+        else {
             throw PrismError("\(path): activation store index is out of bounds")
         }
         let indexBytes = UnsafeRawBufferPointer(rebasing: all[Int(indexOffset)..<Int(indexOffset + indexLength)])
@@ -138,7 +139,8 @@ public final class ActivationStoreReader: @unchecked Sendable {
                 // Chunks follow one another in the data section, as the writer lays them out:
                 // no chunk can be counted twice, so what the index claims is bounded by the file.
                 guard c.offset >= dataEnd, c.length >= 0, c.raw >= 0, c.raw <= ActivationStoreFormat.chunkBytes,
-                      c.offset <= Int(indexOffset), c.length <= Int(indexOffset) - c.offset else {
+                    c.offset <= Int(indexOffset), c.length <= Int(indexOffset) - c.offset
+                else {
                     throw PrismError("\(path): tensor \(t.name) has a chunk out of bounds")
                 }
                 // LZ4 expands a block at most ~255-fold: a larger claim is corrupt, and refused
@@ -166,8 +168,10 @@ public final class ActivationStoreReader: @unchecked Sendable {
 
     /// One tensor of a store that `parse` accepted, decompressed from `all`. `checksums: false`
     /// is for the fuzz target only (it lets mutated chunks reach the LZ4 decoder).
-    public static func decode(_ t: ActivationStoreFormat.Tensor, from all: UnsafeRawBufferPointer, path: String,
-                              checksums: Bool = true) throws -> [Float] {
+    public static func decode(
+        _ t: ActivationStoreFormat.Tensor, from all: UnsafeRawBufferPointer, path: String,
+        checksums: Bool = true
+    ) throws -> [Float] {
         let name = t.name
         guard let count = checkedElementCount(t.shape) else { throw PrismError("\(path): tensor \(name) has a bad shape") }
         var values = [Float](repeating: 0, count: count)
@@ -176,7 +180,9 @@ public final class ActivationStoreReader: @unchecked Sendable {
             for c in t.chunks {
                 guard c.raw <= dst.count - at else { throw PrismError("\(path): activation \(name) has more data than its shape") }
                 let src = UnsafeRawBufferPointer(rebasing: all[c.offset..<(c.offset + c.length)])
-                guard !checksums || XXH64.hex(XXH64.hash(src)) == c.xxh64 else { throw PrismError("\(path): activation \(name) is corrupt (checksum mismatch)") }
+                guard !checksums || XXH64.hex(XXH64.hash(src)) == c.xxh64 else {
+                    throw PrismError("\(path): activation \(name) is corrupt (checksum mismatch)")
+                }
                 try LZ4.decompress(src, originalSize: c.raw, into: UnsafeMutableRawBufferPointer(rebasing: dst[at..<(at + c.raw)]))
                 at += c.raw
             }

@@ -9,8 +9,9 @@ public enum LZ4 {
         let bound = Int(LZ4_compressBound(Int32(src.count)))
         var out = [UInt8](repeating: 0, count: bound)
         let n = out.withUnsafeMutableBytes { dst in
-            LZ4_compress_default(src.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                 dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(bound))
+            LZ4_compress_default(
+                src.baseAddress!.assumingMemoryBound(to: CChar.self),
+                dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(bound))
         }
         out.removeLast(bound - Int(max(0, n)))
         return out
@@ -25,8 +26,9 @@ public enum LZ4 {
         }
         if originalSize == 0 && src.count == 0 { return }
         guard let s = src.baseAddress, let d = dst.baseAddress else { throw PrismError("LZ4 block is empty") }
-        let n = LZ4_decompress_safe(s.assumingMemoryBound(to: CChar.self), d.assumingMemoryBound(to: CChar.self),
-                                    Int32(src.count), Int32(originalSize))
+        let n = LZ4_decompress_safe(
+            s.assumingMemoryBound(to: CChar.self), d.assumingMemoryBound(to: CChar.self),
+            Int32(src.count), Int32(originalSize))
         guard n == Int32(originalSize) else { throw PrismError("corrupt LZ4 block (decoded \(n) of \(originalSize) bytes)") }
     }
 

@@ -54,11 +54,13 @@ public enum ModelFileFormat {
             }
             let major = get(8, UInt32.self)
             guard major == ModelFileFormat.versionMajor else {
-                throw PrismError("\(path): model file version \(major).\(get(12, UInt32.self)) is not readable by this prism (reads \(ModelFileFormat.versionMajor).x)")
+                throw PrismError(
+                    "\(path): model file version \(major).\(get(12, UInt32.self)) is not readable by this prism (reads \(ModelFileFormat.versionMajor).x)")
             }
             guard get(48, UInt64.self) == 0 else { throw PrismError("\(path): reserved header field is not zero") }
-            var h = Header(directoryOffset: get(16, UInt64.self), directoryLength: get(24, UInt64.self),
-                           fileLength: get(32, UInt64.self), directoryChecksum: get(40, UInt64.self))
+            var h = Header(
+                directoryOffset: get(16, UInt64.self), directoryLength: get(24, UInt64.self),
+                fileLength: get(32, UInt64.self), directoryChecksum: get(40, UInt64.self))
             h.versionMinor = get(12, UInt32.self)
             return h
         }

@@ -21,17 +21,21 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
     /// Parses and bounds-checks a whole model file given as bytes (the fuzz targets call this
     /// directly): header and directory checksums, every part's range, alignment and length
     /// against its tensor's shape and encoding, and that no two parts overlap.
-    public static func parse(_ all: UnsafeRawBufferPointer, path: String) throws
-        -> (header: ModelFileFormat.Header, directory: ModelFileFormat.Directory, byName: [String: Int]) {
+    public static func parse(
+        _ all: UnsafeRawBufferPointer, path: String
+    ) throws
+        -> (header: ModelFileFormat.Header, directory: ModelFileFormat.Directory, byName: [String: Int])
+    {
         let size = all.count
         let header = try ModelFileFormat.Header.decode(UnsafeRawBufferPointer(rebasing: all[0..<min(size, ModelFileFormat.headerSize)]), path: path)
         guard header.fileLength == UInt64(size) else {
             throw PrismError("\(path): truncated or extended model file (\(size) bytes, header says \(header.fileLength))")
         }
         guard header.directoryLength <= UInt64(ModelFileFormat.maxDirectoryBytes),
-              header.directoryOffset >= UInt64(ModelFileFormat.headerSize),
-              header.directoryOffset <= UInt64(size),
-              header.directoryLength <= UInt64(size) - header.directoryOffset else {
+            header.directoryOffset >= UInt64(ModelFileFormat.headerSize),
+            header.directoryOffset <= UInt64(size),
+            header.directoryLength <= UInt64(size) - header.directoryOffset
+        else {
             throw PrismError("\(path): model file directory is out of bounds")
         }
         let dirRange = Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)
@@ -94,13 +98,17 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
     }
 
     /// `verify()` over the bytes of a file that `parse` accepted.
-    public static func verify(_ all: UnsafeRawBufferPointer, header: ModelFileFormat.Header, directory: ModelFileFormat.Directory,
-                              release: ((Range<Int>) -> Void)? = nil, progress: ((Int) -> Void)? = nil) -> String? {
+    public static func verify(
+        _ all: UnsafeRawBufferPointer, header: ModelFileFormat.Header, directory: ModelFileFormat.Directory,
+        release: ((Range<Int>) -> Void)? = nil, progress: ((Int) -> Void)? = nil
+    ) -> String? {
         var parts: [(String, ModelFileFormat.Part)] = []
         if let t = directory.tokenizer { parts.append(("tokenizer", t)) }
         for t in directory.tensors { for (k, p) in t.parts.sorted(by: { $0.key < $1.key }) { parts.append(("tensor \(t.name) (\(k))", p)) } }
-        var covered: [Range<Int>] = [0..<ModelFileFormat.headerSize,
-                                     Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength)]
+        var covered: [Range<Int>] = [
+            0..<ModelFileFormat.headerSize,
+            Int(header.directoryOffset)..<Int(header.directoryOffset + header.directoryLength),
+        ]
         var done = 0
         for (what, p) in parts {
             // Slab by slab, each released once hashed: resident memory stays at one slab, not

@@ -73,8 +73,9 @@ public final class ModelFileWriter {
         let dir = [UInt8](try encoder.encode(directory))
         let dirOffset = offset
         try write(dir)
-        let header = ModelFileFormat.Header(directoryOffset: UInt64(dirOffset), directoryLength: UInt64(dir.count),
-                                            fileLength: UInt64(offset), directoryChecksum: XXH64.hash(dir))
+        let header = ModelFileFormat.Header(
+            directoryOffset: UInt64(dirOffset), directoryLength: UInt64(dir.count),
+            fileLength: UInt64(offset), directoryChecksum: XXH64.hash(dir))
         try file.write(header.encode(), at: 0)
         try file.commit()
     }

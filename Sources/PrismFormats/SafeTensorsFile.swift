@@ -67,7 +67,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         // Tensors may not overlap: a hostile header could otherwise alias one tensor's bytes as another's.
         // Empty tensors are left out: one between two overlapping tensors would hide their overlap.
-        let sorted = entries.values.filter { !$0.range.isEmpty }.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+        let sorted = entries.values.filter { !$0.range.isEmpty }.sorted {
+            ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound)
+        }
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.range.lowerBound < a.range.upperBound {
             throw PrismError("\(name): tensors \(a.name) and \(b.name) overlap in the data section")
         }
@@ -88,8 +90,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
             shape.append(Int(dim))
         }
         guard let offs = e["data_offsets"] as? [Any], offs.count == 2,
-              let b = jsonInteger(offs[0]), let en = jsonInteger(offs[1]),
-              b >= 0, en >= b else {
+            let b = jsonInteger(offs[0]), let en = jsonInteger(offs[1]),
+            b >= 0, en >= b
+        else {
             throw PrismError("\(file): tensor \(key): data_offsets must be [begin, end] with 0 <= begin <= end")
         }
         guard en <= Int64(dataSize) else {

@@ -43,7 +43,8 @@ public enum CPUs {
         var limits: [Int] = []
         for m in parseCgroupMembership(membership) {
             // Without mountinfo (or without the mount in it): the usual places.
-            let mount = mounts.first { $0.version == m.version }
+            let mount =
+                mounts.first { $0.version == m.version }
                 ?? CgroupMount(version: m.version, root: "/", mountPoint: m.version == 2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/cpu")
             for dir in mount.directories(for: m.path) {
                 let limit: Int?

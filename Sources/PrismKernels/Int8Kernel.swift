@@ -30,7 +30,7 @@ public enum Int8Kernel: CaseIterable, Comparable, Sendable, CustomStringConverti
     /// instruction. No allocation: it is taken on every product.
     public var runnableHere: Int8Kernel {
         if self >= Self.best { return Self.best }
-        return self == .portable ? .portable : .avx2   // below the best, so the CPU has AVX2
+        return self == .portable ? .portable : .avx2  // below the best, so the CPU has AVX2
     }
 
     /// The C library's code for it (`PRISM_KERNEL_*`), for the kernel it runs as here.

@@ -1,5 +1,5 @@
-import Foundation
 import CBLAS
+import Foundation
 
 /// `out[m, r] = sum_c x[m, c] * W[r, c]` for `m < count`: the product of activations
 /// `[count, cols]` with a stored weight `[rows, cols]` transposed, `out` is `[count, rows]`.
@@ -8,8 +8,10 @@ import CBLAS
 /// a tile of rows at a time into a small scratch buffer (never the whole matrix) and each
 /// tile is handed to `sgemm`, writing its columns of `out`. `kernel`: the int8 loops' instruction set;
 /// `threads`: how many threads share the rows (the result does not depend on it).
-public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                             route: ActivationRoute = .exact, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
+public func matmulTransposed(
+    _ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+    route: ActivationRoute = .exact, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads
+) {
     guard count > 0, w.rows > 0 else { return }
     if case .q8 = w.storage {
         if route == .int8 && Q8Kernels.supportsInt8Route(w) {
@@ -24,8 +26,9 @@ public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightM
     }
     let k = Int32(w.cols)
     if case .f32(let p) = w.storage {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(w.rows), k,
-                    1, x, k, p, k, 0, out, Int32(w.rows))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(w.rows), k,
+            1, x, k, p, k, 0, out, Int32(w.rows))
         return
     }
     // ~1 MiB of f32 per tile: stays in L2 while sgemm streams the activations past it.
@@ -36,8 +39,9 @@ public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightM
     while r0 < w.rows {
         let r1 = min(w.rows, r0 + tileRows)
         dequantizeInParallel(w, rows: r0..<r1, into: scratch, threads: threads)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(r1 - r0), k,
-                    1, x, k, scratch, k, 0, out + r0, Int32(w.rows))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(r1 - r0), k,
+            1, x, k, scratch, k, 0, out + r0, Int32(w.rows))
         r0 = r1
     }
 }
@@ -48,8 +52,10 @@ public func matmulTransposed(_ x: UnsafePointer<Float>, count: Int, _ w: WeightM
 /// and take the whole batch at once (each weight read once); every other route runs segment by
 /// segment, since a BLAS's summation order may depend on how many rows it is given.
 /// `decoding` (one new token per sequence) lets the int8 route stream the weights instead.
-public func matmulTransposed(_ x: UnsafePointer<Float>, segments: [Range<Int>], _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                             route: ActivationRoute, decoding: Bool = false, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
+public func matmulTransposed(
+    _ x: UnsafePointer<Float>, segments: [Range<Int>], _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+    route: ActivationRoute, decoding: Bool = false, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads
+) {
     let count = segments.last?.upperBound ?? 0
     if route == .int8, case .q8 = w.storage, Q8Kernels.supportsInt8Route(w) {
         Q8Kernels.matmulInt8(x, count: count, w, out, decoding: decoding, kernel: kernel, threads: threads)
@@ -74,8 +80,10 @@ public func matvecTransposed(_ w: WeightMatrix, _ u: UnsafePointer<Float>, _ y: 
 /// back through a stored weight `[rows, cols]` (`U W`, i.e. `W^T u` for each row u). The
 /// prisms use it for `W_O^T u` and `W_down^T u` over many targets at once. `kernel`: the int8
 /// loop's instruction set.
-public func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                     kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
+public func pullBack(
+    _ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+    kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads
+) {
     guard count > 0, w.cols > 0 else { return }
     let n = Int32(w.cols), k = Int32(w.rows)
     if case .f32(let p) = w.storage {

@@ -21,9 +21,11 @@ public enum Q8Kernels {
 
     /// The best kernel's C code. The kernel is no longer a setting: pass an `Int8Kernel`.
     /// Quantizes `count` rows of `cols` activations per block of 32: `x ~ q * scale`.
-    public static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, cols: Int,
-                                           _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
-                                           kernel: Int8Kernel = .best) {
+    public static func quantizeActivations(
+        _ x: UnsafePointer<Float>, count: Int, cols: Int,
+        _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
+        kernel: Int8Kernel = .best
+    ) {
         prism_quantize_rows(kernel.code, x, Int32(count), Int32(cols), q, scales)
     }
 
@@ -39,8 +41,10 @@ public enum Q8Kernels {
     /// with it. `decoding` (one token per sequence, or the few rows of an unembedding) takes
     /// the kernel that streams the weights fastest; it sums in another order, but also the same
     /// way for a row whatever the other rows.
-    public static func matmulInt8(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                  decoding: Bool = false, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
+    public static func matmulInt8(
+        _ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+        decoding: Bool = false, kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads
+    ) {
         guard case .q8(let quants, let scales, _) = w.storage else { return }
         let cols = w.cols, nb = cols / 32
         let xq = UnsafeMutablePointer<Int8>.allocate(capacity: count * cols)
@@ -73,8 +77,10 @@ public enum Q8Kernels {
     /// decomposed rows of W_O and W_down). Several tokens go over the rows a panel at a time
     /// (~256 KiB of weights, kept in L2 while every token passes), so the weights are read from
     /// memory once, not once per token.
-    public static func matmulDequantizing(_ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                          kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
+    public static func matmulDequantizing(
+        _ x: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+        kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads
+    ) {
         guard case .q8(let quants, let scales, let bs) = w.storage else { return }
         let rows = w.rows, cols = w.cols
         let k = kernel.code
@@ -95,8 +101,10 @@ public enum Q8Kernels {
 
     /// `out[k, c] = sum_r u[k, r] * W[r, c]`: the prisms' pull-back, columns split over the cores
     /// at block boundaries. Each weight is widened to fp32 once and serves every direction.
-    public static func pullBack(_ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
-                                kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads) {
+    public static func pullBack(
+        _ u: UnsafePointer<Float>, count: Int, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>,
+        kernel: Int8Kernel = .best, threads: Int = Q8Kernels.threads
+    ) {
         guard case .q8(let quants, let scales, let bs) = w.storage, count > 0, w.cols > 0 else { return }
         let rows = w.rows, cols = w.cols
         let blocks = (cols + bs - 1) / bs
@@ -104,8 +112,9 @@ public enum Q8Kernels {
         let k = kernel.code
         DispatchQueue.concurrentPerform(iterations: parts) { i in
             let c0 = blocks * i / parts * bs, c1 = min(cols, blocks * (i + 1) / parts * bs)
-            prism_q8_pullback(k, quants, scales, Int32(rows), Int32(cols), Int32(bs), u, Int32(count), Int32(rows),
-                              out, Int32(cols), Int32(c0), Int32(c1))
+            prism_q8_pullback(
+                k, quants, scales, Int32(rows), Int32(cols), Int32(bs), u, Int32(count), Int32(rows),
+                out, Int32(cols), Int32(c0), Int32(c1))
         }
     }
 }

@@ -31,8 +31,10 @@ public enum Quantize {
     ///   scale is clamped to `largestScale` (never inf), so their largest values are clipped:
     ///   a caller that wants them exact must store the row unquantized.
     @discardableResult
-    public static func row(_ x: UnsafePointer<Float>, cols: Int, blockSize: Int,
-                           quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats) -> Int {
+    public static func row(
+        _ x: UnsafePointer<Float>, cols: Int, blockSize: Int,
+        quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats
+    ) -> Int {
         row(x, cols: cols, blockSize: blockSize, quants: quants, scales: scales, stats: &stats, kernel: .best)
     }
 
@@ -40,12 +42,15 @@ public enum Quantize {
     /// quants, scales, statistics and return value, bit for bit (the vector loop takes blocks that
     /// are a multiple of 8 up to 256; others run the portable loop).
     @discardableResult
-    public static func row(_ x: UnsafePointer<Float>, cols: Int, blockSize: Int, quants: UnsafeMutablePointer<Int8>,
-                           scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats, kernel: Int8Kernel) -> Int {
+    public static func row(
+        _ x: UnsafePointer<Float>, cols: Int, blockSize: Int, quants: UnsafeMutablePointer<Int8>,
+        scales: UnsafeMutablePointer<UInt16>, stats: inout ErrorStats, kernel: Int8Kernel
+    ) -> Int {
         var st: (Double, Double, Double) = (0, 0, 0)
         let overflowed = withUnsafeMutableBytes(of: &st) { raw in
-            prism_quantize_weight_row_kernel(kernel.code, x, Int32(cols), Int32(blockSize), quants, scales,
-                                             raw.baseAddress!.assumingMemoryBound(to: Double.self))
+            prism_quantize_weight_row_kernel(
+                kernel.code, x, Int32(cols), Int32(blockSize), quants, scales,
+                raw.baseAddress!.assumingMemoryBound(to: Double.self))
         }
         stats.sumSquaredError += st.0
         stats.sumSquared += st.1
@@ -76,8 +81,10 @@ public enum Quantize {
 
     /// Widens `count` bf16 values to f32 and counts the NaN and inf among them, in one pass.
     /// - Returns: how many of them are NaN or +-inf.
-    public static func widenBF16(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int,
-                                 kernel: Int8Kernel = .best) -> Int {
+    public static func widenBF16(
+        _ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int,
+        kernel: Int8Kernel = .best
+    ) -> Int {
         prism_bf16_widen_count_non_finite(kernel.code, src, dst, count)
     }
 

@@ -55,8 +55,10 @@ public struct WeightMatrix: @unchecked Sendable {
         case .bf16(let p), .f16(let p): return [UnsafeRawBufferPointer(start: p + range.lowerBound * cols, count: range.count * cols * 2)]
         case .q8(let q, let s, let bs):
             let blocks = (cols + bs - 1) / bs
-            return [UnsafeRawBufferPointer(start: q + range.lowerBound * cols, count: range.count * cols),
-                    UnsafeRawBufferPointer(start: s + range.lowerBound * blocks, count: range.count * blocks * 2)]
+            return [
+                UnsafeRawBufferPointer(start: q + range.lowerBound * cols, count: range.count * cols),
+                UnsafeRawBufferPointer(start: s + range.lowerBound * blocks, count: range.count * blocks * 2),
+            ]
         }
     }
 

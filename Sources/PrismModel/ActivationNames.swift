@@ -46,17 +46,18 @@ public enum ActivationPoint: Hashable, Sendable {
 
     /// The points of block `l` in the order the forward pass offers them.
     public static func block(_ l: Int) -> [ActivationPoint] {
-        [.residPre(l), .ln1Scale(l), .q(l), .k(l), .v(l), .pattern(l), .z(l), .attnOut(l), .residMid(l), .ln2Scale(l),
-         .gate(l), .gateAct(l), .up(l), .post(l), .mlpOut(l), .residPost(l)]
+        [
+            .residPre(l), .ln1Scale(l), .q(l), .k(l), .v(l), .pattern(l), .z(l), .attnOut(l), .residMid(l), .ln2Scale(l),
+            .gate(l), .gateAct(l), .up(l), .post(l), .mlpOut(l), .residPost(l),
+        ]
     }
-
 
     /// The block this point belongs to (nil for `embed` and `ln_final.scale`).
     public var layer: Int? {
         switch self {
         case .embed, .lnFinalScale: return nil
         case .residPre(let l), .ln1Scale(let l), .q(let l), .k(let l), .v(let l), .pattern(let l), .z(let l), .attnOut(let l),
-             .residMid(let l), .ln2Scale(let l), .gate(let l), .gateAct(let l), .up(let l), .post(let l), .mlpOut(let l), .residPost(let l):
+            .residMid(let l), .ln2Scale(let l), .gate(let l), .gateAct(let l), .up(let l), .post(let l), .mlpOut(let l), .residPost(let l):
             return l
         }
     }
@@ -91,7 +92,8 @@ public enum ActivationPoint: Hashable, Sendable {
         if name == "ln_final.scale" { self = .lnFinalScale; return }
         let parts = name.split(separator: ".", maxSplits: 2)
         guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l >= 0, String(l) == parts[1],
-              let point = Self.block(l).first(where: { $0.name == name }) else { return nil }
+            let point = Self.block(l).first(where: { $0.name == name })
+        else { return nil }
         self = point
     }
 

@@ -69,8 +69,10 @@ public enum PrismActivations {
     public static func forDecomposition(layers: Int) -> Set<String> {
         var s: Set<String> = [ActivationName.embed, ActivationName.lnFinalScale, ActivationName.residPost(layers - 1)]
         for l in 0..<layers {
-            s.formUnion([ActivationName.pattern(l), ActivationName.v(l), ActivationName.z(l), ActivationName.attnOut(l),
-                         ActivationName.post(l), ActivationName.mlpOut(l)])
+            s.formUnion([
+                ActivationName.pattern(l), ActivationName.v(l), ActivationName.z(l), ActivationName.attnOut(l),
+                ActivationName.post(l), ActivationName.mlpOut(l),
+            ])
         }
         return s
     }
@@ -79,11 +81,13 @@ public enum PrismActivations {
     public static func needed(layers: Int) -> Set<String> {
         var s: Set<String> = [ActivationName.embed, ActivationName.lnFinalScale]
         for l in 0..<layers {
-            s.formUnion([ActivationName.ln1Scale(l), ActivationName.pattern(l), ActivationName.v(l), ActivationName.z(l),
-                         ActivationName.attnOut(l), ActivationName.ln2Scale(l), ActivationName.gateAct(l), ActivationName.up(l),
-                         ActivationName.post(l), ActivationName.mlpOut(l),
-                         // read by the paths (inputs of heads and neurons) and the logit lens
-                         ActivationName.residPre(l), ActivationName.residMid(l), ActivationName.residPost(l)])
+            s.formUnion([
+                ActivationName.ln1Scale(l), ActivationName.pattern(l), ActivationName.v(l), ActivationName.z(l),
+                ActivationName.attnOut(l), ActivationName.ln2Scale(l), ActivationName.gateAct(l), ActivationName.up(l),
+                ActivationName.post(l), ActivationName.mlpOut(l),
+                // read by the paths (inputs of heads and neurons) and the logit lens
+                ActivationName.residPre(l), ActivationName.residMid(l), ActivationName.residPost(l),
+            ])
         }
         return s
     }

@@ -40,7 +40,8 @@ public final class StoredActivations: ActivationSource {
     /// string in the file: the prisms index rows by these shapes).
     public func check(against model: LoadedModel) throws {
         guard reader.index.model == model.fingerprint else {
-            throw PrismError("\(reader.path) was recorded from \(reader.index.modelPath) (fingerprint \(reader.index.model)), not from \(model.path) (\(model.fingerprint))")
+            throw PrismError(
+                "\(reader.path) was recorded from \(reader.index.modelPath) (fingerprint \(reader.index.model)), not from \(model.path) (\(model.fingerprint))")
         }
         let c = model.model.config
         let ids = reader.index.ids

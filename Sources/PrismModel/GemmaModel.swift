@@ -59,14 +59,16 @@ public final class GemmaModel: Sendable {
     /// names the one new-token index per sequence that will be decomposed, only there (the
     /// other rows take the int8 route; the prisms of that position read them only through the
     /// recorded keys, values and residual pieces, which are exact records of what was computed).
-    public func forward(_ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil,
-                        decomposedAt: [Int]? = nil, options: RunOptions = RunOptions()) throws -> [[[Float]]] {
+    public func forward(
+        _ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil,
+        decomposedAt: [Int]? = nil, options: RunOptions = RunOptions()
+    ) throws -> [[[Float]]] {
         try validate(tokens: tokens, cache: cache)
         let pass = Pass(tokens: tokens, cache: cache, recorder: recorder, decomposedAt: decomposedAt, options: options)
         let n = pass.rows
 
-        let x = Buffer(n * d)        // residual stream [N, d]
-        let h = Buffer(n * d)        // normed input of a block [N, d]
+        let x = Buffer(n * d)  // residual stream [N, d]
+        let h = Buffer(n * d)  // normed input of a block [N, d]
         defer { x.free(); h.free() }
 
         embed(tokens, into: x)
@@ -115,9 +117,14 @@ public final class GemmaModel: Sendable {
             rowStart = starts
             segments = tokens.indices.map { starts[$0]..<(starts[$0] + tokens[$0].count) }
             positions = tokens.indices.flatMap { s in (0..<tokens[s].count).map { cache.lengths[s] + $0 } }
-            exactRows = recorder == nil ? [] : decomposedAt.map { at in tokens.indices.compactMap { s in
-                s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? starts[s] + at[s] : nil
-            } }
+            exactRows =
+                recorder == nil
+                ? []
+                : decomposedAt.map { at in
+                    tokens.indices.compactMap { s in
+                        s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? starts[s] + at[s] : nil
+                    }
+                }
             decoding = tokens.indices.allSatisfy { tokens[$0].count == 1 && cache.lengths[$0] > 0 }
             self.options = options
         }
@@ -126,7 +133,9 @@ public final class GemmaModel: Sendable {
     /// out[N, w.rows] = x W^T over this pass's rows: each sequence's results do not depend on
     /// the sequences batched with it (see `matmulTransposed(_:segments:...)`).
     func project(_ x: UnsafePointer<Float>, _ w: WeightMatrix, _ out: UnsafeMutablePointer<Float>, _ pass: Pass, route: ActivationRoute? = nil) {
-        matmulTransposed(x, segments: pass.segments, w, out, route: route ?? pass.options.route, decoding: pass.decoding, kernel: pass.options.kernel, threads: pass.options.threads)
+        matmulTransposed(
+            x, segments: pass.segments, w, out, route: route ?? pass.options.route, decoding: pass.decoding, kernel: pass.options.kernel,
+            threads: pass.options.threads)
     }
 
     /// out = x W^T for W_O or W_down: exact (fp32 activations) where the prisms need it.
@@ -185,9 +194,9 @@ public final class GemmaModel: Sendable {
         let qw = heads * headDim, kvw = kvHeads * headDim
         let q = Buffer(n * qw), k = Buffer(n * kvw), v = Buffer(n * kvw), z = Buffer(n * qw), out = Buffer(n * d)
         defer { q.free(); k.free(); v.free(); z.free(); out.free() }
-        project(h.p, lw.q, q.p, pass)   // [N, H*hd]
-        project(h.p, lw.k, k.p, pass)   // [N, kvH*hd]
-        project(h.p, lw.v, v.p, pass)   // [N, kvH*hd]
+        project(h.p, lw.q, q.p, pass)  // [N, H*hd]
+        project(h.p, lw.k, k.p, pass)  // [N, kvH*hd]
+        project(h.p, lw.v, v.p, pass)  // [N, kvH*hd]
         for r in 0..<n {
             rope.apply(q.p + r * qw, heads: heads, position: positions[r])
             rope.apply(k.p + r * kvw, heads: kvHeads, position: positions[r])
@@ -241,7 +250,7 @@ public final class GemmaModel: Sendable {
             }
         }
         offer(recorder, ActivationName.z(l), pass, z, width: qw, shape: [heads, headDim])
-        splitProduct(z.p, width: qw, lw.o, out.p, pass)   // [N, d]
+        splitProduct(z.p, width: qw, lw.o, out.p, pass)  // [N, d]
         offer(recorder, ActivationName.attnOut(l), pass, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
@@ -252,8 +261,8 @@ public final class GemmaModel: Sendable {
         let n = pass.rows
         let gate = Buffer(n * ff), up = Buffer(n * ff), out = Buffer(n * d)
         defer { gate.free(); up.free(); out.free() }
-        project(h.p, lw.gate, gate.p, pass)   // [N, ff]
-        project(h.p, lw.up, up.p, pass)     // [N, ff]
+        project(h.p, lw.gate, gate.p, pass)  // [N, ff]
+        project(h.p, lw.up, up.p, pass)  // [N, ff]
         offer(recorder, ActivationName.gate(l), pass, gate, width: ff, shape: [ff])
         switch activation {
         case .geluTanh: Ops.geluTanh(gate.p, count: n * ff, kernel: pass.options.kernel)
@@ -261,9 +270,9 @@ public final class GemmaModel: Sendable {
         }
         offer(recorder, ActivationName.gateAct(l), pass, gate, width: ff, shape: [ff])
         offer(recorder, ActivationName.up(l), pass, up, width: ff, shape: [ff])
-        for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }   // gate now holds the neuron activations
+        for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }  // gate now holds the neuron activations
         offer(recorder, ActivationName.post(l), pass, gate, width: ff, shape: [ff])
-        splitProduct(gate.p, width: ff, lw.down, out.p, pass)   // [N, d]
+        splitProduct(gate.p, width: ff, lw.down, out.p, pass)  // [N, d]
         offer(recorder, ActivationName.mlpOut(l), pass, out, width: d, shape: [d])
         for i in 0..<(n * d) { x.p[i] += out.p[i] }
     }
@@ -275,7 +284,7 @@ public final class GemmaModel: Sendable {
         defer { h.free() }
         rmsNorm(x, rows: n, gain: weights.finalNormGain, into: h, recorder: recorder, name: ActivationName.lnFinalScale, pass)
         var rows: [Int] = []
-        var pickedSegments: [Range<Int>] = []   // the picked rows of each sequence
+        var pickedSegments: [Range<Int>] = []  // the picked rows of each sequence
         for s in tokens.indices {
             let first = rows.count
             for i in (s < logitsAt.count ? logitsAt[s] : []) where i >= 0 && i < tokens[s].count { rows.append(rowStart[s] + i) }
@@ -299,13 +308,17 @@ public final class GemmaModel: Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                matmulTransposed(picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel, threads: pass.options.threads)
+                matmulTransposed(
+                    picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel,
+                    threads: pass.options.threads)
                 for k in 0..<rows.count { (logits.p + k * vocab + r0).update(from: part.p + k * (r1 - r0), count: r1 - r0) }
                 e.release(rows: r0..<r1)
                 r0 = r1
             }
         } else {
-            matmulTransposed(picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel, threads: pass.options.threads)   // [R, vocab]
+            matmulTransposed(
+                picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel,
+                threads: pass.options.threads)  // [R, vocab]
         }
         var result: [[[Float]]] = []
         var k = 0
@@ -324,7 +337,8 @@ public final class GemmaModel: Sendable {
     func offer(_ recorder: ActivationRecorder?, _ name: String, _ pass: Pass, _ b: Buffer, width: Int, shape: [Int]) {
         guard let recorder, recorder.wants(name) else { return }
         for (s, rows) in pass.segments.enumerated() {
-            recorder.record(name, sequence: s, shape: [rows.count] + shape, values: UnsafeBufferPointer(start: b.p + rows.lowerBound * width, count: rows.count * width))
+            recorder.record(
+                name, sequence: s, shape: [rows.count] + shape, values: UnsafeBufferPointer(start: b.p + rows.lowerBound * width, count: rows.count * width))
         }
     }
 }
@@ -348,12 +362,15 @@ extension GemmaModel {
     /// with the logits of the last position.
     /// `decomposedAtLast`: only the last position will be decomposed (see `forward`); false keeps
     /// every position exact, for paths and lenses at any position.
-    public func record(_ ids: [Int], names: Set<String>? = nil, decomposedAtLast: Bool = false,
-                       options: RunOptions = RunOptions()) throws -> (source: ActivationSource, lastLogits: [Float]) {
+    public func record(
+        _ ids: [Int], names: Set<String>? = nil, decomposedAtLast: Bool = false,
+        options: RunOptions = RunOptions()
+    ) throws -> (source: ActivationSource, lastLogits: [Float]) {
         let wanted = names ?? PrismActivations.needed(layers: config.num_hidden_layers)
         let recorder = MemoryRecorder { wanted.contains($0) }
-        let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
-                                 decomposedAt: decomposedAtLast ? [ids.count - 1] : nil, options: options)
+        let logits = try forward(
+            [ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
+            decomposedAt: decomposedAtLast ? [ids.count - 1] : nil, options: options)
         return (recorder.source(sequence: 0, ids: ids), logits[0].first ?? [])
     }
 
@@ -363,8 +380,9 @@ extension GemmaModel {
     public func recordLastPosition(_ ids: [Int], options: RunOptions = RunOptions()) throws -> (source: ActivationSource, lastLogits: [Float]) {
         guard !ids.isEmpty else { throw PrismError("empty prompt: nothing to run") }
         let recorder = PositionRecorder(ids: [ids], positions: [ids.count - 1], layers: config.num_hidden_layers)
-        let logits = try forward([ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
-                                 decomposedAt: [ids.count - 1], options: options)
+        let logits = try forward(
+            [ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
+            decomposedAt: [ids.count - 1], options: options)
         return (recorder.source(sequence: 0), logits[0].first ?? [])
     }
 }

@@ -4,15 +4,15 @@ import PrismSupport
 
 /// The weights of one decoder layer. Norm gains hold `1 + w` (Gemma's stored offsets folded in).
 public struct GemmaLayerWeights: Sendable {
-    public var inputNormGain: [Float]          // [d]
-    public var q: WeightMatrix                 // [H*hd, d]
-    public var k: WeightMatrix                 // [kvH*hd, d]
-    public var v: WeightMatrix                 // [kvH*hd, d]
-    public var o: WeightMatrix                 // [d, H*hd]
+    public var inputNormGain: [Float]  // [d]
+    public var q: WeightMatrix  // [H*hd, d]
+    public var k: WeightMatrix  // [kvH*hd, d]
+    public var v: WeightMatrix  // [kvH*hd, d]
+    public var o: WeightMatrix  // [d, H*hd]
     public var postAttentionNormGain: [Float]  // [d]
-    public var gate: WeightMatrix              // [ff, d]
-    public var up: WeightMatrix                // [ff, d]
-    public var down: WeightMatrix              // [d, ff]
+    public var gate: WeightMatrix  // [ff, d]
+    public var up: WeightMatrix  // [ff, d]
+    public var down: WeightMatrix  // [d, ff]
 
     public var matrices: [WeightMatrix] { [q, k, v, o, gate, up, down] }
     public var byteCount: Int { matrices.reduce(0) { $0 + $1.byteCount } }
@@ -21,9 +21,9 @@ public struct GemmaLayerWeights: Sendable {
 
 /// All weights of a Gemma model: views into mapped files plus small f32 norm gains.
 public struct GemmaWeights: Sendable {
-    public var embedding: WeightMatrix         // [vocab, d], also the unembedding (tied)
+    public var embedding: WeightMatrix  // [vocab, d], also the unembedding (tied)
     public var layers: [GemmaLayerWeights]
-    public var finalNormGain: [Float]          // [d]
+    public var finalNormGain: [Float]  // [d]
 }
 
 /// Hugging Face tensor names of a GemmaForCausalLM checkpoint.
@@ -128,16 +128,17 @@ extension GemmaWeights {
         typealias N = GemmaTensorNames
         var layers: [GemmaLayerWeights] = []
         for l in 0..<c.num_hidden_layers {
-            layers.append(GemmaLayerWeights(
-                inputNormGain: try gain(N.layer(l, "input_layernorm.weight")),
-                q: try matrix(N.layer(l, "self_attn.q_proj.weight")),
-                k: try matrix(N.layer(l, "self_attn.k_proj.weight")),
-                v: try matrix(N.layer(l, "self_attn.v_proj.weight")),
-                o: try matrix(N.layer(l, "self_attn.o_proj.weight")),
-                postAttentionNormGain: try gain(N.layer(l, "post_attention_layernorm.weight")),
-                gate: try matrix(N.layer(l, "mlp.gate_proj.weight")),
-                up: try matrix(N.layer(l, "mlp.up_proj.weight")),
-                down: try matrix(N.layer(l, "mlp.down_proj.weight"))))
+            layers.append(
+                GemmaLayerWeights(
+                    inputNormGain: try gain(N.layer(l, "input_layernorm.weight")),
+                    q: try matrix(N.layer(l, "self_attn.q_proj.weight")),
+                    k: try matrix(N.layer(l, "self_attn.k_proj.weight")),
+                    v: try matrix(N.layer(l, "self_attn.v_proj.weight")),
+                    o: try matrix(N.layer(l, "self_attn.o_proj.weight")),
+                    postAttentionNormGain: try gain(N.layer(l, "post_attention_layernorm.weight")),
+                    gate: try matrix(N.layer(l, "mlp.gate_proj.weight")),
+                    up: try matrix(N.layer(l, "mlp.up_proj.weight")),
+                    down: try matrix(N.layer(l, "mlp.down_proj.weight"))))
         }
         self.init(embedding: try matrix(N.embedding), layers: layers, finalNormGain: try gain(N.finalNorm))
     }

@@ -2,8 +2,8 @@
 /// tokens (generation) attend to earlier ones without recomputing them.
 public final class KVCache {
     public let layers: Int
-    public let width: Int              // kvH * hd
-    public let capacity: Int           // positions per sequence
+    public let width: Int  // kvH * hd
+    public let capacity: Int  // positions per sequence
     public private(set) var lengths: [Int]
     /// [sequence][layer] -> [capacity * width]
     var keys: [[[Float]]]

@@ -49,19 +49,23 @@ public struct MemoryPlan: Sendable {
         let weights = layers.reduce(0, +) + embedding
         let largest = layers.max() ?? 0
         // Dequantization tiles (1 MiB each for the projections) and the logits rows.
-        let working = tokens * scratchPerToken(c) + max(tokens, cacheTokens ?? 0) * kvPerToken(c) + extraBytes + (2 << 20)
+        let working =
+            tokens * scratchPerToken(c) + max(tokens, cacheTokens ?? 0) * kvPerToken(c) + extraBytes + (2 << 20)
             + logitRows * c.vocab_size * 8
         // Streaming keeps one layer, plus one 8192-row tile of the unembedding when logits are asked for.
         let embeddingTile = logitRows > 0 ? min(embedding, 8192 * embedding / max(1, c.vocab_size)) : 0
         let streamed = largest + embeddingTile
-        var plan = MemoryPlan(budget: budget, weightBytes: weights, largestLayerBytes: largest, workingBytes: working,
-                              residentWeightBytes: weights, streamWeights: false)
+        var plan = MemoryPlan(
+            budget: budget, weightBytes: weights, largestLayerBytes: largest, workingBytes: working,
+            residentWeightBytes: weights, streamWeights: false)
         guard let budget else { return plan }
         if plan.total <= budget { return plan }
         plan.streamWeights = true
         plan.residentWeightBytes = streamed
         guard plan.total <= budget else {
-            throw PrismError("--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))")
+            throw PrismError(
+                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))"
+            )
         }
         // Keep leading layers resident in 60% of what is left: a decode step then faults in only
         // the streamed layers. The rest is margin for the estimates above (a 200-prompt batch

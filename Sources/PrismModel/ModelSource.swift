@@ -19,8 +19,10 @@ public final class LoadedModel: @unchecked Sendable {
     /// `contentFingerprint`).
     private let checkContent: () throws -> String
 
-    init(path: String, model: GemmaModel, tokenizerJSON: [UInt8]?, files: [MappedFile], fingerprint: String,
-         checkContent: @escaping () throws -> String) {
+    init(
+        path: String, model: GemmaModel, tokenizerJSON: [UInt8]?, files: [MappedFile], fingerprint: String,
+        checkContent: @escaping () throws -> String
+    ) {
         self.path = path
         self.model = model
         self.tokenizerJSON = tokenizerJSON

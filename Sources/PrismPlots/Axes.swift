@@ -179,8 +179,10 @@ func drawNoData(_ c: inout Canvas, _ f: Frame, style: Style) {
 /// The frame of a chart over categories with a legend column on the right: room for the y
 /// axis and its label, the category labels (rotated ones may reach left of the frame, which
 /// then moves right), and the x label. Returns the frame, the category axis and the figure size.
-func categoryLayout(_ categories: [String], count n: Int, yAxis: YAxis, top: Double, size: Size, legend: Legend,
-                    xLabel: String, yLabel: String, style: Style) -> (Frame, CategoryAxis, Double, Double) {
+func categoryLayout(
+    _ categories: [String], count n: Int, yAxis: YAxis, top: Double, size: Size, legend: Legend,
+    xLabel: String, yLabel: String, style: Style
+) -> (Frame, CategoryAxis, Double, Double) {
     var left = 10 + axisLabelSpace(yLabel, style: style) + yAxis.labelWidth + 8
     let right = (legend.isEmpty ? 0 : legend.columnWidth + 28) + 14
     var plotW = max(size.width - left - right, 80)

@@ -12,12 +12,15 @@ public enum CSV {
 
     /// A table with one row per category and one column per series, numbers written with
     /// `decimals` digits (missing values as empty fields).
-    public static func series(categoryHeader: String = "category", categories: [String], series: [Series],
-                              decimals: Int = 6) -> String {
+    public static func series(
+        categoryHeader: String = "category", categories: [String], series: [Series],
+        decimals: Int = 6
+    ) -> String {
         let rows = categories.indices.map { i in
-            [categories[i]] + series.map { s in
-                i < s.values.count && s.values[i].isFinite ? PlotFormat.fixed(s.values[i], decimals: decimals) : ""
-            }
+            [categories[i]]
+                + series.map { s in
+                    i < s.values.count && s.values[i].isFinite ? PlotFormat.fixed(s.values[i], decimals: decimals) : ""
+                }
         }
         return render(headers: [categoryHeader] + series.map(\.name), rows: rows)
     }
@@ -28,7 +31,8 @@ public enum CSV {
 
     static func field(_ s: String) -> String {
         // Scalars, not Characters: "\r\n" is one Character that equals neither "\r" nor "\n".
-        let needsQuotes = s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+        let needsQuotes =
+            s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
             || s.hasPrefix(" ") || s.hasSuffix(" ")
         guard needsQuotes else { return s }
         var out = "\""

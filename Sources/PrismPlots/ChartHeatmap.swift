@@ -81,8 +81,9 @@ extension Chart {
         }
         cat.draw(&c, y: frame.bottom, center: { frame.x + cw * (Double($0) + 0.5) }, style: style)
         drawYLabel(&c, yLabel, x: 8, centerY: frame.y + frame.h / 2, maxLength: max(frame.h, 60), style: style)
-        drawXLabel(&c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + cat.height + 4,
-                   maxLength: max(frame.w, 60), style: style)
+        drawXLabel(
+            &c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + cat.height + 4,
+            maxLength: max(frame.w, 60), style: style)
 
         guard nr > 0, nc > 0 else { return c.document(width: width, height: height, title: title, style: style) }
         // The colour bar is a stack of thin rectangles rather than a gradient, because a
@@ -111,9 +112,11 @@ extension Chart {
     }
 
     /// Each value written in its cell, in white on dark cells, when the text fits the cell.
-    private static func drawAnnotations(_ c: inout Canvas, _ cells: [[Double?]], frame: Frame,
-                                        cell: (Double, Double), limit: Double, t: (Double) -> Double,
-                                        style: Style) {
+    private static func drawAnnotations(
+        _ c: inout Canvas, _ cells: [[Double?]], frame: Frame,
+        cell: (Double, Double), limit: Double, t: (Double) -> Double,
+        style: Style
+    ) {
         let size = min(style.fs * 0.82, cell.1 * 0.6)
         let decimals = limit >= 100 ? 0 : limit >= 10 ? 1 : 2
         c.open("annotations")

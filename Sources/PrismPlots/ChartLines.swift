@@ -28,17 +28,20 @@ public enum Chart {
         let n = cats.count
 
         let looks = series.indices.map { SeriesLook(index: $0, override: series[$0].color, style: style) }
-        let legend = Legend(series.indices.map {
-            LegendEntry(name: series[$0].name, color: looks[$0].color, dash: looks[$0].dash, glyph: .line(marker: markers))
-        }, style: style)
+        let legend = Legend(
+            series.indices.map {
+                LegendEntry(name: series[$0].name, color: looks[$0].color, dash: looks[$0].dash, glyph: .line(marker: markers))
+            }, style: style)
 
         let visible = series.flatMap { s in (lo..<hi).compactMap { value(s.values, $0) } }
         let top = titleHeight(title, style: style)
-        let yAxis = YAxis(extent: finiteExtent(visible), includeZero: true,
-                          length: size.height - top - 4 * fs - 40, style: style)
+        let yAxis = YAxis(
+            extent: finiteExtent(visible), includeZero: true,
+            length: size.height - top - 4 * fs - 40, style: style)
 
-        let (frame, cat, width, height) = categoryLayout(cats, count: n, yAxis: yAxis, top: top, size: size, legend: legend,
-                                                         xLabel: xLabel, yLabel: yLabel, style: style)
+        let (frame, cat, width, height) = categoryLayout(
+            cats, count: n, yAxis: yAxis, top: top, size: size, legend: legend,
+            xLabel: xLabel, yLabel: yLabel, style: style)
 
         var c = Canvas()
         drawTitle(&c, title, width: width, style: style)
@@ -52,12 +55,14 @@ public enum Chart {
         let y = yAxis.scale(frame)
         let dense = bands.width < 7
         for (i, s) in series.enumerated() {
-            drawLineSeries(&c, name: s.name, values: s.values, offset: lo, count: n, bands: bands,
-                           y: y, look: looks[i], markers: markers && !dense)
+            drawLineSeries(
+                &c, name: s.name, values: s.values, offset: lo, count: n, bands: bands,
+                y: y, look: looks[i], markers: markers && !dense)
         }
         drawYLabel(&c, yLabel, x: 8, centerY: frame.y + frame.h / 2, maxLength: frame.h, style: style)
-        drawXLabel(&c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + cat.height + 4,
-                   maxLength: frame.w, style: style)
+        drawXLabel(
+            &c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + cat.height + 4,
+            maxLength: frame.w, style: style)
         legend.drawColumn(&c, x: frame.right + 20, y: frame.y)
         return c.document(width: width, height: height, title: title, style: style)
     }

@@ -29,14 +29,18 @@ extension Chart {
         let lookOf: (String) -> SeriesLook = { name in
             names.firstIndex(of: name).map { looks[$0] } ?? SeriesLook(index: 0, override: nil, style: style)
         }
-        let entries = names.count > 1 ? names.indices.map { i in
-            LegendEntry(name: names[i], color: looks[i].color, dash: kind == .lines ? looks[i].dash : nil,
-                        glyph: kind == .lines ? .line(marker: true) : .box)
-        } : []
+        let entries =
+            names.count > 1
+            ? names.indices.map { i in
+                LegendEntry(
+                    name: names[i], color: looks[i].color, dash: kind == .lines ? looks[i].dash : nil,
+                    glyph: kind == .lines ? .line(marker: true) : .box)
+            } : []
         let grid = PanelGrid(
             panels: panels.map { p in
-                GridPanel(title: p.title, categories: p.categories, names: p.series.map(\.name),
-                          values: p.series.map(\.values), looks: p.series.map { lookOf($0.name) }, highlight: nil)
+                GridPanel(
+                    title: p.title, categories: p.categories, names: p.series.map(\.name),
+                    values: p.series.map(\.values), looks: p.series.map { lookOf($0.name) }, highlight: nil)
             },
             kind: kind, columns: columns, sharedY: sharedY, panelSize: panelSize, style: style)
         return grid.render(title: title, xLabel: xLabel, yLabel: yLabel, legend: Legend(entries, style: style))
@@ -59,13 +63,14 @@ extension Chart {
         let plain = SeriesLook(index: 0, override: style.barColor, style: style)
         let grid = PanelGrid(
             panels: panels.map { p in
-                GridPanel(title: p.title, categories: p.categories, names: [p.title], values: [p.values],
-                          looks: [plain], highlight: p.highlight)
+                GridPanel(
+                    title: p.title, categories: p.categories, names: [p.title], values: [p.values],
+                    looks: [plain], highlight: p.highlight)
             },
             kind: .bars, columns: columns, sharedY: sharedY, panelSize: panelSize, style: style)
         let hasHighlight = panels.contains { $0.highlight != nil }
-        let entries = highlightLabel.isEmpty || !hasHighlight ? [] :
-            [LegendEntry(name: highlightLabel, color: style.highlightColor, dash: nil, glyph: .highlight)]
+        let entries =
+            highlightLabel.isEmpty || !hasHighlight ? [] : [LegendEntry(name: highlightLabel, color: style.highlightColor, dash: nil, glyph: .highlight)]
         return grid.render(title: title, xLabel: xLabel, yLabel: yLabel, legend: Legend(entries, style: style))
     }
 }
@@ -112,8 +117,9 @@ struct PanelGrid {
         let axisOf: (GridPanel) -> YAxis = { p in
             YAxis(extent: finiteExtent(p.finiteValues), includeZero: true, length: ph, style: style)
         }
-        let shared = YAxis(extent: finiteExtent(panels.flatMap(\.finiteValues)), includeZero: true,
-                           length: ph, style: style)
+        let shared = YAxis(
+            extent: finiteExtent(panels.flatMap(\.finiteValues)), includeZero: true,
+            length: ph, style: style)
         let axes = panels.map { sharedY ? shared : axisOf($0) }
         let tickWidth = axes.map(\.labelWidth).max() ?? shared.labelWidth
 
@@ -156,8 +162,9 @@ struct PanelGrid {
         for (i, p) in panels.enumerated() {
             let r = i / cols, col = i % cols
             let frame = Frame(x: left + Double(col) * (pw + colGap), y: rowTop[r] + panelTitle, w: pw, h: ph)
-            drawPanel(&c, p, frame: frame, axis: axes[i], tickLabels: !sharedY || col == 0,
-                      categories: labelled[i] ? cats[i] : nil)
+            drawPanel(
+                &c, p, frame: frame, axis: axes[i], tickLabels: !sharedY || col == 0,
+                categories: labelled[i] ? cats[i] : nil)
         }
         let gridTop = top + panelTitle
         drawYLabel(&c, yLabel, x: 8, centerY: (gridTop + gridBottom) / 2, maxLength: gridBottom - gridTop, style: style)
@@ -165,8 +172,10 @@ struct PanelGrid {
         return c.document(width: width, height: height, title: title, style: style)
     }
 
-    private func drawPanel(_ c: inout Canvas, _ p: GridPanel, frame: Frame, axis: YAxis,
-                           tickLabels: Bool, categories cat: CategoryAxis?) {
+    private func drawPanel(
+        _ c: inout Canvas, _ p: GridPanel, frame: Frame, axis: YAxis,
+        tickLabels: Bool, categories cat: CategoryAxis?
+    ) {
         let fs = style.fs
         c.open("panel")
         let t = Text.fitted(p.title, maxWidth: frame.w, fontSize: fs)
@@ -182,12 +191,14 @@ struct PanelGrid {
         switch kind {
         case .lines:
             for (s, values) in p.values.enumerated() {
-                drawLineSeries(&c, name: s < p.names.count ? p.names[s] : "", values: values, offset: 0, count: n,
-                               bands: bands, y: y, look: p.looks[s], markers: bands.width >= 10)
+                drawLineSeries(
+                    &c, name: s < p.names.count ? p.names[s] : "", values: values, offset: 0, count: n,
+                    bands: bands, y: y, look: p.looks[s], markers: bands.width >= 10)
             }
         case .bars:
-            drawBarSeries(&c, names: p.names, groups: Array(zip(p.values, p.looks)), offset: 0, count: n,
-                          bands: bands, y: y, highlight: p.highlight, style: style)
+            drawBarSeries(
+                &c, names: p.names, groups: Array(zip(p.values, p.looks)), offset: 0, count: n,
+                bands: bands, y: y, highlight: p.highlight, style: style)
         }
         c.close()
     }

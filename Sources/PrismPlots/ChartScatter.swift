@@ -84,8 +84,9 @@ extension Chart {
         }
         c.close()
         drawYLabel(&c, yLabel, x: 8, centerY: frame.y + frame.h / 2, maxLength: frame.h, style: style)
-        drawXLabel(&c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + CategoryAxis.tick + 6 + fs,
-                   maxLength: frame.w, style: style)
+        drawXLabel(
+            &c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + CategoryAxis.tick + 6 + fs,
+            maxLength: frame.w, style: style)
         return c.document(width: width, height: frame.bottom + bottom, title: title, style: style)
     }
 

@@ -41,8 +41,9 @@ extension Chart {
         let top = titleHeight(title, style: style)
         let extent = finiteExtent(up + down + total)
         let yAxis = YAxis(extent: extent, includeZero: true, length: size.height - top - 4 * fs - 40, style: style)
-        let (frame, cat, width, height) = categoryLayout(categories, count: n, yAxis: yAxis, top: top, size: size, legend: legend,
-                                                         xLabel: xLabel, yLabel: yLabel, style: style)
+        let (frame, cat, width, height) = categoryLayout(
+            categories, count: n, yAxis: yAxis, top: top, size: size, legend: legend,
+            xLabel: xLabel, yLabel: yLabel, style: style)
 
         var c = Canvas()
         drawTitle(&c, title, width: width, style: style)
@@ -63,8 +64,9 @@ extension Chart {
                 let to = from + v
                 if v > 0 { upBase[j] = to } else { downBase[j] = to }
                 // A thin white edge keeps neighbouring parts of one bar apart.
-                c.rect(bands.center(j) - barW / 2, y(to), barW, y(from) - y(to), fill: looks[i].fill,
-                       stroke: "#FFFFFF", strokeWidth: 0.6)
+                c.rect(
+                    bands.center(j) - barW / 2, y(to), barW, y(from) - y(to), fill: looks[i].fill,
+                    stroke: "#FFFFFF", strokeWidth: 0.6)
             }
             c.close()
         }
@@ -79,8 +81,9 @@ extension Chart {
             c.close()
         }
         drawYLabel(&c, yLabel, x: 8, centerY: frame.y + frame.h / 2, maxLength: frame.h, style: style)
-        drawXLabel(&c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + cat.height + 4,
-                   maxLength: frame.w, style: style)
+        drawXLabel(
+            &c, xLabel, centerX: frame.x + frame.w / 2, y: frame.bottom + cat.height + 4,
+            maxLength: frame.w, style: style)
         legend.drawColumn(&c, x: frame.right + 20, y: frame.y)
         return c.document(width: width, height: height, title: title, style: style)
     }

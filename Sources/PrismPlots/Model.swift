@@ -14,8 +14,9 @@ extension Size {
     /// This size with each dimension that is not a finite positive number replaced by
     /// `fallback`'s, so no NaN or negative size reaches the layout arithmetic.
     func valid(or fallback: Size) -> Size {
-        Size(width: width.isFinite && width > 0 ? width : fallback.width,
-             height: height.isFinite && height > 0 ? height : fallback.height)
+        Size(
+            width: width.isFinite && width > 0 ? width : fallback.width,
+            height: height.isFinite && height > 0 ? height : fallback.height)
     }
 }
 

@@ -56,7 +56,8 @@ public enum Palette {
     static func parseHex(_ s: String) -> (Double, Double, Double)? {
         let chars = Array(s.utf8)
         guard chars.count == 7, chars[0] == UInt8(ascii: "#"),
-              let v = UInt32(String(decoding: chars[1...], as: UTF8.self), radix: 16) else { return nil }
+            let v = UInt32(String(decoding: chars[1...], as: UTF8.self), radix: 16)
+        else { return nil }
         return (Double((v >> 16) & 0xFF), Double((v >> 8) & 0xFF), Double(v & 0xFF))
     }
 

@@ -48,8 +48,10 @@ struct Canvas {
 
     mutating func close() { parts.append("</g>") }
 
-    mutating func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double,
-                       stroke: String, width: Double = 1, dash: String? = nil, crisp: Bool = false) {
+    mutating func line(
+        _ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double,
+        stroke: String, width: Double = 1, dash: String? = nil, crisp: Bool = false
+    ) {
         var s = "<line x1=\(q(n(x1))) y1=\(q(n(y1))) x2=\(q(n(x2))) y2=\(q(n(y2))) stroke=\(q(stroke))"
         if width != 1 { s += " stroke-width=\(q(n(width)))" }
         if let dash { s += " stroke-dasharray=\(q(dash))" }
@@ -57,8 +59,10 @@ struct Canvas {
         parts.append(s + "/>")
     }
 
-    mutating func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String,
-                       stroke: String? = nil, strokeWidth: Double = 1, cls: String? = nil, crisp: Bool = false) {
+    mutating func rect(
+        _ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String,
+        stroke: String? = nil, strokeWidth: Double = 1, cls: String? = nil, crisp: Bool = false
+    ) {
         // Negative extents (a bar below zero) are normalised: SVG rejects negative sizes.
         let x0 = w < 0 ? x + w : x, y0 = h < 0 ? y + h : y
         var s = "<rect"
@@ -69,8 +73,10 @@ struct Canvas {
         parts.append(s + "/>")
     }
 
-    mutating func polyline(_ points: [(Double, Double)], stroke: String, width: Double = 1.8,
-                           dash: String? = nil) {
+    mutating func polyline(
+        _ points: [(Double, Double)], stroke: String, width: Double = 1.8,
+        dash: String? = nil
+    ) {
         guard points.count >= 2 else { return }
         let pts = points.map { n($0.0) + "," + n($0.1) }.joined(separator: " ")
         var s = "<polyline points=\(q(pts)) fill=\"none\" stroke=\(q(stroke)) stroke-width=\(q(n(width)))"
@@ -79,8 +85,10 @@ struct Canvas {
         parts.append(s + "/>")
     }
 
-    mutating func circle(_ cx: Double, _ cy: Double, r: Double, fill: String,
-                         stroke: String? = nil, strokeWidth: Double = 1) {
+    mutating func circle(
+        _ cx: Double, _ cy: Double, r: Double, fill: String,
+        stroke: String? = nil, strokeWidth: Double = 1
+    ) {
         var s = "<circle cx=\(q(n(cx))) cy=\(q(n(cy))) r=\(q(n(r))) fill=\(q(fill))"
         if let stroke { s += " stroke=\(q(stroke)) stroke-width=\(q(n(strokeWidth)))" }
         parts.append(s + "/>")
@@ -88,9 +96,11 @@ struct Canvas {
 
     /// A text element. `text` must already be a display label (see `Text.label`); it is
     /// escaped here. `rotate` is in degrees about the anchor point.
-    mutating func text(_ text: String, _ x: Double, _ y: Double, anchor: Anchor = .start,
-                       size: Double? = nil, bold: Bool = false, fill: String? = nil,
-                       rotate: Double? = nil, cls: String? = nil) {
+    mutating func text(
+        _ text: String, _ x: Double, _ y: Double, anchor: Anchor = .start,
+        size: Double? = nil, bold: Bool = false, fill: String? = nil,
+        rotate: Double? = nil, cls: String? = nil
+    ) {
         var s = "<text"
         if let cls { s += " class=\(q(cls))" }
         s += " x=\(q(n(x))) y=\(q(n(y)))"

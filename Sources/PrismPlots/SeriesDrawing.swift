@@ -10,8 +10,10 @@ func value(_ values: [Double], _ i: Int) -> Double? {
 /// A `<g class="series">` holding one polyline per run of present values (a missing value
 /// breaks the line rather than bridging it) and a marker per point. Isolated points always
 /// get a marker, since a line of one point is invisible.
-func drawLineSeries(_ c: inout Canvas, name: String, values: [Double], offset: Int, count: Int,
-                    bands: Bands, y: LinearScale, look: SeriesLook, markers: Bool) {
+func drawLineSeries(
+    _ c: inout Canvas, name: String, values: [Double], offset: Int, count: Int,
+    bands: Bands, y: LinearScale, look: SeriesLook, markers: Bool
+) {
     c.open("series", title: name)
     var runs: [[(Double, Double)]] = []
     var run: [(Double, Double)] = []
@@ -35,8 +37,10 @@ func drawLineSeries(_ c: inout Canvas, name: String, values: [Double], offset: I
 
 /// Bars for several series side by side within each band: `groups` is one (values, look)
 /// per series; `highlight` marks one category of a single-series chart.
-func drawBarSeries(_ c: inout Canvas, names: [String], groups: [([Double], SeriesLook)], offset: Int, count: Int,
-                   bands: Bands, y: LinearScale, highlight: Int? = nil, style: Style) {
+func drawBarSeries(
+    _ c: inout Canvas, names: [String], groups: [([Double], SeriesLook)], offset: Int, count: Int,
+    bands: Bands, y: LinearScale, highlight: Int? = nil, style: Style
+) {
     let k = max(groups.count, 1)
     let groupWidth = bands.width * (k == 1 ? 0.7 : 0.82)
     let barWidth = groupWidth / Double(k)
@@ -48,8 +52,9 @@ func drawBarSeries(_ c: inout Canvas, names: [String], groups: [([Double], Serie
             let x = bands.center(i) - groupWidth / 2 + barWidth * Double(s)
             let top = y(v)
             if let h = highlight, h == offset + i {
-                c.rect(x, top, barWidth, zero - top, fill: style.highlightColor, stroke: "#222222",
-                       strokeWidth: 1.5, cls: "highlight")
+                c.rect(
+                    x, top, barWidth, zero - top, fill: style.highlightColor, stroke: "#222222",
+                    strokeWidth: 1.5, cls: "highlight")
             } else {
                 c.rect(x, top, barWidth, zero - top, fill: look.fill)
             }

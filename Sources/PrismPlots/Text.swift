@@ -78,10 +78,10 @@ enum Text {
     private static func advance(_ u: Unicode.Scalar) -> Double {
         let v = u.value
         switch v {
-        case 0x300...0x36F, 0x200B...0x200D, 0xFE00...0xFE0F: return 0 // combining, zero-width
+        case 0x300...0x36F, 0x200B...0x200D, 0xFE00...0xFE0F: return 0  // combining, zero-width
         case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFF00...0xFF60,
-             0xFFE0...0xFFE6, 0x1F300...0x1FAFF, 0x20000...0x3FFFD:
-            return 1.0 // East Asian wide and emoji
+            0xFFE0...0xFFE6, 0x1F300...0x1FAFF, 0x20000...0x3FFFD:
+            return 1.0  // East Asian wide and emoji
         default: break
         }
         guard v < 0x80 else { return 0.62 }

@@ -162,8 +162,9 @@ public final class PrismSession {
     /// `cacheTokens`: the KV cache's size in tokens when it is not `tokens` (several prompts: it is
     /// allocated as prompts x the longest prompt).
     public func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int = 0, logitRows: Int = 0) throws -> RunOptions {
-        let plan = try MemoryPlan.make(model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
-                                       extraBytes: extraBytes, logitRows: logitRows)
+        let plan = try MemoryPlan.make(
+            model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
+            extraBytes: extraBytes, logitRows: logitRows)
         // The plan counts the process as its baseline plus what it plans, so memory the allocator
         // kept from earlier passes (a previous batch chunk's buffers, freed but resident) goes back first.
         if budget != nil { Heap.releaseFree() }
@@ -179,8 +180,9 @@ public final class PrismSession {
     /// - Returns: the activations and the logits of the last position.
     public func record(_ ids: [Int], lastPositionOnly: Bool, extraBytes: Int = 0) throws -> (source: ActivationSource, lastLogits: [Float]) {
         let options = try plan(tokens: ids.count, extraBytes: Self.recordedBytes(model, tokens: ids.count) + extraBytes, logitRows: 1)
-        return lastPositionOnly ? try model.recordLastPosition(ids, options: options)
-                                : try model.record(ids, decomposedAtLast: true, options: options)
+        return lastPositionOnly
+            ? try model.recordLastPosition(ids, options: options)
+            : try model.record(ids, decomposedAtLast: true, options: options)
     }
 
     /// Activations recorded for the prisms when decomposing a prompt of `tokens` tokens.

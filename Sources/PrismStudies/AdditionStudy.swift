@@ -106,10 +106,11 @@ public struct AdditionStudy {
 
         // The MLP layer that lifts the right digit most above the mean, and its top neurons.
         func separation(_ v: [Double]) -> Double { v[right] - v.reduce(0, +) / Double(v.count) }
-        let l = try layer.map { l -> Int in
-            guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
-            return l
-        } ?? (0..<L).max { a, b in separation(d.targets.map { $0.mlp[a] }) < separation(d.targets.map { $0.mlp[b] }) } ?? 0
+        let l =
+            try layer.map { l -> Int in
+                guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
+                return l
+            } ?? (0..<L).max { a, b in separation(d.targets.map { $0.mlp[a] }) < separation(d.targets.map { $0.mlp[b] }) } ?? 0
         let layers = (0..<L).map { k in
             let v = d.targets.map { $0.mlp[k] }
             return (right: v[right], mean: v.reduce(0, +) / 10, separation: separation(v))
@@ -118,11 +119,12 @@ public struct AdditionStudy {
 
         let (rows, correct) = try sweep(ctx, layer: l, targets: targets, digitIds: digitIds)
         let result = Result(layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: correct)
-        return Findings(modelPath: ctx.loaded.path, example: prompt(example.a, example.b), exampleTokens: ctx.pieces(ids), right: right,
-                        componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
-                        layers: layers, layerGiven: layer != nil, neurons: top,
-                        templates: top.map { n in d.targets.map { $0.neurons[l][n] } },
-                        prompts: rows, digits: digits, neuronCount: neurons, result: result)
+        return Findings(
+            modelPath: ctx.loaded.path, example: prompt(example.a, example.b), exampleTokens: ctx.pieces(ids), right: right,
+            componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
+            layers: layers, layerGiven: layer != nil, neurons: top,
+            templates: top.map { n in d.targets.map { $0.neurons[l][n] } },
+            prompts: rows, digits: digits, neuronCount: neurons, result: result)
     }
 
     /// Over every a+b (a, b in `digits`): is the greedy next token the right digit, and where do
@@ -149,44 +151,59 @@ public struct AdditionStudy {
     public func report(_ f: Findings, output dir: String, force: Bool = false) throws {
         let r = f.result, l = r.layer, right = f.right
         let labels = (0...9).map(String.init)
-        var out = try StudyOutput(directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(f.example)",
-                                  subtitle: "logit prisms on \(f.modelPath)")
-        out.report.paragraph("Prompt `\(f.example)` (\(f.exampleTokens.map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
+        var out = try StudyOutput(
+            directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(f.example)",
+            subtitle: "logit prisms on \(f.modelPath)")
+        out.report.paragraph(
+            "Prompt `\(f.example)` (\(f.exampleTokens.map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(Decomposition.frozen.joined(separator: "; "))."
+        )
 
         // (1) Residual prism per digit, and the MLP layer that carries the answer.
         let residual = zip(labels, f.residual).map { Series(name: $0, values: $1) }
         out.report.heading("Residual prism")
-        try out.figure(Chart.lines(title: "Logit contribution per component, per digit", categories: f.componentLabels, series: residual,
-                                   xLabel: "component", yLabel: "logit contribution"),
-                       name: "residual", caption: "The right digit's line should separate where the answer is computed.",
-                       csv: CSV.series(categoryHeader: "component", categories: f.componentLabels, series: residual))
-        out.report.table(headers: ["layer", "MLP term for \(right)", "mean over digits", "separation"],
-                         rows: f.layers.enumerated().map { k, v in ["m\(k)", f3(v.right), f3(v.mean), f3(v.separation)] },
-                         numericColumns: [1, 2, 3], caption: "MLP layers by how far they lift the right digit above the mean.")
+        try out.figure(
+            Chart.lines(
+                title: "Logit contribution per component, per digit", categories: f.componentLabels, series: residual,
+                xLabel: "component", yLabel: "logit contribution"),
+            name: "residual", caption: "The right digit's line should separate where the answer is computed.",
+            csv: CSV.series(categoryHeader: "component", categories: f.componentLabels, series: residual))
+        out.report.table(
+            headers: ["layer", "MLP term for \(right)", "mean over digits", "separation"],
+            rows: f.layers.enumerated().map { k, v in ["m\(k)", f3(v.right), f3(v.mean), f3(v.separation)] },
+            numericColumns: [1, 2, 3], caption: "MLP layers by how far they lift the right digit above the mean.")
 
         // (2) Neuron templates of that layer.
         let panels = zip(f.neurons, f.templates).map { n, t in BarPanel(title: "neuron \(n)", categories: labels, values: t, highlight: right) }
         out.report.heading("Neuron templates, layer \(l)")
-        out.report.paragraph("The \(f.neurons.count) neurons of MLP layer \(l)\(f.layerGiven ? "" : " (the layer that separates the right digit most)") whose contributions spread most over the ten digits (chosen without looking at the right answer). Each panel: one neuron's contribution `gelu(gate_n) up_n (W_down[:, n] . u_digit)` to each digit's logit; the right digit is highlighted.")
-        try out.figure(Chart.facetedBars(title: "Templates of the top neurons of layer \(l)", panels: panels, columns: 4,
-                                         xLabel: "digit", yLabel: "logit contribution", highlightLabel: "right answer"),
-                       name: "templates", caption: "Each neuron writes a pattern over the digits, not a single answer.",
-                       csv: CSV.render(headers: ["neuron"] + labels, rows: zip(f.neurons, f.templates).map { n, t in ["\(n)"] + t.map(f3) }))
+        out.report.paragraph(
+            "The \(f.neurons.count) neurons of MLP layer \(l)\(f.layerGiven ? "" : " (the layer that separates the right digit most)") whose contributions spread most over the ten digits (chosen without looking at the right answer). Each panel: one neuron's contribution `gelu(gate_n) up_n (W_down[:, n] . u_digit)` to each digit's logit; the right digit is highlighted."
+        )
+        try out.figure(
+            Chart.facetedBars(
+                title: "Templates of the top neurons of layer \(l)", panels: panels, columns: 4,
+                xLabel: "digit", yLabel: "logit contribution", highlightLabel: "right answer"),
+            name: "templates", caption: "Each neuron writes a pattern over the digits, not a single answer.",
+            csv: CSV.render(headers: ["neuron"] + labels, rows: zip(f.neurons, f.templates).map { n, t in ["\(n)"] + t.map(f3) }))
 
         // (3) Their sum, stacked per digit.
         let stacks = zip(f.neurons, f.templates).map { n, t in Series(name: "n\(n)", values: t) }
-        try out.figure(Chart.stackedBars(title: "Top neurons of layer \(l), stacked per output digit", categories: labels, stacks: stacks,
-                                         xLabel: "output digit", yLabel: "logit contribution"),
-                       name: "stacked", caption: "Positive parts stack up from zero, negative parts down; the marker is the sum.",
-                       csv: CSV.series(categoryHeader: "digit", categories: labels, series: stacks))
+        try out.figure(
+            Chart.stackedBars(
+                title: "Top neurons of layer \(l), stacked per output digit", categories: labels, stacks: stacks,
+                xLabel: "output digit", yLabel: "logit contribution"),
+            name: "stacked", caption: "Positive parts stack up from zero, negative parts down; the marker is the sum.",
+            csv: CSV.series(categoryHeader: "digit", categories: labels, series: stacks))
 
         // Over every a+b=.
         let rows = f.prompts.map { p in ["\(p.a)", "\(p.b)", "\(p.right)", p.nextToken, "\(p.peak)", p.summed.map(f3).joined(separator: " ")] }
         out.report.heading("All prompts")
-        out.report.paragraph("Over the \(r.prompts) prompts `a+b=` (a, b in \(f.digits.lowerBound)..\(f.digits.upperBound)): the greedy next token is right for \(pct(r.correct, r.prompts)); the sum of layer \(l)'s top \(f.neuronCount) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(r.peaksRight, r.prompts)).")
+        out.report.paragraph(
+            "Over the \(r.prompts) prompts `a+b=` (a, b in \(f.digits.lowerBound)..\(f.digits.upperBound)): the greedy next token is right for \(pct(r.correct, r.prompts)); the sum of layer \(l)'s top \(f.neuronCount) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(r.peaksRight, r.prompts))."
+        )
         out.report.table(headers: ["a", "b", "right", "model", "templates peak", "summed templates 0..9"], rows: rows)
         try out.write(CSV.render(headers: ["a", "b", "right", "model_next", "templates_peak", "summed_0_to_9"], rows: rows), "prompts.csv")
-        try out.json(["example": f.example, "layer": l, "neurons": f.neurons, "peaks_right": r.peaksRight, "correct": r.correct, "prompts": r.prompts], "summary.json")
+        try out.json(
+            ["example": f.example, "layer": l, "neurons": f.neurons, "peaks_right": r.peaksRight, "correct": r.correct, "prompts": r.prompts], "summary.json")
         try out.finish()
     }
 }

@@ -160,14 +160,16 @@ public struct CapitalsStudy {
 
         // The attention layer, and its head, that separate the right answer most.
         func separation(_ values: [Double]) -> Double { values[correctIndex] - values.reduce(0, +) / Double(values.count) }
-        let chosenLayer = try layer.map { l -> Int in
-            guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
-            return l
-        } ?? (0..<L).max { a, b in separation(d.targets.map { $0.attn[a] }) < separation(d.targets.map { $0.attn[b] }) } ?? 0
-        let chosenHead = try head.map { h -> Int in
-            guard h >= 0, h < H else { throw PrismError("--head \(h) is out of range (0..<\(H))") }
-            return h
-        } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
+        let chosenLayer =
+            try layer.map { l -> Int in
+                guard l >= 0, l < L else { throw PrismError("--layer \(l) is out of range (0..<\(L))") }
+                return l
+            } ?? (0..<L).max { a, b in separation(d.targets.map { $0.attn[a] }) < separation(d.targets.map { $0.attn[b] }) } ?? 0
+        let chosenHead =
+            try head.map { h -> Int in
+                guard h >= 0, h < H else { throw PrismError("--head \(h) is out of range (0..<\(H))") }
+                return h
+            } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
 
         // Chained prism through that head at the country token, and its frozen map on other countries.
         let jc = try countryPosition(ctx, country)
@@ -181,8 +183,9 @@ public struct CapitalsStudy {
         let wins = countryMaps.filter { m in (m.values.indices.max { m.values[$0] < m.values[$1] } ?? 0) == m.capitalIndex }.count
 
         let (rows, reads, checked, correct) = try sweep(ctx, pairs: pairs, targets: targets, candidateIds: candidateIds)
-        let result = Result(layer: chosenLayer, head: chosenHead, countryPosition: jc, mapWins: wins, mapCountries: countryMaps.count,
-                            readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count)
+        let result = Result(
+            layer: chosenLayer, head: chosenHead, countryPosition: jc, mapWins: wins, mapCountries: countryMaps.count,
+            readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count)
         return Findings(
             modelPath: ctx.loaded.path, prompt: prompt(country), ids: ids, tokens: ctx.pieces(ids),
             candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
@@ -196,8 +199,11 @@ public struct CapitalsStudy {
 
     /// Over every kept country: is the greedy answer right, and do the top heads (by |term| for
     /// the right capital) read the country token (one of their two largest source positions)?
-    func sweep(_ ctx: StudyContext, pairs: [Pair], targets: [Target], candidateIds: [Int]) throws
-        -> (rows: [CountryRow], reads: Int, checked: Int, correct: Int) {
+    func sweep(
+        _ ctx: StudyContext, pairs: [Pair], targets: [Target], candidateIds: [Int]
+    ) throws
+        -> (rows: [CountryRow], reads: Int, checked: Int, correct: Int)
+    {
         var reads = 0, checked = 0, correct = 0
         var rows: [CountryRow] = []
         try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] }) { k, _, d, next in
@@ -213,8 +219,10 @@ public struct CapitalsStudy {
                 checked += 1
                 if best2.contains(jk) { reads += 1; hits.append((e.layer, e.head)) }
             }
-            rows.append(CountryRow(country: pair.country, capital: pair.capital, nextToken: ctx.pieces([next])[0],
-                                   topHeads: top.map { ($0.layer, $0.head) }, reading: hits))
+            rows.append(
+                CountryRow(
+                    country: pair.country, capital: pair.capital, nextToken: ctx.pieces([next])[0],
+                    topHeads: top.map { ($0.layer, $0.head) }, reading: hits))
         }
         return (rows, reads, checked, correct)
     }
@@ -224,74 +232,97 @@ public struct CapitalsStudy {
     /// - Throws: `PrismError` when `dir` may not be written, or an I/O error from the write.
     public func report(_ f: Findings, output dir: String, force: Bool = false) throws {
         let r = f.result, names = f.candidates
-        var out = try StudyOutput(directory: dir, force: force, inputs: [f.modelPath], title: "Capital cities: \(f.prompt)",
-                                  subtitle: "logit prisms on \(f.modelPath)")
+        var out = try StudyOutput(
+            directory: dir, force: force, inputs: [f.modelPath], title: "Capital cities: \(f.prompt)",
+            subtitle: "logit prisms on \(f.modelPath)")
         if !f.dropped.isEmpty {
             out.report.paragraph("Left out (not one token in this vocabulary): \(f.dropped.joined(separator: ", ")).")
         }
-        out.report.paragraph("Prompt `\(f.prompt)` (\(f.ids.count) tokens: \(f.tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(Decomposition.frozen.joined(separator: "; ")).")
-        out.report.table(headers: ["candidate", "logit", "sum of terms", "error"],
-                         rows: names.indices.map { [names[$0], f3(f.logits[$0]), f3(f.sums[$0]), String(format: "%.1e", f.errors[$0])] },
-                         numericColumns: [1, 2, 3], caption: "Each logit and the sum of its residual-prism terms.")
+        out.report.paragraph(
+            "Prompt `\(f.prompt)` (\(f.ids.count) tokens: \(f.tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(Decomposition.frozen.joined(separator: "; "))."
+        )
+        out.report.table(
+            headers: ["candidate", "logit", "sum of terms", "error"],
+            rows: names.indices.map { [names[$0], f3(f.logits[$0]), f3(f.sums[$0]), String(format: "%.1e", f.errors[$0])] },
+            numericColumns: [1, 2, 3], caption: "Each logit and the sum of its residual-prism terms.")
 
         // (1) Residual prism.
         let labels = f.componentLabels
         let residual = zip(names, f.residual).map { Series(name: $0, values: $1) }
         out.report.heading("Residual prism")
-        try out.figure(Chart.lines(title: "Logit contribution per component", categories: labels, series: residual,
-                                   xLabel: "component", yLabel: "logit contribution"),
-                       name: "residual", caption: "Embedding, then each attention (a) and MLP (m) block's write, read by each candidate's frozen readout.",
-                       csv: CSV.series(categoryHeader: "component", categories: labels, series: residual))
+        try out.figure(
+            Chart.lines(
+                title: "Logit contribution per component", categories: labels, series: residual,
+                xLabel: "component", yLabel: "logit contribution"),
+            name: "residual", caption: "Embedding, then each attention (a) and MLP (m) block's write, read by each candidate's frozen readout.",
+            csv: CSV.series(categoryHeader: "component", categories: labels, series: residual))
         let zoom = max(0, labels.count - 6)..<labels.count
-        try out.figure(Chart.lines(title: "Last layers (zoom)", categories: labels, series: residual, xLabel: "component", yLabel: "logit contribution", window: zoom),
-                       name: "residual_zoom", caption: "The same, last three layers.",
-                       csv: CSV.series(categoryHeader: "component", categories: Array(labels[zoom]), series: residual.map { Series(name: $0.name, values: Array($0.values[zoom])) }))
+        try out.figure(
+            Chart.lines(title: "Last layers (zoom)", categories: labels, series: residual, xLabel: "component", yLabel: "logit contribution", window: zoom),
+            name: "residual_zoom", caption: "The same, last three layers.",
+            csv: CSV.series(
+                categoryHeader: "component", categories: Array(labels[zoom]), series: residual.map { Series(name: $0.name, values: Array($0.values[zoom])) }))
 
         // (2) Attention prism of the studied layer.
         let panels = (0..<f.heads).map { h in
             Panel(title: "head \(h)", categories: f.tokens, series: zip(names, f.headSources).map { Series(name: $0, values: $1[h]) })
         }
         out.report.heading("Attention prism, layer \(r.layer)")
-        out.report.paragraph("Layer \(r.layer) is the attention layer whose write separates \(f.rightAnswer) from the mean of the candidates most\(f.layerGiven ? " (chosen with --layer)" : ""). Each panel: one head's term per source token, per candidate.")
+        out.report.paragraph(
+            "Layer \(r.layer) is the attention layer whose write separates \(f.rightAnswer) from the mean of the candidates most\(f.layerGiven ? " (chosen with --layer)" : ""). Each panel: one head's term per source token, per candidate."
+        )
         var headRows: [[String]] = []
         for h in 0..<f.heads { for (j, t) in f.tokens.enumerated() { headRows.append(["\(h)", "\(j)", t] + f.headSources.map { f3($0[h][j]) }) } }
-        try out.figure(Chart.smallMultiples(title: "Layer \(r.layer): per head, per source token", panels: panels, columns: min(4, f.heads),
-                                            xLabel: "source token", yLabel: "logit contribution"),
-                       name: "heads_layer\(r.layer)", caption: "Head-source terms A[h,p,j] u . W_O^h v_j.",
-                       csv: CSV.render(headers: ["head", "source", "token"] + names, rows: headRows))
+        try out.figure(
+            Chart.smallMultiples(
+                title: "Layer \(r.layer): per head, per source token", panels: panels, columns: min(4, f.heads),
+                xLabel: "source token", yLabel: "logit contribution"),
+            name: "heads_layer\(r.layer)", caption: "Head-source terms A[h,p,j] u . W_O^h v_j.",
+            csv: CSV.render(headers: ["head", "source", "token"] + names, rows: headRows))
 
         // (3) Chained prism through the studied head at the country token.
         let jc = r.countryPosition, head = "\(r.layer).\(r.head)"
         let pathSeries = zip(names, f.pathPieces).map { Series(name: $0, values: $1) }
         out.report.heading("Chained prism: what head \(head) reads at `\(f.tokens[jc])`")
-        out.report.paragraph("The stream at the country token (position \(jc)) split into its residual pieces, each read through head \(head)'s frozen map (source 1/rms frozen too). The pieces add up to the head-source term: largest error \(String(format: "%.1e", f.pathError)).")
-        try out.figure(Chart.lines(title: "Head \(head) reading `\(f.tokens[jc])`, by piece of its input", categories: f.pathLabels, series: pathSeries,
-                                   xLabel: "piece of the source stream", yLabel: "logit contribution"),
-                       name: "chained", caption: "Embedding and each earlier block's write at the country token, through the head.",
-                       csv: CSV.series(categoryHeader: "piece", categories: f.pathLabels, series: pathSeries))
+        out.report.paragraph(
+            "The stream at the country token (position \(jc)) split into its residual pieces, each read through head \(head)'s frozen map (source 1/rms frozen too). The pieces add up to the head-source term: largest error \(String(format: "%.1e", f.pathError))."
+        )
+        try out.figure(
+            Chart.lines(
+                title: "Head \(head) reading `\(f.tokens[jc])`, by piece of its input", categories: f.pathLabels, series: pathSeries,
+                xLabel: "piece of the source stream", yLabel: "logit contribution"),
+            name: "chained", caption: "Embedding and each earlier block's write at the country token, through the head.",
+            csv: CSV.series(categoryHeader: "piece", categories: f.pathLabels, series: pathSeries))
 
         // (4) The same frozen map applied to other countries' embeddings.
         let barPanels = f.countryMaps.map { BarPanel(title: $0.country, categories: names, values: $0.values, highlight: $0.capitalIndex) }
         out.report.heading("The head's map applied to other countries")
-        out.report.paragraph("Head \(head)'s frozen map applied to `sqrt(d) * E[country]` for each country, as if the prompt had named it. The country's own capital gets the largest value for \(pct(r.mapWins, r.mapCountries)).\(f.skippedCountries.isEmpty ? "" : " Skipped (not one token): \(f.skippedCountries.joined(separator: ", ")).")")
-        try out.figure(Chart.facetedBars(title: "Head \(head) applied to each country's embedding", panels: barPanels, columns: 3,
-                                         xLabel: "candidate", yLabel: "logit contribution", highlightLabel: "the country's capital"),
-                       name: "country_map", caption: "One panel per country; the highlighted bar is its capital.",
-                       csv: CSV.render(headers: ["country"] + names, rows: f.countryMaps.map { [$0.country] + $0.values.map(f3) }))
+        out.report.paragraph(
+            "Head \(head)'s frozen map applied to `sqrt(d) * E[country]` for each country, as if the prompt had named it. The country's own capital gets the largest value for \(pct(r.mapWins, r.mapCountries)).\(f.skippedCountries.isEmpty ? "" : " Skipped (not one token): \(f.skippedCountries.joined(separator: ", ")).")"
+        )
+        try out.figure(
+            Chart.facetedBars(
+                title: "Head \(head) applied to each country's embedding", panels: barPanels, columns: 3,
+                xLabel: "candidate", yLabel: "logit contribution", highlightLabel: "the country's capital"),
+            name: "country_map", caption: "One panel per country; the highlighted bar is its capital.",
+            csv: CSV.render(headers: ["country"] + names, rows: f.countryMaps.map { [$0.country] + $0.values.map(f3) }))
 
         // Over every country.
         func heads(_ hs: [(layer: Int, head: Int)]) -> String { hs.map { "\($0.layer).\($0.head)" }.joined(separator: " ") }
         let rows = f.countries.map { [$0.country, $0.capital, $0.nextToken, heads($0.topHeads), heads($0.reading)] }
         out.report.heading("All countries")
-        out.report.paragraph("Greedy next token right for \(pct(r.correct, r.prompts)) prompts. Among each prompt's top \(f.topHeads) heads (by |term| for the right capital), the country token is one of the head's two largest source positions for \(pct(r.readsCountry, r.readsCountryChecked)).")
+        out.report.paragraph(
+            "Greedy next token right for \(pct(r.correct, r.prompts)) prompts. Among each prompt's top \(f.topHeads) heads (by |term| for the right capital), the country token is one of the head's two largest source positions for \(pct(r.readsCountry, r.readsCountryChecked))."
+        )
         out.report.table(headers: ["country", "capital", "model's next token", "top heads", "top heads reading the country"], rows: rows)
         try out.write(CSV.render(headers: ["country", "capital", "next_token", "top_heads", "reading_country"], rows: rows), "countries.csv")
-        try out.json([
-            "prompt": f.prompt, "ids": f.ids, "tokens": f.tokens, "candidates": names, "layer": r.layer, "head": r.head,
-            "country_position": jc, "map_wins": r.mapWins, "map_countries": r.mapCountries, "reads_country": r.readsCountry,
-            "reads_country_checked": r.readsCountryChecked, "correct": r.correct, "prompts": r.prompts,
-            "logits": f.logits, "errors": f.errors,
-        ], "summary.json")
+        try out.json(
+            [
+                "prompt": f.prompt, "ids": f.ids, "tokens": f.tokens, "candidates": names, "layer": r.layer, "head": r.head,
+                "country_position": jc, "map_wins": r.mapWins, "map_countries": r.mapCountries, "reads_country": r.readsCountry,
+                "reads_country_checked": r.readsCountryChecked, "correct": r.correct, "prompts": r.prompts,
+                "logits": f.logits, "errors": f.errors,
+            ], "summary.json")
         try out.finish()
     }
 }

@@ -41,8 +41,9 @@ public struct DigitsStudy {
         let total = values.reduce(0) { $0 + max(0, $1) }
         let (i1, i2) = (order[0], order[1])
         let coords = (0..<10).map { k in (x: vectors[k][i1] * max(0, values[i1]).squareRoot(), y: vectors[k][i2] * max(0, values[i2]).squareRoot()) }
-        return Result(modelPath: ctx.loaded.path, coordinates: coords, explained: (total > 0 ? values[i1] / total : 0, total > 0 ? values[i2] / total : 0),
-                      asymmetry: Self.asymmetry(coords))
+        return Result(
+            modelPath: ctx.loaded.path, coordinates: coords, explained: (total > 0 ? values[i1] / total : 0, total > 0 ? values[i2] / total : 0),
+            asymmetry: Self.asymmetry(coords))
     }
 
     static func asymmetry(_ p: [(x: Double, y: Double)]) -> Double {
@@ -76,16 +77,24 @@ public struct DigitsStudy {
     /// summary.json, as one set (see `StudyOutput`).
     /// - Throws: `PrismError` when `dir` may not be written, or an I/O error from the write.
     public func report(_ r: Result, output dir: String, force: Bool = false) throws {
-        var out = try StudyOutput(directory: dir, force: force, inputs: [r.modelPath], title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(r.modelPath)")
+        var out = try StudyOutput(
+            directory: dir, force: force, inputs: [r.modelPath], title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(r.modelPath)")
         let points = r.coordinates.enumerated().map { ScatterPoint(x: $1.x, y: $1.y, label: "\($0)") }
         let e1 = PlotFormat.fixed(r.explained.0 * 100, decimals: 1), e2 = PlotFormat.fixed(r.explained.1 * 100, decimals: 1)
-        out.report.paragraph("The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry)).")
-        try out.figure(Chart.scatter(title: "Digit unembeddings, PCA", points: points, pathOrder: Array(0...9), closePath: true,
-                                     xLabel: "PC1 (\(e1)% of variance)", yLabel: "PC2 (\(e2)% of variance)", equalAspect: true),
-                       name: "digits_pca", caption: "Each point is a digit's unembedding vector.",
-                       csv: CSV.render(headers: ["digit", "pc1", "pc2"], rows: r.coordinates.enumerated().map { ["\($0)", f3($1.x), f3($1.y)] }))
-        try out.json(["explained_variance": [r.explained.0, r.explained.1], "asymmetry": r.asymmetry,
-                      "coordinates": r.coordinates.map { [$0.x, $0.y] }], "summary.json")
+        out.report.paragraph(
+            "The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry))."
+        )
+        try out.figure(
+            Chart.scatter(
+                title: "Digit unembeddings, PCA", points: points, pathOrder: Array(0...9), closePath: true,
+                xLabel: "PC1 (\(e1)% of variance)", yLabel: "PC2 (\(e2)% of variance)", equalAspect: true),
+            name: "digits_pca", caption: "Each point is a digit's unembedding vector.",
+            csv: CSV.render(headers: ["digit", "pc1", "pc2"], rows: r.coordinates.enumerated().map { ["\($0)", f3($1.x), f3($1.y)] }))
+        try out.json(
+            [
+                "explained_variance": [r.explained.0, r.explained.1], "asymmetry": r.asymmetry,
+                "coordinates": r.coordinates.map { [$0.x, $0.y] },
+            ], "summary.json")
         try out.finish()
     }
 }

@@ -49,8 +49,10 @@ public struct StudyContext {
     /// model's greedy next token.
     public func decompose(_ prompt: String, targets: [Target]) throws -> (ids: [Int], source: ActivationSource, decomposition: Decomposition, next: Int) {
         let ids = tokenizer.encode(prompt)
-        let options = try plan(tokens: ids.count, extraBytes: ids.count * MemoryPlan.recordedPerToken(model.config, tokens: ids.count)
-                               + Decomposition.heldBytes(targets: targets.count, position: ids.count - 1, config: model.config), logitRows: 1)
+        let options = try plan(
+            tokens: ids.count,
+            extraBytes: ids.count * MemoryPlan.recordedPerToken(model.config, tokens: ids.count)
+                + Decomposition.heldBytes(targets: targets.count, position: ids.count - 1, config: model.config), logitRows: 1)
         let (source, logits) = try model.record(ids, decomposedAtLast: true, options: options)
         let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
         return (ids, source, try prism.decompose(source, position: ids.count - 1, targets: targets, options: options), next)
@@ -61,15 +63,19 @@ public struct StudyContext {
     /// country or every a+b.
     /// Each result is handed to `body` as soon as it exists (a decomposition of gemma-2b holds
     /// every neuron's term per target: megabytes), in prompt order.
-    public func decomposeMany(_ prompts: [String], targets: (Int) -> [Target], chunk: Int = 16,
-                              _ body: (Int, [Int], Decomposition, Int) throws -> Void) throws {
+    public func decomposeMany(
+        _ prompts: [String], targets: (Int) -> [Target], chunk: Int = 16,
+        _ body: (Int, [Int], Decomposition, Int) throws -> Void
+    ) throws {
         var start = 0
         while start < prompts.count {
-            let (ids, options) = try plannedChunk(prompts.indices[start..<min(prompts.count, start + chunk)].map { (tokenizer.encode(prompts[$0]), targets($0).count) })
+            let (ids, options) = try plannedChunk(
+                prompts.indices[start..<min(prompts.count, start + chunk)].map { (tokenizer.encode(prompts[$0]), targets($0).count) })
             let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.num_hidden_layers)
             let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
-            let logits = try model.forward(ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
-                                           decomposedAt: ids.map { $0.count - 1 }, options: options)
+            let logits = try model.forward(
+                ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
+                decomposedAt: ids.map { $0.count - 1 }, options: options)
             // A few prompts share each pull-back through W_O and W_down (held at once: a few).
             var g = 0
             while g < ids.count {
@@ -106,10 +112,11 @@ public struct StudyContext {
             let group = part.map { Decomposition.heldBytes(targets: $0.targets, position: $0.ids.count - 1, config: model.config) }
                 .sorted(by: >).prefix(Self.decompositionGroup).reduce(0, +)
             do {
-                let options = try plan(tokens: part.reduce(0) { $0 + $1.ids.count }, cacheTokens: n * (part.map(\.ids.count).max() ?? 0),
-                                       extraBytes: kept + group, logitRows: n)
+                let options = try plan(
+                    tokens: part.reduce(0) { $0 + $1.ids.count }, cacheTokens: n * (part.map(\.ids.count).max() ?? 0),
+                    extraBytes: kept + group, logitRows: n)
                 return (part.map(\.ids), options)
-            } catch where n > 1 {
+            } catch  where n > 1 {
                 n = (n + 1) / 2
             }
         }

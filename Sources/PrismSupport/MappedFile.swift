@@ -1,10 +1,11 @@
+import CPrismFiles
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CPrismFiles
-import Foundation
 
 /// Something whose mapped pages can be given back to the kernel once used: weights of a layer
 /// already done are re-read from the page cache if needed again, so resident memory stays

@@ -339,7 +339,7 @@ public func writeFileSet(_ dir: String, _ files: [(name: String, bytes: Data)], 
                 throw PrismError("cannot replace \(dir): \(String(cString: strerror(code)))")
             }
         }
-        written = []   // the new set is in place; what lies at oldPlace is the old one
+        written = []  // the new set is in place; what lies at oldPlace is the old one
         Outputs.syncDirectory(of: dir)
         for name in old.union([Outputs.manifestName]) { unlink(oldPlace + "/" + name) }
         if rmdir(oldPlace) != 0 {

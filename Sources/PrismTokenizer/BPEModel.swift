@@ -133,7 +133,8 @@ struct BPEModel {
                     previousScalar = noScalar
                 }
                 if previousScalar != noScalar {
-                    let joinable = previousScalar < 128 && scalar < 128
+                    let joinable =
+                        previousScalar < 128 && scalar < 128
                         ? asciiPairs[Int(previousScalar << 7 | scalar)]
                         : scalarPairs.find(PairTable.key(previousScalar, scalar)) != PairTable.absent
                     if !joinable { cuts.append(ids.count) }

@@ -143,7 +143,8 @@ private let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
 /// optional leading '+'.
 func byteTokenValue(_ t: UnsafeBufferPointer<UInt8>) -> UInt8? {
     guard t.count == 6, t[0] == UInt8(ascii: "<"), t[1] == UInt8(ascii: "0"), t[2] == UInt8(ascii: "x"),
-          t[5] == UInt8(ascii: ">") else { return nil }
+        t[5] == UInt8(ascii: ">")
+    else { return nil }
     if t[3] == UInt8(ascii: "+") { return hexValue(t[4]) }
     guard let hi = hexValue(t[3]), let lo = hexValue(t[4]) else { return nil }
     return hi << 4 | lo

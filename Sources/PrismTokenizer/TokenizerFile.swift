@@ -24,8 +24,10 @@ struct TokenizerFile {
     var template: Template?
 }
 
-private let topLevelFields = ["version", "truncation", "padding", "added_tokens", "normalizer",
-                              "pre_tokenizer", "post_processor", "decoder", "model"]
+private let topLevelFields = [
+    "version", "truncation", "padding", "added_tokens", "normalizer",
+    "pre_tokenizer", "post_processor", "decoder", "model",
+]
 
 extension TokenizerFile {
     init(bytes buffer: UnsafeBufferPointer<UInt8>) throws {
@@ -79,8 +81,10 @@ private struct RawModel {
     /// Merge i joins parts[bounds[2i]..<bounds[2i+1]] and parts[bounds[2i+1]..<bounds[2i+2]].
     var merges: (parts: [UInt8], bounds: [Int])?
 
-    static let smallFields = ["type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
-                              "fuse_unk", "byte_fallback", "ignore_merges"]
+    static let smallFields = [
+        "type", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+        "fuse_unk", "byte_fallback", "ignore_merges",
+    ]
 
     init(reading r: inout JSONReader) throws {
         if try r.readNull() { throw PrismError("tokenizer.json: model is null") }
@@ -192,10 +196,11 @@ private struct RawModel {
             }
             unkId = id
         }
-        return BPEModel(vocab: table, entryOfId: entryOfId, merges: mergeTable, unkId: unkId,
-                        fuseUnk: try fields.bool("fuse_unk", "model", absent: false),
-                        byteFallback: try fields.bool("byte_fallback", "model", absent: false),
-                        ignoreMerges: try fields.bool("ignore_merges", "model", absent: false))
+        return BPEModel(
+            vocab: table, entryOfId: entryOfId, merges: mergeTable, unkId: unkId,
+            fuseUnk: try fields.bool("fuse_unk", "model", absent: false),
+            byteFallback: try fields.bool("byte_fallback", "model", absent: false),
+            ignoreMerges: try fields.bool("ignore_merges", "model", absent: false))
     }
 
     /// Pairs of ids to (rank, merged id), as `BpeBuilder::build`: each part and their
@@ -232,8 +237,9 @@ private struct RawModel {
 
 private func typeOf(_ v: JSONValue, _ context: String) throws -> String {
     guard case .object(let members) = v,
-          let t = members.first(where: { $0.key == Array("type".utf8) })?.value,
-          case .string(let s) = t else { throw PrismError("tokenizer.json: \(context) has no type") }
+        let t = members.first(where: { $0.key == Array("type".utf8) })?.value,
+        case .string(let s) = t
+    else { throw PrismError("tokenizer.json: \(context) has no type") }
     return String(decoding: s, as: UTF8.self)
 }
 

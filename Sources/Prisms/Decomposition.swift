@@ -9,13 +9,13 @@ public struct TargetDecomposition: Sendable {
     public var logit: Double
     /// Residual prism: the embedding's term, and one term per attention and MLP block.
     public var embed: Double
-    public var attn: [Double]            // [L]
-    public var mlp: [Double]             // [L]
+    public var attn: [Double]  // [L]
+    public var mlp: [Double]  // [L]
     /// Attention prism: per head, and per head per source position.
-    public var heads: [[Double]]         // [L][H]
-    public var headSources: [[[Double]]] // [L][H][P]
+    public var heads: [[Double]]  // [L][H]
+    public var headSources: [[[Double]]]  // [L][H][P]
     /// MLP prism: per neuron.
-    public var neurons: [[Double]]       // [L][ff]
+    public var neurons: [[Double]]  // [L][ff]
 
     /// embed + sum attn + sum mlp.
     public var sum: Double { embed + attn.reduce(0, +) + mlp.reduce(0, +) }
@@ -39,8 +39,10 @@ public struct TargetDecomposition: Sendable {
     /// ranked, and the outputs say how many there are.
     public var nanTerms: (residual: Int, heads: Int, headSources: Int, neurons: Int) {
         func count(_ xs: [Double]) -> Int { xs.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }
-        return (count([embed] + attn + mlp), heads.reduce(0) { $0 + count($1) },
-                headSources.reduce(0) { $0 + $1.reduce(0) { $0 + count($1) } }, neurons.reduce(0) { $0 + count($1) })
+        return (
+            count([embed] + attn + mlp), heads.reduce(0) { $0 + count($1) },
+            headSources.reduce(0) { $0 + $1.reduce(0) { $0 + count($1) } }, neurons.reduce(0) { $0 + count($1) }
+        )
     }
 
     /// Name of each residual term, in stream order: `embed`, `blocks.0.attn`, `blocks.0.mlp`, ...

@@ -30,8 +30,10 @@ public struct LogitLens {
 
     /// - Parameter streamWeights: give the unembedding's pages back tile by tile (the run's
     ///   memory plan streams weights).
-    public func run(_ source: ActivationSource, position: Int, targets: [Target], mode: NormMode, top k: Int,
-                    streamWeights: Bool = false) throws -> [Point] {
+    public func run(
+        _ source: ActivationSource, position: Int, targets: [Target], mode: NormMode, top k: Int,
+        streamWeights: Bool = false
+    ) throws -> [Point] {
         let model = prism.model
         let p = try Prism.resolve(position: position, count: source.tokenIds.count)
         let d = model.d, V = model.vocab
@@ -81,8 +83,10 @@ extension LogitLens {
     /// The `k` largest logits `normed E^T` of every normed point (`normed` is `[points, d]`),
     /// `tileRows` vocabulary rows at a time: per point the best of each tile are merged into the
     /// best so far (ties to the lower id, as `TopK.largest` over the whole row gives).
-    public func readoutTop(_ normed: [Float], points: Int, k: Int, tileRows: Int = LogitLens.tileRows,
-                           streamWeights: Bool = false) -> [[(id: Int, logit: Float)]] {
+    public func readoutTop(
+        _ normed: [Float], points: Int, k: Int, tileRows: Int = LogitLens.tileRows,
+        streamWeights: Bool = false
+    ) -> [[(id: Int, logit: Float)]] {
         let model = prism.model, V = model.vocab, e = model.weights.embedding
         let tile = max(1, min(V, tileRows))
         var best = [[(id: Int, logit: Float)]](repeating: [], count: points)
@@ -92,7 +96,7 @@ extension LogitLens {
             let r1 = min(V, r0 + tile), n = r1 - r0
             let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
             normed.withUnsafeBufferPointer { np in
-                part.withUnsafeMutableBufferPointer { matmulTransposed(np.baseAddress!, count: points, slice, $0.baseAddress!) }   // [P, n]
+                part.withUnsafeMutableBufferPointer { matmulTransposed(np.baseAddress!, count: points, slice, $0.baseAddress!) }  // [P, n]
             }
             for i in 0..<points {
                 let local = TopK.largest(part[(i * n)..<(i * n + n)], k: k).map { (id: $0.id + r0, logit: $0.logit) }

@@ -23,7 +23,7 @@ public struct FrozenMap: Sendable {
     public var target: Target
     public var through: String
     public var factor: Double
-    public var direction: [Float]     // r, [d]
+    public var direction: [Float]  // r, [d]
 
     public func apply(_ x: ArraySlice<Float>) -> Double { factor * dotD(direction[...], x) }
 }

@@ -30,7 +30,8 @@ public struct Prism {
     public static func resolve(position: Int, count: Int) throws -> Int {
         let p = position < 0 ? count + position : position
         guard p >= 0, p < count else {
-            throw PrismError("position \(position) is out of range: the prompt has \(count) tokens (0..\(count - 1), or -\(count)..-1 counting from the end, -1 the last)")
+            throw PrismError(
+                "position \(position) is out of range: the prompt has \(count) tokens (0..\(count - 1), or -\(count)..-1 counting from the end, -1 the last)")
         }
         return p
     }
@@ -59,8 +60,10 @@ public struct Prism {
     /// Several prompts at once, layer-major like the forward pass: the target tokens of every
     /// prompt not already in `pullBacks` are pulled back through each layer's W_O and W_down
     /// once, together, and each prompt's readout is then its frozen scale times those rows.
-    public func decomposeMany(_ items: [(source: ActivationSource, position: Int, targets: [Target])],
-                              options: RunOptions = RunOptions()) throws -> [Decomposition] {
+    public func decomposeMany(
+        _ items: [(source: ActivationSource, position: Int, targets: [Target])],
+        options: RunOptions = RunOptions()
+    ) throws -> [Decomposition] {
         let L = config.num_hidden_layers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
         let group = H / model.kvHeads, kvw = model.kvHeads * hd, ow = H * hd
         var positions: [Int] = [], scales: [Float] = [], u: [Float] = [], offsets: [Int] = []
@@ -72,10 +75,12 @@ public struct Prism {
             let ui = try readouts(item.targets, source: item.source, position: p)
             let x = try item.source.row(ActivationName.residPost(L - 1), p)
             let embed = try item.source.row(ActivationName.embed, p)
-            outs.append(item.targets.enumerated().map { k, t in
-                let uk = ui[(k * d)..<((k + 1) * d)]
-                return TargetDecomposition(target: t, logit: dotD(uk, x), embed: dotD(uk, embed), attn: [], mlp: [], heads: [], headSources: [], neurons: [])
-            })
+            outs.append(
+                item.targets.enumerated().map { k, t in
+                    let uk = ui[(k * d)..<((k + 1) * d)]
+                    return TargetDecomposition(
+                        target: t, logit: dotD(uk, x), embed: dotD(uk, embed), attn: [], mlp: [], heads: [], headSources: [], neurons: [])
+                })
             positions.append(p)
             scales.append(try frozenScale(item.source, at: p))
             offsets.append(u.count / d)
@@ -90,7 +95,7 @@ public struct Prism {
         let kept = pullBacks.reserve(missing.count, keeping: Set(tokens))
         let fresh = (0..<kept).map { _ in ReadoutPullBacks.Entry(wo: [Float](repeating: 0, count: L * ow), down: [Float](repeating: 0, count: L * ff)) }
         let M = missing.count
-        let basis = try readoutBasis(missing)                                    // [M, d]
+        let basis = try readoutBasis(missing)  // [M, d]
         var bWo = [Float](repeating: 0, count: M * ow), bWd = [Float](repeating: 0, count: M * ff)
         var uWo = [Float](repeating: 0, count: ow), uWd = [Float](repeating: 0, count: ff)
 
@@ -98,8 +103,8 @@ public struct Prism {
             if M > 0 {
                 let lw = model.weights.layers[l]
                 basis.withUnsafeBufferPointer { bp in
-                    bWo.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.o, $0.baseAddress!) }   // [M, H*hd]
-                    bWd.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.down, $0.baseAddress!) } // [M, ff]
+                    bWo.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.o, $0.baseAddress!) }  // [M, H*hd]
+                    bWd.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.down, $0.baseAddress!) }  // [M, ff]
                 }
                 for (j, e) in fresh.enumerated() {
                     e.wo.replaceSubrange((l * ow)..<((l + 1) * ow), with: bWo[(j * ow)..<((j + 1) * ow)])
@@ -115,10 +120,10 @@ public struct Prism {
                 let source = item.source, p = positions[i]
                 let attnOut = try source.row(ActivationName.attnOut(l), p)
                 let mlpOut = try source.row(ActivationName.mlpOut(l), p)
-                let z = try source.row(ActivationName.z(l), p)                     // [H * hd]
-                let v = try source.activation(ActivationName.v(l))                 // [T, kvH, hd]
-                let pattern = try source.patternRow(layer: l, position: p)         // [H, S]
-                let post = try source.row(ActivationName.post(l), p)               // [ff]
+                let z = try source.row(ActivationName.z(l), p)  // [H * hd]
+                let v = try source.activation(ActivationName.v(l))  // [T, kvH, hd]
+                let pattern = try source.patternRow(layer: l, position: p)  // [H, S]
+                let post = try source.row(ActivationName.post(l), p)  // [ff]
                 let S = pattern.count / H
                 guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
                     throw PrismError("activation shapes of layer \(l) do not match the prompt")
@@ -188,8 +193,10 @@ public struct Prism {
 
     /// `out = scale * sum coef * P_l[id]` over the target's tokens, each token's layer-l row taken
     /// from the cache or from this call's fresh pull-backs (`fresh [missing.count, width]`).
-    private func combine(_ target: Target, scale: Float, layer l: Int, missing: [Int], fresh: [Float], freshWidth w: Int,
-                         into out: inout [Float], _ part: (ReadoutPullBacks.Entry) -> [Float]) {
+    private func combine(
+        _ target: Target, scale: Float, layer l: Int, missing: [Int], fresh: [Float], freshWidth w: Int,
+        into out: inout [Float], _ part: (ReadoutPullBacks.Entry) -> [Float]
+    ) {
         for i in 0..<w { out[i] = 0 }
         for (id, coef) in target.terms {
             let c = coef * scale

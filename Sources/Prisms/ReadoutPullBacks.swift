@@ -23,7 +23,7 @@ public final class ReadoutPullBacks {
     /// The model whose weights the entries come from (set on first use).
     private var owner: ObjectIdentifier?
     private var entries: [Int: Entry] = [:]
-    private var order: [Int] = []   // oldest first, for eviction
+    private var order: [Int] = []  // oldest first, for eviction
 
     /// fp32 pull-backs of one token through every layer's W_O and W_down: 1.3 MiB on gemma-2b.
     public static func bytesPerToken(_ c: GemmaConfig) -> Int {

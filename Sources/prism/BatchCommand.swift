@@ -12,21 +12,21 @@ struct BatchCommand: ParsableCommand {
         commandName: "batch",
         abstract: "Decompose every prompt of a JSONL file, within a memory budget; resumable and shardable.",
         discussion: """
-        Input, one JSON object per line:
-          {"id": "fr", "prompt": "The capital of France is", "targets": [" Paris"], "position": -1}
-          {"id": "x7", "ids": [2, 651, 6037], "target_ids": [9], "target_diffs": [[" Paris", " London"]]}
-        Output: one line per record, the schema of `prism decompose --json` plus "id", or
-        {"id": ..., "error": "..."} for a bad record (the job goes on; it exits non-zero only for
-        job-level failures).
+            Input, one JSON object per line:
+              {"id": "fr", "prompt": "The capital of France is", "targets": [" Paris"], "position": -1}
+              {"id": "x7", "ids": [2, 651, 6037], "target_ids": [9], "target_diffs": [[" Paris", " London"]]}
+            Output: one line per record, the schema of `prism decompose --json` plus "id", or
+            {"id": ..., "error": "..."} for a bad record (the job goes on; it exits non-zero only for
+            job-level failures).
 
-        Prompts run layer-major in chunks (each weight read once per chunk); the chunk size comes
-        from --max-memory. Results and a journal (OUTPUT.journal) are fsynced per chunk: after a
-        kill, rerunning the same command resumes, and the output holds every id exactly once.
+            Prompts run layer-major in chunks (each weight read once per chunk); the chunk size comes
+            from --max-memory. Results and a journal (OUTPUT.journal) are fsynced per chunk: after a
+            kill, rerunning the same command resumes, and the output holds every id exactly once.
 
-        Sharding: --shard I/N takes records k with k mod N == I. Without it, SLURM_ARRAY_TASK_ID /
-        SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards N) are read. Join the parts
-        with `prism merge`.
-        """
+            Sharding: --shard I/N takes records k with k mod N == I. Without it, SLURM_ARRAY_TASK_ID /
+            SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards N) are read. Join the parts
+            with `prism merge`.
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -84,9 +84,15 @@ struct BatchCommand: ParsableCommand {
             _ = try session.plan(tokens: 1)
             let s = try runner.run(session, input: input, output: output)
             let perPrompt = s.prompts > 0 ? s.weightBytesRead / s.prompts : 0
-            FileHandle.standardError.write(Data("batch: shard \(runner.shard), \(s.records) records (\(s.skipped) already done), \(s.prompts) decomposed, \(s.errors) error records, \(s.chunks) chunks, \(String(format2: s.seconds)) s\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "batch: shard \(runner.shard), \(s.records) records (\(s.skipped) already done), \(s.prompts) decomposed, \(s.errors) error records, \(s.chunks) chunks, \(String(format2: s.seconds)) s\n"
+                        .utf8))
             if runtime.stats {
-                FileHandle.standardError.write(Data("stats: peak RSS \(ByteSize.format(s.peakRSS)), weight bytes read \(ByteSize.format(s.weightBytesRead)) (\(ByteSize.format(perPrompt)) per prompt), \(String(format2: Double(s.prompts) / max(s.seconds, 1e-9))) prompts/s\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "stats: peak RSS \(ByteSize.format(s.peakRSS)), weight bytes read \(ByteSize.format(s.weightBytesRead)) (\(ByteSize.format(perPrompt)) per prompt), \(String(format2: Double(s.prompts) / max(s.seconds, 1e-9))) prompts/s\n"
+                            .utf8))
             }
             if let summary { try Summaries.write(results: output, to: summary, force: force) }
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import PrismKernels
 import PrismBench
+import PrismKernels
 import PrismModel
 import PrismSession
 import PrismSupport
@@ -15,14 +15,14 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Prefill, decode and peak RSS on a model, beside the machine's read floor and llama.cpp.",
         discussion: """
-          prism bench -m gemma-2b.prism --peer-checkpoint ~/gemma-2b-shaped --peer-gguf gemma-2b-q8_0.gguf
-        Measures, each in its own process: prefill of --tokens tokens, one decode step after it,
-        peak RSS; for the default (int8 activations) and exact (fp32 activations) routes, for any
-        --also models (e.g. an f32 conversion), and with --max-memory budgets. The read floor
-        is one sequential pass over the mapped model file from the page cache. Every measurement
-        runs on --threads threads (default: the CPUs this process may use), the peer too.
-        Quote the medians; machines are shared and noisy.
-        """
+              prism bench -m gemma-2b.prism --peer-checkpoint ~/gemma-2b-shaped --peer-gguf gemma-2b-q8_0.gguf
+            Measures, each in its own process: prefill of --tokens tokens, one decode step after it,
+            peak RSS; for the default (int8 activations) and exact (fp32 activations) routes, for any
+            --also models (e.g. an f32 conversion), and with --max-memory budgets. The read floor
+            is one sequential pass over the mapped model file from the page cache. Every measurement
+            runs on --threads threads (default: the CPUs this process may use), the peer too.
+            Quote the medians; machines are shared and noisy.
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -54,8 +54,10 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print the measurements as one JSON object.")
     var json = false
 
-    @Option(help: ArgumentHelp("Threads for every measurement and the peer (default: the CPUs this process may use, by affinity mask and cgroup CPU quota).",
-                               valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Threads for every measurement and the peer (default: the CPUs this process may use, by affinity mask and cgroup CPU quota).",
+            valueName: "n"))
     var threads: Int?
 
     func validate() throws {
@@ -87,8 +89,12 @@ struct BenchCommand: ParsableCommand {
             }
             var peer: [String: Any]? = nil
             if let ckpt = peerCheckpoint, let gguf = peerGguf {
-                peer = try Self.runJSON("/usr/bin/env", ["python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(threadCount)",
-                                                         "--prompt-tokens", "\(tokens)", "--repeats", "\(repeats)", "--json"])
+                peer = try Self.runJSON(
+                    "/usr/bin/env",
+                    [
+                        "python3", peerScript, "--checkpoint", ckpt, "--gguf", gguf, "--threads", "\(threadCount)",
+                        "--prompt-tokens", "\(tokens)", "--repeats", "\(repeats)", "--json",
+                    ])
             }
             if json {
                 var obj: [String: Any] = ["runs": rows, "read_floor": floor, "prisms": prismCosts, "threads": threadCount]
@@ -99,20 +105,28 @@ struct BenchCommand: ParsableCommand {
             let floorMs = floor["read_ms_median"] as? Double ?? .nan
             let peerPrefill = peer?["prefill_ms_median"] as? Double, peerDecode = peer?["decode_ms_median"] as? Double
             let peerRSS = peer?["peak_rss_bytes"] as? Int
-            print("model \(model.model): \(ByteSize.format(floor["bytes"] as? Int ?? 0)); read floor (one pass from page cache) \(String(format: "%.1f", floorMs)) ms; \(tokens)-token prompt, \(threadCount) threads, medians of \(repeats)")
+            print(
+                "model \(model.model): \(ByteSize.format(floor["bytes"] as? Int ?? 0)); read floor (one pass from page cache) \(String(format: "%.1f", floorMs)) ms; \(tokens)-token prompt, \(threadCount) threads, medians of \(repeats)"
+            )
             func line(_ c: [String]) -> String {
                 cell(c[0], 34) + zip(c.dropFirst(), [12, 13, 12, 13, 10, 11]).map { cell($0, $1, right: true) }.joined()
             }
             print(line(["configuration", "prefill ms", "vs llama.cpp", "decode ms", "vs llama.cpp", "vs floor", "peak RSS"]))
             func ratio(_ a: Double?, _ b: Double?) -> String { (a != nil && b != nil && b! > 0) ? String(format: "%.2fx", a! / b!) : "-" }
             if let peer {
-                print(line(["llama.cpp Q8_0 (\(peer["llama_cpp_python"] ?? "?"))", String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
-                            String(format: "%.1f", peerDecode ?? .nan), "1.00x", ratio(peerDecode, floorMs), ByteSize.format(peerRSS ?? 0)]))
+                print(
+                    line([
+                        "llama.cpp Q8_0 (\(peer["llama_cpp_python"] ?? "?"))", String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
+                        String(format: "%.1f", peerDecode ?? .nan), "1.00x", ratio(peerDecode, floorMs), ByteSize.format(peerRSS ?? 0),
+                    ]))
             }
             for r in rows {
                 let p = r["prefill_ms_median"] as? Double, d = r["decode_ms_median"] as? Double
-                print(line([r["config"] as? String ?? "", String(format: "%.1f", p ?? .nan), ratio(p, peerPrefill), String(format: "%.1f", d ?? .nan),
-                            ratio(d, peerDecode), ratio(d, floorMs), ByteSize.format(r["peak_rss_bytes"] as? Int ?? 0)]))
+                print(
+                    line([
+                        r["config"] as? String ?? "", String(format: "%.1f", p ?? .nan), ratio(p, peerPrefill), String(format: "%.1f", d ?? .nan),
+                        ratio(d, peerDecode), ratio(d, floorMs), ByteSize.format(r["peak_rss_bytes"] as? Int ?? 0),
+                    ]))
             }
             print("(ratios are time / llama.cpp's time and decode / read floor: lower is better; RSS counts mapped weight pages once touched)")
             print("prisms, 10 targets, every head x source and neuron (int8 route):")
@@ -121,9 +135,15 @@ struct BenchCommand: ParsableCommand {
                 let dc = cost["decompose_ms_median"] as? Double ?? .nan, pb = cost["pullback_ms_median"] as? Double ?? .nan
                 let dw = cost["decompose_reusing_ms_median"] as? Double ?? .nan
                 let pct = cost["cost_percent_median"] as? Double ?? .nan, pctW = cost["cost_reusing_percent_median"] as? Double ?? .nan
-                print(String(format: "  %d tokens: forward %.1f ms, forward recording activations %.1f ms, decomposition %.1f ms (pull-backs alone %.1f ms): %.0f%% on top of the forward pass;",
-                             cost["tokens"] as? Int ?? 0, pf, rf, dc, pb, pct))
-                print(String(format: "     reusing the targets' pull-backs (a later prompt of a study or batch job): decomposition %.1f ms, %.0f%% on top", dw, pctW))
+                print(
+                    String(
+                        format:
+                            "  %d tokens: forward %.1f ms, forward recording activations %.1f ms, decomposition %.1f ms (pull-backs alone %.1f ms): %.0f%% on top of the forward pass;",
+                        cost["tokens"] as? Int ?? 0, pf, rf, dc, pb, pct))
+                print(
+                    String(
+                        format: "     reusing the targets' pull-backs (a later prompt of a study or batch job): decomposition %.1f ms, %.0f%% on top", dw, pctW)
+                )
             }
         }
     }
@@ -146,8 +166,9 @@ struct BenchCommand: ParsableCommand {
 
 /// One measured configuration, in a process of its own.
 struct BenchChildCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-child", abstract: "One benchmark measurement (used by `prism bench`).",
-                                                    shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "bench-child", abstract: "One benchmark measurement (used by `prism bench`).",
+        shouldDisplay: false)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var runtime: RuntimeOptions

@@ -8,20 +8,20 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert a Hugging Face Gemma checkpoint into one memory-mappable .prism file.",
         discussion: """
-        Reads config.json, model.safetensors or the shards of model.safetensors.index.json (BF16, F16
-        or F32) and tokenizer.json, and writes int8 weights with one f16 scale per 32 inputs (default),
-        norm weights in f32, the config and tokenizer embedded, every byte checksummed (docs/FORMAT.md).
-        It streams tensor by tensor: memory stays far below the checkpoint's size. The output is
-        written to OUTPUT.partial and renamed when complete.
+            Reads config.json, model.safetensors or the shards of model.safetensors.index.json (BF16, F16
+            or F32) and tokenizer.json, and writes int8 weights with one f16 scale per 32 inputs (default),
+            norm weights in f32, the config and tokenizer embedded, every byte checksummed (docs/FORMAT.md).
+            It streams tensor by tensor: memory stays far below the checkpoint's size. The output is
+            written to OUTPUT.partial and renamed when complete.
 
-        A NaN or inf weight is an error naming the tensor and its row and column, unless
-        --allow-non-finite. A matrix int8 cannot hold (a block's max |w| / 127 beyond f16's 65504,
-        i.e. |w| above about 8.3e6, or NaN/inf) is stored unquantized instead, in bf16 from a bf16
-        checkpoint and in f32 otherwise; the summary lists such tensors and why.
+            A NaN or inf weight is an error naming the tensor and its row and column, unless
+            --allow-non-finite. A matrix int8 cannot hold (a block's max |w| / 127 beyond f16's 65504,
+            i.e. |w| above about 8.3e6, or NaN/inf) is stored unquantized instead, in bf16 from a bf16
+            checkpoint and in f32 otherwise; the summary lists such tensors and why.
 
-        Example:
-          prism convert ~/gemma-2b -o gemma-2b.prism
-        """
+            Example:
+              prism convert ~/gemma-2b -o gemma-2b.prism
+            """
     )
 
     @Argument(help: "The Hugging Face checkpoint directory.")
@@ -39,7 +39,10 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
-    @Flag(help: "Convert a checkpoint holding NaN or inf weights anyway: they are stored as they are (matrices unquantized) and listed in the summary. Without it the first one is an error naming the tensor and its position.")
+    @Flag(
+        help:
+            "Convert a checkpoint holding NaN or inf weights anyway: they are stored as they are (matrices unquantized) and listed in the summary. Without it the first one is an error naming the tensor and its position."
+    )
     var allowNonFinite = false
 
     func validate() throws {
@@ -61,8 +64,9 @@ struct ConvertCommand: ParsableCommand {
             for k in s.kinds {
                 let lz = k.lz4Sampled > 0 ? "\(pct(k.lz4Compressed, k.lz4Sampled)) / \(pct(k.lz4GroupedCompressed, k.lz4Sampled))" : "-"
                 let rel = k.quant.count > 0 ? String(format: "%.2e", k.quant.relRMSE) : "exact"
-                print(cell(k.kind, 10) + " " + cell("\(k.tensors)", 8, right: true) + "  " + cell(ByteSize.format(k.sourceBytes), 10) + "  "
-                      + cell(ByteSize.format(k.storedBytes), 10) + "  " + cell(rel, 9) + "  " + lz)
+                print(
+                    cell(k.kind, 10) + " " + cell("\(k.tensors)", 8, right: true) + "  " + cell(ByteSize.format(k.sourceBytes), 10) + "  "
+                        + cell(ByteSize.format(k.storedBytes), 10) + "  " + cell(rel, 9) + "  " + lz)
             }
             print("LZ4 is not applied to the model file: tensors stay zero-copy mappable (see docs/FORMAT.md).")
             for k in s.kept { print("kept in \(k.encoding.rawValue), not \(weights): \(k.name): \(k.reason)") }

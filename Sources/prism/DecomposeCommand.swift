@@ -11,20 +11,20 @@ struct DecomposeCommand: ParsableCommand {
         commandName: "decompose",
         abstract: "Write a target logit as an exact sum of the model's parts.",
         discussion: """
-        Freezes the non-linear factors (final and per-block 1/rms, attention probabilities, GELU
-        gates) at their recorded values; the logit is then an exact sum of:
-          residual prism   embed + blocks.L.attn + blocks.L.mlp for every layer L
-          attention prism  per head, and per head per source position
-          MLP prism        per neuron
-        Every output reports logit, sum and error (their difference).
+            Freezes the non-linear factors (final and per-block 1/rms, attention probabilities, GELU
+            gates) at their recorded values; the logit is then an exact sum of:
+              residual prism   embed + blocks.L.attn + blocks.L.mlp for every layer L
+              attention prism  per head, and per head per source position
+              MLP prism        per neuron
+            Every output reports logit, sum and error (their difference).
 
-        Output: a table of the largest signed contributions per kind (default), --json (one
-        object, schema in the README), --csv DIR or --npy DIR (arrays numpy loads directly).
+            Output: a table of the largest signed contributions per kind (default), --json (one
+            object, schema in the README), --csv DIR or --npy DIR (arrays numpy loads directly).
 
-        Examples:
-          prism decompose -m models/tiny-gemma.prism --prompt "The capital of France is" --target-token " Paris"
-          prism decompose -m MODEL --prompt "7+2=" --target-token 9 --target-diff 9 8 --json --detail full
-        """
+            Examples:
+              prism decompose -m models/tiny-gemma.prism --prompt "The capital of France is" --target-token " Paris"
+              prism decompose -m MODEL --prompt "7+2=" --target-token 9 --target-diff 9 8 --json --detail full
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -41,7 +41,11 @@ struct DecomposeCommand: ParsableCommand {
     @Option(help: "summary (residual terms + top-K finer terms) or full (every head, source and neuron).")
     var detail: DecompositionJSON.Detail = .summary
 
-    @Option(name: .customLong("compare-f32"), help: "Also decompose with this reference model (an f32 conversion or the checkpoint directory) and report, per term kind, how far this model's terms move from it.")
+    @Option(
+        name: .customLong("compare-f32"),
+        help:
+            "Also decompose with this reference model (an f32 conversion or the checkpoint directory) and report, per term kind, how far this model's terms move from it."
+    )
     var compareF32: String?
 
     @Option(help: "Write the arrays as CSV files into this directory.")
@@ -67,10 +71,13 @@ struct DecomposeCommand: ParsableCommand {
             let loaded = session.loaded
             defer { runtime.report(clock, session: session) }
             // The decomposition and its output are planned with the forward pass.
-            let (source, ids, p, options) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position,
-                                                                 lastPositionOnly: true) { p in
-                DecompositionJSON.outputBytes(heldBytes: Decomposition.heldBytes(targets: targets.count, position: p, config: loaded.model.config),
-                                              detail: npy != nil || csv != nil ? .full : detail)
+            let (source, ids, p, options) = try ActivationInput.source(
+                session, prompt: prompt, acts: at.acts, position: at.position,
+                lastPositionOnly: true
+            ) { p in
+                DecompositionJSON.outputBytes(
+                    heldBytes: Decomposition.heldBytes(targets: targets.count, position: p, config: loaded.model.config),
+                    detail: npy != nil || csv != nil ? .full : detail)
             }
             let ts = try targets.resolve(session)
             let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts, options: options)
@@ -89,16 +96,23 @@ struct DecomposeCommand: ParsableCommand {
                 let rows = Faithfulness.compare(d, against: refD)
                 if output.json {
                     var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
-                    obj["compare_f32"] = rows.map { ["kind": $0.kind, "terms": $0.terms, "max_abs_diff": $0.maxAbsDiff, "rms_diff": $0.rmsDiff,
-                                                     "reference_max_abs": $0.scale, "top10_overlap": $0.topOverlap] as [String: Any] }
+                    obj["compare_f32"] = rows.map {
+                        [
+                            "kind": $0.kind, "terms": $0.terms, "max_abs_diff": $0.maxAbsDiff, "rms_diff": $0.rmsDiff,
+                            "reference_max_abs": $0.scale, "top10_overlap": $0.topOverlap,
+                        ] as [String: Any]
+                    }
                     try JSONOut.print(obj)
                     return
                 }
                 print("faithfulness against \(refPath) (f32 activations), over \(ts.count) targets:")
                 print("kind                          terms   max|diff|   rms diff  (relative to the reference's max |term|)   top-10 overlap")
                 for r in rows {
-                    print(DecompositionTable.pad(r.kind, 28) + String(format: " %7d  %10.2e %10.2e   max %.2e, rms %.2e   %3.0f%%", r.terms, r.maxAbsDiff, r.rmsDiff,
-                                 r.relMax, r.relRMS, r.topOverlap * 100))
+                    print(
+                        DecompositionTable.pad(r.kind, 28)
+                            + String(
+                                format: " %7d  %10.2e %10.2e   max %.2e, rms %.2e   %3.0f%%", r.terms, r.maxAbsDiff, r.rmsDiff,
+                                r.relMax, r.relRMS, r.topOverlap * 100))
                 }
                 return
             }

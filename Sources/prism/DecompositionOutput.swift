@@ -10,7 +10,9 @@ enum DecompositionTable {
         Swift.print("frozen: " + Decomposition.frozen.joined(separator: "; "))
         for t in d.targets {
             Swift.print("")
-            Swift.print("target \(t.target.label): logit \(fmt(t.logit)) = sum \(fmt(t.sum)) (error \(String(format: "%.2e", t.error)); finer terms close to \(String(format: "%.2e", t.finerClosure)))")
+            Swift.print(
+                "target \(t.target.label): logit \(fmt(t.logit)) = sum \(fmt(t.sum)) (error \(String(format: "%.2e", t.error)); finer terms close to \(String(format: "%.2e", t.finerClosure)))"
+            )
             let nan = t.nanTerms
             if nan.residual + nan.heads + nan.headSources + nan.neurons > 0 {
                 Swift.print("  NaN terms (not ranked): \(nan.residual) residual, \(nan.heads) heads, \(nan.headSources) head x source, \(nan.neurons) neurons")
@@ -39,17 +41,21 @@ enum DecompositionFiles {
         let K = d.targets.count
         guard let first = d.targets.first else { return }
         let L = first.attn.count, H = first.heads.first?.count ?? 0, P = d.position + 1, ff = first.neurons.first?.count ?? 0
-        let labels = try JSONOut.string(["targets": d.targets.map(\.target.label), "position": d.position,
-                                         "terms": first.residualTerms.map(\.name), "frozen": Decomposition.frozen])
-        try writeSet(dir, force: force, inputs: inputs, [
-            ("terms.npy", NPY.encode(shape: [K, 1 + 2 * L], float64: d.targets.flatMap { $0.residualTerms.map(\.value) })),
-            ("heads.npy", NPY.encode(shape: [K, L, H], float64: d.targets.flatMap { $0.heads.flatMap { $0 } })),
-            ("head_sources.npy", NPY.encode(shape: [K, L, H, P], float64: d.targets.flatMap { $0.headSources.flatMap { $0.flatMap { $0 } } })),
-            ("neurons.npy", NPY.encode(shape: [K, L, ff], float64: d.targets.flatMap { $0.neurons.flatMap { $0 } })),
-            ("logits.npy", NPY.encode(shape: [K], float64: d.targets.map(\.logit))),
-            ("ids.npy", NPY.encode(shape: [d.ids.count], int64: d.ids)),
-            ("targets.json", Array((labels + "\n").utf8)),
+        let labels = try JSONOut.string([
+            "targets": d.targets.map(\.target.label), "position": d.position,
+            "terms": first.residualTerms.map(\.name), "frozen": Decomposition.frozen,
         ])
+        try writeSet(
+            dir, force: force, inputs: inputs,
+            [
+                ("terms.npy", NPY.encode(shape: [K, 1 + 2 * L], float64: d.targets.flatMap { $0.residualTerms.map(\.value) })),
+                ("heads.npy", NPY.encode(shape: [K, L, H], float64: d.targets.flatMap { $0.heads.flatMap { $0 } })),
+                ("head_sources.npy", NPY.encode(shape: [K, L, H, P], float64: d.targets.flatMap { $0.headSources.flatMap { $0.flatMap { $0 } } })),
+                ("neurons.npy", NPY.encode(shape: [K, L, ff], float64: d.targets.flatMap { $0.neurons.flatMap { $0 } })),
+                ("logits.npy", NPY.encode(shape: [K], float64: d.targets.map(\.logit))),
+                ("ids.npy", NPY.encode(shape: [d.ids.count], int64: d.ids)),
+                ("targets.json", Array((labels + "\n").utf8)),
+            ])
     }
 
     /// Long-format CSVs: residual.csv, heads.csv, head_sources.csv, neurons.csv.
@@ -66,8 +72,12 @@ enum DecompositionFiles {
             }
             for (l, ns) in t.neurons.enumerated() { for (n, v) in ns.enumerated() { neurons += "\(label),\(l),\(n),\(v)\n" } }
         }
-        try writeSet(dir, force: force, inputs: inputs, [("residual.csv", Array(residual.utf8)), ("heads.csv", Array(heads.utf8)),
-                           ("head_sources.csv", Array(sources.utf8)), ("neurons.csv", Array(neurons.utf8))])
+        try writeSet(
+            dir, force: force, inputs: inputs,
+            [
+                ("residual.csv", Array(residual.utf8)), ("heads.csv", Array(heads.utf8)),
+                ("head_sources.csv", Array(sources.utf8)), ("neurons.csv", Array(neurons.utf8)),
+            ])
     }
 
     static func csvField(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }

@@ -2,18 +2,18 @@ import ArgumentParser
 import Foundation
 import PrismModel
 import PrismSession
-import Prisms
 import PrismSupport
+import Prisms
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Greedy generation with a KV cache: a sanity check that the model runs.",
         discussion: """
-        Runs the prompt once (prefill), then one token at a time attending to the cached keys
-        and values, always taking the most likely token; stops at <eos> or --max-tokens.
-          prism generate -m models/tiny-gemma.prism --prompt "The capital of France is" --max-tokens 5
-        """
+            Runs the prompt once (prefill), then one token at a time attending to the cached keys
+            and values, always taking the most likely token; stops at <eos> or --max-tokens.
+              prism generate -m models/tiny-gemma.prism --prompt "The capital of France is" --max-tokens 5
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -60,7 +60,10 @@ struct GenerateCommand: ParsableCommand {
                 logits = try m.forward([[next]], cache: cache, logitsAt: [[0]], options: options)[0][0]
             }
             if stop == "context_full" {
-                FileHandle.standardError.write(Data("note: stopped after \(generated.count) of --max-tokens \(maxTokens): the prompt and the generated tokens fill the model's context (max_position_embeddings \(m.config.max_position_embeddings))\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "note: stopped after \(generated.count) of --max-tokens \(maxTokens): the prompt and the generated tokens fill the model's context (max_position_embeddings \(m.config.max_position_embeddings))\n"
+                            .utf8))
             }
             let text = try tokenizer?.decode(generated)
             if output.json {

@@ -18,7 +18,8 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show a .prism file's config, tensors, encodings, sizes and quantization error.",
-        discussion: "With --json, one object: {\"config\": {...}, \"weights\": .., \"tensors\": [{\"name\", \"shape\", \"encoding\", \"bytes\", \"quant_error\"}]}."
+        discussion:
+            "With --json, one object: {\"config\": {...}, \"weights\": .., \"tensors\": [{\"name\", \"shape\", \"encoding\", \"bytes\", \"quant_error\"}]}."
     )
 
     @Argument(help: "The .prism file.")
@@ -33,27 +34,37 @@ struct InspectCommand: ParsableCommand {
             let config = try GemmaConfig.decode(Data(dir.config.utf8), source: "embedded config.json")
             if output.json {
                 let tensors: [[String: Any]] = dir.tensors.map { t in
-                    var o: [String: Any] = ["name": t.name, "shape": t.shape, "encoding": t.encoding.rawValue,
-                                            "bytes": t.parts.values.reduce(0) { $0 + $1.length }, "source_dtype": t.sourceDType]
+                    var o: [String: Any] = [
+                        "name": t.name, "shape": t.shape, "encoding": t.encoding.rawValue,
+                        "bytes": t.parts.values.reduce(0) { $0 + $1.length }, "source_dtype": t.sourceDType,
+                    ]
                     if let b = t.block { o["block"] = b }
                     if let q = t.quantError { o["quant_error"] = ["rmse": q.rmse, "max_abs": q.maxAbs, "rel_rmse": q.relRMSE] }
                     return o
                 }
                 let cfg = (try? JSONSerialization.jsonObject(with: Data(dir.config.utf8))) ?? [:]
-                try JSONOut.print(["file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
-                                   "weights": dir.weights, "converter": dir.converter, "config": cfg,
-                                   "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors])
+                try JSONOut.print([
+                    "file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
+                    "weights": dir.weights, "converter": dir.converter, "config": cfg,
+                    "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors,
+                ])
                 return
             }
-            print("\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)")
-            print("config: \(config.num_hidden_layers) layers, d_model \(config.hidden_size), \(config.num_attention_heads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediate_size), vocab \(config.vocab_size), rope theta \(config.ropeTheta)")
+            print(
+                "\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)"
+            )
+            print(
+                "config: \(config.num_hidden_layers) layers, d_model \(config.hidden_size), \(config.num_attention_heads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediate_size), vocab \(config.vocab_size), rope theta \(config.ropeTheta)"
+            )
             print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
             print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
             for t in dir.tensors {
                 let bytes = t.parts.values.reduce(0) { $0 + $1.length }
                 let q = t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
                 let shape = t.shape.map(String.init).joined(separator: "x")
-                print(cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  " + q)
+                print(
+                    cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  "
+                        + q)
             }
         }
     }

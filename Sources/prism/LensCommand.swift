@@ -10,12 +10,12 @@ struct LensCommand: ParsableCommand {
         commandName: "lens",
         abstract: "The logit lens: the residual stream before and after every block, read as logits.",
         discussion: """
-        Each point (blocks.L.resid_pre, blocks.L.resid_mid, blocks.L.resid_post) goes through the
-        final norm and the unembedding. --norm own (default) uses each point's own 1/rms: the
-        classic lens. --norm frozen uses the final position's frozen scale: the lens is then
-        additive and agrees with the residual prism (the last point equals the logit).
-        Prints the top tokens per point and, with targets, each target's logit per point.
-        """
+            Each point (blocks.L.resid_pre, blocks.L.resid_mid, blocks.L.resid_post) goes through the
+            final norm and the unembedding. --norm own (default) uses each point's own 1/rms: the
+            classic lens. --norm frozen uses the final position's frozen scale: the lens is then
+            additive and agrees with the residual prism (the last point equals the logit).
+            Prints the top tokens per point and, with targets, each target's logit per point.
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -44,11 +44,13 @@ struct LensCommand: ParsableCommand {
             defer { runtime.report(clock, session: session) }
             // The readout over the vocabulary at every point is planned with the forward pass.
             let readout = LogitLens.readoutBytes(session.model.config)
-            let (source, ids, p, options) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position,
-                                                                       extraBytes: { _ in readout })
+            let (source, ids, p, options) = try ActivationInput.source(
+                session, prompt: prompt, acts: at.acts, position: at.position,
+                extraBytes: { _ in readout })
             let ts = try session.targets(ids: targetIds, tokens: targetTokens, diffs: [], style: .quoted)
-            let points = try LogitLens(prism: Prism(model: session.model)).run(source, position: p, targets: ts, mode: norm, top: top,
-                                                                               streamWeights: options.streamWeights)
+            let points = try LogitLens(prism: Prism(model: session.model)).run(
+                source, position: p, targets: ts, mode: norm, top: top,
+                streamWeights: options.streamWeights)
             // The pieces shown, read before anything is printed (from the id -> piece table when
             // no text was encoded: a lens given ids never parses the tokenizer).
             var shown: [Int: String] = [:]
@@ -62,13 +64,17 @@ struct LensCommand: ParsableCommand {
                     "frozen": norm == .frozen ? ["final RMSNorm scale 1/rms(x_p) (ln_final.scale)"] : [],
                     "targets": ts.map(\.label),
                     "points": points.map { pt in
-                        ["name": pt.name, "targets": pt.targets,
-                         "top": pt.top.map { ["id": $0.id, "token": piece($0.id), "logit": Double($0.logit)] as [String: Any] }] as [String: Any]
+                        [
+                            "name": pt.name, "targets": pt.targets,
+                            "top": pt.top.map { ["id": $0.id, "token": piece($0.id), "logit": Double($0.logit)] as [String: Any] },
+                        ] as [String: Any]
                     },
                 ])
                 return
             }
-            print("logit lens at position \(p) \(Display.quote(piece(ids[p]))), norm: \(norm == .own ? "each point's own 1/rms" : "final position's frozen 1/rms")")
+            print(
+                "logit lens at position \(p) \(Display.quote(piece(ids[p]))), norm: \(norm == .own ? "each point's own 1/rms" : "final position's frozen 1/rms")"
+            )
             let header = ts.map(\.label).joined(separator: "  ")
             print("point                  \(header)\(header.isEmpty ? "" : "  ")top tokens")
             for pt in points {
@@ -87,14 +93,14 @@ struct PathsCommand: ParsableCommand {
         commandName: "paths",
         abstract: "Chained prisms: split a head's or neuron's term by the pieces of its input.",
         discussion: """
-        A head (or neuron) with its factors frozen is a linear map from the residual vector it
-        reads to the target logits. Through head H of layer L reading source J:
-          prism paths -m MODEL --prompt "The capital city of France is" --target-token " Paris" --layer 12 --head 3 --source 5
-        splits that head-source term into the embedding and each earlier block's write at J (they add
-        up to the term). Through neuron N:  --layer 10 --neuron 4242.
-        --apply-to TOKEN... applies the same frozen map to other tokens' scaled embeddings
-        (sqrt(d) * E[token]): "what would this head write for Russia instead of France".
-        """
+            A head (or neuron) with its factors frozen is a linear map from the residual vector it
+            reads to the target logits. Through head H of layer L reading source J:
+              prism paths -m MODEL --prompt "The capital city of France is" --target-token " Paris" --layer 12 --head 3 --source 5
+            splits that head-source term into the embedding and each earlier block's write at J (they add
+            up to the term). Through neuron N:  --layer 10 --neuron 4242.
+            --apply-to TOKEN... applies the same frozen map to other tokens' scaled embeddings
+            (sqrt(d) * E[token]): "what would this head write for Russia instead of France".
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -161,7 +167,9 @@ struct PathsCommand: ParsableCommand {
             }
             print("through \(paths.first?.through ?? "") at position \(p); frozen: \(frozen.joined(separator: "; "))")
             for (k, path) in paths.enumerated() {
-                print("\ntarget \(path.target.label): term \(String(format: "%+.5f", path.total)) = sum of pieces \(String(format: "%+.5f", path.pieces.reduce(0, +))) (error \(String(format: "%.2e", path.error)))")
+                print(
+                    "\ntarget \(path.target.label): term \(String(format: "%+.5f", path.total)) = sum of pieces \(String(format: "%+.5f", path.pieces.reduce(0, +))) (error \(String(format: "%.2e", path.error)))"
+                )
                 for (name, v) in zip(path.pieceNames, path.pieces) { print("  \(DecompositionTable.pad(name, 18)) \(DecompositionTable.fmt(v))") }
                 if !applied.isEmpty {
                     print("  the same frozen map applied to scaled embeddings:")

@@ -2,23 +2,23 @@ import ArgumentParser
 import Foundation
 import PrismModel
 import PrismSession
-import Prisms
 import PrismSupport
+import Prisms
 
 struct LogitsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logits",
         abstract: "Run the model on a prompt and print its next-token logits.",
         discussion: """
-        Prints the top tokens at the last position. With --json, one object:
-          {"ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
-        where "logits" (one row per position, full vocabulary) appears only with --full.
-        NaN logits (from NaN weights) are not ranked: the output says how many there are
-        ("nan_logits": N in JSON, where NaN and inf are the strings "NaN", "Infinity", "-Infinity").
+            Prints the top tokens at the last position. With --json, one object:
+              {"ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
+            where "logits" (one row per position, full vocabulary) appears only with --full.
+            NaN logits (from NaN weights) are not ranked: the output says how many there are
+            ("nan_logits": N in JSON, where NaN and inf are the strings "NaN", "Infinity", "-Infinity").
 
-        Example:
-          prism logits -m Tests/Fixtures/tiny-f32 --ids 2,17,42 --top 5
-        """
+            Example:
+              prism logits -m Tests/Fixtures/tiny-f32 --ids 2,17,42 --top 5
+            """
     )
 
     @OptionGroup var model: ModelOptions

@@ -3,12 +3,13 @@ import Foundation
 import PrismKernels
 import PrismModel
 import PrismSession
-import Prisms
 import PrismSupport
+import Prisms
 
 /// `-m MODEL`, shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("model")], help: "A converted .prism file, or a Hugging Face model directory (config.json, *.safetensors, tokenizer.json).")
+    @Option(
+        name: [.short, .customLong("model")], help: "A converted .prism file, or a Hugging Face model directory (config.json, *.safetensors, tokenizer.json).")
     var model: String
 
     func load() throws -> LoadedModel { try LoadedModel.open(model) }
@@ -60,7 +61,6 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
-
 /// `--position P` and `--acts RUN.acts`, shared by decompose, lens and paths.
 struct PositionOptions: ParsableArguments {
     @Option(help: "Position to decompose (0-based; negative counts from the end, -1 = last).")
@@ -77,9 +77,12 @@ enum ActivationInput {
     /// `lastPositionOnly`: the caller only decomposes position p (keep p's rows, not every position's).
     /// `extraBytes(p)`: what the caller allocates afterwards for position p (a lens readout, a
     /// decomposition and its output), counted in the memory plan.
-    static func source(_ session: PrismSession, prompt: PromptOptions, acts: String?, position: Int,
-                       lastPositionOnly: Bool = false, extraBytes: (_ position: Int) -> Int = { _ in 0 })
-        throws -> (source: ActivationSource, ids: [Int], position: Int, options: RunOptions) {
+    static func source(
+        _ session: PrismSession, prompt: PromptOptions, acts: String?, position: Int,
+        lastPositionOnly: Bool = false, extraBytes: (_ position: Int) -> Int = { _ in 0 }
+    )
+        throws -> (source: ActivationSource, ids: [Int], position: Int, options: RunOptions)
+    {
         if let acts {
             let stored = try StoredActivations(path: acts)
             try stored.check(against: session.loaded)
@@ -95,11 +98,15 @@ enum ActivationInput {
         let ids = try prompt.tokens(for: session)
         let p = try Prism.resolve(position: position, count: ids.count)
         let model = session.model
-        let recorded = lastPositionOnly ? PositionRecorder.bytesPerPrompt(tokens: p + 1, config: model.config)
-                                        : PrismSession.recordedBytes(model, tokens: p + 1)
+        let recorded =
+            lastPositionOnly
+            ? PositionRecorder.bytesPerPrompt(tokens: p + 1, config: model.config)
+            : PrismSession.recordedBytes(model, tokens: p + 1)
         let options = try session.plan(tokens: p + 1, extraBytes: recorded + extraBytes(p), logitRows: 1)
-        let (source, _) = lastPositionOnly ? try model.recordLastPosition(Array(ids[...p]), options: options)
-                                           : try model.record(Array(ids[...p]), decomposedAtLast: true, options: options)
+        let (source, _) =
+            lastPositionOnly
+            ? try model.recordLastPosition(Array(ids[...p]), options: options)
+            : try model.record(Array(ids[...p]), decomposedAtLast: true, options: options)
         return (source, ids, p, options)
     }
 }

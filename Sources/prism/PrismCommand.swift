@@ -6,12 +6,12 @@ struct PrismCommand: ParsableCommand {
         commandName: "prism",
         abstract: "Explain why a Gemma model predicts the token it predicts.",
         discussion: """
-        Models (-m): .prism files written by `prism convert`, or Hugging Face
-        checkpoint directories (config.json, *.safetensors, tokenizer.json).
-        Prompts: text (--prompt) or token ids (--ids 2,651,6037). Start with:
-          prism decompose -m models/tiny-gemma.prism \\
-            --prompt "The capital of France is" --target-token " Paris"
-        """,
+            Models (-m): .prism files written by `prism convert`, or Hugging Face
+            checkpoint directories (config.json, *.safetensors, tokenizer.json).
+            Prompts: text (--prompt) or token ids (--ids 2,651,6037). Start with:
+              prism decompose -m models/tiny-gemma.prism \\
+                --prompt "The capital of France is" --target-token " Paris"
+            """,
         subcommands: [
             DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self,
             BatchCommand.self, MergeCommand.self, SummarizeCommand.self, RunCommand.self,

@@ -9,14 +9,14 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a prompt and store its activations for later decomposition.",
         discussion: """
-        Writes an activation store (LZ4-compressed, checksummed fp32 chunks, layout in
-        docs/ACTIVATIONS.md) holding everything needed to decompose any target at any position
-        later without running the model again:
-          prism run -m MODEL --prompt "The capital of France is" -o france.acts
-          prism decompose -m MODEL --acts france.acts --target-token " Paris"
-        tools/read_acts.py loads a store into numpy. --all also keeps q, k, gate and the other
-        intermediates the prisms do not read.
-        """
+            Writes an activation store (LZ4-compressed, checksummed fp32 chunks, layout in
+            docs/ACTIVATIONS.md) holding everything needed to decompose any target at any position
+            later without running the model again:
+              prism run -m MODEL --prompt "The capital of France is" -o france.acts
+              prism decompose -m MODEL --acts france.acts --target-token " Paris"
+            tools/read_acts.py loads a store into numpy. --all also keeps q, k, gate and the other
+            intermediates the prisms do not read.
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -44,8 +44,9 @@ struct RunCommand: ParsableCommand {
             let options = try session.plan(tokens: ids.count, logitRows: 1)
             defer { runtime.report(clock, session: session) }
             let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.num_hidden_layers), force: force)
-            let logits = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
-                                   options: options)
+            let logits = try m.forward(
+                [ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
+                options: options)
             try recorder.finish(model: loaded, ids: ids)
             let size = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
             let top = logits[0].first.map { l in l.indices.max { l[$0] < l[$1] } ?? 0 }

@@ -7,20 +7,26 @@ import PrismSupport
 
 /// `--max-memory SIZE`, `--threads N` and `--stats`, on every command that runs the model.
 struct RuntimeOptions: ParsableArguments {
-    @Option(name: .customLong("max-memory"), help: ArgumentHelp(
-        "Memory budget (e.g. 512MiB, 1GiB). The working set is planned before starting; when the model does not fit, each layer's weight pages are released once used.",
-        valueName: "size"))
+    @Option(
+        name: .customLong("max-memory"),
+        help: ArgumentHelp(
+            "Memory budget (e.g. 512MiB, 1GiB). The working set is planned before starting; when the model does not fit, each layer's weight pages are released once used.",
+            valueName: "size"))
     var maxMemory: String?
 
     @Flag(help: "Print time, peak RSS, weight bytes read and threads to stderr.")
     var stats = false
 
-    @Option(help: ArgumentHelp(
-        "Threads to split each product over (default: the CPUs this process may use, by its affinity mask and cgroup CPU quota: \(CPUs.available) here). Results do not depend on it.",
-        valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Threads to split each product over (default: the CPUs this process may use, by its affinity mask and cgroup CPU quota: \(CPUs.available) here). Results do not depend on it.",
+            valueName: "n"))
     var threads: Int?
 
-    @Flag(help: "Multiply int8 weights with fp32 activations everywhere (exact with respect to the stored weights; slower). By default activations are quantized to int8 per block of 32, except where the prisms split a product.")
+    @Flag(
+        help:
+            "Multiply int8 weights with fp32 activations everywhere (exact with respect to the stored weights; slower). By default activations are quantized to int8 per block of 32, except where the prisms split a product."
+    )
     var exactActivations = false
 
     func validate() throws {

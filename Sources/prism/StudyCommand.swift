@@ -9,9 +9,9 @@ struct StudyCommand: ParsableCommand {
         commandName: "study",
         abstract: "The article's studies as reports: tables and figures (SVG, HTML) with their data (CSV, JSON).",
         discussion: """
-        Each study writes a folder (default study-NAME/) with index.html (self-contained: opens from
-        disk, prints cleanly), each figure as a standalone SVG, and the data behind it as CSV/JSON.
-        """,
+            Each study writes a folder (default study-NAME/) with index.html (self-contained: opens from
+            disk, prints cleanly), each figure as a standalone SVG, and the data behind it as CSV/JSON.
+            """,
         subcommands: [CapitalsStudyCommand.self, AdditionStudyCommand.self, DigitsStudyCommand.self]
     )
 }
@@ -38,8 +38,10 @@ struct StudyOutputOptions: ParsableArguments {
     /// Runs study `name` the same way for every study: the output folder checked before any
     /// work, the model opened under the budget, `--stats` reported at the end.
     /// - Returns: the study's result and the folder it wrote.
-    func run<R>(_ name: String, model: ModelOptions, runtime: RuntimeOptions,
-                _ study: (_ ctx: StudyContext, _ dir: String, _ force: Bool) throws -> R) throws -> (result: R, dir: String) {
+    func run<R>(
+        _ name: String, model: ModelOptions, runtime: RuntimeOptions,
+        _ study: (_ ctx: StudyContext, _ dir: String, _ force: Bool) throws -> R
+    ) throws -> (result: R, dir: String) {
         let dir = directory(name)
         try Outputs.checkSet(dir, force: force, inputs: [model.model])
         let clock = RuntimeOptions.Clock()
@@ -54,14 +56,14 @@ struct CapitalsStudyCommand: ParsableCommand {
         commandName: "capitals",
         abstract: "\"The capital city of France is\": residual prism, attention prism, chained prism, other countries.",
         discussion: """
-        Figures: (1) the residual prism per candidate capital over Embed, a0, m0, ...; (2) the
-        attention prism of the layer that separates the right capital most, per head and source
-        token; (3) the chained prism: the country token's stream, piece by piece, read through the
-        top head; (4) that head's frozen map applied to other countries' embeddings.
+            Figures: (1) the residual prism per candidate capital over Embed, a0, m0, ...; (2) the
+            attention prism of the layer that separates the right capital most, per head and source
+            token; (3) the chained prism: the country token's stream, piece by piece, read through the
+            top head; (4) that head's frozen map applied to other countries' embeddings.
 
-          prism study capitals -m models/tiny-gemma.prism
-          prism study capitals -m gemma-2b.prism --country Japan --pairs "Japan=Tokyo,France=Paris,Italy=Rome"
-        """
+              prism study capitals -m models/tiny-gemma.prism
+              prism study capitals -m gemma-2b.prism --country Japan --pairs "Japan=Tokyo,France=Paris,Italy=Rome"
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -98,7 +100,9 @@ struct CapitalsStudyCommand: ParsableCommand {
                 }
             }
             let (r, dir) = try out.run("capitals", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
-            print("wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)")
+            print(
+                "wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)"
+            )
         }
     }
 }
@@ -108,11 +112,11 @@ struct AdditionStudyCommand: ParsableCommand {
         commandName: "addition",
         abstract: "\"7+2=\": which MLP layer carries the answer, and its neurons' digit templates.",
         discussion: """
-        Figures: (1) the residual prism per digit; (2) the templates of the layer's top neurons
-        (their contributions to the ten digit logits); (3) those contributions stacked per output
-        digit; and a summary over every a+b= (a, b in 1..9) of how often the summed templates peak
-        at the right digit.
-        """
+            Figures: (1) the residual prism per digit; (2) the templates of the layer's top neurons
+            (their contributions to the ten digit logits); (3) those contributions stacked per output
+            digit; and a summary over every a+b= (a, b in 1..9) of how often the summed templates peak
+            at the right digit.
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -142,7 +146,9 @@ struct AdditionStudyCommand: ParsableCommand {
             s.neurons = neurons
             s.layer = layer
             let (r, dir) = try out.run("addition", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
-            print("wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)")
+            print(
+                "wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)"
+            )
         }
     }
 }
@@ -161,7 +167,9 @@ struct DigitsStudyCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let (r, dir) = try out.run("digits", model: model, runtime: runtime) { ctx, dir, force in try DigitsStudy().run(ctx, output: dir, force: force) }
-            print("wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))")
+            print(
+                "wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))"
+            )
         }
     }
 }

@@ -10,11 +10,13 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("target"), help: "A target token id (repeatable).")
     var targetIds: [Int] = []
 
-    @Option(name: .customLong("target-token"), help: ArgumentHelp("A target token as text, e.g. \" Paris\" (repeatable); it must be one token.", valueName: "text"))
+    @Option(
+        name: .customLong("target-token"), help: ArgumentHelp("A target token as text, e.g. \" Paris\" (repeatable); it must be one token.", valueName: "text"))
     var targetTokens: [String] = []
 
-    @Option(name: .customLong("target-diff"), parsing: .upToNextOption,
-            help: ArgumentHelp("A logit difference: two tokens (text or #id), e.g. --target-diff \" Paris\" \" London\" (repeatable).", valueName: "a b"))
+    @Option(
+        name: .customLong("target-diff"), parsing: .upToNextOption,
+        help: ArgumentHelp("A logit difference: two tokens (text or #id), e.g. --target-diff \" Paris\" \" London\" (repeatable).", valueName: "a b"))
     var targetDiffs: [String] = []
 
     func validate() throws {

@@ -29,12 +29,12 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Split text into token ids exactly as the model's tokenizer.json does.",
         discussion: """
-        <bos> is added first, as the tokenizer's post-processor says (--no-bos to leave it out).
-        Without --json: one line per token, id and piece. With --json: {"ids": [...]}.
+            <bos> is added first, as the tokenizer's post-processor says (--no-bos to leave it out).
+            Without --json: one line per token, id and piece. With --json: {"ids": [...]}.
 
-        Example:
-          prism tokenize -m models/tiny-gemma.prism -- "The capital of France is"
-        """
+            Example:
+              prism tokenize -m models/tiny-gemma.prism -- "The capital of France is"
+            """
     )
 
     @OptionGroup var source: TokenizerSource
@@ -65,12 +65,12 @@ struct DetokenizeCommand: ParsableCommand {
         commandName: "detokenize",
         abstract: "Turn comma-separated token ids back into text.",
         discussion: """
-        Special tokens such as <bos> are dropped from the text; byte tokens <0xNN> are reassembled
-        into UTF-8 (invalid sequences become U+FFFD). With --json: {"text": "..."}.
+            Special tokens such as <bos> are dropped from the text; byte tokens <0xNN> are reassembled
+            into UTF-8 (invalid sequences become U+FFFD). With --json: {"text": "..."}.
 
-        Example:
-          prism detokenize -m models/tiny-gemma.prism 2,651,6037
-        """
+            Example:
+              prism detokenize -m models/tiny-gemma.prism 2,651,6037
+            """
     )
 
     @OptionGroup var source: TokenizerSource

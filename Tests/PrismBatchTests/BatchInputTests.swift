@@ -22,8 +22,10 @@ final class BatchInputTests: XCTestCase {
     }
 
     /// `entry` is a bad line with these fields (BadLine's init is internal to PrismBatch).
-    func assertBad(_ entry: Result<BatchRecord, BadLine>, id: String?, line: Int, error: String, _ what: String = "",
-                   file: StaticString = #filePath, line testLine: UInt = #line) {
+    func assertBad(
+        _ entry: Result<BatchRecord, BadLine>, id: String?, line: Int, error: String, _ what: String = "",
+        file: StaticString = #filePath, line testLine: UInt = #line
+    ) {
         guard let e = bad(entry, file: file, line: testLine) else { return }
         XCTAssertEqual(e.id, id, what, file: file, line: testLine)
         XCTAssertEqual(e.line, line, what, file: file, line: testLine)
@@ -74,8 +76,10 @@ final class BatchInputTests: XCTestCase {
     /// A key spelled with an escape is the same key (JSON readers see `"i\u0064"` as `"id"`);
     /// the error names it as spelled, on one line.
     func testDuplicateKeySpelledWithAnEscape() {
-        let input = read([#"{"id": "a", "i\u0064": "b", "prompt": "x", "targets": ["y"]}"#,
-                          #"{"id": "b", "a\nb": 1, "a\u000ab": 2, "prompt": "x", "targets": ["y"]}"#])
+        let input = read([
+            #"{"id": "a", "i\u0064": "b", "prompt": "x", "targets": ["y"]}"#,
+            #"{"id": "b", "a\nb": 1, "a\u000ab": 2, "prompt": "x", "targets": ["y"]}"#,
+        ])
         assertBad(input.entries[0], id: nil, line: 1, error: #"line 1 has the key "i\u0064" twice"#)
         assertBad(input.entries[1], id: nil, line: 2, error: #"line 2 has the key "a\u000ab" twice"#)
     }
@@ -156,10 +160,12 @@ final class ShardTests: XCTestCase {
         XCTAssertNil(try Shard.fromEnvironment([:], shards: nil))
         XCTAssertNil(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "x"], shards: 4), "a non-number is not a task id")
         XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"], shards: nil), try Shard(index: 2, count: 4))
-        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "3"], shards: nil),
-                       try Shard(index: 2, count: 3), "arrays need not start at 0")
-        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4"], shards: 2), try Shard(index: 1, count: 2),
-                       "--shards wins over the array's count")
+        XCTAssertEqual(
+            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "3"], shards: nil),
+            try Shard(index: 2, count: 3), "arrays need not start at 0")
+        XCTAssertEqual(
+            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4"], shards: 2), try Shard(index: 1, count: 2),
+            "--shards wins over the array's count")
         XCTAssertThrowsError(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "1"], shards: nil)) {
             XCTAssertEqual(($0 as? PrismError)?.message, "SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT; pass --shards N")
         }
@@ -168,7 +174,8 @@ final class ShardTests: XCTestCase {
         XCTAssertThrowsError(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "3"], shards: nil)) {
             XCTAssertEqual(($0 as? PrismError)?.message, "JOB_COMPLETION_INDEX is set; pass --shards N (the Job's completions)")
         }
-        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "2", "JOB_COMPLETION_INDEX": "5"], shards: nil),
-                       try Shard(index: 0, count: 2), "Slurm is read first")
+        XCTAssertEqual(
+            try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "2", "JOB_COMPLETION_INDEX": "5"], shards: nil),
+            try Shard(index: 0, count: 2), "Slurm is read first")
     }
 }

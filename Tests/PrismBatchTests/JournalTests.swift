@@ -92,22 +92,26 @@ final class JournalTests: BatchFilesTestCase {
         var other = try header
         other.model = "xxh64:ffff"
         other.options = "detail=full"
-        XCTAssertEqual(message { _ = try Journal(path: self.journalPath, header: other, output: self.output) },
-                       "\(output) was written by a different model, options (see \(journalPath)); refusing to append — use another --output or remove both files")
+        XCTAssertEqual(
+            message { _ = try Journal(path: self.journalPath, header: other, output: self.output) },
+            "\(output) was written by a different model, options (see \(journalPath)); refusing to append — use another --output or remove both files")
 
         try write(#"{"format":"logit-prisms batch journal 1","model":"m","input":"i","shard":"0/1","options":""}"# + "\n", journalPath)
-        XCTAssertTrue(message { _ = try Journal(path: self.journalPath, header: try self.header, output: self.output) }
-            .contains("was written by another version of prism (logit-prisms batch journal 1)"))
+        XCTAssertTrue(
+            message { _ = try Journal(path: self.journalPath, header: try self.header, output: self.output) }
+                .contains("was written by another version of prism (logit-prisms batch journal 1)"))
 
         try write("results, not a journal\n", journalPath)
-        XCTAssertEqual(message { _ = try Journal(path: self.journalPath, header: try self.header, output: self.output) },
-                       "\(journalPath) is not a batch journal; remove it (and \(output)) to start over")
+        XCTAssertEqual(
+            message { _ = try Journal(path: self.journalPath, header: try self.header, output: self.output) },
+            "\(journalPath) is not a batch journal; remove it (and \(output)) to start over")
     }
 
     func testRefusesAnOutputWithoutJournal() throws {
         try write("{}\n", output)
-        XCTAssertEqual(message { _ = try Journal(path: self.journalPath, header: try self.header, output: self.output) },
-                       "\(output) exists but has no journal; refusing to append to it — use another --output or remove it")
+        XCTAssertEqual(
+            message { _ = try Journal(path: self.journalPath, header: try self.header, output: self.output) },
+            "\(output) exists but has no journal; refusing to append to it — use another --output or remove it")
         XCTAssertFalse(FileManager.default.fileExists(atPath: journalPath))
     }
 
@@ -119,8 +123,9 @@ final class JournalTests: BatchFilesTestCase {
         try r.append(lines: ["line three"])
         XCTAssertEqual(r.bytes, 29)
         XCTAssertEqual(try read(output), "line one\nline two\nline three\n")
-        XCTAssertTrue(message { _ = try ResultsFile(path: self.output, committed: 100) }
-            .contains("is shorter (29 bytes) than its journal says (100); it was modified outside prism"))
+        XCTAssertTrue(
+            message { _ = try ResultsFile(path: self.output, committed: 100) }
+                .contains("is shorter (29 bytes) than its journal says (100); it was modified outside prism"))
     }
 }
 
@@ -134,8 +139,9 @@ final class OutputLockTests: BatchFilesTestCase {
         XCTAssertEqual(first?.path, output + ".lock")
         let note = try XCTUnwrap(OutputLock.holder(of: output))
         XCTAssertTrue(note.hasPrefix("pid \(getpid()) on "), note)
-        XCTAssertEqual(message { _ = try OutputLock(output: output) },
-                       "\(output) is locked: another prism batch is writing it (\(note)); wait for it to end or use another --output")
+        XCTAssertEqual(
+            message { _ = try OutputLock(output: output) },
+            "\(output) is locked: another prism batch is writing it (\(note)); wait for it to end or use another --output")
 
         first = nil
         XCTAssertNil(OutputLock.holder(of: output), "released when its holder goes")

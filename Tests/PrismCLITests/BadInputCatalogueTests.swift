@@ -188,8 +188,9 @@ final class BadInputCatalogueTests: XCTestCase {
         try rewriteHeader(ck + "/model.safetensors") { h in
             h["model.layers.0.self_attn.rotary_emb.inv_freq"] = ["dtype": "F32", "shape": [0], "data_offsets": [0, 0]]
         }
-        try assertError(["logits", "-m", ck, "--ids", "2"],
-                        "unexpected tensor model.layers.0.self_attn.rotary_emb.inv_freq in \(ck) (not part of GemmaForCausalLM with this config)")
+        try assertError(
+            ["logits", "-m", ck, "--ids", "2"],
+            "unexpected tensor model.layers.0.self_attn.rotary_emb.inv_freq in \(ck) (not part of GemmaForCausalLM with this config)")
         try assertError(["convert", ck, "-o", dir + "/x.prism"], "unexpected tensor model.layers.0.self_attn.rotary_emb.inv_freq")
         assertNoOutput([dir + "/x.prism", dir + "/x.prism.partial"])
     }
@@ -224,8 +225,10 @@ final class BadInputCatalogueTests: XCTestCase {
 
     /// A fresh copy of `fixture` with `file` cut to `fraction` of its bytes: running `args(copy)`
     /// must fail with `needle(copy)`.
-    func assertTruncated(_ fixture: String, _ file: String, keeping fraction: Double, _ args: (String) -> [String],
-                         _ needle: (String) -> String, line: UInt = #line) throws {
+    func assertTruncated(
+        _ fixture: String, _ file: String, keeping fraction: Double, _ args: (String) -> [String],
+        _ needle: (String) -> String, line: UInt = #line
+    ) throws {
         let ck = try copy(fixture)
         defer { try? FileManager.default.removeItem(atPath: ck) }
         try truncate(ck + "/" + file, keeping: fraction)
@@ -293,13 +296,15 @@ final class BadInputCatalogueTests: XCTestCase {
     }
 
     func testPositionOutOfRange() throws {
-        try assertError(["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position", "7"],
-                        "position 7 is out of range: the prompt has 2 tokens (0..1, or -2..-1 counting from the end, -1 the last)")
+        try assertError(
+            ["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position", "7"],
+            "position 7 is out of range: the prompt has 2 tokens (0..1, or -2..-1 counting from the end, -1 the last)")
         try assertError(["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position=-3"], "position -3 is out of range")
     }
 
     func testBudgetTooSmall() throws {
-        try assertError(["logits", "-m", f32, "--ids", "2,5", "--max-memory", "1KiB"], "--max-memory 1.00 KiB is too small: this model and prompt need at least")
+        try assertError(
+            ["logits", "-m", f32, "--ids", "2,5", "--max-memory", "1KiB"], "--max-memory 1.00 KiB is too small: this model and prompt need at least")
     }
 
     func testMalformedSize() throws {
@@ -318,14 +323,18 @@ final class BadInputCatalogueTests: XCTestCase {
         let input = dir + "/in.jsonl"
         try Data(#"{"id": "a", "ids": [2, 5, 7], "target_ids": [5]}"#.utf8).write(to: URL(fileURLWithPath: input))
         try assertError(["batch", "-m", f32, "--input", input, "--output", "/nonexistent-dir/out.jsonl"], "/nonexistent-dir/out.jsonl")
-        try assertError(["decompose", "-m", f32, "--ids", "2,5", "--target", "5", "--csv", "/proc/version/x"], "cannot write /proc/version/x: /proc/version is not a directory")
+        try assertError(
+            ["decompose", "-m", f32, "--ids", "2,5", "--target", "5", "--csv", "/proc/version/x"],
+            "cannot write /proc/version/x: /proc/version is not a directory")
     }
 
     func testDiskFullStandardOutput() throws {
-        for args in [["decompose", "-m", f32, "--ids", "2,5,7", "--target", "5", "--json", "--detail", "full"],
-                     ["decompose", "-m", f32, "--ids", "2,5,7", "--target", "5"],
-                     ["logits", "-m", f32, "--ids", "2,5,7", "--json"],
-                     ["tokenize", "-m", f32, "--", "The capital of France is"]] {
+        for args in [
+            ["decompose", "-m", f32, "--ids", "2,5,7", "--target", "5", "--json", "--detail", "full"],
+            ["decompose", "-m", f32, "--ids", "2,5,7", "--target", "5"],
+            ["logits", "-m", f32, "--ids", "2,5,7", "--json"],
+            ["tokenize", "-m", f32, "--", "The capital of France is"],
+        ] {
             let r = try runToDevFull(args)
             CLIRunner.assertCleanError(r, contains: "cannot write standard output: No space left on device")
             XCTAssertEqual(r.status, 1, "\(args)")
@@ -345,8 +354,10 @@ final class BadInputCatalogueTests: XCTestCase {
         CLIRunner.assertCleanError(r, contains: "cannot write \(acts): File too large")
         assertNoOutput([acts, acts + ".partial"])
         // decompose --csv / --npy: the files of one output are written as a set, or none is.
-        for (flag, files) in [("--csv", ["residual.csv", "heads.csv", "head_sources.csv", "neurons.csv"]),
-                              ("--npy", ["terms.npy", "heads.npy", "head_sources.npy", "neurons.npy", "logits.npy", "ids.npy", "targets.json"])] {
+        for (flag, files) in [
+            ("--csv", ["residual.csv", "heads.csv", "head_sources.csv", "neurons.csv"]),
+            ("--npy", ["terms.npy", "heads.npy", "head_sources.npy", "neurons.npy", "logits.npy", "ids.npy", "targets.json"]),
+        ] {
             let out = dir + "/out" + flag
             r = try runWithFileSizeLimit(4, ["decompose", "-m", f32, "--ids", "2,5,7", "--target", "5", "--target", "6", flag, out])
             CLIRunner.assertCleanError(r, contains: "cannot write \(out)/")
@@ -455,8 +466,9 @@ final class BadInputCatalogueTests: XCTestCase {
         try Data(#"{"id": "a", "ids": [2, 5, 7], "target_ids": [5]}"#.utf8).write(to: URL(fileURLWithPath: input))
         try Data(#"{"id": "b", "ids": [2, 5, 9], "target_ids": [5]}"#.utf8).write(to: URL(fileURLWithPath: other))
         XCTAssertEqual(try run(["batch", "-m", f32, "--input", input, "--output", out, "--quiet"]).status, 0)
-        try assertError(["batch", "-m", f32, "--input", other, "--output", out, "--quiet"],
-                        "\(out) was written by a different input (see \(out).journal); refusing to append")
+        try assertError(
+            ["batch", "-m", f32, "--input", other, "--output", out, "--quiet"],
+            "\(out) was written by a different input (see \(out).journal); refusing to append")
         try assertError(["batch", "-m", bf16, "--input", input, "--output", out, "--quiet"], "refusing to append")
     }
 }

@@ -22,7 +22,8 @@ final class BatchGroupingTests: XCTestCase {
         var lines: [String] = []
         let prompts = ["The capital of France is", "2 + 3 =", "The", "The capital of Japan is Tokyo. The capital of France is"]
         for i in 0..<20 {
-            lines.append(#"{"id": "p\#(i)", "prompt": "\#(prompts[i % prompts.count])", "targets": [" Paris", " Tokyo"], "target_diffs": [[" Paris", " Rome"]]}"#)
+            lines.append(
+                #"{"id": "p\#(i)", "prompt": "\#(prompts[i % prompts.count])", "targets": [" Paris", " Tokyo"], "target_diffs": [[" Paris", " Rome"]]}"#)
         }
         lines.append(#"{"id": "bos", "ids": [2], "target_ids": [5, 6]}"#)
         lines.append(#"{"id": "two", "ids": [2, 651], "target_ids": [5]}"#)

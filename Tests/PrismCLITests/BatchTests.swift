@@ -133,7 +133,8 @@ final class BatchTests: XCTestCase {
         XCTAssertEqual(m.status, 0, m.stderr)
         assertSameResults(try records(merged), try records(dir + "/whole.jsonl"))
         // A missing shard is caught, and so is a duplicated one.
-        CLIRunner.assertCleanError(try CLIRunner.run(["merge", parts[0], parts[1], "-o", dir + "/m2.jsonl", "--input", dir + "/in.jsonl"]), contains: "in no part")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["merge", parts[0], parts[1], "-o", dir + "/m2.jsonl", "--input", dir + "/in.jsonl"]), contains: "in no part")
         CLIRunner.assertCleanError(try CLIRunner.run(["merge", parts[0], parts[0], "-o", dir + "/m3.jsonl"]), contains: "appears in both")
     }
 
@@ -154,6 +155,7 @@ final class BatchTests: XCTestCase {
         try "{}\n".write(toFile: dir + "/foreign.jsonl", atomically: true, encoding: .utf8)
         CLIRunner.assertCleanError(try CLIRunner.run(batch(dir + "/foreign.jsonl")), contains: "no journal")
         CLIRunner.assertCleanError(try CLIRunner.run(batch(dir + "/x.jsonl", ["--max-memory", "1KiB"])), contains: "too small")
-        CLIRunner.assertCleanError(try CLIRunner.run(["batch", "-m", model, "--input", dir + "/nope.jsonl", "--output", dir + "/y.jsonl"]), contains: "cannot read")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["batch", "-m", model, "--input", dir + "/nope.jsonl", "--output", dir + "/y.jsonl"]), contains: "cannot read")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,8 +51,12 @@ final class BudgetTests: XCTestCase {
     }
 
     func testPrismsStayWithinBudget() throws {
-        try assertWithinBudget("decompose", ["decompose", "--ids", Self.ids, "--target", "1000", "--target", "1001", "--target", "1002",
-                                             "--detail", "full", "--json"])
+        try assertWithinBudget(
+            "decompose",
+            [
+                "decompose", "--ids", Self.ids, "--target", "1000", "--target", "1001", "--target", "1002",
+                "--detail", "full", "--json",
+            ])
         try assertWithinBudget("paths", ["paths", "--ids", Self.ids, "--target", "1000", "--layer", "2", "--head", "1", "--source", "5"])
     }
 
@@ -82,7 +87,8 @@ final class BudgetTests: XCTestCase {
         let out = try String(contentsOfFile: work + "/out.jsonl", encoding: .utf8)
         XCTAssertEqual(out.split(separator: "\n").count, 50)
         // Every term of every prompt: half a megabyte of JSON a line, held until its chunk is written.
-        try assertWithinBudget("batch --detail full", ["batch", "--input", work + "/in.jsonl", "--output", work + "/full.jsonl", "--detail", "full", "--quiet"])
+        try assertWithinBudget(
+            "batch --detail full", ["batch", "--input", work + "/in.jsonl", "--output", work + "/full.jsonl", "--detail", "full", "--quiet"])
         let full = try String(contentsOfFile: work + "/full.jsonl", encoding: .utf8)
         XCTAssertEqual(full.split(separator: "\n").count, 50)
     }
@@ -99,12 +105,15 @@ final class BudgetTests: XCTestCase {
         XCTAssertEqual(r.status, 0, "\(name) failed: \(r.stderr)", file: file, line: line)
         // At or under the floor, the child's own peak is somewhere below it: still a bound.
         let floored = r.peakRSS <= r.parentRSS + (1 << 20)
-        print("budget \(Self.budgetMiB) MiB: \(name) peak RSS \(floored ? "<= " : "")\(String(format: "%.1f", Double(r.peakRSS) / 1048576)) MiB (this process: \(r.parentRSS >> 20) MiB)")
+        print(
+            "budget \(Self.budgetMiB) MiB: \(name) peak RSS \(floored ? "<= " : "")\(String(format: "%.1f", Double(r.peakRSS) / 1048576)) MiB (this process: \(r.parentRSS >> 20) MiB)"
+        )
         if r.peakRSS > budget && floored {
             throw XCTSkip("the test process itself holds \(r.parentRSS >> 20) MiB, over the budget, which the child's peak inherits: run BudgetTests alone")
         }
-        XCTAssertLessThanOrEqual(r.peakRSS, budget,
-                                 "\(name): peak RSS \(r.peakRSS >> 20) MiB is over the \(Self.budgetMiB) MiB budget", file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            r.peakRSS, budget,
+            "\(name): peak RSS \(r.peakRSS >> 20) MiB is over the \(Self.budgetMiB) MiB budget", file: file, line: line)
     }
 
     /// Writes the bf16 checkpoint (config, weights, the fixture tokenizer) and converts it to int8.
@@ -125,11 +134,13 @@ final class BudgetTests: XCTestCase {
         let qw = s.heads * s.headDim, kvw = s.kvHeads * s.headDim
         for l in 0..<s.layers {
             let p = "model.layers.\(l)."
-            tensors += [(p + "input_layernorm.weight", [s.d]), (p + "post_attention_layernorm.weight", [s.d]),
-                        (p + "self_attn.q_proj.weight", [qw, s.d]), (p + "self_attn.k_proj.weight", [kvw, s.d]),
-                        (p + "self_attn.v_proj.weight", [kvw, s.d]), (p + "self_attn.o_proj.weight", [s.d, qw]),
-                        (p + "mlp.gate_proj.weight", [s.ff, s.d]), (p + "mlp.up_proj.weight", [s.ff, s.d]),
-                        (p + "mlp.down_proj.weight", [s.d, s.ff])]
+            tensors += [
+                (p + "input_layernorm.weight", [s.d]), (p + "post_attention_layernorm.weight", [s.d]),
+                (p + "self_attn.q_proj.weight", [qw, s.d]), (p + "self_attn.k_proj.weight", [kvw, s.d]),
+                (p + "self_attn.v_proj.weight", [kvw, s.d]), (p + "self_attn.o_proj.weight", [s.d, qw]),
+                (p + "mlp.gate_proj.weight", [s.ff, s.d]), (p + "mlp.up_proj.weight", [s.ff, s.d]),
+                (p + "mlp.down_proj.weight", [s.d, s.ff]),
+            ]
         }
         try writeSafeTensors(ck + "/model.safetensors", tensors)
         let out = dir + "/model.prism"

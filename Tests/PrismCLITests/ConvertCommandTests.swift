@@ -32,9 +32,11 @@ final class ConvertCommandTests: XCTestCase {
     }
 
     func testUnwritableOutputs() throws {
-        CLIRunner.assertCleanError(try CLIRunner.run(["convert", CLIRunner.fixtures + "/tiny-f32", "-o", "/nonexistent-dir/x.prism"]),
-                                   contains: "directory /nonexistent-dir does not exist")
-        CLIRunner.assertCleanError(try CLIRunner.run(["run", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,5", "-o", "/nonexistent-dir/x.acts"]),
-                                   contains: "directory /nonexistent-dir does not exist")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["convert", CLIRunner.fixtures + "/tiny-f32", "-o", "/nonexistent-dir/x.prism"]),
+            contains: "directory /nonexistent-dir does not exist")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["run", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,5", "-o", "/nonexistent-dir/x.acts"]),
+            contains: "directory /nonexistent-dir does not exist")
     }
 }

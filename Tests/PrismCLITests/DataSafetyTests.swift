@@ -158,8 +158,9 @@ final class DataSafetyTests: XCTestCase {
         let study = dir + "/study"
         XCTAssertEqual(try run(["study", "addition", "-m", f32, "-o", study]).status, 0)
         let before = try snapshot(study)
-        CLIRunner.assertCleanError(try runWithFileSizeLimit(32, ["study", "addition", "-m", f32, "-o", study, "--force", "--example", "3,4"]),
-                                   contains: "File too large")
+        CLIRunner.assertCleanError(
+            try runWithFileSizeLimit(32, ["study", "addition", "-m", f32, "-o", study, "--force", "--example", "3,4"]),
+            contains: "File too large")
         XCTAssertEqual(try snapshot(study), before, "study: the old report must survive")
     }
 
@@ -167,8 +168,10 @@ final class DataSafetyTests: XCTestCase {
     func testPlantedPartialLinkIsNotFollowed() throws {
         let victim = dir + "/victim.txt"
         try write("do not touch", victim)
-        for (args, out) in [(["convert", f32, "-o", dir + "/m.prism", "--quiet"], dir + "/m.prism"),
-                            (["run", "-m", f32, "--ids", "2,5", "-o", dir + "/r.acts"], dir + "/r.acts")] {
+        for (args, out) in [
+            (["convert", f32, "-o", dir + "/m.prism", "--quiet"], dir + "/m.prism"),
+            (["run", "-m", f32, "--ids", "2,5", "-o", dir + "/r.acts"], dir + "/r.acts"),
+        ] {
             try FileManager.default.createSymbolicLink(atPath: out + ".partial", withDestinationPath: victim)
             let r = try run(args)
             XCTAssertEqual(r.status, 0, r.stderr)
@@ -245,9 +248,12 @@ final class DataSafetyTests: XCTestCase {
     func testPoisonRecordBecomesAnErrorRecord() throws {
         let input = dir + "/in.jsonl", out = dir + "/out.jsonl"
         let many = (0..<10_240).map { String($0 % 1517) }.joined(separator: ", ")
-        try write([#"{"id": "ok1", "ids": [2, 5, 7], "target_ids": [5]}"#,
-                   #"{"id": "huge", "ids": [2, 5, 7], "target_ids": [\#(many)]}"#,
-                   #"{"id": "ok2", "ids": [2, 5, 9], "target_ids": [6]}"#].joined(separator: "\n") + "\n", input)
+        try write(
+            [
+                #"{"id": "ok1", "ids": [2, 5, 7], "target_ids": [5]}"#,
+                #"{"id": "huge", "ids": [2, 5, 7], "target_ids": [\#(many)]}"#,
+                #"{"id": "ok2", "ids": [2, 5, 9], "target_ids": [6]}"#,
+            ].joined(separator: "\n") + "\n", input)
         let args = ["batch", "-m", f32, "--input", input, "--output", out, "--quiet", "--max-memory", "64MiB"]
         let r = try run(args)
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -313,8 +319,9 @@ final class DataSafetyTests: XCTestCase {
     // MARK: smaller
 
     func testPositionAndGenerateMessages() throws {
-        try assertError(["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position=-3"],
-                        "position -3 is out of range: the prompt has 2 tokens (0..1, or -2..-1 counting from the end, -1 the last)")
+        try assertError(
+            ["decompose", "-m", f32, "--ids", "2,10", "--target", "5", "--position=-3"],
+            "position -3 is out of range: the prompt has 2 tokens (0..1, or -2..-1 counting from the end, -1 the last)")
         // max_position_embeddings is 128 in the fixture: 120 prompt tokens leave room for 8 more in the cache, and a 9th generated from the last.
         let ids = ([2] + Array(repeating: 5, count: 119)).map(String.init).joined(separator: ",")
         let r = try run(["generate", "-m", f32, "--ids", ids, "--max-tokens", "20", "--json"])

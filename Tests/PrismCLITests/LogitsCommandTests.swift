@@ -15,8 +15,10 @@ final class LogitsCommandTests: XCTestCase {
     func testJSONOutputMatchesTransformers() throws {
         for name in ["tiny-f32", "tiny-bf16"] {
             let seq = try reference(name).sequences[2]
-            let r = try CLIRunner.run(["logits", "-m", CLIRunner.fixtures + "/" + name, "--ids", seq.ids.map(String.init).joined(separator: ","),
-                                       "--top", "3", "--full", "--json"])
+            let r = try CLIRunner.run([
+                "logits", "-m", CLIRunner.fixtures + "/" + name, "--ids", seq.ids.map(String.init).joined(separator: ","),
+                "--top", "3", "--full", "--json",
+            ])
             XCTAssertEqual(r.status, 0, r.stderr)
             let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
             XCTAssertEqual(obj["ids"] as? [Int], seq.ids)
@@ -95,7 +97,8 @@ final class LogitsCommandTests: XCTestCase {
     }
 
     func testBadIdsAndMissingModel() throws {
-        CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,99999"]), contains: "outside the vocabulary")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["logits", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,99999"]), contains: "outside the vocabulary")
         CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", "/nonexistent/model", "--ids", "2"]), contains: "model not found")
         let r = try CLIRunner.run(["logits", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,x"])
         XCTAssertNotEqual(r.status, 0)

@@ -9,8 +9,8 @@ final class NonFiniteWeightsTests: XCTestCase {
     var dir = ""
     let f32 = CLIRunner.fixtures + "/tiny-f32"
     let bf16 = CLIRunner.fixtures + "/tiny-bf16"
-    let upProj = "model.layers.0.mlp.up_proj.weight"     // [128, 64] in tiny-f32
-    let downProj = "model.layers.1.mlp.down_proj.weight" // [64, 128]
+    let upProj = "model.layers.0.mlp.up_proj.weight"  // [128, 64] in tiny-f32
+    let downProj = "model.layers.1.mlp.down_proj.weight"  // [64, 128]
 
     override func setUpWithError() throws {
         dir = NSTemporaryDirectory() + "nonfinite-\(UUID().uuidString)"
@@ -96,8 +96,9 @@ final class NonFiniteWeightsTests: XCTestCase {
         let norm = try checkpoint(f32, [("model.norm.weight", 0, 17, -.infinity)])
         CLIRunner.assertCleanError(try convert(norm).0, contains: "tensor model.norm.weight: -inf at index 17;")
         let sharded = try checkpoint(bf16, [("model.layers.2.mlp.down_proj.weight", 1, 2, .nan)])
-        CLIRunner.assertCleanError(try convert(sharded, ["--weights", "bf16"]).0,
-                                   contains: "model-00002-of-00002.safetensors: tensor model.layers.2.mlp.down_proj.weight: NaN at row 1, column 2")
+        CLIRunner.assertCleanError(
+            try convert(sharded, ["--weights", "bf16"]).0,
+            contains: "model-00002-of-00002.safetensors: tensor model.layers.2.mlp.down_proj.weight: NaN at row 1, column 2")
     }
 
     func testAllowNonFiniteConvertsAndSummaryMarksIt() throws {
@@ -195,8 +196,9 @@ final class NonFiniteWeightsTests: XCTestCase {
     func testGenerateDoesNotPickATokenFromNaNLogits() throws {
         // The old argmax over NaN picked token 0 and went on with exit 0.
         let ck = try checkpoint(f32, [(upProj, 3, 5, .nan)])
-        CLIRunner.assertCleanError(try CLIRunner.run(["generate", "-m", ck, "--ids", "2,17,42", "--max-tokens", "3"]),
-                                   contains: "every logit is NaN after 3 tokens")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["generate", "-m", ck, "--ids", "2,17,42", "--max-tokens", "3"]),
+            contains: "every logit is NaN after 3 tokens")
     }
 
     func testOneNaNLogitIsNotRanked() throws {

@@ -11,8 +11,11 @@ final class PrismCommandsTests: XCTestCase {
     }
 
     func testDecomposeJSONSchemaAndStoreAgree() throws {
-        let full = try json(CLIRunner.run(["decompose", "-m", model, "--prompt", "The capital of France is", "--target", "680",
-                                           "--target-diff", "#7", "#1000", "--json", "--detail", "full"]))
+        let full = try json(
+            CLIRunner.run([
+                "decompose", "-m", model, "--prompt", "The capital of France is", "--target", "680",
+                "--target-diff", "#7", "#1000", "--json", "--detail", "full",
+            ]))
         let targets = try XCTUnwrap(full["targets"] as? [[String: Any]])
         XCTAssertEqual(targets.count, 2)
         let t = targets[0]
@@ -32,7 +35,10 @@ final class PrismCommandsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try CLIRunner.run(["run", "-m", model, "--prompt", "The capital of France is", "-o", dir + "/f.acts"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let stored = try json(CLIRunner.run(["decompose", "-m", model, "--acts", dir + "/f.acts", "--target", "680", "--target-diff", "#7", "#1000", "--json", "--detail", "full"]))
+        let stored = try json(
+            CLIRunner.run([
+                "decompose", "-m", model, "--acts", dir + "/f.acts", "--target", "680", "--target-diff", "#7", "#1000", "--json", "--detail", "full",
+            ]))
         XCTAssertEqual((stored["targets"] as? [[String: Any]])?.first?["neurons"] as? [[Double]], t["neurons"] as? [[Double]])
         XCTAssertEqual((stored["targets"] as? [[String: Any]])?.first?["logit"] as? Double, t["logit"] as? Double)
 
@@ -50,8 +56,11 @@ final class PrismCommandsTests: XCTestCase {
         let lens = try json(CLIRunner.run(["lens", "-m", model, "--ids", "2,10,20,30", "--target", "5", "--norm", "frozen", "--json"]))
         let points = try XCTUnwrap(lens["points"] as? [[String: Any]])
         XCTAssertEqual(points.count, 6)
-        let paths = try json(CLIRunner.run(["paths", "-m", model, "--ids", "2,10,20,30", "--target", "5", "--layer", "1", "--head", "2",
-                                            "--source", "1", "--apply-to", "#7", "#8", "--json"]))
+        let paths = try json(
+            CLIRunner.run([
+                "paths", "-m", model, "--ids", "2,10,20,30", "--target", "5", "--layer", "1", "--head", "2",
+                "--source", "1", "--apply-to", "#7", "#8", "--json",
+            ]))
         let t = try XCTUnwrap((paths["targets"] as? [[String: Any]])?.first)
         XCTAssertEqual((t["piece_order"] as? [String])?.count, 3)
         XCTAssertLessThan(abs(try XCTUnwrap(t["error"] as? Double)), 1e-5)
@@ -71,12 +80,14 @@ final class PrismCommandsTests: XCTestCase {
     }
 
     func testBadInputs() throws {
-        CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--ids", "2,10", "--target", "5", "--position", "2"]), contains: "position 2 is out of range")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["decompose", "-m", model, "--ids", "2,10", "--target", "5", "--position", "2"]), contains: "position 2 is out of range")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--ids", "2,10", "--target", "99999"]), contains: "outside the vocabulary")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--prompt", "x", "--target-token", " capital city"]), contains: "not one")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--prompt", "", "--target", "5"]), contains: "empty prompt")
         CLIRunner.assertCleanError(try CLIRunner.run(["decompose", "-m", model, "--acts", "/nonexistent.acts", "--target", "5"]), contains: "nonexistent.acts")
-        CLIRunner.assertCleanError(try CLIRunner.run(["paths", "-m", model, "--ids", "2,10", "--target", "5", "--layer", "7", "--neuron", "1"]), contains: "layer 7")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["paths", "-m", model, "--ids", "2,10", "--target", "5", "--layer", "7", "--neuron", "1"]), contains: "layer 7")
         CLIRunner.assertCleanError(try CLIRunner.run(["detokenize", "-m", model, "5,999999"]), contains: "999999")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +23,9 @@ final class SlurmTests: XCTestCase {
         let forced = requested == "1"
         if !forced {
             try XCTSkipUnless(geteuid() == 0, "needs root for a throw-away Slurm cluster (PRISM_SLURM_TEST=1 to insist)")
-            try XCTSkipUnless(Self.slurmInstalled || Self.onPath("apt-get"),
-                              "Slurm is not installed and there is no apt-get to install it (PRISM_SLURM_TEST=1 to insist)")
+            try XCTSkipUnless(
+                Self.slurmInstalled || Self.onPath("apt-get"),
+                "Slurm is not installed and there is no apt-get to install it (PRISM_SLURM_TEST=1 to insist)")
         }
         let prism = try XCTUnwrap(CLIRunner.executable, "prism executable not found next to the tests")
         let script = Self.root.appendingPathComponent("tools/slurm_check.sh").path

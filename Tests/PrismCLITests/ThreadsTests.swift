@@ -76,8 +76,12 @@ final class ThreadsTests: XCTestCase {
         let exe = try XCTUnwrap(CLIRunner.executable)
         func statsThreads(_ quota: String) throws -> Int? {
             try cgroup.setQuota(quota)
-            let r = try CLIRunner.runProcess("/bin/sh", ["-c", "echo $$ > '\(cgroup.dir)/cgroup.procs' && exec \"$@\"", "sh",
-                                                         exe, "logits", "-m", Self.model, "--ids", "2,5", "--stats"])
+            let r = try CLIRunner.runProcess(
+                "/bin/sh",
+                [
+                    "-c", "echo $$ > '\(cgroup.dir)/cgroup.procs' && exec \"$@\"", "sh",
+                    exe, "logits", "-m", Self.model, "--ids", "2,5", "--stats",
+                ])
             XCTAssertEqual(r.status, 0, r.stderr)
             return r.stderr.split(separator: "\n").first { $0.hasPrefix("stats:") }?.components(separatedBy: "threads ").last.flatMap { Int($0) }
         }
@@ -98,8 +102,10 @@ struct QuotaCgroup {
         let name = "prism-threads-test-\(UUID().uuidString.prefix(8))"
         let fm = FileManager.default
         var candidates: [(String, Bool)] = [("/sys/fs/cgroup/cpu", false), ("/sys/fs/cgroup/cpu,cpuacct", false)]
-        if let c = fm.contents(atPath: "/sys/fs/cgroup/cgroup.subtree_control"), String(decoding: c, as: UTF8.self).split(separator: " ")
-            .contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "cpu" }) {
+        if let c = fm.contents(atPath: "/sys/fs/cgroup/cgroup.subtree_control"),
+            String(decoding: c, as: UTF8.self).split(separator: " ")
+                .contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "cpu" })
+        {
             candidates.append(("/sys/fs/cgroup", true))
         }
         for (mount, v2) in candidates where fm.fileExists(atPath: mount + (v2 ? "/cgroup.controllers" : "/cpu.cfs_quota_us")) {
@@ -109,7 +115,7 @@ struct QuotaCgroup {
                 try g.setQuota(g.noQuota)
                 return g
             } catch {
-                g.remove()   // not root, or read-only: try the next place, or skip
+                g.remove()  // not root, or read-only: try the next place, or skip
             }
         }
         return nil

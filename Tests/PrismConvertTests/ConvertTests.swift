@@ -2,9 +2,9 @@ import Foundation
 import PrismConvert
 import PrismFormats
 import PrismKernels
-import Prisms
 import PrismModel
 import PrismSupport
+import Prisms
 import XCTest
 
 final class ConvertTests: XCTestCase {
@@ -75,14 +75,18 @@ final class ConvertTests: XCTestCase {
             var margins: [Float] = []
             for (r, g) in zip(ref.joined(), q.joined()) {
                 total += 1
-                if argmax(r) == argmax(g) { same += 1 } else {
+                if argmax(r) == argmax(g) {
+                    same += 1
+                } else {
                     let top2 = r.sorted(by: >).prefix(2)
                     margins.append(top2.first! - top2.last!)
                 }
                 kl += klDivergence(r, g)
             }
             let meanKL = kl / Double(total)
-            print("\(fixture) int8 weights, \(route) activations: top-1 agreement \(same)/\(total), mean KL \(meanKL), reference top-2 margins where they differ: \(margins)")
+            print(
+                "\(fixture) int8 weights, \(route) activations: top-1 agreement \(same)/\(total), mean KL \(meanKL), reference top-2 margins where they differ: \(margins)"
+            )
             XCTAssertGreaterThanOrEqual(Double(same) / Double(total), 0.99, fixture)
             XCTAssertLessThan(meanKL, klBound, fixture)
         }

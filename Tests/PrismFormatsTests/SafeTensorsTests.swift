@@ -48,8 +48,9 @@ final class SafeTensorsTests: XCTestCase {
 
     func testReadsF32AndBF16Views() throws {
         let a = SafeTensorsWriter.f32([1, -2, 3.5, 0.25, 8, 9])
-        let b: [UInt8] = [0x80, 0x3f, 0x00, 0xc0]   // bf16 1.0, -2.0
-        let header = #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[24,28]}}"#
+        let b: [UInt8] = [0x80, 0x3f, 0x00, 0xc0]  // bf16 1.0, -2.0
+        let header =
+            #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[24,28]}}"#
         let p = write("model.safetensors", SafeTensorsWriter.file(header: header, data: a + b))
         let f = try SafeTensorsFile(path: p)
         XCTAssertEqual(f.metadata["format"], "pt")
@@ -79,21 +80,26 @@ final class SafeTensorsTests: XCTestCase {
     func testShapeMismatchOverlapAndJunk() {
         let data = SafeTensorsWriter.f32([1, 2, 3, 4])
         let mismatch = #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#
-        assertError({ _ = try SafeTensorsFile(path: self.write("m.safetensors", SafeTensorsWriter.file(header: mismatch, data: data))) },
-                    contains: "is 12 bytes but data_offsets span 16")
+        assertError(
+            { _ = try SafeTensorsFile(path: self.write("m.safetensors", SafeTensorsWriter.file(header: mismatch, data: data))) },
+            contains: "is 12 bytes but data_offsets span 16")
         let overlap = #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#
-        assertError({ _ = try SafeTensorsFile(path: self.write("o.safetensors", SafeTensorsWriter.file(header: overlap, data: data))) },
-                    contains: "overlap")
-        assertError({ _ = try SafeTensorsFile(path: self.write("j.safetensors", SafeTensorsWriter.file(header: "{nope", data: data))) },
-                    contains: "not valid JSON")
+        assertError(
+            { _ = try SafeTensorsFile(path: self.write("o.safetensors", SafeTensorsWriter.file(header: overlap, data: data))) },
+            contains: "overlap")
+        assertError(
+            { _ = try SafeTensorsFile(path: self.write("j.safetensors", SafeTensorsWriter.file(header: "{nope", data: data))) },
+            contains: "not valid JSON")
         let huge = SafeTensorsWriter.file(header: "{}", data: []).enumerated().map { $0.offset == 7 ? UInt8(0x7f) : $0.element }
         assertError({ _ = try SafeTensorsFile(path: self.write("h.safetensors", huge)) }, contains: "cap")
         let badDtype = #"{"a":{"dtype":"Q4","shape":[4],"data_offsets":[0,16]}}"#
-        assertError({ _ = try SafeTensorsFile(path: self.write("d.safetensors", SafeTensorsWriter.file(header: badDtype, data: data))) },
-                    contains: "unknown dtype")
+        assertError(
+            { _ = try SafeTensorsFile(path: self.write("d.safetensors", SafeTensorsWriter.file(header: badDtype, data: data))) },
+            contains: "unknown dtype")
         let negative = #"{"a":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}"#
-        assertError({ _ = try SafeTensorsFile(path: self.write("n.safetensors", SafeTensorsWriter.file(header: negative, data: data))) },
-                    contains: "non-negative")
+        assertError(
+            { _ = try SafeTensorsFile(path: self.write("n.safetensors", SafeTensorsWriter.file(header: negative, data: data))) },
+            contains: "non-negative")
     }
 
     func testShardedCheckpointAndMissingShard() throws {

@@ -19,9 +19,10 @@ extension KernelTests {
                     let got = dequantizing(x, count: count, m, kernel: kernel)
                     XCTAssertLessThanOrEqual(maxRelative(got, expected), 1e-5, "\(kernel) \(count)x\(rows)x\(cols) block \(block)")
                     for t in 0..<count {
-                        XCTAssertEqual(Array(got[(t * rows)..<((t + 1) * rows)]),
-                                       dequantizing(Array(x[(t * cols)..<((t + 1) * cols)]), count: 1, m, kernel: kernel),
-                                       "\(kernel): row \(t) alone vs with \(count)")
+                        XCTAssertEqual(
+                            Array(got[(t * rows)..<((t + 1) * rows)]),
+                            dequantizing(Array(x[(t * cols)..<((t + 1) * cols)]), count: 1, m, kernel: kernel),
+                            "\(kernel): row \(t) alone vs with \(count)")
                     }
                 }
             }
@@ -43,7 +44,9 @@ extension KernelTests {
             let decode = dequantizing(x, count: 2, m, kernel: kernel)
             var pulled = [Float](repeating: .nan, count: 3 * m.cols)
             withMatrix(m) { w in
-                u.withUnsafeBufferPointer { up in pulled.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: 3, w, $0.baseAddress!, kernel: kernel) } }
+                u.withUnsafeBufferPointer { up in
+                    pulled.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: 3, w, $0.baseAddress!, kernel: kernel) }
+                }
             }
             return g + decode + pulled + run(x, count: 2, m, route: .int8, kernel: kernel)
         }

@@ -8,7 +8,7 @@ final class KernelTests: XCTestCase {
         var rows: Int, cols: Int, block: Int
         var quants: [Int8]
         var scales: [UInt16]
-        var dense: [Float]   // dequantized, for the naive reference
+        var dense: [Float]  // dequantized, for the naive reference
     }
 
     func randomQ8(rows: Int, cols: Int, block: Int = 32, seed: UInt64) -> Q8Matrix {
@@ -22,8 +22,9 @@ final class KernelTests: XCTestCase {
             q.withUnsafeMutableBufferPointer { qp in
                 s.withUnsafeMutableBufferPointer { sp in
                     for r in 0..<rows {
-                        Quantize.row(fp.baseAddress! + r * cols, cols: cols, blockSize: block, quants: qp.baseAddress! + r * cols,
-                                     scales: sp.baseAddress! + r * nb, stats: &stats)
+                        Quantize.row(
+                            fp.baseAddress! + r * cols, cols: cols, blockSize: block, quants: qp.baseAddress! + r * cols,
+                            scales: sp.baseAddress! + r * nb, stats: &stats)
                     }
                 }
             }
@@ -55,7 +56,9 @@ final class KernelTests: XCTestCase {
     func run(_ x: [Float], count: Int, _ m: Q8Matrix, route: ActivationRoute, kernel: Int8Kernel = .best) -> [Float] {
         var out = [Float](repeating: .nan, count: count * m.rows)
         withMatrix(m) { w in
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { matmulTransposed(xp.baseAddress!, count: count, w, $0.baseAddress!, route: route, kernel: kernel) } }
+            x.withUnsafeBufferPointer { xp in
+                out.withUnsafeMutableBufferPointer { matmulTransposed(xp.baseAddress!, count: count, w, $0.baseAddress!, route: route, kernel: kernel) }
+            }
         }
         return out
     }
@@ -74,7 +77,8 @@ final class KernelTests: XCTestCase {
                 let m = randomQ8(rows: rows, cols: cols, block: block, seed: UInt64(k * 10 + block))
                 var rng = Rng(UInt64(k + 99))
                 let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
-                XCTAssertLessThanOrEqual(maxRelative(run(x, count: count, m, route: .exact), naive(x, count: count, m)), 1e-5, "\(count)x\(rows)x\(cols) block \(block)")
+                XCTAssertLessThanOrEqual(
+                    maxRelative(run(x, count: count, m, route: .exact), naive(x, count: count, m)), 1e-5, "\(count)x\(rows)x\(cols) block \(block)")
             }
         }
     }
@@ -86,8 +90,10 @@ final class KernelTests: XCTestCase {
         let available = Int8Kernel.runnable
         // Shapes reach every path: one token (four streams), 2-3 tokens (4-row tiles), 4+ tokens
         // (8-row interleaved tiles, then 4-row tiles and the portable loop for the last rows).
-        for (k, (count, rows, cols)) in [(1, 37, 64), (2, 64, 96), (5, 130, 2048), (32, 257, 256), (3, 4, 32), (7, 3, 64),
-                                         (4, 13, 96), (9, 28, 64), (33, 70, 512)].enumerated() {
+        for (k, (count, rows, cols)) in [
+            (1, 37, 64), (2, 64, 96), (5, 130, 2048), (32, 257, 256), (3, 4, 32), (7, 3, 64),
+            (4, 13, 96), (9, 28, 64), (33, 70, 512),
+        ].enumerated() {
             let m = randomQ8(rows: rows, cols: cols, seed: UInt64(500 + k))
             var rng = Rng(UInt64(k + 7))
             let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }
@@ -119,23 +125,36 @@ final class KernelTests: XCTestCase {
                 let all = run(x, count: count, m, route: .int8, kernel: kernel)
                 XCTAssertEqual(all, portable, "\(kernel) vs portable, bit for bit, \(count)x\(rows)x\(cols)")
                 for t in 0..<count {
-                    XCTAssertEqual(Array(all[(t * rows)..<((t + 1) * rows)]), alone(t, route: .int8, kernel: kernel), "token \(t) alone vs in a batch of \(count)")
+                    XCTAssertEqual(
+                        Array(all[(t * rows)..<((t + 1) * rows)]), alone(t, route: .int8, kernel: kernel), "token \(t) alone vs in a batch of \(count)")
                 }
             }
             // The exact rows' product: each token's row as if alone.
             var many = [Float](repeating: .nan, count: count * rows)
-            withMatrix(m) { w in x.withUnsafeBufferPointer { xp in many.withUnsafeMutableBufferPointer { Q8Kernels.matmulDequantizing(xp.baseAddress!, count: count, w, $0.baseAddress!) } } }
+            withMatrix(m) { w in
+                x.withUnsafeBufferPointer { xp in
+                    many.withUnsafeMutableBufferPointer { Q8Kernels.matmulDequantizing(xp.baseAddress!, count: count, w, $0.baseAddress!) }
+                }
+            }
             for t in 0..<count {
                 var one = [Float](repeating: .nan, count: rows)
-                withMatrix(m) { w in x.withUnsafeBufferPointer { xp in one.withUnsafeMutableBufferPointer { Q8Kernels.matmulDequantizing(xp.baseAddress! + t * cols, count: 1, w, $0.baseAddress!) } } }
+                withMatrix(m) { w in
+                    x.withUnsafeBufferPointer { xp in
+                        one.withUnsafeMutableBufferPointer { Q8Kernels.matmulDequantizing(xp.baseAddress! + t * cols, count: 1, w, $0.baseAddress!) }
+                    }
+                }
                 XCTAssertEqual(Array(many[(t * rows)..<((t + 1) * rows)]), one, "exact row \(t) alone vs with \(count)")
             }
             // Segments of the exact route (BLAS for long ones): a segment's rows as if alone.
             let cut = count / 2
             var segmented = [Float](repeating: .nan, count: count * rows)
-            withMatrix(m) { w in x.withUnsafeBufferPointer { xp in segmented.withUnsafeMutableBufferPointer {
-                matmulTransposed(xp.baseAddress!, segments: [0..<cut, cut..<count], w, $0.baseAddress!, route: .exact)
-            } } }
+            withMatrix(m) { w in
+                x.withUnsafeBufferPointer { xp in
+                    segmented.withUnsafeMutableBufferPointer {
+                        matmulTransposed(xp.baseAddress!, segments: [0..<cut, cut..<count], w, $0.baseAddress!, route: .exact)
+                    }
+                }
+            }
             XCTAssertEqual(Array(segmented[(cut * rows)...]), run(Array(x[(cut * cols)...]), count: count - cut, m, route: .exact), "second segment alone")
         }
     }
@@ -145,11 +164,13 @@ final class KernelTests: XCTestCase {
     /// on odd shapes, partial blocks and chunks, and target counts that exercise every register group.
     func testPullBackMatchesNaive() {
         let kernels: [Int8Kernel] = Int8Kernel.best >= .avx2 ? [.portable, .avx2] : [.portable]
-        let cases = [(1, 37, 50, 32), (5, 64, 96, 32), (10, 33, 2048, 32), (7, 130, 64, 16), (23, 7, 160, 32), (13, 300, 530, 32),
-                     (2, 5, 17, 32), (41, 16, 48, 32),
-                     // Widened chunks of 512 columns with a partial last one; blocks of 48 (strips
-                     // never straddle a block); blocks of 24 (not whole strips: the portable loop).
-                     (10, 70, 1100, 32), (6, 65, 1100, 48), (3, 20, 100, 24)]
+        let cases = [
+            (1, 37, 50, 32), (5, 64, 96, 32), (10, 33, 2048, 32), (7, 130, 64, 16), (23, 7, 160, 32), (13, 300, 530, 32),
+            (2, 5, 17, 32), (41, 16, 48, 32),
+            // Widened chunks of 512 columns with a partial last one; blocks of 48 (strips
+            // never straddle a block); blocks of 24 (not whole strips: the portable loop).
+            (10, 70, 1100, 32), (6, 65, 1100, 48), (3, 20, 100, 24),
+        ]
         for (i, (count, rows, cols, block)) in cases.enumerated() {
             let m = randomQ8(rows: rows, cols: cols, block: block, seed: UInt64(900 + i))
             var rng = Rng(UInt64(i + 31))
@@ -165,7 +186,9 @@ final class KernelTests: XCTestCase {
             for kernel in kernels {
                 var out = [Float](repeating: .nan, count: count * cols)
                 withMatrix(m) { w in
-                    u.withUnsafeBufferPointer { up in out.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: count, w, $0.baseAddress!, kernel: kernel) } }
+                    u.withUnsafeBufferPointer { up in
+                        out.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: count, w, $0.baseAddress!, kernel: kernel) }
+                    }
                 }
                 XCTAssertLessThanOrEqual(maxRelative(out, expected), 1e-5, "\(kernel) \(count)x\(rows)x\(cols) block \(block)")
             }
@@ -193,7 +216,8 @@ final class KernelTests: XCTestCase {
         let values: [Float] = [0, 1, -2, 0.1, 3.14159, -65504, 1e-8, .infinity]
         var bf = values.map(Quantize.bf16)
         var out = [Float](repeating: 0, count: values.count)
-        bf.withUnsafeMutableBufferPointer { b in out.withUnsafeMutableBufferPointer { Convert.bf16ToF32(b.baseAddress!, $0.baseAddress!, count: values.count) } }
+        bf.withUnsafeMutableBufferPointer { b in out.withUnsafeMutableBufferPointer { Convert.bf16ToF32(b.baseAddress!, $0.baseAddress!, count: values.count) }
+        }
         for (v, o) in zip(values, out) where v.isFinite { XCTAssertEqual(o, v, accuracy: abs(v) / 128 + 1e-38) }
         XCTAssertEqual(Quantize.bf16(1.0), 0x3f80)
         XCTAssertEqual(Quantize.bf16(Float(bitPattern: 0x3f80_8000)), 0x3f80, "ties to even")

@@ -34,14 +34,16 @@ final class WeightQuantizerKernelTests: XCTestCase {
             q.withUnsafeMutableBufferPointer { qp in
                 s.withUnsafeMutableBufferPointer { sp in
                     for r in 0..<rows {
-                        over += Quantize.row(xp.baseAddress! + r * cols, cols: cols, blockSize: block, quants: qp.baseAddress! + r * cols,
-                                             scales: sp.baseAddress! + r * blocks, stats: &stats, kernel: kernel)
+                        over += Quantize.row(
+                            xp.baseAddress! + r * cols, cols: cols, blockSize: block, quants: qp.baseAddress! + r * cols,
+                            scales: sp.baseAddress! + r * blocks, stats: &stats, kernel: kernel)
                     }
                 }
             }
         }
-        return Quantized(quants: q, scales: s, overflowed: over,
-                         stats: [stats.sumSquaredError.bitPattern, stats.sumSquared.bitPattern, stats.maxAbs.bitPattern])
+        return Quantized(
+            quants: q, scales: s, overflowed: over,
+            stats: [stats.sumSquaredError.bitPattern, stats.sumSquared.bitPattern, stats.maxAbs.bitPattern])
     }
 
     /// Values of one family: ordinary weights, exact ties of the rounding, zeros (and -0), huge
@@ -63,7 +65,7 @@ final class WeightQuantizerKernelTests: XCTestCase {
             default: x[i] = Float(rng.normal() * pow(10, Double(Int(rng.next() % 20) - 10)))
             }
         }
-        if family == 2, count >= block { for i in 0..<block { x[i] = 0 } }   // one all-zero block
+        if family == 2, count >= block { for i in 0..<block { x[i] = 0 } }  // one all-zero block
         return x
     }
 
@@ -115,7 +117,7 @@ final class WeightQuantizerKernelTests: XCTestCase {
         let cols = 32 * 11 + 5, block = 32
         var rng = Rng(1901)
         var x = (0..<cols).map { _ in Float(rng.normal() * 0.1) }
-        let hugeBlocks = [0, 3, 9, 11]   // 11 is the partial block
+        let hugeBlocks = [0, 3, 9, 11]  // 11 is the partial block
         for b in hugeBlocks { x[b * block + 1] = b % 2 == 0 ? 1e7 : -2e9 }
         for kernel in Int8Kernel.runnable {
             let got = quantize(x, rows: 1, cols: cols, block: block, kernel: kernel)
@@ -135,15 +137,16 @@ final class WeightQuantizerKernelTests: XCTestCase {
         for kernel in Int8Kernel.runnable {
             for n in [0, 1, 15, 16, 17, 100, 1029] {
                 for withBad in [false, true] {
-                    var src = (0..<n).map { _ in UInt16(truncatingIfNeeded: rng.next()) & 0x3fff }   // finite
+                    var src = (0..<n).map { _ in UInt16(truncatingIfNeeded: rng.next()) & 0x3fff }  // finite
                     if withBad && n > 0 {
                         for _ in 0..<(1 + n / 50) { src[Int(rng.next() % UInt64(n))] = [0x7f80, 0xff80, 0x7fc1, 0xffff][Int(rng.next() % 4)] }
                     }
                     var dst = [Float](repeating: .nan, count: n)
                     let count = src.withUnsafeBufferPointer { s in
                         dst.withUnsafeMutableBufferPointer { d in
-                            Quantize.widenBF16(s.baseAddress ?? UnsafePointer(bitPattern: 8)!, into: d.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!,
-                                               count: n, kernel: kernel)
+                            Quantize.widenBF16(
+                                s.baseAddress ?? UnsafePointer(bitPattern: 8)!, into: d.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!,
+                                count: n, kernel: kernel)
                         }
                     }
                     let expected = src.map { Float(bitPattern: UInt32($0) << 16) }

@@ -36,8 +36,9 @@ final class MemoryPlanTests: XCTestCase {
         let m = try LoadedModel.open(Fixtures.path("tiny-f32")).model
         let ids = [2, 10, 20, 30, 40]
         let plain = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: 5), logitsAt: [[4]])[0][0]
-        let streamed = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: 5), logitsAt: [[4]],
-                                     options: RunOptions(streamWeights: true, residentLayers: 1))[0][0]
+        let streamed = try m.forward(
+            [ids], cache: m.makeCache(sequences: 1, capacity: 5), logitsAt: [[4]],
+            options: RunOptions(streamWeights: true, residentLayers: 1))[0][0]
         XCTAssertEqual(plain, streamed)
     }
 }

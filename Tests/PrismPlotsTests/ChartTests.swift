@@ -73,10 +73,12 @@ final class ChartTests: XCTestCase {
         let n = Self.nasty
         let svgs = [
             Chart.lines(title: n, categories: [n, "b"], series: [Series(name: n, values: [1, 2])], xLabel: n, yLabel: n),
-            Chart.smallMultiples(title: n, panels: [Panel(title: n, categories: [n], series: [Series(name: n, values: [1])])],
-                                 columns: 1, xLabel: n, yLabel: n),
-            Chart.facetedBars(title: n, panels: [BarPanel(title: n, categories: [n], values: [1], highlight: 0)],
-                              columns: 1, highlightLabel: n),
+            Chart.smallMultiples(
+                title: n, panels: [Panel(title: n, categories: [n], series: [Series(name: n, values: [1])])],
+                columns: 1, xLabel: n, yLabel: n),
+            Chart.facetedBars(
+                title: n, panels: [BarPanel(title: n, categories: [n], values: [1], highlight: 0)],
+                columns: 1, highlightLabel: n),
             Chart.stackedBars(title: n, categories: [n], stacks: [Series(name: n, values: [1])], totalLabel: n),
             Chart.scatter(title: n, points: [ScatterPoint(x: 0, y: 0, label: n)], xLabel: n, yLabel: n),
             Chart.heatmap(title: n, rows: [n], columns: [n], values: [[1]], colorLabel: n, xLabel: n, yLabel: n),
@@ -89,8 +91,9 @@ final class ChartTests: XCTestCase {
     }
 
     func testControlCharactersBecomeVisibleEscapes() {
-        let svg = Chart.lines(title: "tokens", categories: ["\n", "\t", "a\u{0}b"],
-                              series: [Series(name: "x\u{7}", values: [1, 2, 3])])
+        let svg = Chart.lines(
+            title: "tokens", categories: ["\n", "\t", "a\u{0}b"],
+            series: [Series(name: "x\u{7}", values: [1, 2, 3])])
         let doc = parse(svg)
         XCTAssertTrue(doc.texts.contains("\\n"))
         XCTAssertTrue(doc.texts.contains("\\t"))
@@ -117,8 +120,9 @@ final class ChartTests: XCTestCase {
     func testSmallMultiplesCountPanelsAndSeries() {
         let tokens = ["<bos>", "The", "▁capital"]
         let panels = (0..<8).map { h in
-            Panel(title: "head \(h)", categories: tokens,
-                  series: ["Paris", "Rome"].map { Series(name: $0, values: [Double(h), -1, 2]) })
+            Panel(
+                title: "head \(h)", categories: tokens,
+                series: ["Paris", "Rome"].map { Series(name: $0, values: [Double(h), -1, 2]) })
         }
         let doc = parse(Chart.smallMultiples(title: "heads", panels: panels, columns: 4, yLabel: "logit"))
         XCTAssertEqual(doc.count(class: "panel"), 8)
@@ -133,8 +137,9 @@ final class ChartTests: XCTestCase {
 
     func testSmallMultiplesOfBars() {
         let panels = (0..<4).map { k in
-            Panel(title: "N\(k)", categories: (0..<10).map(String.init),
-                  series: [Series(name: "template", values: (0..<10).map { Double($0 - k) })])
+            Panel(
+                title: "N\(k)", categories: (0..<10).map(String.init),
+                series: [Series(name: "template", values: (0..<10).map { Double($0 - k) })])
         }
         let doc = parse(Chart.smallMultiples(title: "templates", panels: panels, columns: 2, sharedY: false, kind: .bars))
         XCTAssertEqual(doc.count(class: "series"), 4)
@@ -147,8 +152,10 @@ final class ChartTests: XCTestCase {
         let panels = ["Russia", "Vietnam", "France", "Nowhere"].enumerated().map { k, country in
             BarPanel(title: country, categories: cities, values: [1, -2, 3], highlight: k < 3 ? k : 99)
         }
-        let doc = parse(Chart.facetedBars(title: "capitals", panels: panels, columns: 2, yLabel: "logit",
-                                          highlightLabel: "correct"))
+        let doc = parse(
+            Chart.facetedBars(
+                title: "capitals", panels: panels, columns: 2, yLabel: "logit",
+                highlightLabel: "correct"))
         XCTAssertEqual(doc.count(class: "highlight"), 3, "out-of-range highlight is ignored")
         XCTAssertEqual(doc.count(class: "series"), 4)
         XCTAssertTrue(doc.texts.contains("correct"))
@@ -158,16 +165,20 @@ final class ChartTests: XCTestCase {
 
     func testStackedBarsStackSignedPartsFromZero() {
         let cats = ["0", "1"]
-        let stacks = [Series(name: "n1", values: [2, -1]), Series(name: "n2", values: [-3, -1]),
-                      Series(name: "n3", values: [1, .nan])]
+        let stacks = [
+            Series(name: "n1", values: [2, -1]), Series(name: "n2", values: [-3, -1]),
+            Series(name: "n3", values: [1, .nan]),
+        ]
         let doc = parse(Chart.stackedBars(title: "digits", categories: cats, stacks: stacks, yLabel: "logit"))
         XCTAssertEqual(doc.count(class: "series"), 3)
         XCTAssertEqual(doc.count(class: "totals"), 1)
         // Bar 0: +2 then +1 stacked upwards from 0 to 3; -3 downwards from 0.
         // Find the pixel scale from the two positive parts of bar 0, which must touch.
         let bars = doc.all.filter { $0.name == "rect" && $0.attributes["stroke"] == "#FFFFFF" }.map { e in
-            (y: Double(e.attributes["y"] ?? "") ?? .nan, h: Double(e.attributes["height"] ?? "") ?? .nan,
-             x: Double(e.attributes["x"] ?? "") ?? .nan)
+            (
+                y: Double(e.attributes["y"] ?? "") ?? .nan, h: Double(e.attributes["height"] ?? "") ?? .nan,
+                x: Double(e.attributes["x"] ?? "") ?? .nan
+            )
         }
         XCTAssertEqual(bars.count, 5)
         let bar0 = bars.filter { abs($0.x - bars[0].x) < 0.01 }
@@ -183,10 +194,13 @@ final class ChartTests: XCTestCase {
     }
 
     func testScatterPathAndEqualAspect() {
-        let pts = [ScatterPoint(x: 0, y: 0, label: "0"), ScatterPoint(x: 10, y: 0, label: "1"),
-                   ScatterPoint(x: 0, y: 1, label: "2"), ScatterPoint(x: .nan, y: 0, label: "bad")]
-        let svg = Chart.scatter(title: "pca", points: pts, pathOrder: [0, 1, 2, 3], closePath: true,
-                                xLabel: "PC1", yLabel: "PC2", equalAspect: true, size: Size(width: 500, height: 500))
+        let pts = [
+            ScatterPoint(x: 0, y: 0, label: "0"), ScatterPoint(x: 10, y: 0, label: "1"),
+            ScatterPoint(x: 0, y: 1, label: "2"), ScatterPoint(x: .nan, y: 0, label: "bad"),
+        ]
+        let svg = Chart.scatter(
+            title: "pca", points: pts, pathOrder: [0, 1, 2, 3], closePath: true,
+            xLabel: "PC1", yLabel: "PC2", equalAspect: true, size: Size(width: 500, height: 500))
         let doc = parse(svg)
         XCTAssertEqual(doc.count(class: "series"), 1)
         XCTAssertEqual(doc.count(class: "point-label"), 3)
@@ -201,13 +215,15 @@ final class ChartTests: XCTestCase {
 
     func testHeatmapColoursAndCells() {
         let values: [[Double]] = [[0, 2, -2], [1, .nan, -1]]
-        let svg = Chart.heatmap(title: "layers x heads", rows: ["l0", "l1"], columns: ["h0", "h1", "h2"],
-                                values: values, colorLabel: "logit", annotate: true)
+        let svg = Chart.heatmap(
+            title: "layers x heads", rows: ["l0", "l1"], columns: ["h0", "h1", "h2"],
+            values: values, colorLabel: "logit", annotate: true)
         let doc = parse(svg)
         let cells = doc.all.filter { $0.name == "rect" && $0.attributes["shape-rendering"] == "crispEdges" }
         XCTAssertEqual(cells.count, 6)
-        XCTAssertEqual(cells.map { $0.attributes["fill"] ?? "" },
-                       ["#FFFFFF", "#67001F", "#053061", Palette.diverging(0.5), Palette.missing, Palette.diverging(-0.5)])
+        XCTAssertEqual(
+            cells.map { $0.attributes["fill"] ?? "" },
+            ["#FFFFFF", "#67001F", "#053061", Palette.diverging(0.5), Palette.missing, Palette.diverging(-0.5)])
         XCTAssertEqual(doc.count(class: "colorbar"), 1)
         XCTAssertTrue(doc.texts.contains("\u{2212}2.00"), "annotations with a typographic minus")
         XCTAssertTrue(doc.texts.contains("logit"))
@@ -232,16 +248,27 @@ final class ChartTests: XCTestCase {
         style.maxLabelLength = -3
         _ = parse(Chart.lines(title: long, categories: cats, series: [huge], size: bad, style: style))
         _ = parse(Chart.lines(title: "", categories: cats, series: [Series(name: "tiny", values: [1e-300, 2e-300])]))
-        _ = parse(Chart.smallMultiples(title: "", panels: [Panel(title: long, categories: cats, series: [huge])],
-                                       columns: -2, panelSize: bad, style: style))
-        _ = parse(Chart.facetedBars(title: "", panels: [BarPanel(title: "", categories: cats, values: huge.values, highlight: -1)],
-                                    columns: 1))
+        _ = parse(
+            Chart.smallMultiples(
+                title: "", panels: [Panel(title: long, categories: cats, series: [huge])],
+                columns: -2, panelSize: bad, style: style))
+        _ = parse(
+            Chart.facetedBars(
+                title: "", panels: [BarPanel(title: "", categories: cats, values: huge.values, highlight: -1)],
+                columns: 1))
         _ = parse(Chart.stackedBars(title: "", categories: cats, stacks: [huge, huge], size: bad))
-        _ = parse(Chart.scatter(title: "", points: [ScatterPoint(x: -1e308, y: 1e308, label: long),
-                                                    ScatterPoint(x: 1e308, y: -1e308, label: "")],
-                                pathOrder: [1, 0, -1], closePath: true, equalAspect: true, size: bad))
-        _ = parse(Chart.heatmap(title: "", rows: ["r"], columns: cats, values: [huge.values], limit: .nan,
-                                annotate: true, cell: bad))
+        _ = parse(
+            Chart.scatter(
+                title: "",
+                points: [
+                    ScatterPoint(x: -1e308, y: 1e308, label: long),
+                    ScatterPoint(x: 1e308, y: -1e308, label: ""),
+                ],
+                pathOrder: [1, 0, -1], closePath: true, equalAspect: true, size: bad))
+        _ = parse(
+            Chart.heatmap(
+                title: "", rows: ["r"], columns: cats, values: [huge.values], limit: .nan,
+                annotate: true, cell: bad))
         _ = parse(Chart.heatmap(title: "", rows: ["r"], columns: ["c"], values: [[0]], limit: 0))
     }
 

@@ -25,8 +25,9 @@ final class FormatTests: XCTestCase {
     /// Nice ticks come in 1-2-5 steps and frame the data; labels show just enough decimals.
     func testTickLabelsOnAxes() {
         func tickTexts(_ values: [Double]) -> [String] {
-            let svg = Chart.lines(title: "", categories: values.map { _ in "c" },
-                                  series: [Series(name: "s", values: values)], size: Size(width: 600, height: 400))
+            let svg = Chart.lines(
+                title: "", categories: values.map { _ in "c" },
+                series: [Series(name: "s", values: values)], size: Size(width: 600, height: 400))
             // Y tick labels are the right-aligned grey texts, written bottom to top.
             return XMLSummary.parse(svg.text).textElements
                 .filter { $0.attributes["text-anchor"] == "end" && $0.attributes["fill"] == "#555555" }
@@ -39,11 +40,16 @@ final class FormatTests: XCTestCase {
     }
 
     func testCSV() {
-        let text = CSV.render(headers: ["token", "value"],
-                              rows: [["Paris", "1.5"], ["a,b", "say \"hi\""], ["\r\n", " x"]])
+        let text = CSV.render(
+            headers: ["token", "value"],
+            rows: [["Paris", "1.5"], ["a,b", "say \"hi\""], ["\r\n", " x"]])
         XCTAssertEqual(text, "token,value\nParis,1.5\n\"a,b\",\"say \"\"hi\"\"\"\n\"\r\n\",\" x\"\n")
-        let s = CSV.series(categories: ["a0", "m0"], series: [Series(name: "Paris", values: [1, .nan]),
-                                                              Series(name: "Rome", values: [-0.25])], decimals: 2)
+        let s = CSV.series(
+            categories: ["a0", "m0"],
+            series: [
+                Series(name: "Paris", values: [1, .nan]),
+                Series(name: "Rome", values: [-0.25]),
+            ], decimals: 2)
         XCTAssertEqual(s, "category,Paris,Rome\na0,1.00,-0.25\nm0,,\n")
     }
 

@@ -15,8 +15,9 @@ final class HTMLReportTests: XCTestCase {
         r.bullets(["one", "two <b>"])
         r.code("prism decompose --prompt \"x < y\"")
         r.figure(b, caption: "Heatmap.")
-        r.table(headers: ["name", "value"], rows: [["Paris", "1.50"], ["<0x0A>", "-2.00", "extra"]],
-                numericColumns: [1], caption: "Values.")
+        r.table(
+            headers: ["name", "value"], rows: [["Paris", "1.50"], ["<0x0A>", "-2.00", "extra"]],
+            numericColumns: [1], caption: "Values.")
         return (r, [a, b])
     }
 

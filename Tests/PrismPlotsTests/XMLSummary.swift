@@ -1,6 +1,7 @@
 // Parses SVG/HTML output as XML and counts what the tests look for.
 
 import Foundation
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -21,8 +22,10 @@ final class XMLSummary: NSObject, XMLParserDelegate {
     private var textDepth = 0
     private var current = ""
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
-                qualifiedName: String?, attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?,
+        qualifiedName: String?, attributes: [String: String] = [:]
+    ) {
         if root == nil { root = (name, attributes) }
         elements[name, default: 0] += 1
         if let cls = attributes["class"] { classes[cls, default: 0] += 1 }

@@ -49,8 +49,10 @@ final class PrismSessionTests: XCTestCase {
     func testConcurrentRunsWithDifferentOptionsMatchSequentialRuns() throws {
         let model = try LoadedModel.open(Self.shipped).model
         let ids = [2, 651, 37, 576, 81, 603]
-        let variants = [RunOptions(route: .int8), RunOptions(route: .exact, streamWeights: true), RunOptions(route: .int8, streamWeights: true, residentLayers: 1),
-                        RunOptions(route: .exact)]
+        let variants = [
+            RunOptions(route: .int8), RunOptions(route: .exact, streamWeights: true), RunOptions(route: .int8, streamWeights: true, residentLayers: 1),
+            RunOptions(route: .exact),
+        ]
         func run(_ o: RunOptions) throws -> [Float] {
             try model.forward([ids], cache: model.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], options: o)[0][0]
         }

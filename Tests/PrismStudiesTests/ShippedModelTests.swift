@@ -35,8 +35,10 @@ final class ShippedModelTests: XCTestCase {
     func testAnswersAsTheModelCardStates() throws {
         let (loaded, eval) = try load()
         let m = loaded.model
-        for (name, prompts, key) in [("held-out capital template", eval.capital_prompts, "capital_heldout_all"),
-                                     ("additions", eval.addition_prompts, "addition_first_token")] {
+        for (name, prompts, key) in [
+            ("held-out capital template", eval.capital_prompts, "capital_heldout_all"),
+            ("additions", eval.addition_prompts, "addition_first_token"),
+        ] {
             var agree = 0, correct = 0
             for p in prompts {
                 let logits = try m.forward([p.ids], cache: m.makeCache(sequences: 1, capacity: p.ids.count), logitsAt: [[p.ids.count - 1]])[0][0]

@@ -33,8 +33,10 @@ final class ByteSizeFormatTests: XCTestCase {
     }
 
     func testErrorsNameTheInput() {
-        for (bad, needle) in [("12XB", "unknown unit 'xb'"), ("", "empty size"), ("   ", "empty size"), ("1..5G", "malformed size '1..5G'"), ("9000PB", "unknown unit"),
-                              ("9000000TiB", "too large")] {
+        for (bad, needle) in [
+            ("12XB", "unknown unit 'xb'"), ("", "empty size"), ("   ", "empty size"), ("1..5G", "malformed size '1..5G'"), ("9000PB", "unknown unit"),
+            ("9000000TiB", "too large"),
+        ] {
             XCTAssertThrowsError(try ByteSize.parse(bad), bad) { error in
                 XCTAssertTrue((error as? PrismError)?.message.contains(needle) ?? false, "\(bad): \(error)")
             }

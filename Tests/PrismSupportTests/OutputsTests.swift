@@ -11,7 +11,8 @@ final class OutputsCheckTests: TemporaryDirectoryTestCase {
         XCTAssertNoThrow(try Outputs.checkFile(out, force: false, inputs: [input]))
         XCTAssertEqual(message { try Outputs.checkFile("", force: true, inputs: []) }, "the output path is empty")
         XCTAssertTrue(message { try Outputs.checkFile(self.dir, force: true, inputs: []) }.contains("is a directory; give a file name"))
-        XCTAssertTrue(message { try Outputs.checkFile(self.dir + "/nowhere/out.json", force: true, inputs: []) }.contains("directory \(dir!)/nowhere does not exist"))
+        XCTAssertTrue(
+            message { try Outputs.checkFile(self.dir + "/nowhere/out.json", force: true, inputs: []) }.contains("directory \(dir!)/nowhere does not exist"))
 
         try write("old", out)
         XCTAssertEqual(message { try Outputs.checkFile(out, force: false, inputs: [input]) }, "\(out) exists; pass --force to replace it")
@@ -46,8 +47,9 @@ final class OutputsCheckTests: TemporaryDirectoryTestCase {
         XCTAssertNoThrow(try Outputs.checkSet(set, force: true, inputs: [input]), "a set prism wrote may be replaced")
 
         try write("mine", set + "/notes.txt")
-        XCTAssertEqual(message { try Outputs.checkSet(set, force: true, inputs: [input]) },
-                       "\(set) holds notes.txt, which prism did not write there; choose a new or empty directory")
+        XCTAssertEqual(
+            message { try Outputs.checkSet(set, force: true, inputs: [input]) },
+            "\(set) holds notes.txt, which prism did not write there; choose a new or empty directory")
         try FileManager.default.removeItem(atPath: set + "/notes.txt")
 
         try write("not json", set + "/" + Outputs.manifestName)
@@ -74,7 +76,8 @@ final class FileSetTests: TemporaryDirectoryTestCase {
     func testWritesFilesAndManifest() throws {
         XCTAssertNil(try writeFileSet(set, files([("b.svg", "<svg/>"), ("a.csv", "x\n")]), force: false))
         XCTAssertEqual(try snapshot(set).filter { $0.key != Outputs.manifestName }, ["b.svg": "<svg/>", "a.csv": "x\n"])
-        let manifest = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: set + "/" + Outputs.manifestName))) as? [String: Any])
+        let manifest = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: set + "/" + Outputs.manifestName))) as? [String: Any])
         XCTAssertEqual(manifest["files"] as? [String], ["b.svg", "a.csv"])
         XCTAssertEqual(manifest["written_by"] as? String, "prism")
         XCTAssertEqual(try list(dir), ["set"], "no temporary directory left beside the set")
@@ -103,8 +106,9 @@ final class FileSetTests: TemporaryDirectoryTestCase {
     func testInputInsideTheSetIsRefused() throws {
         try FileManager.default.createDirectory(atPath: set, withIntermediateDirectories: false)
         try write("weights", set + "/model.prism")
-        XCTAssertTrue(message { try writeFileSet(self.set, self.files([("a.csv", "1")]), force: true, inputs: [self.set + "/model.prism"]) }
-            .contains("holds this command's input"))
+        XCTAssertTrue(
+            message { try writeFileSet(self.set, self.files([("a.csv", "1")]), force: true, inputs: [self.set + "/model.prism"]) }
+                .contains("holds this command's input"))
         XCTAssertEqual(try list(set), ["model.prism"])
     }
 
@@ -113,7 +117,8 @@ final class FileSetTests: TemporaryDirectoryTestCase {
     func testFailingWriteKeepsTheOldSet() throws {
         try writeFileSet(set, files([("a.csv", "old")]), force: false)
         let before = try snapshot(set)
-        XCTAssertTrue(message { try writeFileSet(self.set, self.files([("a.csv", "new"), ("sub/b.csv", "x")]), force: true) }.contains("bad file name 'sub/b.csv'"))
+        XCTAssertTrue(
+            message { try writeFileSet(self.set, self.files([("a.csv", "new"), ("sub/b.csv", "x")]), force: true) }.contains("bad file name 'sub/b.csv'"))
         XCTAssertEqual(try snapshot(set), before)
         XCTAssertEqual(try list(dir), ["set"])
     }

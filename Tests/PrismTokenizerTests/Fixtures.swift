@@ -40,20 +40,22 @@ enum Fixtures {
     static func encodeCases(_ list: String) throws -> [EncodeCase] {
         let cases = try XCTUnwrap(try json("cases.json")[list] as? [[String: Any]], "cases.json has no \(list)")
         return try cases.map { c in
-            EncodeCase(name: try XCTUnwrap(c["name"] as? String),
-                       text: String(decoding: try hex(c["text_hex"]), as: UTF8.self),
-                       idsWithBos: try XCTUnwrap(c["ids_bos"] as? [Int]),
-                       ids: try XCTUnwrap(c["ids"] as? [Int]),
-                       decodedSkipping: try hex(c["decode_skip_hex"]),
-                       decodedKeeping: try hex(c["decode_keep_hex"]))
+            EncodeCase(
+                name: try XCTUnwrap(c["name"] as? String),
+                text: String(decoding: try hex(c["text_hex"]), as: UTF8.self),
+                idsWithBos: try XCTUnwrap(c["ids_bos"] as? [Int]),
+                ids: try XCTUnwrap(c["ids"] as? [Int]),
+                decodedSkipping: try hex(c["decode_skip_hex"]),
+                decodedKeeping: try hex(c["decode_keep_hex"]))
         }
     }
 
     static func decodeCases() throws -> [DecodeCase] {
         let cases = try XCTUnwrap(try json("cases.json")["decode_only"] as? [[String: Any]])
         return try cases.map { c in
-            DecodeCase(name: try XCTUnwrap(c["name"] as? String), ids: try XCTUnwrap(c["ids"] as? [Int]),
-                       decodedSkipping: try hex(c["decode_skip_hex"]), decodedKeeping: try hex(c["decode_keep_hex"]))
+            DecodeCase(
+                name: try XCTUnwrap(c["name"] as? String), ids: try XCTUnwrap(c["ids"] as? [Int]),
+                decodedSkipping: try hex(c["decode_skip_hex"]), decodedKeeping: try hex(c["decode_keep_hex"]))
         }
     }
 

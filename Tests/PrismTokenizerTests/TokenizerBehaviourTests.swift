@@ -10,13 +10,13 @@ final class TokenizerBehaviourTests: XCTestCase {
     func testIgnoreMergesAndNoDecoder() throws {
         func make(_ ignoreMerges: Bool) throws -> GemmaTokenizer {
             let json = """
-            {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
-             "pre_tokenizer": null, "post_processor": null, "decoder": null,
-             "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-                       "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-                       "ignore_merges": \(ignoreMerges), "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4},
-                       "merges": [["a", "b"]]}}
-            """
+                {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+                 "pre_tokenizer": null, "post_processor": null, "decoder": null,
+                 "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                           "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                           "ignore_merges": \(ignoreMerges), "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4},
+                           "merges": [["a", "b"]]}}
+                """
             return try GemmaTokenizer(jsonBytes: Array(json.utf8))
         }
         let plain = try make(false), ignoring = try make(true)

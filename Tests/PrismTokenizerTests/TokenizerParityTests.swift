@@ -21,8 +21,9 @@ final class TokenizerParityTests: XCTestCase {
     /// emitted after byte tokens that follow it).
     func testUnknownTokenFusedAndUnfused() throws {
         try check(try GemmaTokenizer(path: Fixtures.path("tokenizer-unk.json")), try Fixtures.encodeCases("unk_fused"), "unk")
-        try check(try GemmaTokenizer(path: Fixtures.path("tokenizer-unk-nofuse.json")),
-                  try Fixtures.encodeCases("unk_unfused"), "unk-nofuse")
+        try check(
+            try GemmaTokenizer(path: Fixtures.path("tokenizer-unk-nofuse.json")),
+            try Fixtures.encodeCases("unk_unfused"), "unk-nofuse")
     }
 
     func testDecodeOnlyCases() throws {
@@ -60,15 +61,19 @@ final class TokenizerParityTests: XCTestCase {
         }
     }
 
-    private func check(_ tok: GemmaTokenizer, _ cases: [Fixtures.EncodeCase], _ file: String,
-                       line: UInt = #line) throws {
+    private func check(
+        _ tok: GemmaTokenizer, _ cases: [Fixtures.EncodeCase], _ file: String,
+        line: UInt = #line
+    ) throws {
         for c in cases {
             XCTAssertEqual(tok.encode(c.text, addBos: false), c.ids, "\(file) \(c.name) without bos", line: line)
             XCTAssertEqual(tok.encode(c.text), c.idsWithBos, "\(file) \(c.name) with bos", line: line)
-            XCTAssertEqual(Array(try tok.decode(c.idsWithBos, skipSpecialTokens: true).utf8), c.decodedSkipping,
-                           "\(file) \(c.name) decode skipping specials", line: line)
-            XCTAssertEqual(Array(try tok.decode(c.idsWithBos, skipSpecialTokens: false).utf8), c.decodedKeeping,
-                           "\(file) \(c.name) decode keeping specials", line: line)
+            XCTAssertEqual(
+                Array(try tok.decode(c.idsWithBos, skipSpecialTokens: true).utf8), c.decodedSkipping,
+                "\(file) \(c.name) decode skipping specials", line: line)
+            XCTAssertEqual(
+                Array(try tok.decode(c.idsWithBos, skipSpecialTokens: false).utf8), c.decodedKeeping,
+                "\(file) \(c.name) decode keeping specials", line: line)
         }
     }
 }

@@ -10,8 +10,10 @@ final class TokenizerPieceTableTests: XCTestCase {
 
     /// Every id of every valid fixture (and the ids just outside) gets the tokenizer's piece.
     func testPiecesEqualTheTokenizersForEveryId() throws {
-        let names = ["tokenizer.json", "tokenizer-pairs.json", "minimal_valid.json", "tokenizer-unk.json",
-                     "tokenizer-unk-nofuse.json", "malformed-hf-loads.json"]
+        let names = [
+            "tokenizer.json", "tokenizer-pairs.json", "minimal_valid.json", "tokenizer-unk.json",
+            "tokenizer-unk-nofuse.json", "malformed-hf-loads.json",
+        ]
         for name in names {
             let bytes = try Self.bytes(Fixtures.path(name))
             let tokenizer: GemmaTokenizer

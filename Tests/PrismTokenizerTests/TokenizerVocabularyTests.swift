@@ -104,13 +104,13 @@ final class TokenizerVocabularyTests: XCTestCase {
     /// The loader's own JSON reader: escapes, surrogate pairs, both merge forms, any key order.
     func testJSONEscapesAndKeyOrder() throws {
         let json = #"""
-        {"model": {"merges": [["\ud83d\ude00", "\u00e9"], ["e", "\u0301"], ["\"", "q"], ["\"q", "\\"], ["a", "\"q\\"]],
-                   "vocab": {"\ud83d\ude00": 0, "\u00e9": 1, "e\u0301": 2, "\ud83d\ude00\u00e9": 3, "a": 4,
-                             "\"q\\": 5, "a\"q\\": 6, "\t\/": 7, "e": 8, "\u0301": 9, "\"": 10, "q": 11,
-                             "\\": 12, "\"q": 13},
-                   "type": "BPE", "byte_fallback": false},
-         "version": "1.0", "added_tokens": [], "decoder": {"type": "Fuse"}}
-        """#
+            {"model": {"merges": [["\ud83d\ude00", "\u00e9"], ["e", "\u0301"], ["\"", "q"], ["\"q", "\\"], ["a", "\"q\\"]],
+                       "vocab": {"\ud83d\ude00": 0, "\u00e9": 1, "e\u0301": 2, "\ud83d\ude00\u00e9": 3, "a": 4,
+                                 "\"q\\": 5, "a\"q\\": 6, "\t\/": 7, "e": 8, "\u0301": 9, "\"": 10, "q": 11,
+                                 "\\": 12, "\"q": 13},
+                       "type": "BPE", "byte_fallback": false},
+             "version": "1.0", "added_tokens": [], "decoder": {"type": "Fuse"}}
+            """#
         let tok = try GemmaTokenizer(jsonBytes: Array(json.utf8))
         XCTAssertEqual(tok.id(forPiece: "😀é"), 3)
         XCTAssertEqual(tok.id(forPiece: "e\u{301}"), 2)

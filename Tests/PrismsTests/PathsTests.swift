@@ -37,12 +37,15 @@ final class PathsTests: XCTestCase {
                             XCTAssertEqual(path.pieceNames.count, 1 + 2 * l, tag)
                             XCTAssertEqual(path.pieces.count, path.pieceNames.count, tag)
                             XCTAssertTrue(close(path.pieces.reduce(0, +), path.total), "\(tag): pieces \(path.pieces.reduce(0, +)) vs \(path.total)")
-                            XCTAssertTrue(close(path.total, c.d.targets[k].headSources[l][h][j]), "\(tag): \(path.total) vs \(c.d.targets[k].headSources[l][h][j])")
+                            XCTAssertTrue(
+                                close(path.total, c.d.targets[k].headSources[l][h][j]), "\(tag): \(path.total) vs \(c.d.targets[k].headSources[l][h][j])")
                             sums[k] += path.total
                         }
                     }
                     for k in c.targets.indices {
-                        XCTAssertTrue(close(sums[k], c.d.targets[k].heads[l][h]), "p \(c.position) head \(l).\(h) target \(k): \(sums[k]) vs \(c.d.targets[k].heads[l][h])")
+                        XCTAssertTrue(
+                            close(sums[k], c.d.targets[k].heads[l][h]),
+                            "p \(c.position) head \(l).\(h) target \(k): \(sums[k]) vs \(c.d.targets[k].heads[l][h])")
                     }
                 }
             }
@@ -81,7 +84,9 @@ final class PathsTests: XCTestCase {
                 let maps = try c.prism.headMaps(c.source, position: c.position, layer: 0, head: h, source: j, targets: c.targets)
                 let values = try c.prism.applyToEmbeddings(maps, tokens: [ids[j]])
                 for k in c.targets.indices {
-                    XCTAssertTrue(close(values[k][0], c.d.targets[k].headSources[0][h][j]), "head \(h) source \(j): \(values[k][0]) vs \(c.d.targets[k].headSources[0][h][j])")
+                    XCTAssertTrue(
+                        close(values[k][0], c.d.targets[k].headSources[0][h][j]),
+                        "head \(h) source \(j): \(values[k][0]) vs \(c.d.targets[k].headSources[0][h][j])")
                 }
             }
         }
@@ -107,14 +112,18 @@ final class PathsTests: XCTestCase {
             return "no error"
         }
         let t = [c.targets[0]]
-        XCTAssertEqual(message { _ = try c.prism.headPath(c.source, position: c.position, layer: L, head: 0, source: 0, targets: t) },
-                       "layer \(L) is out of range (0..<\(L))")
-        XCTAssertEqual(message { _ = try c.prism.headPath(c.source, position: c.position, layer: 0, head: H, source: 0, targets: t) },
-                       "head \(H) is out of range (0..<\(H))")
-        XCTAssertEqual(message { _ = try c.prism.headPath(c.source, position: 2, layer: 0, head: 0, source: 3, targets: t) },
-                       "source 3 is out of range: position 2 attends to 0...2")
-        XCTAssertEqual(message { _ = try c.prism.neuronPath(c.source, position: c.position, layer: 0, neuron: ff, targets: t) },
-                       "neuron \(ff) is out of range (0..<\(ff))")
+        XCTAssertEqual(
+            message { _ = try c.prism.headPath(c.source, position: c.position, layer: L, head: 0, source: 0, targets: t) },
+            "layer \(L) is out of range (0..<\(L))")
+        XCTAssertEqual(
+            message { _ = try c.prism.headPath(c.source, position: c.position, layer: 0, head: H, source: 0, targets: t) },
+            "head \(H) is out of range (0..<\(H))")
+        XCTAssertEqual(
+            message { _ = try c.prism.headPath(c.source, position: 2, layer: 0, head: 0, source: 3, targets: t) },
+            "source 3 is out of range: position 2 attends to 0...2")
+        XCTAssertEqual(
+            message { _ = try c.prism.neuronPath(c.source, position: c.position, layer: 0, neuron: ff, targets: t) },
+            "neuron \(ff) is out of range (0..<\(ff))")
         let maps = try c.prism.headMaps(c.source, position: c.position, layer: 0, head: 0, source: 0, targets: t)
         XCTAssertEqual(message { _ = try c.prism.applyToEmbeddings(maps, tokens: [-1]) }.prefix(28), "token id -1 is outside the v")
     }

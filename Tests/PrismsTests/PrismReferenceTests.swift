@@ -117,7 +117,8 @@ final class PrismReferenceTests: XCTestCase {
         let c = ref.cases[1]
         let (source, _) = try loaded.model.record(c.ids)
         let prism = Prism(model: loaded.model)
-        let d = try prism.decompose(source, position: c.position, targets: [.token(c.targets[0]), .token(c.targets[1]), .difference(c.targets[0], c.targets[1])])
+        let d = try prism.decompose(
+            source, position: c.position, targets: [.token(c.targets[0]), .token(c.targets[1]), .difference(c.targets[0], c.targets[1])])
         let (a, b, diff) = (d.targets[0], d.targets[1], d.targets[2])
         XCTAssertEqual(diff.logit, a.logit - b.logit, accuracy: 1e-5)
         for l in 0..<a.neurons.count {

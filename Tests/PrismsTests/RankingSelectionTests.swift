@@ -1,5 +1,6 @@
-@testable import Prisms
 import XCTest
+
+@testable import Prisms
 
 /// `Ranking.largest`, the per-layer selection of the top neurons: the same indices, in the same
 /// order, as the stable sort by decreasing |value| it replaces, ties and NaN included.

@@ -78,8 +78,9 @@ final class ReadoutPullBacksTests: XCTestCase {
         let (bf16, _) = try Reference.load("tiny-bf16")
         let shared = ReadoutPullBacks(config: f32.model.config)
         let c = ref.cases[1]
-        _ = try Prism(model: f32.model, pullBacks: shared).decompose(try item(f32.model, c, [.token(c.targets[0])]).source, position: c.position,
-                                                                     targets: [.token(c.targets[0])])
+        _ = try Prism(model: f32.model, pullBacks: shared).decompose(
+            try item(f32.model, c, [.token(c.targets[0])]).source, position: c.position,
+            targets: [.token(c.targets[0])])
         let other = try item(bf16.model, c, [.token(c.targets[0])])
         XCTAssertThrowsError(try Prism(model: bf16.model, pullBacks: shared).decompose(other.source, position: other.position, targets: other.targets))
     }

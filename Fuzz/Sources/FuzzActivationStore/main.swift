@@ -1,6 +1,6 @@
+import Foundation
 import FuzzDriver
 import FuzzSupport
-import Foundation
 import PrismFormats
 
 /// Fuzz target: the activation store (.acts): header, JSON index, chunk bounds, LZ4 chunks.

@@ -1,5 +1,5 @@
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import PrismBatch
 
 /// Fuzz target: batch input (JSONL prompt lines): every line becomes a record or an error record.

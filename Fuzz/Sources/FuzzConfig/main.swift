@@ -1,5 +1,5 @@
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import PrismModel
 
 /// Fuzz target: config.json: GemmaConfig.decode must throw a PrismError or return a validated config.

@@ -1,8 +1,8 @@
+import Foundation
 import FuzzDriver
 import FuzzSupport
-import Foundation
-import PrismModel
 import PrismFormats
+import PrismModel
 import PrismTokenizer
 
 /// Fuzz target: the converted .prism file: header, directory, parts, then the embedded config and the tensor set it needs.

@@ -1,5 +1,5 @@
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import PrismFormats
 
 /// Fuzz target: a safetensors file: the 8-byte header length, the JSON header, every entry's dtype, shape and offsets.

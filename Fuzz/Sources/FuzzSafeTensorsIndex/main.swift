@@ -1,5 +1,5 @@
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import PrismFormats
 
 /// Fuzz target: model.safetensors.index.json: the weight map and shard names.

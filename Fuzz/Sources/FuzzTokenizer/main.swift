@@ -1,5 +1,5 @@
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import PrismTokenizer
 
 /// Fuzz target: tokenizer.json through the tokenizer's own JSON reader, then a round trip on fixed text.

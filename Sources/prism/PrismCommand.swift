@@ -1,4 +1,5 @@
 import ArgumentParser
+import PrismSupport
 
 @main
 struct PrismCommand: ParsableCommand {
@@ -12,6 +13,7 @@ struct PrismCommand: ParsableCommand {
               prism decompose -m models/tiny-gemma.prism \\
                 --prompt "The capital of France is" --target-token " Paris"
             """,
+        version: PrismVersion.string,
         subcommands: [
             DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self,
             BatchCommand.self, MergeCommand.self, SummarizeCommand.self, RunCommand.self,

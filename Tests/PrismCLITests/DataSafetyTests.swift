@@ -331,4 +331,10 @@ final class DataSafetyTests: XCTestCase {
         XCTAssertEqual(obj["stopped"] as? String, "context_full")
         XCTAssertEqual((obj["generated"] as? [Int])?.count, 9)
     }
+
+    func testVersion() throws {
+        let r = try run(["--version"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.hasPrefix("0."), r.stdout)
+    }
 }

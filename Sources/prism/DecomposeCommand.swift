@@ -71,7 +71,7 @@ struct DecomposeCommand: ParsableCommand {
             let loaded = session.loaded
             defer { runtime.report(clock, session: session) }
             // The decomposition and its output are planned with the forward pass.
-            let (source, ids, p, options) = try ActivationInput.source(
+            let (source, ids, p, options, logits) = try ActivationInput.source(
                 session, prompt: prompt, acts: at.acts, position: at.position,
                 lastPositionOnly: true
             ) { p in
@@ -82,6 +82,15 @@ struct DecomposeCommand: ParsableCommand {
             let ts = try targets.resolve(session)
             let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts, options: options)
             let pieces = try session.pieces(ids)
+            let ranks = logits.map(LogitRanks.init)
+            let top1Token = try ranks?.top1.map { try session.label($0.id, style: .quoted) }
+            if let ranks {
+                for text in targets.targetTokens {
+                    if let w = try TargetRanking.twinWarning(text, session: session, ranks: ranks) {
+                        FileHandle.standardError.write(Data((w + "\n").utf8))
+                    }
+                }
+            }
             if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir, force: force, inputs: inputs) }
             if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir, force: force, inputs: inputs) }
             if let refPath = compareF32 {
@@ -117,9 +126,11 @@ struct DecomposeCommand: ParsableCommand {
                 return
             }
             if output.json {
-                try JSONOut.print(DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top))
+                var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
+                if let ranks { TargetRanking.annotate(&obj, ranks: ranks, top1Token: top1Token) }
+                try JSONOut.print(obj)
             } else if npy == nil && csv == nil {
-                DecompositionTable.print(d, pieces: pieces, top: top)
+                DecompositionTable.print(d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token)
             }
         }
     }

@@ -1,17 +1,27 @@
 import Foundation
 import PrismFormats
+import PrismSession
 import PrismSupport
 import Prisms
 
 enum DecompositionTable {
-    static func print(_ d: Decomposition, pieces: [String]?, top: Int) {
+    /// `ranks`: the position's logits, to state the model's top-1 and each target's rank (nil
+    /// for a decomposition read from a store, which keeps no logits).
+    static func print(_ d: Decomposition, pieces: [String]?, top: Int, ranks: LogitRanks? = nil, top1Token: String? = nil) {
         func tok(_ j: Int) -> String { pieces.map { Display.quote($0[j]) } ?? "#\(d.ids[j])" }
         Swift.print("position \(d.position) \(tok(d.position)) of \(d.ids.count) tokens")
+        if let ranks, let best = ranks.top1 {
+            Swift.print("model's top-1 here: \(top1Token ?? "#\(best.id)") (id \(best.id), logit \(String(format: "%.4f", best.logit)))")
+        }
         Swift.print("frozen: " + Decomposition.frozen.joined(separator: "; "))
         for t in d.targets {
             Swift.print("")
+            let rankText =
+                ranks.map { r in
+                    "; rank " + t.target.ids.map { id in r.rank(id).map(String.init) ?? "-" }.joined(separator: " / ") + " of \(r.logits.count)"
+                } ?? ""
             Swift.print(
-                "target \(t.target.label): logit \(fmt(t.logit)) = sum \(fmt(t.sum)) (error \(String(format: "%.2e", t.error)); finer terms close to \(String(format: "%.2e", t.finerClosure)))"
+                "target \(t.target.label): logit \(fmt(t.logit)) = sum \(fmt(t.sum)) (error \(String(format: "%.2e", t.error)); finer terms close to \(String(format: "%.2e", t.finerClosure))\(rankText))"
             )
             let nan = t.nanTerms
             if nan.residual + nan.heads + nan.headSources + nan.neurons > 0 {
@@ -87,5 +97,40 @@ enum DecompositionFiles {
         if let note = try writeFileSet(dir, files.map { ($0.name, Data($0.bytes)) }, force: force, inputs: inputs) {
             FileHandle.standardError.write(Data("note: \(note)\n".utf8))
         }
+    }
+}
+
+/// Guards against a silently wrong question: the model's top-1 and each target's rank in the JSON,
+/// and a warning when a text target has a much better-ranked twin with (or without) a leading space.
+enum TargetRanking {
+    /// Adds `model_top1` and each target's `rank` (a difference: `ranks` of its two tokens).
+    static func annotate(_ obj: inout [String: Any], ranks: LogitRanks, top1Token: String?) {
+        if let best = ranks.top1 {
+            obj["model_top1"] = ["id": best.id, "token": top1Token ?? "#\(best.id)", "logit": Double(best.logit)] as [String: Any]
+        }
+        guard var targets = obj["targets"] as? [[String: Any]] else { return }
+        for k in targets.indices {
+            if let id = targets[k]["id"] as? Int {
+                targets[k]["rank"] = ranks.rank(id) ?? NSNull()
+            } else if let ids = targets[k]["ids"] as? [Int] {
+                targets[k]["ranks"] = ids.map { ranks.rank($0).map { $0 as Any } ?? NSNull() }
+            }
+        }
+        obj["targets"] = targets
+    }
+
+    /// The one-line warning for `text` (a `--target-token`) when the same text with or without its
+    /// leading space is one token that the model ranks higher by a logit margin of 2 or more.
+    static func twinWarning(_ text: String, session: PrismSession, ranks: LogitRanks) throws -> String? {
+        let id = try session.singleToken(text)
+        let twin = text.hasPrefix(" ") ? String(text.dropFirst()) : " " + text
+        guard !twin.isEmpty, !twin.hasPrefix("#") else { return nil }
+        let twinId: Int
+        do { twinId = try session.singleToken(twin) } catch is PrismError { return nil }  // not one token: no twin
+        guard let r = ranks.rank(id), let tr = ranks.rank(twinId), let l = ranks.logit(id), let tl = ranks.logit(twinId),
+            tr < r, tl - l >= 2
+        else { return nil }
+        return "warning: target \(Display.quote(text)) (id \(id)) ranks \(r) here (logit \(String(format: "%.2f", l))); "
+            + "\(Display.quote(twin)) (id \(twinId)) ranks \(tr) (logit \(String(format: "%.2f", tl))): did you mean --target-token \(Display.quote(twin))?"
     }
 }

@@ -44,7 +44,7 @@ struct LensCommand: ParsableCommand {
             defer { runtime.report(clock, session: session) }
             // The readout over the vocabulary at every point is planned with the forward pass.
             let readout = LogitLens.readoutBytes(session.model.config)
-            let (source, ids, p, options) = try ActivationInput.source(
+            let (source, ids, p, options, _) = try ActivationInput.source(
                 session, prompt: prompt, acts: at.acts, position: at.position,
                 extraBytes: { _ in readout })
             let ts = try session.targets(ids: targetIds, tokens: targetTokens, diffs: [], style: .quoted)
@@ -136,7 +136,7 @@ struct PathsCommand: ParsableCommand {
             let clock = RuntimeOptions.Clock()
             let session = try model.session(runtime)
             defer { runtime.report(clock, session: session) }
-            let (src, ids, p, _) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position)
+            let (src, ids, p, _, _) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position)
             let ts = try targets.resolve(session)
             let prism = Prism(model: session.model)
             let paths: [PathDecomposition]

@@ -73,7 +73,8 @@ struct PositionOptions: ParsableArguments {
 /// Where the prisms' activations come from: a store written by `prism run` (`--acts`), or a
 /// fresh forward pass over the prompt (only up to the decomposed position).
 enum ActivationInput {
-    /// Returns the source, the prompt's ids, and the position resolved against them.
+    /// Returns the source, the prompt's ids, the position resolved against them, the run's options, and
+    /// the position's full-vocabulary logits (nil from a store, which keeps no logits).
     /// `lastPositionOnly`: the caller only decomposes position p (keep p's rows, not every position's).
     /// `extraBytes(p)`: what the caller allocates afterwards for position p (a lens readout, a
     /// decomposition and its output), counted in the memory plan.
@@ -81,7 +82,7 @@ enum ActivationInput {
         _ session: PrismSession, prompt: PromptOptions, acts: String?, position: Int,
         lastPositionOnly: Bool = false, extraBytes: (_ position: Int) -> Int = { _ in 0 }
     )
-        throws -> (source: ActivationSource, ids: [Int], position: Int, options: RunOptions)
+        throws -> (source: ActivationSource, ids: [Int], position: Int, options: RunOptions, logits: [Float]?)
     {
         if let acts {
             let stored = try StoredActivations(path: acts)
@@ -93,7 +94,7 @@ enum ActivationInput {
             }
             let p = try Prism.resolve(position: position, count: stored.tokenIds.count)
             let options = try session.plan(tokens: 0, extraBytes: extraBytes(p) + stored.reader.file.size, logitRows: 1)
-            return (stored, stored.tokenIds, p, options)
+            return (stored, stored.tokenIds, p, options, nil)
         }
         let ids = try prompt.tokens(for: session)
         let p = try Prism.resolve(position: position, count: ids.count)
@@ -103,10 +104,10 @@ enum ActivationInput {
             ? PositionRecorder.bytesPerPrompt(tokens: p + 1, config: model.config)
             : PrismSession.recordedBytes(model, tokens: p + 1)
         let options = try session.plan(tokens: p + 1, extraBytes: recorded + extraBytes(p), logitRows: 1)
-        let (source, _) =
+        let (source, logits) =
             lastPositionOnly
             ? try model.recordLastPosition(Array(ids[...p]), options: options)
             : try model.record(Array(ids[...p]), decomposedAtLast: true, options: options)
-        return (source, ids, p, options)
+        return (source, ids, p, options, logits)
     }
 }

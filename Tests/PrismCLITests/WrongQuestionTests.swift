@@ -1,0 +1,36 @@
+import Foundation
+import XCTest
+
+/// A question about a token the model does not predict is stated, not silently answered: every
+/// decomposition names the model's top-1 and each target's rank, and a text target whose twin with
+/// (or without) a leading space ranks far higher gets a one-line warning naming it.
+final class WrongQuestionTests: XCTestCase {
+    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("models/tiny-gemma.prism").path
+
+    func testTwinWithALeadingSpaceIsNamed() throws {
+        let r = try CLIRunner.run(["decompose", "-m", Self.shipped, "--prompt", "The capital of France is", "--target-token", "Paris", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("warning: target \"Paris\""), r.stderr)
+        XCTAssertTrue(r.stderr.contains("did you mean --target-token \" Paris\"?"), r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let top1 = try XCTUnwrap(obj["model_top1"] as? [String: Any])
+        XCTAssertEqual(top1["token"] as? String, "\" Paris\"")
+        let target = try XCTUnwrap((obj["targets"] as? [[String: Any]])?.first)
+        XCTAssertGreaterThan(try XCTUnwrap(target["rank"] as? Int), 10)
+    }
+
+    func testRightTargetHasRankOneAndNoWarning() throws {
+        let r = try CLIRunner.run([
+            "decompose", "-m", Self.shipped, "--prompt", "The capital of France is", "--target-token", " Paris",
+            "--target-diff", " Paris", " Rome",
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "")
+        XCTAssertTrue(r.stdout.contains("model's top-1 here: \" Paris\""), r.stdout)
+        XCTAssertTrue(r.stdout.contains("rank 1 of 1024)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("rank 1 / "), "a difference states both ranks: \(r.stdout)")
+    }
+}

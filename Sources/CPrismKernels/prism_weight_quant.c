@@ -43,16 +43,28 @@ static int quantize_block_portable(const float *x, int n, int8_t *q, uint16_t *s
     return overflowed;
 }
 
-static int quantize_row_portable(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
-    double sq_err = 0, sq = 0, max_err = 0;
+// Blocks from column c0 (block b) to the end of the row, one at a time; the row's sums go on.
+static int quantize_blocks_portable(const float *x, int cols, int block, int c0, int b, int8_t *q, uint16_t *scales,
+                                    double *sq_err, double *sq, double *max_err) {
     int overflowed = 0;
-    for (int c0 = 0, b = 0; c0 < cols; c0 += block, b++) {
+    for (; c0 < cols; c0 += block, b++) {
         int n = cols - c0 < block ? cols - c0 : block;
-        overflowed += quantize_block_portable(x + c0, n, q + c0, scales + b, &sq_err, &sq, &max_err);
+        overflowed += quantize_block_portable(x + c0, n, q + c0, scales + b, sq_err, sq, max_err);
     }
+    return overflowed;
+}
+
+// A row's error sums added to the caller's statistics.
+static void add_row_stats(double *stats, double sq_err, double sq, double max_err) {
     stats[0] += sq_err;
     stats[1] += sq;
     if (max_err > stats[2]) stats[2] = max_err;
+}
+
+static int quantize_row_portable(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
+    double sq_err = 0, sq = 0, max_err = 0;
+    int overflowed = quantize_blocks_portable(x, cols, block, 0, 0, q, scales, &sq_err, &sq, &max_err);
+    add_row_stats(stats, sq_err, sq, max_err);
     return overflowed;
 }
 
@@ -171,13 +183,8 @@ static int quantize_row_avx2(const float *x, int cols, int block, int8_t *q, uin
     int overflowed = 0, c0 = 0, b = 0;
     for (; c0 + 8 * block <= cols; c0 += 8 * block, b += 8)
         overflowed += quantize_8_blocks_avx2(x + c0, block, q + c0, scales + b, &sq_err, &sq, &max_err);
-    for (; c0 < cols; c0 += block, b++) {
-        int n = cols - c0 < block ? cols - c0 : block;
-        overflowed += quantize_block_portable(x + c0, n, q + c0, scales + b, &sq_err, &sq, &max_err);
-    }
-    stats[0] += sq_err;
-    stats[1] += sq;
-    if (max_err > stats[2]) stats[2] = max_err;
+    overflowed += quantize_blocks_portable(x, cols, block, c0, b, q, scales, &sq_err, &sq, &max_err);
+    add_row_stats(stats, sq_err, sq, max_err);
     return overflowed;
 }
 #endif

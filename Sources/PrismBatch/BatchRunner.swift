@@ -169,8 +169,8 @@ public struct BatchRunner {
         let model = session.model
         let ids = try session.tokens(text: r.prompt, ids: r.ids)
         for id in ids where id >= model.vocab { throw PrismError("token id \(id) is outside the vocabulary (0..<\(model.vocab))") }
-        guard ids.count <= model.config.max_position_embeddings else {
-            throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(model.config.max_position_embeddings)")
+        guard ids.count <= model.config.maxPositionEmbeddings else {
+            throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }
         let p = try Prism.resolve(position: r.position, count: ids.count)
         let targets = try session.targets(ids: r.targetIds, tokens: r.targets, diffs: r.targetDiffs.map { ($0[0], $0[1]) }, style: .piece)
@@ -188,7 +188,7 @@ public struct BatchRunner {
         let jobs = chunk.compactMap { if case .success(let j) = $0 { return j } else { return nil } }
         var lines: [Int: String] = [:]
         if !jobs.isEmpty {
-            let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.num_hidden_layers)
+            let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.numHiddenLayers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
             _ = try model.forward(
                 jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,

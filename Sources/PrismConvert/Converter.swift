@@ -82,7 +82,7 @@ public struct Converter {
         }
         let config = try GemmaConfig.decode(configData, source: configPath)
         let checkpoint = try SafeTensorsCheckpoint(directory: input)
-        let shapes = try GemmaTensorNames.check(checkpoint, config: config)
+        let (shapes, naming) = try GemmaTensorNames.check(checkpoint, config: config)
         let tokenizer = FileManager.default.contents(atPath: input + "/tokenizer.json").map { [UInt8]($0) }
         try Outputs.checkFile(output, force: force, inputs: [input, configPath, input + "/tokenizer.json"] + checkpoint.shards.map(\.file.path))
 
@@ -97,10 +97,11 @@ public struct Converter {
         var nonFinite: [NonFiniteTensor] = []
         var done = 0
         for name in order {
-            guard let view = checkpoint.view(name), let shape = shapes[name] else { continue }
+            guard let view = checkpoint.view(naming.actual(name)), let shape = shapes[name] else { continue }
             let kind = GemmaTensorNames.kind(name)
             var stats = kinds[kind] ?? KindStats(kind: kind)
-            let (entry, bad, why) = try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
+            var (entry, bad, why) = try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
+            entry.name = name  // the canonical name, whatever prefix the checkpoint used
             if let why { kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
             if bad.count > 0 { nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }
             entries.append(entry)
@@ -112,9 +113,10 @@ public struct Converter {
         }
         progress.finish()
         let tokPart = try tokenizer.map { try writer.part(bytes: $0) }
-        let configText = String(decoding: configData, as: UTF8.self)
+        // A multimodal wrapper's file keeps only its text model: store that model's resolved config.
+        let configText = naming.prefix == "model." ? String(decoding: configData, as: UTF8.self) : try config.jsonText()
         let dir = ModelFileFormat.Directory(
-            architecture: "GemmaForCausalLM", config: configText, tokenizer: tokPart,
+            architecture: config.generation.causalLMClass, config: configText, tokenizer: tokPart,
             converter: Self.version, weights: weights.rawValue, tensors: entries)
         // A shard rewritten in place while it was read would give a file of mixed weights.
         for shard in checkpoint.shards { try shard.file.checkUnchanged() }

@@ -71,13 +71,17 @@ public enum Ops {
 /// each head are the two coordinates of each rotated pair.
 public struct Rope: Sendable {
     public let headDim: Int
-    /// `inv_freq[i] = theta^(-2i / headDim)`, computed in fp32 as transformers does.
+    /// `inv_freq[i] = theta^(-2i / headDim) / factor`, computed in fp32 as transformers does
+    /// (`factor` is linear RoPE scaling, transformers' `_compute_linear_scaling_rope_parameters`; 1 for none).
     public let invFreq: [Float]
 
-    public init(headDim: Int, theta: Double) {
+    public init(headDim: Int, theta: Double, factor: Double = 1) {
         self.headDim = headDim
         let half = headDim / 2
-        invFreq = (0..<half).map { i in Float(1.0 / pow(theta, Double(Float(2 * i) / Float(headDim)))) }
+        invFreq = (0..<half).map { i in
+            let f = Float(1.0 / pow(theta, Double(Float(2 * i) / Float(headDim))))
+            return factor == 1 ? f : f / Float(factor)
+        }
     }
 
     /// Rotates `count` heads of `headDim` values stored back to back, all at `position`.

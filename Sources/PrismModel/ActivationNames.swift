@@ -16,11 +16,18 @@ public enum ActivationPoint: Hashable, Sendable {
     case k(Int)
     /// `[T, kvH, hd]` values (shared by the heads of a group).
     case v(Int)
+    /// `[T, H]` Gemma 3: the frozen `1 / rms` of each query head's norm (q_norm).
+    case qNormScale(Int)
+    /// `[T, kvH]` Gemma 3: the frozen `1 / rms` of each key head's norm (k_norm).
+    case kNormScale(Int)
     /// `[H, T, S]` attention probabilities, zero above the causal diagonal.
     case pattern(Int)
     /// `[T, H, hd]` per-head mixtures of values, before W_O.
     case z(Int)
-    /// `[T, d]` the attention block's write into the residual stream.
+    /// `[T]` Gemma 2/3: the frozen `1 / rms` of the attention block's output, normed by
+    /// `post_attention_layernorm` before it joins the residual stream.
+    case ln1PostScale(Int)
+    /// `[T, d]` the attention block's write into the residual stream (after the post-norm on Gemma 2/3).
     case attnOut(Int)
     /// `[T, d]`
     case residMid(Int)
@@ -34,7 +41,9 @@ public enum ActivationPoint: Hashable, Sendable {
     case up(Int)
     /// `[T, ff]` gate_act * up, the neuron activations read by W_down.
     case post(Int)
-    /// `[T, d]` the MLP block's write into the residual stream.
+    /// `[T]` Gemma 2/3: the frozen `1 / rms` of the MLP block's output (post_feedforward_layernorm).
+    case ln2PostScale(Int)
+    /// `[T, d]` the MLP block's write into the residual stream (after the post-norm on Gemma 2/3).
     case mlpOut(Int)
     /// `[T, d]`
     case residPost(Int)
@@ -47,8 +56,8 @@ public enum ActivationPoint: Hashable, Sendable {
     /// The points of block `l` in the order the forward pass offers them.
     public static func block(_ l: Int) -> [ActivationPoint] {
         [
-            .residPre(l), .ln1Scale(l), .q(l), .k(l), .v(l), .pattern(l), .z(l), .attnOut(l), .residMid(l), .ln2Scale(l),
-            .gate(l), .gateAct(l), .up(l), .post(l), .mlpOut(l), .residPost(l),
+            .residPre(l), .ln1Scale(l), .q(l), .k(l), .v(l), .qNormScale(l), .kNormScale(l), .pattern(l), .z(l), .ln1PostScale(l),
+            .attnOut(l), .residMid(l), .ln2Scale(l), .gate(l), .gateAct(l), .up(l), .post(l), .ln2PostScale(l), .mlpOut(l), .residPost(l),
         ]
     }
 
@@ -56,8 +65,9 @@ public enum ActivationPoint: Hashable, Sendable {
     public var layer: Int? {
         switch self {
         case .embed, .lnFinalScale: return nil
-        case .residPre(let l), .ln1Scale(let l), .q(let l), .k(let l), .v(let l), .pattern(let l), .z(let l), .attnOut(let l),
-            .residMid(let l), .ln2Scale(let l), .gate(let l), .gateAct(let l), .up(let l), .post(let l), .mlpOut(let l), .residPost(let l):
+        case .residPre(let l), .ln1Scale(let l), .q(let l), .k(let l), .v(let l), .qNormScale(let l), .kNormScale(let l), .pattern(let l),
+            .z(let l), .ln1PostScale(let l), .attnOut(let l), .residMid(let l), .ln2Scale(let l), .gate(let l), .gateAct(let l), .up(let l),
+            .post(let l), .ln2PostScale(let l), .mlpOut(let l), .residPost(let l):
             return l
         }
     }
@@ -72,6 +82,10 @@ public enum ActivationPoint: Hashable, Sendable {
         case .q(let l): return "blocks.\(l).attn.q"
         case .k(let l): return "blocks.\(l).attn.k"
         case .v(let l): return "blocks.\(l).attn.v"
+        case .qNormScale(let l): return "blocks.\(l).attn.q_norm.scale"
+        case .kNormScale(let l): return "blocks.\(l).attn.k_norm.scale"
+        case .ln1PostScale(let l): return "blocks.\(l).ln1_post.scale"
+        case .ln2PostScale(let l): return "blocks.\(l).ln2_post.scale"
         case .pattern(let l): return "blocks.\(l).attn.pattern"
         case .z(let l): return "blocks.\(l).attn.z"
         case .attnOut(let l): return "blocks.\(l).attn.out"
@@ -90,7 +104,7 @@ public enum ActivationPoint: Hashable, Sendable {
     public init?(name: String) {
         if name == "embed" { self = .embed; return }
         if name == "ln_final.scale" { self = .lnFinalScale; return }
-        let parts = name.split(separator: ".", maxSplits: 2)
+        let parts = name.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), l >= 0, String(l) == parts[1],
             let point = Self.block(l).first(where: { $0.name == name })
         else { return nil }
@@ -98,13 +112,20 @@ public enum ActivationPoint: Hashable, Sendable {
     }
 
     /// The shape the forward pass records this point with for a sequence of `t` positions run
-    /// at once, under `c` (nil: a layer the model does not have).
+    /// at once, under `c` (nil: a layer or a norm the model does not have).
     public func shape(_ c: GemmaConfig, tokens t: Int) -> [Int]? {
-        if let l = layer, l >= c.num_hidden_layers { return nil }
-        let (d, h, kv, hd, ff) = (c.hidden_size, c.num_attention_heads, c.kvHeads, c.headDim, c.intermediate_size)
+        if let l = layer, l >= c.numHiddenLayers { return nil }
+        switch self {
+        case .qNormScale, .kNormScale: if !c.hasQKNorm { return nil }
+        case .ln1PostScale, .ln2PostScale: if !c.hasPostNorms { return nil }
+        default: break
+        }
+        let (d, h, kv, hd, ff) = (c.hiddenSize, c.numAttentionHeads, c.kvHeads, c.headDim, c.intermediateSize)
         switch self {
         case .embed, .residPre, .residMid, .residPost, .attnOut, .mlpOut: return [t, d]
-        case .ln1Scale, .ln2Scale, .lnFinalScale: return [t]
+        case .ln1Scale, .ln2Scale, .lnFinalScale, .ln1PostScale, .ln2PostScale: return [t]
+        case .qNormScale: return [t, h]
+        case .kNormScale: return [t, kv]
         case .q, .z: return [t, h, hd]
         case .k, .v: return [t, kv, hd]
         case .pattern: return [h, t, t]
@@ -122,6 +143,10 @@ public enum ActivationName {
     public static func q(_ l: Int) -> String { ActivationPoint.q(l).name }
     public static func k(_ l: Int) -> String { ActivationPoint.k(l).name }
     public static func v(_ l: Int) -> String { ActivationPoint.v(l).name }
+    public static func qNormScale(_ l: Int) -> String { ActivationPoint.qNormScale(l).name }
+    public static func kNormScale(_ l: Int) -> String { ActivationPoint.kNormScale(l).name }
+    public static func ln1PostScale(_ l: Int) -> String { ActivationPoint.ln1PostScale(l).name }
+    public static func ln2PostScale(_ l: Int) -> String { ActivationPoint.ln2PostScale(l).name }
     public static func pattern(_ l: Int) -> String { ActivationPoint.pattern(l).name }
     public static func z(_ l: Int) -> String { ActivationPoint.z(l).name }
     public static func attnOut(_ l: Int) -> String { ActivationPoint.attnOut(l).name }

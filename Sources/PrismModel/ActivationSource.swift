@@ -72,6 +72,8 @@ public enum PrismActivations {
             s.formUnion([
                 ActivationName.pattern(l), ActivationName.v(l), ActivationName.z(l), ActivationName.attnOut(l),
                 ActivationName.post(l), ActivationName.mlpOut(l),
+                // Gemma 2/3's post-norm scales (offered only by models that have them)
+                ActivationName.ln1PostScale(l), ActivationName.ln2PostScale(l),
             ])
         }
         return s
@@ -84,7 +86,7 @@ public enum PrismActivations {
             s.formUnion([
                 ActivationName.ln1Scale(l), ActivationName.pattern(l), ActivationName.v(l), ActivationName.z(l),
                 ActivationName.attnOut(l), ActivationName.ln2Scale(l), ActivationName.gateAct(l), ActivationName.up(l),
-                ActivationName.post(l), ActivationName.mlpOut(l),
+                ActivationName.post(l), ActivationName.mlpOut(l), ActivationName.ln1PostScale(l), ActivationName.ln2PostScale(l),
                 // read by the paths (inputs of heads and neurons) and the logit lens
                 ActivationName.residPre(l), ActivationName.residMid(l), ActivationName.residPost(l),
             ])

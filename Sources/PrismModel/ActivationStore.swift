@@ -45,11 +45,11 @@ public final class StoredActivations: ActivationSource {
         }
         let c = model.model.config
         let ids = reader.index.ids
-        guard !ids.isEmpty, ids.count <= c.max_position_embeddings else {
-            throw PrismError("\(reader.path): \(ids.count) token ids, expected 1..\(c.max_position_embeddings)")
+        guard !ids.isEmpty, ids.count <= c.maxPositionEmbeddings else {
+            throw PrismError("\(reader.path): \(ids.count) token ids, expected 1..\(c.maxPositionEmbeddings)")
         }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= c.vocab_size }) {
-            throw PrismError("\(reader.path): token id \(bad) is outside the vocabulary (0..<\(c.vocab_size))")
+        if let bad = ids.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+            throw PrismError("\(reader.path): token id \(bad) is outside the vocabulary (0..<\(c.vocabSize))")
         }
         for t in reader.index.tensors {
             guard let expected = Self.expectedShape(t.name, config: c, tokens: ids.count) else {

@@ -2,7 +2,7 @@ import Foundation
 import PrismKernels
 import PrismSupport
 
-/// Gemma (v1) forward pass, in fp32 over weights of any stored kind.
+/// Gemma forward pass (Gemma 1, 2 and 3 text), in fp32 over weights of any stored kind.
 ///
 /// Layer-major over a batch: the new tokens of every sequence are stacked into one
 /// `[N, d]` matrix, so each projection reads its weight once for the whole batch; only
@@ -14,25 +14,28 @@ import PrismSupport
 public final class GemmaModel: Sendable {
     public let config: GemmaConfig
     public let weights: GemmaWeights
-    public let rope: Rope
+    /// RoPE of each layer (Gemma 3's sliding layers use their own base).
+    public let ropes: [Rope]
     public let activation: GemmaConfig.Activation
 
     public init(config: GemmaConfig, weights: GemmaWeights) throws {
         self.config = config
         self.weights = weights
-        rope = Rope(headDim: config.headDim, theta: config.ropeTheta)
+        let full = Rope(headDim: config.headDim, theta: config.ropeFull.theta, factor: config.ropeFull.factor)
+        let sliding = Rope(headDim: config.headDim, theta: config.ropeSliding.theta, factor: config.ropeSliding.factor)
+        ropes = config.layerTypes.map { $0 == .slidingAttention ? sliding : full }
         activation = try config.activation()
     }
 
-    public var d: Int { config.hidden_size }
-    public var heads: Int { config.num_attention_heads }
+    public var d: Int { config.hiddenSize }
+    public var heads: Int { config.numAttentionHeads }
     public var kvHeads: Int { config.kvHeads }
     public var headDim: Int { config.headDim }
-    public var ff: Int { config.intermediate_size }
-    public var vocab: Int { config.vocab_size }
+    public var ff: Int { config.intermediateSize }
+    public var vocab: Int { config.vocabSize }
 
     public func makeCache(sequences: Int, capacity: Int) -> KVCache {
-        KVCache(sequences: sequences, layers: config.num_hidden_layers, width: kvHeads * headDim, capacity: capacity)
+        KVCache(sequences: sequences, layers: config.numHiddenLayers, width: kvHeads * headDim, capacity: capacity)
     }
 
     /// Checks ids and lengths before any work, so bad input is a one-line error.
@@ -44,8 +47,8 @@ public final class GemmaModel: Sendable {
                 throw PrismError("token id \(id) is outside the vocabulary (0..<\(vocab))")
             }
             let total = cache.lengths[s] + ids.count
-            if total > config.max_position_embeddings {
-                throw PrismError("sequence of \(total) tokens exceeds max_position_embeddings \(config.max_position_embeddings)")
+            if total > config.maxPositionEmbeddings {
+                throw PrismError("sequence of \(total) tokens exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
             }
             if total > cache.capacity { throw PrismError("sequence of \(total) tokens exceeds the cache capacity \(cache.capacity)") }
         }
@@ -73,13 +76,13 @@ public final class GemmaModel: Sendable {
 
         embed(tokens, into: x)
         offer(recorder, ActivationName.embed, pass, x, width: d, shape: [d])
-        for l in 0..<config.num_hidden_layers {
+        for l in 0..<config.numHiddenLayers {
             let lw = weights.layers[l]
             offer(recorder, ActivationName.residPre(l), pass, x, width: d, shape: [d])
-            rmsNorm(x, rows: n, gain: lw.inputNormGain, into: h, recorder: recorder, name: ActivationName.ln1Scale(l), pass)
+            rmsNorm(x, rows: n, gain: lw.ln1Gain, into: h, recorder: recorder, name: ActivationName.ln1Scale(l), pass)
             attention(layer: l, h, pass, cache: cache, into: x, recorder: recorder)
             offer(recorder, ActivationName.residMid(l), pass, x, width: d, shape: [d])
-            rmsNorm(x, rows: n, gain: lw.postAttentionNormGain, into: h, recorder: recorder, name: ActivationName.ln2Scale(l), pass)
+            rmsNorm(x, rows: n, gain: lw.ln2Gain, into: h, recorder: recorder, name: ActivationName.ln2Scale(l), pass)
             mlp(layer: l, h, pass, into: x, recorder: recorder)
             offer(recorder, ActivationName.residPost(l), pass, x, width: d, shape: [d])
             options.meter?.add(weightBytes: lw.byteCount)
@@ -171,23 +174,43 @@ public final class GemmaModel: Sendable {
         }
     }
 
-    /// out[N, d] = x / rms(x) * gain; the per-row factors 1/rms are what the prisms freeze.
+    /// out[N, d] = x / rms(x) * gain (in place when `out` is `x`); the per-row factors 1/rms
+    /// are what the prisms freeze.
     func rmsNorm(_ x: Buffer, rows: Int, gain: [Float], into out: Buffer, recorder: ActivationRecorder?, name: String, _ pass: Pass) {
-        let eps = Float(config.rms_norm_eps)
-        var scales = [Float](repeating: 0, count: rows)
-        gain.withUnsafeBufferPointer { g in
-            for r in 0..<rows {
-                let s = Ops.rmsScale(x.p + r * d, count: d, eps: eps)
-                scales[r] = s
-                Ops.scaleRow(x.p + r * d, scale: s, gain: g.baseAddress!, count: d, out.p + r * d)
-            }
-        }
-        scales.withUnsafeMutableBufferPointer { sp in
-            offer(recorder, name, pass, Buffer(borrowing: sp.baseAddress!), width: 1, shape: [])
+        let scales = normRows(x.p, rows: rows, width: d, gain: gain, into: out.p)
+        scales.withUnsafeBufferPointer { sp in
+            offer(recorder, name, pass, Buffer(borrowing: UnsafeMutablePointer(mutating: sp.baseAddress!)), width: 1, shape: [])
         }
     }
 
-    /// x += concat_h(softmax(q_h k^T / sqrt(hd)) v) W_O^T, multi-query / grouped: head h reads kv group h / (H / kvH).
+    /// Normalizes `rows` rows of `width` values (RMSNorm with gain `1 + w`, eps from the config);
+    /// returns each row's `1 / rms`. Gemma 3's q/k norms call it with one row per head.
+    func normRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, gain: [Float], into out: UnsafeMutablePointer<Float>) -> [Float] {
+        let eps = Float(config.rmsNormEps)
+        var scales = [Float](repeating: 0, count: rows)
+        gain.withUnsafeBufferPointer { g in
+            for r in 0..<rows {
+                let s = Ops.rmsScale(x + r * width, count: width, eps: eps)
+                scales[r] = s
+                Ops.scaleRow(x + r * width, scale: s, gain: g.baseAddress!, count: width, out + r * width)
+            }
+        }
+        return scales
+    }
+
+    /// x += a block's output, through its post-norm when the model has one (Gemma 2/3):
+    /// `out` becomes the block's write into the residual stream, offered as `outName`.
+    func joinResidual(_ out: Buffer, postGain: [Float]?, scaleName: String, outName: String, _ pass: Pass, into x: Buffer, recorder: ActivationRecorder?) {
+        let n = pass.rows
+        if let postGain { rmsNorm(out, rows: n, gain: postGain, into: out, recorder: recorder, name: scaleName, pass) }
+        offer(recorder, outName, pass, out, width: d, shape: [d])
+        for i in 0..<(n * d) { x.p[i] += out.p[i] }
+    }
+
+    /// x += post_norm(concat_h(softmax(cap(q_h k^T * scale) + mask) v) W_O^T), multi-query / grouped:
+    /// head h reads kv group h / (H / kvH). Gemma 3 normalizes q and k per head before RoPE; the
+    /// scale is `query_pre_attn_scalar^-0.5`; Gemma 2 soft-caps the scores (`cap(s) = c tanh(s / c)`);
+    /// sliding layers see only the last `sliding_window` keys (transformers' `kv_idx > q_idx - window`).
     func attention(layer l: Int, _ h: Buffer, _ pass: Pass, cache: KVCache, into x: Buffer, recorder: ActivationRecorder?) {
         let lw = weights.layers[l]
         let n = pass.rows, tokens = pass.tokens, rowStart = pass.rowStart, positions = pass.positions
@@ -197,6 +220,13 @@ public final class GemmaModel: Sendable {
         project(h.p, lw.q, q.p, pass)  // [N, H*hd]
         project(h.p, lw.k, k.p, pass)  // [N, kvH*hd]
         project(h.p, lw.v, v.p, pass)  // [N, kvH*hd]
+        if let qg = lw.qNormGain, let kg = lw.kNormGain {
+            let qs = normRows(q.p, rows: n * heads, width: headDim, gain: qg, into: q.p)  // [N, H]
+            let ks = normRows(k.p, rows: n * kvHeads, width: headDim, gain: kg, into: k.p)  // [N, kvH]
+            qs.withUnsafeBufferPointer { offer(recorder, ActivationName.qNormScale(l), pass, Buffer(borrowing: .init(mutating: $0.baseAddress!)), width: heads, shape: [heads]) }
+            ks.withUnsafeBufferPointer { offer(recorder, ActivationName.kNormScale(l), pass, Buffer(borrowing: .init(mutating: $0.baseAddress!)), width: kvHeads, shape: [kvHeads]) }
+        }
+        let rope = ropes[l]
         for r in 0..<n {
             rope.apply(q.p + r * qw, heads: heads, position: positions[r])
             rope.apply(k.p + r * kvw, heads: kvHeads, position: positions[r])
@@ -205,7 +235,9 @@ public final class GemmaModel: Sendable {
         offer(recorder, ActivationName.k(l), pass, k, width: kvw, shape: [kvHeads, headDim])
         offer(recorder, ActivationName.v(l), pass, v, width: kvw, shape: [kvHeads, headDim])
 
-        let scale = Float(1 / Double(headDim).squareRoot())
+        let scale = Float(config.attentionScale)
+        let cap = config.attnLogitSoftcapping.map { Float($0) }
+        let window = config.window(layer: l)
         let group = heads / kvHeads
         let wantPattern = recorder?.wants(ActivationName.pattern(l)) ?? false
         for s in tokens.indices where !tokens[s].isEmpty {
@@ -223,22 +255,25 @@ public final class GemmaModel: Sendable {
                 cache.values[s][l].withUnsafeBufferPointer { vc in
                     for i in 0..<t {
                         let row = rowStart[s] + i, visible = past + i + 1
+                        // Keys first..<visible: all earlier ones, or the window's on a sliding layer.
+                        let first = window.map { max(0, visible - $0) } ?? 0
                         for hh in 0..<heads {
                             let g = hh / group
                             let qh = q.p + row * qw + hh * headDim
                             scores.withUnsafeMutableBufferPointer { sc in
-                                for j in 0..<visible {
+                                for j in first..<visible {
                                     sc[j] = Ops.dot(qh, kc.baseAddress! + j * kvw + g * headDim, count: headDim) * scale
                                 }
-                                Ops.softmax(sc.baseAddress!, count: visible)
+                                if let cap { for j in first..<visible { sc[j] = tanhf(sc[j] / cap) * cap } }
+                                Ops.softmax(sc.baseAddress! + first, count: visible - first)
                                 let zh = z.p + row * qw + hh * headDim
                                 zh.update(repeating: 0, count: headDim)
-                                for j in 0..<visible {
+                                for j in first..<visible {
                                     Ops.axpy(sc[j], vc.baseAddress! + j * kvw + g * headDim, zh, count: headDim)
                                 }
                                 if wantPattern {
                                     let base = (hh * t + i) * total
-                                    for j in 0..<visible { pattern[base + j] = sc[j] }
+                                    for j in first..<visible { pattern[base + j] = sc[j] }
                                 }
                             }
                         }
@@ -251,11 +286,10 @@ public final class GemmaModel: Sendable {
         }
         offer(recorder, ActivationName.z(l), pass, z, width: qw, shape: [heads, headDim])
         splitProduct(z.p, width: qw, lw.o, out.p, pass)  // [N, d]
-        offer(recorder, ActivationName.attnOut(l), pass, out, width: d, shape: [d])
-        for i in 0..<(n * d) { x.p[i] += out.p[i] }
+        joinResidual(out, postGain: lw.ln1PostGain, scaleName: ActivationName.ln1PostScale(l), outName: ActivationName.attnOut(l), pass, into: x, recorder: recorder)
     }
 
-    /// x += W_down (act(W_gate h) * (W_up h))
+    /// x += post_norm(W_down (act(W_gate h) * (W_up h))) (the post-norm on Gemma 2/3 only)
     func mlp(layer l: Int, _ h: Buffer, _ pass: Pass, into x: Buffer, recorder: ActivationRecorder?) {
         let lw = weights.layers[l]
         let n = pass.rows
@@ -273,11 +307,11 @@ public final class GemmaModel: Sendable {
         for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }  // gate now holds the neuron activations
         offer(recorder, ActivationName.post(l), pass, gate, width: ff, shape: [ff])
         splitProduct(gate.p, width: ff, lw.down, out.p, pass)  // [N, d]
-        offer(recorder, ActivationName.mlpOut(l), pass, out, width: d, shape: [d])
-        for i in 0..<(n * d) { x.p[i] += out.p[i] }
+        joinResidual(out, postGain: lw.ln2PostGain, scaleName: ActivationName.ln2PostScale(l), outName: ActivationName.mlpOut(l), pass, into: x, recorder: recorder)
     }
 
-    /// logits = (x / rms(x) * gain_final) E^T, only at the requested rows.
+    /// logits = (x / rms(x) * gain_final) E^T, only at the requested rows; then, on Gemma 2,
+    /// `c * tanh(logits / c)` (final_logit_softcapping), as transformers computes it in fp32.
     func unembed(_ x: Buffer, _ pass: Pass, logitsAt: [[Int]], recorder: ActivationRecorder?) -> [[[Float]]] {
         let n = pass.rows, tokens = pass.tokens, rowStart = pass.rowStart
         let h = Buffer(n * d)
@@ -319,6 +353,9 @@ public final class GemmaModel: Sendable {
             matmulTransposed(
                 picked.p, segments: pickedSegments, e, logits.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel,
                 threads: pass.options.threads)  // [R, vocab]
+        }
+        if let c = config.finalLogitSoftcapping.map({ Float($0) }) {
+            for i in 0..<(rows.count * vocab) { logits.p[i] = tanhf(logits.p[i] / c) * c }
         }
         var result: [[[Float]]] = []
         var k = 0
@@ -366,7 +403,7 @@ extension GemmaModel {
         _ ids: [Int], names: Set<String>? = nil, decomposedAtLast: Bool = false,
         options: RunOptions = RunOptions()
     ) throws -> (source: ActivationSource, lastLogits: [Float]) {
-        let wanted = names ?? PrismActivations.needed(layers: config.num_hidden_layers)
+        let wanted = names ?? PrismActivations.needed(layers: config.numHiddenLayers)
         let recorder = MemoryRecorder { wanted.contains($0) }
         let logits = try forward(
             [ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
@@ -379,7 +416,7 @@ extension GemmaModel {
     /// fraction of the copying and memory of `record`.
     public func recordLastPosition(_ ids: [Int], options: RunOptions = RunOptions()) throws -> (source: ActivationSource, lastLogits: [Float]) {
         guard !ids.isEmpty else { throw PrismError("empty prompt: nothing to run") }
-        let recorder = PositionRecorder(ids: [ids], positions: [ids.count - 1], layers: config.num_hidden_layers)
+        let recorder = PositionRecorder(ids: [ids], positions: [ids.count - 1], layers: config.numHiddenLayers)
         let logits = try forward(
             [ids], cache: makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
             decomposedAt: [ids.count - 1], options: options)

@@ -3,16 +3,26 @@ import PrismKernels
 import PrismSupport
 
 /// The weights of one decoder layer. Norm gains hold `1 + w` (Gemma's stored offsets folded in).
+/// Names follow TransformerLens: `ln1` normalizes the attention's input, `ln2` the MLP's input;
+/// Gemma 2 and 3 add `ln1Post` / `ln2Post` on each block's output and Gemma 3 `qNorm` / `kNorm`.
 public struct GemmaLayerWeights: Sendable {
-    public var inputNormGain: [Float]  // [d]
+    public var ln1Gain: [Float]  // [d]  input_layernorm
     public var q: WeightMatrix  // [H*hd, d]
     public var k: WeightMatrix  // [kvH*hd, d]
     public var v: WeightMatrix  // [kvH*hd, d]
     public var o: WeightMatrix  // [d, H*hd]
-    public var postAttentionNormGain: [Float]  // [d]
+    /// `[hd]` Gemma 3's per-head query and key norms (q_norm, k_norm), else nil.
+    public var qNormGain: [Float]?
+    public var kNormGain: [Float]?
+    /// `[d]` Gemma 2/3's norm of the attention block's output (their `post_attention_layernorm`), else nil.
+    public var ln1PostGain: [Float]?
+    /// `[d]` the MLP's input norm: Gemma 1's `post_attention_layernorm`, Gemma 2/3's `pre_feedforward_layernorm`.
+    public var ln2Gain: [Float]
     public var gate: WeightMatrix  // [ff, d]
     public var up: WeightMatrix  // [ff, d]
     public var down: WeightMatrix  // [d, ff]
+    /// `[d]` Gemma 2/3's norm of the MLP block's output (post_feedforward_layernorm), else nil.
+    public var ln2PostGain: [Float]?
 
     public var matrices: [WeightMatrix] { [q, k, v, o, gate, up, down] }
     public var byteCount: Int { matrices.reduce(0) { $0 + $1.byteCount } }
@@ -26,58 +36,101 @@ public struct GemmaWeights: Sendable {
     public var finalNormGain: [Float]  // [d]
 }
 
-/// Hugging Face tensor names of a GemmaForCausalLM checkpoint.
+/// Hugging Face tensor names of Gemma{,2,3}ForCausalLM checkpoints (the canonical names every
+/// converted file uses).
 public enum GemmaTensorNames {
     public static let embedding = "model.embed_tokens.weight"
     public static let finalNorm = "model.norm.weight"
     public static func layer(_ l: Int, _ suffix: String) -> String { "model.layers.\(l).\(suffix)" }
-    public static let layerSuffixes = [
-        "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-        "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-        "mlp.down_proj.weight",
-    ]
+
+    /// The suffixes of one layer's tensors, in the order a forward pass reads them.
+    public static func layerSuffixes(_ c: GemmaConfig) -> [String] {
+        var s = ["input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"]
+        if c.hasQKNorm { s += ["self_attn.q_norm.weight", "self_attn.k_norm.weight"] }
+        s += ["self_attn.o_proj.weight", "post_attention_layernorm.weight"]
+        if c.hasPostNorms { s += ["pre_feedforward_layernorm.weight"] }
+        s += ["mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"]
+        if c.hasPostNorms { s += ["post_feedforward_layernorm.weight"] }
+        return s
+    }
 
     /// Every tensor a checkpoint must hold, with its shape.
     public static func expectedShapes(_ c: GemmaConfig) -> [String: [Int]] {
-        let d = c.hidden_size, qd = c.num_attention_heads * c.headDim, kvd = c.kvHeads * c.headDim, ff = c.intermediate_size
-        var m: [String: [Int]] = [embedding: [c.vocab_size, d], finalNorm: [d]]
-        for l in 0..<c.num_hidden_layers {
-            m[layer(l, "input_layernorm.weight")] = [d]
-            m[layer(l, "self_attn.q_proj.weight")] = [qd, d]
-            m[layer(l, "self_attn.k_proj.weight")] = [kvd, d]
-            m[layer(l, "self_attn.v_proj.weight")] = [kvd, d]
-            m[layer(l, "self_attn.o_proj.weight")] = [d, qd]
-            m[layer(l, "post_attention_layernorm.weight")] = [d]
-            m[layer(l, "mlp.gate_proj.weight")] = [ff, d]
-            m[layer(l, "mlp.up_proj.weight")] = [ff, d]
-            m[layer(l, "mlp.down_proj.weight")] = [d, ff]
+        let d = c.hiddenSize, qd = c.numAttentionHeads * c.headDim, kvd = c.kvHeads * c.headDim, ff = c.intermediateSize
+        var m: [String: [Int]] = [embedding: [c.vocabSize, d], finalNorm: [d]]
+        let shapes: [String: [Int]] = [
+            "self_attn.q_proj.weight": [qd, d], "self_attn.k_proj.weight": [kvd, d], "self_attn.v_proj.weight": [kvd, d],
+            "self_attn.o_proj.weight": [d, qd], "self_attn.q_norm.weight": [c.headDim], "self_attn.k_norm.weight": [c.headDim],
+            "mlp.gate_proj.weight": [ff, d], "mlp.up_proj.weight": [ff, d], "mlp.down_proj.weight": [d, ff],
+        ]
+        for l in 0..<c.numHiddenLayers {
+            for suffix in layerSuffixes(c) { m[layer(l, suffix)] = shapes[suffix] ?? [d] }
         }
         return m
     }
 }
 
+/// Where a checkpoint keeps the language model's tensors: `model.` for the *ForCausalLM classes,
+/// `model.language_model.` (transformers 5) or `language_model.model.` (earlier) inside the
+/// multimodal Gemma3ForConditionalGeneration, whose vision tensors are skipped (counted in
+/// `skipped`; this tool explains the text model).
+public struct CheckpointNaming: Sendable {
+    /// What replaces the leading `model.` of a canonical name.
+    public let prefix: String
+    /// Tensors of the vision tower and projector, not read.
+    public let skipped: [String]
+
+    static let visionPrefixes = [
+        "vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector.",
+    ]
+
+    public init(names: [String]) {
+        if names.contains("model.language_model.embed_tokens.weight") {
+            prefix = "model.language_model."
+        } else if names.contains("language_model.model.embed_tokens.weight") {
+            prefix = "language_model.model."
+        } else {
+            prefix = "model."
+        }
+        let wrapped = prefix != "model."
+        skipped = wrapped ? names.filter { n in Self.visionPrefixes.contains { n.hasPrefix($0) } } : []
+    }
+
+    /// The name a canonical `model.…` tensor has in this checkpoint.
+    public func actual(_ canonical: String) -> String {
+        guard prefix != "model.", canonical.hasPrefix("model.") else { return canonical }
+        return prefix + canonical.dropFirst("model.".count)
+    }
+}
+
 extension GemmaTensorNames {
     /// Checks that a checkpoint holds exactly the tensors of this config, with their shapes:
-    /// every tensor is either consumed or refused by name. Returns the expected shapes.
+    /// every tensor is either consumed, skipped as part of a vision tower, or refused by name.
+    /// - Returns: the expected shapes by canonical name, and where the checkpoint keeps them.
+    /// - Throws: `PrismError` naming the first missing, misshapen or unexpected tensor.
     @discardableResult
-    public static func check(_ checkpoint: SafeTensorsCheckpoint, config c: GemmaConfig) throws -> [String: [Int]] {
+    public static func check(_ checkpoint: SafeTensorsCheckpoint, config c: GemmaConfig) throws -> (shapes: [String: [Int]], naming: CheckpointNaming) {
         let expected = expectedShapes(c)
-        for name in checkpoint.tensorNames where expected[name] == nil {
+        let naming = CheckpointNaming(names: checkpoint.tensorNames)
+        let actualNames = Set(expected.keys.map(naming.actual))
+        let skipped = Set(naming.skipped)
+        for name in checkpoint.tensorNames where !actualNames.contains(name) && !skipped.contains(name) {
             if name == "lm_head.weight" {
                 throw PrismError("tensor lm_head.weight: Gemma ties the unembedding to model.embed_tokens.weight; untied checkpoints are not supported")
             }
-            throw PrismError("unexpected tensor \(name) in \(checkpoint.directory) (not part of GemmaForCausalLM with this config)")
+            throw PrismError("unexpected tensor \(name) in \(checkpoint.directory) (not part of \(c.generation.causalLMClass) with this config)")
         }
         for (name, shape) in expected.sorted(by: { $0.key < $1.key }) {
-            let v = try checkpoint.require(name)
+            let v = try checkpoint.require(naming.actual(name))
             try v.requireShape(shape)
         }
-        return expected
+        return (expected, naming)
     }
 
     /// Tensor names in the order a forward pass reads them (embedding, layers, final norm).
     public static func ordered(_ c: GemmaConfig) -> [String] {
-        [embedding] + (0..<c.num_hidden_layers).flatMap { l in layerSuffixes.map { layer(l, $0) } } + [finalNorm]
+        let suffixes = layerSuffixes(c)
+        return [embedding] + (0..<c.numHiddenLayers).flatMap { l in suffixes.map { layer(l, $0) } } + [finalNorm]
     }
 
     /// Coarse kind, for summaries: embedding, attention, mlp, norm.
@@ -110,9 +163,9 @@ extension GemmaWeights {
     /// Binds every tensor of a Hugging Face checkpoint, checking names and shapes: a missing
     /// tensor, a wrong shape, or any tensor the model does not consume is an error.
     public init(checkpoint: SafeTensorsCheckpoint, config c: GemmaConfig) throws {
-        let expected = try GemmaTensorNames.check(checkpoint, config: c)
+        let (expected, naming) = try GemmaTensorNames.check(checkpoint, config: c)
         func tensor(_ name: String) throws -> TensorView {
-            let v = try checkpoint.require(name)
+            let v = try checkpoint.require(naming.actual(name))
             if let shape = expected[name] { try v.requireShape(shape) }
             return v
         }
@@ -127,18 +180,22 @@ extension GemmaWeights {
     init(config c: GemmaConfig, matrix: (String) throws -> WeightMatrix, gain: (String) throws -> [Float]) throws {
         typealias N = GemmaTensorNames
         var layers: [GemmaLayerWeights] = []
-        for l in 0..<c.num_hidden_layers {
+        for l in 0..<c.numHiddenLayers {
+            func g(_ suffix: String) throws -> [Float] { try gain(N.layer(l, suffix)) }
+            func m(_ suffix: String) throws -> WeightMatrix { try matrix(N.layer(l, suffix)) }
+            let post = c.hasPostNorms
             layers.append(
                 GemmaLayerWeights(
-                    inputNormGain: try gain(N.layer(l, "input_layernorm.weight")),
-                    q: try matrix(N.layer(l, "self_attn.q_proj.weight")),
-                    k: try matrix(N.layer(l, "self_attn.k_proj.weight")),
-                    v: try matrix(N.layer(l, "self_attn.v_proj.weight")),
-                    o: try matrix(N.layer(l, "self_attn.o_proj.weight")),
-                    postAttentionNormGain: try gain(N.layer(l, "post_attention_layernorm.weight")),
-                    gate: try matrix(N.layer(l, "mlp.gate_proj.weight")),
-                    up: try matrix(N.layer(l, "mlp.up_proj.weight")),
-                    down: try matrix(N.layer(l, "mlp.down_proj.weight"))))
+                    ln1Gain: try g("input_layernorm.weight"),
+                    q: try m("self_attn.q_proj.weight"), k: try m("self_attn.k_proj.weight"), v: try m("self_attn.v_proj.weight"),
+                    o: try m("self_attn.o_proj.weight"),
+                    qNormGain: c.hasQKNorm ? try g("self_attn.q_norm.weight") : nil,
+                    kNormGain: c.hasQKNorm ? try g("self_attn.k_norm.weight") : nil,
+                    ln1PostGain: post ? try g("post_attention_layernorm.weight") : nil,
+                    // Gemma 1's post_attention_layernorm is the MLP's input norm.
+                    ln2Gain: try g(post ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"),
+                    gate: try m("mlp.gate_proj.weight"), up: try m("mlp.up_proj.weight"), down: try m("mlp.down_proj.weight"),
+                    ln2PostGain: post ? try g("post_feedforward_layernorm.weight") : nil))
         }
         self.init(embedding: try matrix(N.embedding), layers: layers, finalNormGain: try gain(N.finalNorm))
     }

@@ -24,16 +24,16 @@ public struct MemoryPlan: Sendable {
 
     /// fp32 buffers of the forward pass per token in flight.
     public static func scratchPerToken(_ c: GemmaConfig) -> Int {
-        let d = c.hidden_size, qw = c.num_attention_heads * c.headDim, kvw = c.kvHeads * c.headDim, ff = c.intermediate_size
+        let d = c.hiddenSize, qw = c.numAttentionHeads * c.headDim, kvw = c.kvHeads * c.headDim, ff = c.intermediateSize
         return 4 * (5 * d + 2 * qw + 2 * kvw + 2 * ff)
     }
 
-    public static func kvPerToken(_ c: GemmaConfig) -> Int { 4 * c.num_hidden_layers * 2 * c.kvHeads * c.headDim }
+    public static func kvPerToken(_ c: GemmaConfig) -> Int { 4 * c.numHiddenLayers * 2 * c.kvHeads * c.headDim }
 
     /// Everything `PrismActivations.needed` keeps, per token of a prompt of `tokens` tokens.
     public static func recordedPerToken(_ c: GemmaConfig, tokens: Int) -> Int {
-        let d = c.hidden_size, qw = c.num_attention_heads * c.headDim, kvw = c.kvHeads * c.headDim, ff = c.intermediate_size
-        return 4 * (c.num_hidden_layers * (2 + kvw + qw + 5 * d + 3 * ff + c.num_attention_heads * tokens) + d + 1)
+        let d = c.hiddenSize, qw = c.numAttentionHeads * c.headDim, kvw = c.kvHeads * c.headDim, ff = c.intermediateSize
+        return 4 * (c.numHiddenLayers * (2 + kvw + qw + 5 * d + 3 * ff + c.numAttentionHeads * tokens) + d + 1)
     }
 
     /// - Parameters:
@@ -51,9 +51,9 @@ public struct MemoryPlan: Sendable {
         // Dequantization tiles (1 MiB each for the projections) and the logits rows.
         let working =
             tokens * scratchPerToken(c) + max(tokens, cacheTokens ?? 0) * kvPerToken(c) + extraBytes + (2 << 20)
-            + logitRows * c.vocab_size * 8
+            + logitRows * c.vocabSize * 8
         // Streaming keeps one layer, plus one 8192-row tile of the unembedding when logits are asked for.
-        let embeddingTile = logitRows > 0 ? min(embedding, 8192 * embedding / max(1, c.vocab_size)) : 0
+        let embeddingTile = logitRows > 0 ? min(embedding, 8192 * embedding / max(1, c.vocabSize)) : 0
         let streamed = largest + embeddingTile
         var plan = MemoryPlan(
             budget: budget, weightBytes: weights, largestLayerBytes: largest, workingBytes: working,

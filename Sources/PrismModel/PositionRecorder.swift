@@ -46,9 +46,9 @@ public final class PositionRecorder: ActivationRecorder {
 
     /// Bytes kept per prompt of `tokens` tokens: what a batch chunk is sized by.
     public static func bytesPerPrompt(tokens: Int, config c: GemmaConfig) -> Int {
-        let d = c.hidden_size, ff = c.intermediate_size, H = c.num_attention_heads, hd = c.headDim
-        let perLayer = 2 * d + H * hd + ff + H * tokens + tokens * c.kvHeads * hd
-        return 4 * (c.num_hidden_layers * perLayer + 2 * d + 1)
+        let d = c.hiddenSize, ff = c.intermediateSize, H = c.numAttentionHeads, hd = c.headDim
+        let perLayer = 2 * d + H * hd + ff + H * tokens + tokens * c.kvHeads * hd + 2  // + the post-norm scales
+        return 4 * (c.numHiddenLayers * perLayer + 2 * d + 1)
     }
 }
 

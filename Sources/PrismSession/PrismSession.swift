@@ -195,7 +195,7 @@ public final class PrismSession {
         var line = "stats: \(String(format2: seconds)) s, peak RSS \(ByteSize.format(ResourceUsage.peakRSS))"
         line += ", weight bytes read \(ByteSize.format(meter.weightBytesRead))"
         if let plan = lastPlan, plan.streamWeights {
-            line += " (streamed; \(plan.residentLayers) of \(model.config.num_hidden_layers) layers kept resident)"
+            line += " (streamed; \(plan.residentLayers) of \(model.config.numHiddenLayers) layers kept resident)"
         }
         if let budget { line += ", budget \(ByteSize.format(budget))" }
         line += ", threads \(threads)"

@@ -29,6 +29,8 @@ public struct AdditionStudy {
     /// formats and writes them.
     public struct Findings {
         public var modelPath: String
+        /// What the decompositions held fixed (`Decomposition.frozen`).
+        public var frozen: [String]
         /// The example prompt, its token pieces, and its right next digit.
         public var example: String
         public var exampleTokens: [String]
@@ -100,7 +102,7 @@ public struct AdditionStudy {
         guard template.contains("{a}"), template.contains("{b}") else { throw PrismError("--template must contain {a} and {b}") }
         let digitIds = try (0...9).map { try ctx.singleToken("\($0)") }
         let targets = digitIds.enumerated().map { Target.token($1, label: "\($0)") }
-        let L = ctx.model.config.num_hidden_layers
+        let L = ctx.model.config.numHiddenLayers
         let right = Self.answer(example.a, example.b)
         let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b), targets: targets)
 
@@ -120,7 +122,7 @@ public struct AdditionStudy {
         let (rows, correct) = try sweep(ctx, layer: l, targets: targets, digitIds: digitIds)
         let result = Result(layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: correct)
         return Findings(
-            modelPath: ctx.loaded.path, example: prompt(example.a, example.b), exampleTokens: ctx.pieces(ids), right: right,
+            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b), exampleTokens: ctx.pieces(ids), right: right,
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
             layers: layers, layerGiven: layer != nil, neurons: top,
             templates: top.map { n in d.targets.map { $0.neurons[l][n] } },
@@ -155,7 +157,7 @@ public struct AdditionStudy {
             directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(f.example)",
             subtitle: "logit prisms on \(f.modelPath)")
         out.report.paragraph(
-            "Prompt `\(f.example)` (\(f.exampleTokens.map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(Decomposition.frozen.joined(separator: "; "))."
+            "Prompt `\(f.example)` (\(f.exampleTokens.map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(f.frozen.joined(separator: "; "))."
         )
 
         // (1) Residual prism per digit, and the MLP layer that carries the answer.

@@ -50,6 +50,8 @@ public struct CapitalsStudy {
     /// formats and writes them.
     public struct Findings {
         public var modelPath: String
+        /// What the decompositions held fixed (`Decomposition.frozen`).
+        public var frozen: [String]
         public var prompt: String
         /// The main prompt's token ids and their pieces ("▁" shown as a space).
         public var ids: [Int]
@@ -156,7 +158,7 @@ public struct CapitalsStudy {
         }
         let targets = zip(pairs, candidateIds).map { Target.token($1, label: $0.capital) }
         let (ids, source, d, _) = try ctx.decompose(prompt(country), targets: targets)
-        let L = ctx.model.config.num_hidden_layers, H = ctx.model.heads
+        let L = ctx.model.config.numHiddenLayers, H = ctx.model.heads
 
         // The attention layer, and its head, that separate the right answer most.
         func separation(_ values: [Double]) -> Double { values[correctIndex] - values.reduce(0, +) / Double(values.count) }
@@ -187,7 +189,7 @@ public struct CapitalsStudy {
             layer: chosenLayer, head: chosenHead, countryPosition: jc, mapWins: wins, mapCountries: countryMaps.count,
             readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count)
         return Findings(
-            modelPath: ctx.loaded.path, prompt: prompt(country), ids: ids, tokens: ctx.pieces(ids),
+            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country), ids: ids, tokens: ctx.pieces(ids),
             candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
             logits: d.targets.map(\.logit), sums: d.targets.map(\.sum), errors: d.targets.map(\.error),
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
@@ -239,7 +241,7 @@ public struct CapitalsStudy {
             out.report.paragraph("Left out (not one token in this vocabulary): \(f.dropped.joined(separator: ", ")).")
         }
         out.report.paragraph(
-            "Prompt `\(f.prompt)` (\(f.ids.count) tokens: \(f.tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(Decomposition.frozen.joined(separator: "; "))."
+            "Prompt `\(f.prompt)` (\(f.ids.count) tokens: \(f.tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(f.frozen.joined(separator: "; "))."
         )
         out.report.table(
             headers: ["candidate", "logit", "sum of terms", "error"],

@@ -71,7 +71,7 @@ public struct StudyContext {
         while start < prompts.count {
             let (ids, options) = try plannedChunk(
                 prompts.indices[start..<min(prompts.count, start + chunk)].map { (tokenizer.encode(prompts[$0]), targets($0).count) })
-            let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.num_hidden_layers)
+            let recorder = PositionRecorder(ids: ids, positions: ids.map { $0.count - 1 }, layers: model.config.numHiddenLayers)
             let cache = model.makeCache(sequences: ids.count, capacity: ids.map(\.count).max() ?? 1)
             let logits = try model.forward(
                 ids, cache: cache, logitsAt: ids.map { [$0.count - 1] }, recorder: recorder,
@@ -124,7 +124,7 @@ public struct StudyContext {
 
     /// Component labels of the residual prism, as the article writes them: Embed, a0, m0, ...
     public var componentLabels: [String] {
-        ["Embed"] + (0..<model.config.num_hidden_layers).flatMap { ["a\($0)", "m\($0)"] }
+        ["Embed"] + (0..<model.config.numHiddenLayers).flatMap { ["a\($0)", "m\($0)"] }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PrismModel
 
 /// A target's logit at one position written as exact sums of linear terms, with the
@@ -5,6 +6,8 @@ import PrismModel
 /// attention probabilities, GELU gates). Shapes: L layers, H heads, P = position + 1 sources.
 public struct TargetDecomposition: Sendable {
     public var target: Target
+    /// Set when the model soft-caps its logits (Gemma 2): which logit the terms add up to.
+    public var softcap: Softcap? = nil
     /// `u . x_p`: the logit read from the recorded final residual stream (equal to the model's).
     public var logit: Double
     /// Residual prism: the embedding's term, and one term per attention and MLP block.
@@ -56,20 +59,60 @@ public struct TargetDecomposition: Sendable {
     }
 }
 
+/// Which logit a decomposition splits when the model soft-caps its final logits
+/// (`final_logit_softcapping`: the model outputs `c * tanh(z / c)` of each token's logit z).
+public enum LogitKind: String, Sendable, CaseIterable {
+    /// What the model outputs: `c tanh(z / c) = g z` with `g` frozen per token, so every term of
+    /// z is scaled by its token's `g` (a difference weighs each token by its own `g`).
+    case capped
+    /// z itself, before the soft-cap.
+    case preSoftcap = "pre_softcap"
+}
+
+/// The soft-cap of one target: its tokens' pre-cap logits and frozen factors.
+public struct Softcap: Sendable {
+    /// `c` of `c * tanh(z / c)`.
+    public var cap: Double
+    /// Which logit the target's terms add up to.
+    public var shown: LogitKind
+    /// Per target token (in the target's order): the pre-cap logit z and `g = c tanh(z / c) / z`.
+    public var preCapLogits: [Double]
+    public var factors: [Double]
+    /// `sum coef * z` and `sum coef * c tanh(z / c)` over the target's tokens.
+    public var preCapLogit: Double
+    public var cappedLogit: Double
+
+    /// `g = c tanh(z / c) / z`, 1 at z = 0 (its limit).
+    public static func factor(_ z: Double, cap c: Double) -> Double { z == 0 ? 1 : c * tanh(z / c) / z }
+}
+
 public struct Decomposition: Sendable {
     /// Bytes a decomposition of `targets` targets at `position` holds while it exists: every
     /// head, head-source and neuron term per target, in Double (what a memory plan counts).
     public static func heldBytes(targets: Int, position: Int, config c: GemmaConfig) -> Int {
-        targets * c.num_hidden_layers * (c.intermediate_size + c.num_attention_heads * (position + 2) + 2) * 8
+        targets * c.numHiddenLayers * (c.intermediateSize + c.numAttentionHeads * (position + 2) + 2) * 8
     }
 
     public var ids: [Int]
     public var position: Int
     public var targets: [TargetDecomposition]
-    /// What was held fixed to make the decomposition linear.
-    public static let frozen = [
-        "final RMSNorm scale 1/rms(x_p) (ln_final.scale)",
-        "attention probabilities (blocks.*.attn.pattern)",
-        "GELU gates gelu(gate) (blocks.*.mlp.gate_act)",
-    ]
+    /// What was held fixed to make the decomposition linear (see `frozen(_:logit:)`).
+    public var frozen: [String]
+
+    /// What a decomposition on a model with config `c` holds fixed, by activation name.
+    public static func frozen(_ c: GemmaConfig, logit: LogitKind = .capped) -> [String] {
+        var f = [
+            "final RMSNorm scale 1/rms(x_p) (ln_final.scale)",
+            "attention probabilities (blocks.*.attn.pattern)",
+            "GELU gates gelu(gate) (blocks.*.mlp.gate_act)",
+        ]
+        if c.hasPostNorms {
+            f.append("post-attention RMSNorm scale 1/rms of each attention output (blocks.*.ln1_post.scale)")
+            f.append("post-feedforward RMSNorm scale 1/rms of each MLP output (blocks.*.ln2_post.scale)")
+        }
+        if let cap = c.finalLogitSoftcapping, logit == .capped {
+            f.append("final logit soft-cap factor g = c tanh(z/c) / z per target token (c = \(cap))")
+        }
+        return f
+    }
 }

@@ -24,7 +24,7 @@ public enum DecompositionJSON {
         var o: [String: Any] = [
             "ids": d.ids,
             "position": d.position,
-            "frozen": Decomposition.frozen,
+            "frozen": d.frozen,
             "targets": d.targets.map { target($0, detail: detail, top: top) },
         ]
         if let pieces { o["tokens"] = pieces }
@@ -47,6 +47,13 @@ public enum DecompositionJSON {
             o["coefficients"] = t.target.terms.map { Double($0.coef) }
         }
         o["token"] = t.target.label
+        if let sc = t.softcap {
+            // Soft-capped models (Gemma 2): which logit "logit" and the terms are, and both values.
+            o["softcap"] = [
+                "cap": sc.cap, "shown": sc.shown.rawValue, "pre_softcap_logit": sc.preCapLogit, "capped_logit": sc.cappedLogit,
+                "factors": sc.factors,
+            ] as [String: Any]
+        }
         // Only when there are NaN terms, so ordinary output is unchanged.
         let nan = t.nanTerms
         if nan.residual + nan.heads + nan.headSources + nan.neurons > 0 {

@@ -1,3 +1,4 @@
+import Foundation
 import PrismKernels
 import PrismModel
 import PrismSupport
@@ -28,18 +29,21 @@ public struct LogitLens {
         (0..<layers).flatMap { [ActivationName.residPre($0), ActivationName.residMid($0), ActivationName.residPost($0)] }
     }
 
-    /// - Parameter streamWeights: give the unembedding's pages back tile by tile (the run's
-    ///   memory plan streams weights).
+    /// - Parameters:
+    ///   - streamWeights: give the unembedding's pages back tile by tile (the run's memory plan
+    ///     streams weights).
+    ///   - softcap: on a model with `final_logit_softcapping` (Gemma 2), read each token's logit
+    ///     through `c tanh(z / c)` as the model's output does; false shows z (label it).
     public func run(
         _ source: ActivationSource, position: Int, targets: [Target], mode: NormMode, top k: Int,
-        streamWeights: Bool = false
+        streamWeights: Bool = false, softcap: Bool = false
     ) throws -> [Point] {
         let model = prism.model
         let p = try Prism.resolve(position: position, count: source.tokenIds.count)
         let d = model.d, V = model.vocab
-        let names = Self.pointNames(layers: model.config.num_hidden_layers)
+        let names = Self.pointNames(layers: model.config.numHiddenLayers)
         let finalScale = try source.row(ActivationName.lnFinalScale, p).first ?? 0
-        let eps = Float(model.config.rms_norm_eps)
+        let eps = Float(model.config.rmsNormEps)
         // Normed points [P, d]: x * scale * (1 + w_final), scale per mode.
         var normed = [Float](repeating: 0, count: names.count * d)
         for (i, name) in names.enumerated() {
@@ -47,7 +51,13 @@ public struct LogitLens {
             let scale = mode == .frozen ? finalScale : x.withUnsafeBufferPointer { Ops.rmsScale($0.baseAddress!, count: d, eps: eps) }
             for e in 0..<d { normed[i * d + e] = x[e] * scale * model.weights.finalNormGain[e] }
         }
-        let top = k > 0 ? readoutTop(normed, points: names.count, k: k, streamWeights: streamWeights) : Array(repeating: [], count: names.count)
+        let cap = softcap ? model.config.finalLogitSoftcapping : nil
+        func capped(_ z: Double) -> Double { cap.map { $0 * tanh(z / $0) } ?? z }
+        var top = k > 0 ? readoutTop(normed, points: names.count, k: k, streamWeights: streamWeights) : Array(repeating: [], count: names.count)
+        if let cap {
+            let c = Float(cap)
+            top = top.map { $0.map { (id: $0.id, logit: tanhf($0.logit / c) * c) } }
+        }
         // Target logits via the embedding rows (a difference target is linear too).
         var rows: [Int: [Float]] = [:]
         for t in targets {
@@ -60,7 +70,7 @@ public struct LogitLens {
         }
         return names.enumerated().map { i, name in
             let row = normed[(i * d)..<((i + 1) * d)]
-            let values = targets.map { t in t.terms.reduce(0.0) { $0 + Double($1.coef) * dotD(rows[$1.id]![...], row) } }
+            let values = targets.map { t in t.terms.reduce(0.0) { $0 + Double($1.coef) * capped(dotD(rows[$1.id]![...], row)) } }
             return Point(name: name, targets: values, top: top[i])
         }
     }
@@ -76,8 +86,8 @@ extension LogitLens {
     /// normed points `[P, d]` and one tile of logits `[P, tileRows]` (P = 3 x layers; the
     /// product's own dequantization tile is in the plan's fixed part).
     public static func readoutBytes(_ c: GemmaConfig) -> Int {
-        let points = 3 * c.num_hidden_layers, tile = min(c.vocab_size, tileRows)
-        return 4 * (points * c.hidden_size + points * tile)
+        let points = 3 * c.numHiddenLayers, tile = min(c.vocabSize, tileRows)
+        return 4 * (points * c.hiddenSize + points * tile)
     }
 
     /// The `k` largest logits `normed E^T` of every normed point (`normed` is `[points, d]`),

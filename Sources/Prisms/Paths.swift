@@ -30,7 +30,9 @@ public struct FrozenMap: Sendable {
 
 extension Prism {
     /// The map of head `h` of layer `l` reading source position `j`, for position `p`:
-    /// `x_j -> A[h,p,j] * s1_j * (r . x_j)`, `r = (1 + w_ln1) * W_V^g^T (W_O^h^T u)`.
+    /// `x_j -> A[h,p,j] * s1_j * (r . x_j)`, `r = (1 + w_ln1) * W_V^g^T (W_O^h^T u')` with
+    /// `u' = u` (Gemma 1) or `u' = s_post * (1 + w_ln1_post) * u` through Gemma 2/3's frozen
+    /// post-attention norm. The value path only: Gemma 3's q/k norms shape the pattern, which is frozen.
     public func headMaps(_ source: ActivationSource, position: Int, layer l: Int, head h: Int, source j: Int, targets: [Target]) throws -> [FrozenMap] {
         let ids = source.tokenIds
         let p = try Self.resolve(position: position, count: ids.count)
@@ -40,7 +42,8 @@ extension Prism {
         let d = model.d, hd = model.headDim, H = model.heads, K = targets.count
         let g = h / (H / model.kvHeads)
         let lw = model.weights.layers[l]
-        let u = try readouts(targets, source: source, position: p)
+        let u = Self.gained(try readouts(targets, source: source, position: p), rows: K, by: lw.ln1PostGain)
+        let sPost = Double(try postScale(source, ActivationName.ln1PostScale(l), lw.ln1PostGain, p))
         var uWo = [Float](repeating: 0, count: K * H * hd)
         u.withUnsafeBufferPointer { up in uWo.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.o, $0.baseAddress!) } }
         // W_V rows of group g: [hd, d].
@@ -56,14 +59,16 @@ extension Prism {
                 let c = uWo[k * H * hd + h * hd + i]
                 for e in 0..<d { r[e] += c * wv[i * d + e] }
             }
-            for e in 0..<d { r[e] *= lw.inputNormGain[e] }
-            maps.append(FrozenMap(target: targets[k], through: "blocks.\(l).attn.head\(h).source\(j)", factor: a * s1, direction: r))
+            for e in 0..<d { r[e] *= lw.ln1Gain[e] }
+            maps.append(FrozenMap(target: targets[k], through: "blocks.\(l).attn.head\(h).source\(j)", factor: a * s1 * sPost, direction: r))
         }
         return maps
     }
 
     /// The map of neuron `n` of layer `l` at position `p`:
-    /// `x_mid -> gelu(gate_n) * (W_down[:, n] . u) * s2_p * ((W_up[n] * (1 + w_ln2)) . x_mid)`.
+    /// `x_mid -> gelu(gate_n) * (W_down[:, n] . u') * s2_p * ((W_up[n] * (1 + w_ln2)) . x_mid)`, through
+    /// the MLP's input norm (Gemma 2/3: pre_feedforward_layernorm) and, on Gemma 2/3, with
+    /// `u' = s_post * (1 + w_ln2_post) * u` through the frozen post-feedforward norm.
     public func neuronMaps(_ source: ActivationSource, position: Int, layer l: Int, neuron n: Int, targets: [Target]) throws -> [FrozenMap] {
         let ids = source.tokenIds
         let p = try Self.resolve(position: position, count: ids.count)
@@ -71,16 +76,17 @@ extension Prism {
         guard n >= 0, n < model.ff else { throw PrismError("neuron \(n) is out of range (0..<\(model.ff))") }
         let d = model.d, ff = model.ff, K = targets.count
         let lw = model.weights.layers[l]
-        let u = try readouts(targets, source: source, position: p)
+        let u = Self.gained(try readouts(targets, source: source, position: p), rows: K, by: lw.ln2PostGain)
+        let sPost = Double(try postScale(source, ActivationName.ln2PostScale(l), lw.ln2PostGain, p))
         var uWd = [Float](repeating: 0, count: K * ff)
         u.withUnsafeBufferPointer { up in uWd.withUnsafeMutableBufferPointer { pullBack(up.baseAddress!, count: K, lw.down, $0.baseAddress!) } }
         var wUp = [Float](repeating: 0, count: d)
         wUp.withUnsafeMutableBufferPointer { lw.up.dequantize(rows: n..<(n + 1), into: $0.baseAddress!) }
-        for e in 0..<d { wUp[e] *= lw.postAttentionNormGain[e] }
+        for e in 0..<d { wUp[e] *= lw.ln2Gain[e] }
         let gate = Double(try source.row(ActivationName.gateAct(l), p).dropFirst(n).first ?? 0)
         let s2 = Double(try source.row(ActivationName.ln2Scale(l), p).first ?? 0)
         return (0..<K).map { k in
-            FrozenMap(target: targets[k], through: "blocks.\(l).mlp.neuron\(n)", factor: gate * Double(uWd[k * ff + n]) * s2, direction: wUp)
+            FrozenMap(target: targets[k], through: "blocks.\(l).mlp.neuron\(n)", factor: gate * Double(uWd[k * ff + n]) * s2 * sPost, direction: wUp)
         }
     }
 
@@ -138,8 +144,8 @@ extension Prism {
     }
 
     func checkLayer(_ l: Int) throws {
-        guard l >= 0, l < config.num_hidden_layers else {
-            throw PrismError("layer \(l) is out of range (0..<\(config.num_hidden_layers))")
+        guard l >= 0, l < config.numHiddenLayers else {
+            throw PrismError("layer \(l) is out of range (0..<\(config.numHiddenLayers))")
         }
     }
 }

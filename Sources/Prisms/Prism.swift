@@ -13,10 +13,14 @@ import PrismSupport
 public struct Prism {
     public let model: GemmaModel
     public let pullBacks: ReadoutPullBacks
+    /// On a model that soft-caps its logits (Gemma 2): decompose the capped logit (what the model
+    /// outputs, each token's terms times its frozen factor) or the pre-cap one. No effect otherwise.
+    public var logitKind: LogitKind
 
-    public init(model: GemmaModel, pullBacks: ReadoutPullBacks? = nil) {
+    public init(model: GemmaModel, pullBacks: ReadoutPullBacks? = nil, logitKind: LogitKind = .capped) {
         self.model = model
         self.pullBacks = pullBacks ?? ReadoutPullBacks(config: model.config)
+        self.logitKind = logitKind
     }
 
     /// For a single prompt: keeps no pull-backs (nothing would reuse them).
@@ -36,12 +40,14 @@ public struct Prism {
         return p
     }
 
-    /// The frozen readouts `u = sum coef * E[id] * (1 + w_final) / rms_final(x_p)`, `[K, d]`.
+    /// The frozen readouts `u = sum coef * E[id] * (1 + w_final) / rms_final(x_p)`, `[K, d]`
+    /// (on a soft-capped model showing the capped logit, each coef times its token's frozen `g`).
     public func readouts(_ targets: [Target], source: ActivationSource, position p: Int) throws -> [Float] {
         let d = model.d
         let scale = try frozenScale(source, at: p)
         var u = [Float](repeating: 0, count: targets.count * d)
-        for (k, t) in targets.enumerated() {
+        for (k, t0) in targets.enumerated() {
+            let t = try softcapped(t0, source: source, position: p).target
             let b = try readoutBasis(t.ids)
             for (j, term) in t.terms.enumerated() {
                 let c = term.coef * scale
@@ -64,10 +70,11 @@ public struct Prism {
         _ items: [(source: ActivationSource, position: Int, targets: [Target])],
         options: RunOptions = RunOptions()
     ) throws -> [Decomposition] {
-        let L = config.num_hidden_layers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
+        let L = config.numHiddenLayers, H = model.heads, hd = model.headDim, d = model.d, ff = model.ff
         let group = H / model.kvHeads, kvw = model.kvHeads * hd, ow = H * hd
         var positions: [Int] = [], scales: [Float] = [], u: [Float] = [], offsets: [Int] = []
         var outs: [[TargetDecomposition]] = []
+        var effective: [[Target]] = []  // the targets with their soft-cap factors folded into the coefficients
         for item in items {
             let ids = item.source.tokenIds
             let p = try Self.resolve(position: item.position, count: ids.count)
@@ -75,11 +82,14 @@ public struct Prism {
             let ui = try readouts(item.targets, source: item.source, position: p)
             let x = try item.source.row(ActivationName.residPost(L - 1), p)
             let embed = try item.source.row(ActivationName.embed, p)
+            let capped = try item.targets.map { try softcapped($0, source: item.source, position: p) }
+            effective.append(capped.map(\.target))
             outs.append(
                 item.targets.enumerated().map { k, t in
                     let uk = ui[(k * d)..<((k + 1) * d)]
                     return TargetDecomposition(
-                        target: t, logit: dotD(uk, x), embed: dotD(uk, embed), attn: [], mlp: [], heads: [], headSources: [], neurons: [])
+                        target: t, softcap: capped[k].softcap, logit: dotD(uk, x), embed: dotD(uk, embed), attn: [], mlp: [], heads: [],
+                        headSources: [], neurons: [])
                 })
             positions.append(p)
             scales.append(try frozenScale(item.source, at: p))
@@ -100,10 +110,14 @@ public struct Prism {
         var uWo = [Float](repeating: 0, count: ow), uWd = [Float](repeating: 0, count: ff)
 
         for l in 0..<L {
+            let lw = model.weights.layers[l]
             if M > 0 {
-                let lw = model.weights.layers[l]
-                basis.withUnsafeBufferPointer { bp in
+                // Through the post-norms' fixed gains (Gemma 2/3): still prompt-independent.
+                let basisA = Self.gained(basis, rows: M, by: lw.ln1PostGain), basisM = Self.gained(basis, rows: M, by: lw.ln2PostGain)
+                basisA.withUnsafeBufferPointer { bp in
                     bWo.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.o, $0.baseAddress!) }  // [M, H*hd]
+                }
+                basisM.withUnsafeBufferPointer { bp in
                     bWd.withUnsafeMutableBufferPointer { pullBack(bp.baseAddress!, count: M, lw.down, $0.baseAddress!) }  // [M, ff]
                 }
                 for (j, e) in fresh.enumerated() {
@@ -124,18 +138,21 @@ public struct Prism {
                 let v = try source.activation(ActivationName.v(l))  // [T, kvH, hd]
                 let pattern = try source.patternRow(layer: l, position: p)  // [H, S]
                 let post = try source.row(ActivationName.post(l), p)  // [ff]
+                // The post-norms' frozen 1/rms of this position's block outputs (1 without post-norms).
+                let sA = try postScale(source, ActivationName.ln1PostScale(l), lw.ln1PostGain, p)
+                let sM = try postScale(source, ActivationName.ln2PostScale(l), lw.ln2PostGain, p)
                 let S = pattern.count / H
                 guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
                     throw PrismError("activation shapes of layer \(l) do not match the prompt")
                 }
-                for (k, target) in item.targets.enumerated() {
+                for (k, target) in effective[i].enumerated() {
                     let row = offsets[i] + k
                     let uk = u[(row * d)..<((row + 1) * d)]
                     outs[i][k].attn.append(dotD(uk, attnOut))
                     outs[i][k].mlp.append(dotD(uk, mlpOut))
                     // This target's pull-backs at layer l: its tokens' rows times the prompt's frozen scale.
-                    combine(target, scale: scales[i], layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
-                    combine(target, scale: scales[i], layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
+                    combine(target, scale: scales[i] * sA, layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
+                    combine(target, scale: scales[i] * sM, layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
                     var heads = [Double](repeating: 0, count: H)
                     var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
                     z.withUnsafeBufferPointer { zp in
@@ -167,7 +184,46 @@ public struct Prism {
             }
         }
         for (j, e) in fresh.enumerated() { pullBacks.insert(missing[j], e) }
-        return items.indices.map { Decomposition(ids: items[$0].source.tokenIds, position: positions[$0], targets: outs[$0]) }
+        let frozen = Decomposition.frozen(config, logit: logitKind)
+        return items.indices.map { Decomposition(ids: items[$0].source.tokenIds, position: positions[$0], targets: outs[$0], frozen: frozen) }
+    }
+
+    /// `rows` rows of `d` values, each multiplied elementwise by `gain` (none: `x` itself).
+    static func gained(_ x: [Float], rows: Int, by gain: [Float]?) -> [Float] {
+        guard let gain else { return x }
+        let d = gain.count
+        var out = x
+        for r in 0..<rows { for i in 0..<d { out[r * d + i] *= gain[i] } }
+        return out
+    }
+
+    /// The frozen `1 / rms` of a post-norm at position `p`; 1 when the layer has no post-norm.
+    func postScale(_ source: ActivationSource, _ name: String, _ gain: [Float]?, _ p: Int) throws -> Float {
+        guard gain != nil else { return 1 }
+        guard let s = try source.row(name, p).first else { throw PrismError("\(name) is empty") }
+        return s
+    }
+
+    /// `target` as decomposed: on a soft-capped model showing the capped logit, each coefficient
+    /// times its token's frozen factor `g = c tanh(z / c) / z` (z the token's pre-cap logit at
+    /// `p`, read from the recorded final stream); unchanged otherwise.
+    public func softcapped(_ target: Target, source: ActivationSource, position p: Int) throws -> (target: Target, softcap: Softcap?) {
+        guard let cap = config.finalLogitSoftcapping else { return (target, nil) }
+        let x = try source.row(ActivationName.residPost(config.numHiddenLayers - 1), p)
+        let scale = Double(try frozenScale(source, at: p))
+        let b = try readoutBasis(target.ids)
+        let d = model.d
+        let z = target.terms.indices.map { j in scale * dotD(b[(j * d)..<((j + 1) * d)], x) }
+        let g = z.map { Softcap.factor($0, cap: cap) }
+        let coefs = target.terms.map { Double($0.coef) }
+        let info = Softcap(
+            cap: cap, shown: logitKind, preCapLogits: z, factors: g,
+            preCapLogit: zip(coefs, z).reduce(0) { $0 + $1.0 * $1.1 },
+            cappedLogit: zip(coefs, zip(z, g)).reduce(0) { $0 + $1.0 * $1.1.0 * $1.1.1 })
+        guard logitKind == .capped else { return (target, info) }
+        var t = target
+        t.terms = target.terms.enumerated().map { j, term in (term.id, Float(Double(term.coef) * g[j])) }
+        return (t, info)
     }
 
     /// The frozen final-norm scale `1 / rms_final(x_p)`.

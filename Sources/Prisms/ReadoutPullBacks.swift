@@ -27,7 +27,7 @@ public final class ReadoutPullBacks {
 
     /// fp32 pull-backs of one token through every layer's W_O and W_down: 1.3 MiB on gemma-2b.
     public static func bytesPerToken(_ c: GemmaConfig) -> Int {
-        4 * c.num_hidden_layers * (c.num_attention_heads * c.headDim + c.intermediate_size)
+        4 * c.numHiddenLayers * (c.numAttentionHeads * c.headDim + c.intermediateSize)
     }
 
     /// Sixteen tokens (the addition study's ten digits and then some): 21 MiB on gemma-2b;

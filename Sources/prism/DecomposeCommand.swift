@@ -80,7 +80,9 @@ struct DecomposeCommand: ParsableCommand {
                     detail: npy != nil || csv != nil ? .full : detail)
             }
             let ts = try targets.resolve(session)
-            let d = try Prism.once(loaded.model).decompose(source, position: p, targets: ts, options: options)
+            var prism = Prism.once(loaded.model)
+            prism.logitKind = targets.logitKind
+            let d = try prism.decompose(source, position: p, targets: ts, options: options)
             let pieces = try session.pieces(ids)
             let ranks = logits.map(LogitRanks.init)
             let top1Token = try ranks?.top1.map { try session.label($0.id, style: .quoted) }
@@ -95,13 +97,15 @@ struct DecomposeCommand: ParsableCommand {
             if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir, force: force, inputs: inputs) }
             if let refPath = compareF32 {
                 let ref = try LoadedModel.open(refPath)
-                guard ref.model.config.vocab_size == loaded.model.vocab, ref.model.config.hidden_size == loaded.model.d else {
+                guard ref.model.config.vocabSize == loaded.model.vocab, ref.model.config.hiddenSize == loaded.model.d else {
                     throw PrismError("\(refPath) is not the same architecture as \(loaded.path)")
                 }
                 var refOptions = RunOptions(route: .exact)
                 refOptions.threads = session.threads
                 let (refSource, _) = try ref.model.record(Array(ids[...p]), options: refOptions)
-                let refD = try Prism.once(ref.model).decompose(refSource, position: p, targets: ts)
+                var refPrism = Prism.once(ref.model)
+                refPrism.logitKind = targets.logitKind
+                let refD = try refPrism.decompose(refSource, position: p, targets: ts)
                 let rows = Faithfulness.compare(d, against: refD)
                 if output.json {
                     var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)

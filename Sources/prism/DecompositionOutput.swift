@@ -13,7 +13,7 @@ enum DecompositionTable {
         if let ranks, let best = ranks.top1 {
             Swift.print("model's top-1 here: \(top1Token ?? "#\(best.id)") (id \(best.id), logit \(String(format: "%.4f", best.logit)))")
         }
-        Swift.print("frozen: " + Decomposition.frozen.joined(separator: "; "))
+        Swift.print("frozen: " + d.frozen.joined(separator: "; "))
         for t in d.targets {
             Swift.print("")
             let rankText =
@@ -23,6 +23,13 @@ enum DecompositionTable {
             Swift.print(
                 "target \(t.target.label): logit \(fmt(t.logit)) = sum \(fmt(t.sum)) (error \(String(format: "%.2e", t.error)); finer terms close to \(String(format: "%.2e", t.finerClosure))\(rankText))"
             )
+            if let sc = t.softcap {
+                let g = sc.factors.map { String(format: "%.6f", $0) }.joined(separator: " / ")
+                Swift.print(
+                    sc.shown == .capped
+                        ? "  soft-capped logit c tanh(z/c) with c = \(fmt(sc.cap)): each token's terms times its frozen g = \(g) (pre-cap logit \(fmt(sc.preCapLogit)))"
+                        : "  pre-soft-cap logit z (the model outputs c tanh(z/c) = \(fmt(sc.cappedLogit)) with c = \(fmt(sc.cap)))")
+            }
             let nan = t.nanTerms
             if nan.residual + nan.heads + nan.headSources + nan.neurons > 0 {
                 Swift.print("  NaN terms (not ranked): \(nan.residual) residual, \(nan.heads) heads, \(nan.headSources) head x source, \(nan.neurons) neurons")
@@ -53,7 +60,7 @@ enum DecompositionFiles {
         let L = first.attn.count, H = first.heads.first?.count ?? 0, P = d.position + 1, ff = first.neurons.first?.count ?? 0
         let labels = try JSONOut.string([
             "targets": d.targets.map(\.target.label), "position": d.position,
-            "terms": first.residualTerms.map(\.name), "frozen": Decomposition.frozen,
+            "terms": first.residualTerms.map(\.name), "frozen": d.frozen,
         ])
         try writeSet(
             dir, force: force, inputs: inputs,

@@ -34,14 +34,14 @@ struct GenerateCommand: ParsableCommand {
             let session = try model.session(runtime)
             let ids = try prompt.tokens(for: session)
             let m = session.model
-            let capacity = min(m.config.max_position_embeddings, ids.count + maxTokens)
-            guard ids.count <= m.config.max_position_embeddings else {
-                throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(m.config.max_position_embeddings)")
+            let capacity = min(m.config.maxPositionEmbeddings, ids.count + maxTokens)
+            guard ids.count <= m.config.maxPositionEmbeddings else {
+                throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(m.config.maxPositionEmbeddings)")
             }
             let options = try session.plan(tokens: ids.count, logitRows: 1)
             defer { runtime.report(clock, session: session) }
             let tokenizer = session.hasTokenizer ? try session.tokenizer() : nil
-            let eos = tokenizer?.eosId ?? m.config.eos_token_id
+            let eos = tokenizer?.eosId ?? m.config.eosTokenId
             let cache = m.makeCache(sequences: 1, capacity: capacity)
             var logits = try m.forward([ids], cache: cache, logitsAt: [[ids.count - 1]], options: options)[0][0]
             var generated: [Int] = []
@@ -62,7 +62,7 @@ struct GenerateCommand: ParsableCommand {
             if stop == "context_full" {
                 FileHandle.standardError.write(
                     Data(
-                        "note: stopped after \(generated.count) of --max-tokens \(maxTokens): the prompt and the generated tokens fill the model's context (max_position_embeddings \(m.config.max_position_embeddings))\n"
+                        "note: stopped after \(generated.count) of --max-tokens \(maxTokens): the prompt and the generated tokens fill the model's context (max_position_embeddings \(m.config.maxPositionEmbeddings))\n"
                             .utf8))
             }
             let text = try tokenizer?.decode(generated)

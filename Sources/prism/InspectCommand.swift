@@ -54,7 +54,7 @@ struct InspectCommand: ParsableCommand {
                 "\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)"
             )
             print(
-                "config: \(config.num_hidden_layers) layers, d_model \(config.hidden_size), \(config.num_attention_heads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediate_size), vocab \(config.vocab_size), rope theta \(config.ropeTheta)"
+                "config: \(config.numHiddenLayers) layers, d_model \(config.hiddenSize), \(config.numAttentionHeads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediateSize), vocab \(config.vocabSize), rope theta \(config.ropeTheta)"
             )
             print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
             print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")

@@ -37,6 +37,11 @@ struct LensCommand: ParsableCommand {
     @Option(help: "own (each point's 1/rms) or frozen (the final position's 1/rms).")
     var norm: LogitLens.NormMode = .own
 
+    @Flag(
+        name: .customLong("pre-softcap"),
+        help: "On a model that soft-caps its logits (Gemma 2), show each point's logits before the cap instead of through c*tanh(z/c).")
+    var preSoftcap = false
+
     func run() throws {
         try CLI.guarded {
             let clock = RuntimeOptions.Clock()
@@ -50,7 +55,9 @@ struct LensCommand: ParsableCommand {
             let ts = try session.targets(ids: targetIds, tokens: targetTokens, diffs: [], style: .quoted)
             let points = try LogitLens(prism: Prism(model: session.model)).run(
                 source, position: p, targets: ts, mode: norm, top: top,
-                streamWeights: options.streamWeights)
+                streamWeights: options.streamWeights, softcap: !preSoftcap)
+            let cap = session.model.config.finalLogitSoftcapping
+            let capText = cap.map { c in preSoftcap ? "logits before the soft-cap (the model outputs \(c) tanh(z/\(c)))" : "logits through the soft-cap \(c) tanh(z/\(c))" }
             // The pieces shown, read before anything is printed (from the id -> piece table when
             // no text was encoded: a lens given ids never parses the tokenizer).
             var shown: [Int: String] = [:]
@@ -60,7 +67,7 @@ struct LensCommand: ParsableCommand {
             func piece(_ id: Int) -> String { shown[id] ?? "#\(id)" }
             if output.json {
                 try JSONOut.print([
-                    "ids": ids, "position": p, "norm": norm.rawValue,
+                    "ids": ids, "position": p, "norm": norm.rawValue, "softcap": cap.map { ["cap": $0, "applied": !preSoftcap] as [String: Any] } ?? NSNull(),
                     "frozen": norm == .frozen ? ["final RMSNorm scale 1/rms(x_p) (ln_final.scale)"] : [],
                     "targets": ts.map(\.label),
                     "points": points.map { pt in
@@ -74,6 +81,7 @@ struct LensCommand: ParsableCommand {
             }
             print(
                 "logit lens at position \(p) \(Display.quote(piece(ids[p]))), norm: \(norm == .own ? "each point's own 1/rms" : "final position's frozen 1/rms")"
+                    + (capText.map { "; " + $0 } ?? "")
             )
             let header = ts.map(\.label).joined(separator: "  ")
             print("point                  \(header)\(header.isEmpty ? "" : "  ")top tokens")
@@ -138,7 +146,8 @@ struct PathsCommand: ParsableCommand {
             defer { runtime.report(clock, session: session) }
             let (src, ids, p, _, _) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position)
             let ts = try targets.resolve(session)
-            let prism = Prism(model: session.model)
+            var prism = Prism(model: session.model)
+            prism.logitKind = targets.logitKind
             let paths: [PathDecomposition]
             let maps: [FrozenMap]
             if let head, let source {
@@ -151,7 +160,7 @@ struct PathsCommand: ParsableCommand {
             }
             let applied = try applyTo.map { try session.singleToken($0) }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
-            let frozen = Decomposition.frozen + ["per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"]
+            let frozen = Decomposition.frozen(prism.model.config, logit: prism.logitKind) + ["per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"]
             if output.json {
                 try JSONOut.print([
                     "ids": ids, "position": p, "through": paths.first?.through ?? "", "frozen": frozen,

@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
             // Activations go to disk as they are produced: only the scratch is planned.
             let options = try session.plan(tokens: ids.count, logitRows: 1)
             defer { runtime.report(clock, session: session) }
-            let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.num_hidden_layers), force: force)
+            let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.numHiddenLayers), force: force)
             let logits = try m.forward(
                 [ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
                 options: options)

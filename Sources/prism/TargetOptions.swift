@@ -19,6 +19,13 @@ struct TargetOptions: ParsableArguments {
         help: ArgumentHelp("A logit difference: two tokens (text or #id), e.g. --target-diff \" Paris\" \" London\" (repeatable).", valueName: "a b"))
     var targetDiffs: [String] = []
 
+    @Flag(
+        name: .customLong("pre-softcap"),
+        help: "On a model that soft-caps its logits (Gemma 2), decompose the logit before the cap, z, instead of the capped c*tanh(z/c) the model outputs.")
+    var preSoftcap = false
+
+    var logitKind: LogitKind { preSoftcap ? .preSoftcap : .capped }
+
     func validate() throws {
         if targetIds.isEmpty && targetTokens.isEmpty && targetDiffs.isEmpty {
             throw ValidationError("give at least one --target, --target-token or --target-diff")

@@ -73,7 +73,7 @@ final class ForwardTests: XCTestCase {
         let m = loaded.model
         let rec = MemoryRecorder()
         _ = try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[]], recorder: rec)
-        let L = m.config.num_hidden_layers
+        let L = m.config.numHiddenLayers
         var x = try XCTUnwrap(rec.tensor(ActivationName.embed)).values
         for l in 0..<L {
             let a = try XCTUnwrap(rec.tensor(ActivationName.attnOut(l))).values
@@ -101,7 +101,7 @@ final class ActivationPointTests: XCTestCase {
     func testNamesRoundTripAndShapesMatchTheForwardPass() throws {
         let loaded = try LoadedModel.open(Fixtures.path("tiny-f32"))
         let m = loaded.model, c = m.config
-        let points = [ActivationPoint.embed, .lnFinalScale] + (0..<c.num_hidden_layers).flatMap(ActivationPoint.block)
+        let points = [ActivationPoint.embed, .lnFinalScale] + (0..<c.numHiddenLayers).flatMap(ActivationPoint.block)
         XCTAssertEqual(Set(points.map(\.name)).count, points.count, "names are distinct")
         for p in points { XCTAssertEqual(ActivationPoint(name: p.name), p, p.name) }
         for bad in ["blocks.01.attn.q", "blocks.-1.attn.q", "blocks.0.attn", "blocks.0.attn.q.x", "embed.x", ""] {
@@ -115,6 +115,6 @@ final class ActivationPointTests: XCTestCase {
             XCTAssertEqual(t.shape, p.shape(c, tokens: ids.count), p.name)
         }
         XCTAssertEqual(Set(recorder.tensors[0]?.keys.map { $0 } ?? []), Set(points.map(\.name)), "the pass offers exactly the table's points")
-        XCTAssertNil(ActivationPoint.residPre(c.num_hidden_layers).shape(c, tokens: 4))
+        XCTAssertNil(ActivationPoint.residPre(c.numHiddenLayers).shape(c, tokens: 4))
     }
 }

@@ -508,6 +508,16 @@ def attn_score_stats(model, ids, cap):
     return {"max_abs_score": float(s.max()), "frac_over_cap": float((s > cap).double().mean())}
 
 
+def window_effect(cls, d, seqs):
+    """How much the sliding window changes the logits: the same checkpoint with the window widened past every
+    sequence. A fixture whose masking did not bite would not test it."""
+    wide = cls.from_pretrained(d, dtype=torch.float32, attn_implementation="eager", sliding_window=1024)
+    narrow = load(cls, d)
+    d_max = max(float((forward_logits(wide, s["ids"]) - forward_logits(narrow, s["ids"])).abs().max()) for s in seqs)
+    assert d_max > 0.1, f"{d}: the sliding window barely changes the logits ({d_max})"
+    return d_max
+
+
 def file_size(p):
     return os.lstat(p).st_size if os.path.islink(p) else os.path.getsize(p)
 
@@ -531,6 +541,7 @@ def main():
         ref_path = os.path.join(REF_DIR, f"{name}.json")
         write_reference(ref_path, doc)
         stats = bite_stats(vals, cap)
+        stats["max_abs_logit_change_if_window_were_1024"] = window_effect(type(model), dirs[0], seqs)
         if name == "tiny-gemma2":
             stats["attention"] = attn_score_stats(model, seqs[1]["ids"], GEMMA2["attn_logit_softcapping"])
         summary.append((name, dirs, ref_path, stats, [len(s["ids"]) for s in seqs], doc["generate"]))

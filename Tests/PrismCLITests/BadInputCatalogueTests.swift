@@ -168,13 +168,19 @@ final class BadInputCatalogueTests: XCTestCase {
         let ck = try copy(f32)
         let cfg = ck + "/config.json"
         var obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cfg))) as? [String: Any])
+        obj["model_type"] = "llama"
+        try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: cfg))
+        try assertError(["logits", "-m", ck, "--ids", "2"], "config.json: unsupported model_type 'llama' (this tool runs gemma, gemma2, gemma3_text and gemma3)")
+        // A Gemma 2 config over a Gemma 1 checkpoint: its architectures say which class it is.
         obj["model_type"] = "gemma2"
         try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: cfg))
-        try assertError(["logits", "-m", ck, "--ids", "2"], "config.json: unsupported model_type 'gemma2' (this tool runs Gemma v1")
+        try assertError(["logits", "-m", ck, "--ids", "2"], "config.json: architectures [\"GemmaForCausalLM\"] do not include Gemma2ForCausalLM")
+        // An absent key takes transformers' default (hidden_size 3072 for GemmaConfig), which
+        // these weights then contradict, by name.
         obj["model_type"] = "gemma"
         obj["hidden_size"] = nil
         try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: cfg))
-        try assertError(["logits", "-m", ck, "--ids", "2"], "config.json: missing key hidden_size")
+        try assertError(["logits", "-m", ck, "--ids", "2"], "tensor model.embed_tokens.weight has shape [1517, 64], expected [1517, 3072]")
         // A config whose numbers would divide by zero or overflow is refused by name (found by fuzzing).
         obj["hidden_size"] = 64
         obj["num_attention_heads"] = 0
@@ -238,7 +244,7 @@ final class BadInputCatalogueTests: XCTestCase {
     func testTruncatedFiles() throws {
         let logits = { (ck: String) in ["logits", "-m", ck, "--ids", "2"] }
         // config.json cut in the middle.
-        try assertTruncated(f32, "config.json", keeping: 0.5, logits) { _ in "config.json: not a JSON object" }
+        try assertTruncated(f32, "config.json", keeping: 0.5, logits) { _ in "config.json: not valid JSON" }
         // model.safetensors cut in the middle of its header, and in its data.
         try assertTruncated(f32, "model.safetensors", keeping: 0.001, logits) { _ in "model.safetensors: truncated safetensors file" }
         try assertTruncated(f32, "model.safetensors", keeping: 0.9, logits) { _ in "out of bounds" }

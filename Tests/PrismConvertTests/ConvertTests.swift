@@ -46,8 +46,8 @@ final class ConvertTests: XCTestCase {
 
     /// `--weights f32` reproduces the Hugging Face directory's logits (<= 1e-6 relative).
     func testF32ConversionEqualsDirectory() throws {
-        for fixture in ["tiny-f32", "tiny-bf16"] {
-            let seqs = try sequences(fixture)
+        for fixture in ["tiny-f32", "tiny-bf16", "tiny-gemma2", "tiny-gemma3", "tiny-gemma3-mm"] {
+            let seqs = try sequences(fixture == "tiny-gemma3-mm" ? "tiny-gemma3" : fixture)
             let ref = try allLogits(Self.fixtures + "/" + fixture, seqs)
             let got = try allLogits(try convert(fixture, .f32), seqs)
             let maxLogit = ref.joined().joined().map(abs).max() ?? 1
@@ -65,7 +65,7 @@ final class ConvertTests: XCTestCase {
     func testInt8ActivationsKeepPredictions() throws { try checkInt8(route: .int8, klBound: 5e-3) }
 
     func checkInt8(route: ActivationRoute, klBound: Double) throws {
-        for fixture in ["tiny-f32", "tiny-bf16"] {
+        for fixture in ["tiny-f32", "tiny-bf16", "tiny-gemma2", "tiny-gemma3"] {
             var rng = SplitMix64(seed: 7)
             let vocab = try LoadedModel.open(Self.fixtures + "/" + fixture).model.vocab
             let seqs = try sequences(fixture) + (0..<40).map { _ in [2] + (0..<23).map { _ in Int(rng.next() % UInt64(vocab)) } }
@@ -87,7 +87,14 @@ final class ConvertTests: XCTestCase {
             print(
                 "\(fixture) int8 weights, \(route) activations: top-1 agreement \(same)/\(total), mean KL \(meanKL), reference top-2 margins where they differ: \(margins)"
             )
-            XCTAssertGreaterThanOrEqual(Double(same) / Double(total), 0.99, fixture)
+            // The Gemma 2/3 fixtures are 32 wide (one int8 block per row) with flat random
+            // distributions (reference top-2 margins down to 1e-4): there a flip is allowed only
+            // between near-ties (margin < 0.25); the Gemma 1 fixtures keep >= 99% agreement.
+            if fixture.hasPrefix("tiny-gemma") {
+                XCTAssertLessThan(margins.max() ?? 0, 0.25, "\(fixture): a top-1 flipped where the reference was not a near-tie")
+            } else {
+                XCTAssertGreaterThanOrEqual(Double(same) / Double(total), 0.99, fixture)
+            }
             XCTAssertLessThan(meanKL, klBound, fixture)
         }
     }
@@ -95,8 +102,12 @@ final class ConvertTests: XCTestCase {
     /// With int8 weights and int8 activations, the prisms still close exactly: W_O and W_down
     /// run on fp32 activations at the decomposed position (only there, or everywhere).
     func testInt8ModelDecompositionsClose() throws {
-        let m = try LoadedModel.open(try convert("tiny-f32", .int8)).model
-        let ids = try sequences("tiny-f32")[2]
+        for fixture in ["tiny-f32", "tiny-gemma2", "tiny-gemma3"] { try checkInt8Closure(fixture) }
+    }
+
+    func checkInt8Closure(_ fixture: String) throws {
+        let m = try LoadedModel.open(try convert(fixture, .int8)).model
+        let ids = try sequences(fixture).max { $0.count < $1.count } ?? []
         for onlyLast in [true, false] {
             let (source, _) = try m.record(ids, decomposedAtLast: onlyLast)
             let d = try Prism(model: m).decompose(source, position: ids.count - 1, targets: [.token(5), .token(680), .difference(7, 8)])

@@ -27,20 +27,31 @@ final class ConfigTests: XCTestCase {
         let c = try config(["rope_parameters": ["rope_theta": 500.0, "rope_type": "default"], "hidden_activation": "gelu_pytorch_tanh", "dtype": "float32"])
         XCTAssertEqual(c.ropeTheta, 500)
         XCTAssertEqual(try c.activation(), .geluTanh)
-        XCTAssertEqual(try config(["hidden_activation": "gelu"]).activation(), .geluExact, "hidden_activation wins")
+        // transformers 5's GemmaConfig reads hidden_act only: a Gemma 1 hidden_activation is ignored.
+        XCTAssertEqual(try config(["hidden_activation": "gelu"]).activation(), .geluTanh, "Gemma 1 reads hidden_act")
+        XCTAssertEqual(try config(["hidden_act": "gelu_pytorch_tanh"]).activation(), .geluTanh)
+        // Gemma 2 reads hidden_activation, and "gelu" there is the exact (erf) GELU.
+        XCTAssertEqual(
+            try config(["model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"], "hidden_activation": "gelu"]).activation(), .geluExact)
     }
 
     func testRefusals() {
         XCTAssertThrowsError(try config(["model_type": "llama"])) { e in
             XCTAssertTrue((e as? PrismError)?.message.contains("unsupported model_type 'llama'") == true)
         }
-        XCTAssertThrowsError(try config(["model_type": "gemma2"]))
+        XCTAssertThrowsError(try config(["model_type": "gemma2", "architectures": ["GemmaForCausalLM"]]))
         XCTAssertThrowsError(try config([:], removing: ["model_type"]))
-        XCTAssertThrowsError(try config([:], removing: ["hidden_size"])) { e in
-            XCTAssertTrue((e as? PrismError)?.message.contains("missing key hidden_size") == true)
+        // An absent key takes transformers' default for the model type.
+        XCTAssertEqual(try config([:], removing: ["hidden_size"]).hiddenSize, 3072)
+        XCTAssertEqual(try config(["num_attention_heads": 16], removing: ["head_dim", "num_key_value_heads"]).headDim, 256)
+        XCTAssertEqual(try config(["num_attention_heads": 16], removing: ["head_dim", "num_key_value_heads"]).numKeyValueHeads, 16)
+        XCTAssertThrowsError(try config(["hidden_size": "64"])) { e in
+            XCTAssertEqual((e as? PrismError)?.message, "config.json: wrong type for hidden_size (expected an integer)")
         }
+        XCTAssertThrowsError(try config(["attention_bias": true]))
+        XCTAssertThrowsError(try config(["tie_word_embeddings": false]))
         XCTAssertThrowsError(try config(["num_key_value_heads": 3]))
-        XCTAssertThrowsError(try config(["hidden_activation": "relu"]))
+        XCTAssertThrowsError(try config(["hidden_act": "relu"]))
         XCTAssertThrowsError(try config(["rope_parameters": ["rope_theta": 10000.0, "rope_type": "yarn"]]))
         XCTAssertThrowsError(try GemmaConfig.decode(Data("[1,2]".utf8)))
     }

@@ -13,8 +13,16 @@ enum Fixtures {
             let text: String?
             let logits: [[Float]]
         }
+        /// Greedy decoding with transformers' KV cache (Gemma 2/3 fixtures).
+        struct Generate: Decodable {
+            let prompt_ids: [Int]
+            let new_ids: [Int]
+            let chosen_logits: [Float]
+            let top2_margin: [Float]
+        }
         let model: String
         let sequences: [Sequence]
+        let generate: Generate?
     }
 
     static func reference(_ model: String) throws -> Reference {

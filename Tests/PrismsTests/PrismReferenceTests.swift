@@ -31,6 +31,18 @@ final class PrismReferenceTests: XCTestCase {
             let head_path: HeadPath
             let embedding_map: EmbeddingMap
             let neuron_path: NeuronPath
+            /// Gemma 2: the soft-cap's factor and the capped terms (g times each pre-cap term).
+            let softcap: SoftcapRef?
+        }
+        struct SoftcapRef: Decodable {
+            let cap: Double
+            let z: Double
+            let capped: Double
+            let g: Double
+            let embed: Double
+            let attn: [Double]
+            let mlp: [Double]
+            let heads: [[Double]]
         }
         struct HeadPath: Decodable { let layer: Int; let head: Int; let source: Int; let pieces: [Double]; let total: Double }
         struct EmbeddingMap: Decodable { let layer: Int; let head: Int; let source: Int; let tokens: [Int]; let values: [Double] }
@@ -61,7 +73,10 @@ final class PrismReferenceTests: XCTestCase {
 
     func check(_ name: String) throws {
         let (loaded, ref) = try load(name)
-        let prism = Prism(model: loaded.model)
+        // The reference's terms are of the pre-cap logit z (the same as the logit without a cap).
+        let prism = Prism(model: loaded.model, logitKind: .preSoftcap)
+        let cappedPrism = Prism(model: loaded.model, logitKind: .capped)
+        let softcapped = loaded.model.config.finalLogitSoftcapping != nil
         XCTAssertEqual(ref.cases.count, 3)
         for c in ref.cases {
             let (source, _) = try loaded.model.record(Array(c.ids[...c.position]))
@@ -70,7 +85,7 @@ final class PrismReferenceTests: XCTestCase {
             for (got, want) in zip(d.targets, c.per_target) {
                 let tag = "\(name) ids \(c.ids.count) p \(c.position) target \(want.id)"
                 assertClose([got.logit], [want.readout_logit], "\(tag) readout logit")
-                assertClose([got.logit], [want.logit], "\(tag) transformers logit")
+                if !softcapped { assertClose([got.logit], [want.logit], "\(tag) transformers logit") }
                 assertClose([got.embed], [want.embed], "\(tag) embed")
                 assertClose(got.attn, want.attn, "\(tag) attn")
                 assertClose(got.mlp, want.mlp, "\(tag) mlp")
@@ -102,6 +117,27 @@ final class PrismReferenceTests: XCTestCase {
                     let points = try LogitLens(prism: prism).run(source, position: c.position, targets: [.token(want.id)], mode: mode, top: 3)
                     let expected = try XCTUnwrap(want.lens[mode.rawValue])
                     assertClose(points.map { $0.targets[0] }, points.map { expected[$0.name] ?? .nan }, "\(tag) lens \(mode)")
+                    if softcapped {
+                        let capped = try LogitLens(prism: prism).run(
+                            source, position: c.position, targets: [.token(want.id)], mode: mode, top: 3, softcap: true)
+                        let expectedCapped = try XCTUnwrap(want.lens[mode.rawValue + "_capped"])
+                        assertClose(capped.map { $0.targets[0] }, capped.map { expectedCapped[$0.name] ?? .nan }, "\(tag) capped lens \(mode)")
+                    }
+                }
+                if let sc = want.softcap {
+                    // The capped logit, decomposed: each term is g times its pre-cap term, and they add
+                    // up to the model's (capped) output.
+                    let capped = try cappedPrism.decompose(source, position: c.position, targets: [.token(want.id)]).targets[0]
+                    let info = try XCTUnwrap(capped.softcap)
+                    assertClose([info.preCapLogit, info.cappedLogit, info.factors[0]], [sc.z, sc.capped, sc.g], "\(tag) soft-cap")
+                    assertClose([capped.logit], [want.logit], "\(tag) capped logit vs transformers")
+                    assertClose([capped.embed], [sc.embed], "\(tag) capped embed")
+                    assertClose(capped.attn, sc.attn, "\(tag) capped attn")
+                    assertClose(capped.mlp, sc.mlp, "\(tag) capped mlp")
+                    assertClose(capped.heads.flatMap { $0 }, sc.heads.flatMap { $0 }, "\(tag) capped heads")
+                    XCTAssertLessThanOrEqual(abs(capped.error), 1e-4 * max(1, abs(capped.logit)), "\(tag) capped sum vs logit")
+                    XCTAssertLessThanOrEqual(capped.finerClosure, 1e-4 * max(1, abs(capped.logit)), "\(tag) capped finer closure")
+                    XCTAssertEqual(got.softcap?.shown, .preSoftcap)
                 }
             }
         }
@@ -110,6 +146,12 @@ final class PrismReferenceTests: XCTestCase {
     func testTinyF32AgainstNumpyReference() throws { try check("tiny-f32") }
 
     func testTinyBF16AgainstNumpyReference() throws { try check("tiny-bf16") }
+
+    /// Gemma 2: post-norms folded into the pull-backs, attention and final soft-caps, sliding windows.
+    func testTinyGemma2AgainstNumpyReference() throws { try check("tiny-gemma2") }
+
+    /// Gemma 3: q/k norms, two RoPE bases, post-norms, sliding windows.
+    func testTinyGemma3AgainstNumpyReference() throws { try check("tiny-gemma3") }
 
     /// A logit difference decomposes as the difference of the two decompositions.
     func testDifferenceTargetIsLinear() throws {

@@ -19,7 +19,9 @@ Steps:
      SentencePiece itself.
 
 Files written (all small):
-  vocabulary.json   the GGUF arrays: tokens, scores, token_type, bos/eos/unk/pad ids, add_bos
+  vocabulary.json   the GGUF arrays: tokens (also as UTF-8 hex, which the tests read: Foundation's
+                    JSON reader drops U+FEFF from strings), scores, token_type, bos/eos/unk/pad
+                    ids, add_bos
   hf_reference.json what HF built: merges (pairs, rank order), added tokens, the vocabulary
                     entries it spells differently from the GGUF (id -> piece), post-processor ids
   cases.json        per corpus line: text (UTF-8 hex), HF ids with/without BOS, HF decodings,
@@ -242,7 +244,7 @@ def main():
         sp = train(work)
         tokens, scores, types = gguf_arrays(sp)
         vocabulary = {
-            "tokens": tokens, "scores": scores, "token_type": types,
+            "tokens": tokens, "tokens_hex": [hexs(t) for t in tokens], "scores": scores, "token_type": types,
             "bos_token_id": 2, "eos_token_id": 1, "unknown_token_id": 3, "padding_token_id": 0,
             "add_bos_token": True,
         }

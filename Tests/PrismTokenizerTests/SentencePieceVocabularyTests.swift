@@ -15,11 +15,12 @@ final class SentencePieceVocabularyTests: XCTestCase {
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], name)
     }
 
-    /// The fixture's arrays, as the GGUF reader would hand them over.
+    /// The fixture's arrays, as the GGUF reader would hand them over. The pieces are read from
+    /// their UTF-8 hex: Foundation's JSON reader drops U+FEFF from strings (Gemma 3 has that piece).
     static func vocabulary() throws -> SentencePieceVocabulary {
         let v = try json("vocabulary.json")
         return try SentencePieceVocabulary(
-            pieces: try XCTUnwrap(v["tokens"] as? [String]),
+            pieces: try XCTUnwrap(v["tokens_hex"] as? [Any]).map { String(decoding: try Fixtures.hex($0), as: UTF8.self) },
             scores: try XCTUnwrap(v["scores"] as? [Double]).map { Float($0) },
             types: try XCTUnwrap(v["token_type"] as? [Int]).map { Int32($0) },
             bosId: v["bos_token_id"] as? Int, eosId: v["eos_token_id"] as? Int,
@@ -130,6 +131,45 @@ final class SentencePieceVocabularyTests: XCTestCase {
             let ids = tok.encode(c.text, addBos: false)
             XCTAssertEqual(Array(try tok.decode(ids, skipSpecialTokens: false).utf8), Array(c.text.utf8), c.name)
         }
+    }
+
+    /// The same checks on a real GGUF's vocabulary, when tools/check_gguf_tokenizer.py has
+    /// written its references (`--out DIR`) and PRISM_SENTENCEPIECE_REFERENCE names DIR; skipped
+    /// otherwise (the files are tens of MB, not committed). Gemma 3 (262k pieces): HF's ids on every
+    /// line, and SentencePiece's where the script found the two agree.
+    func testRealVocabularyWhenProvided() throws {
+        guard let dir = ProcessInfo.processInfo.environment["PRISM_SENTENCEPIECE_REFERENCE"] else {
+            throw XCTSkip("PRISM_SENTENCEPIECE_REFERENCE is not set")
+        }
+        func load(_ name: String) throws -> [String: Any] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir).appendingPathComponent(name))
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], name)
+        }
+        let v = try load("vocabulary.json")
+        let vocabulary = try SentencePieceVocabulary(
+            pieces: try XCTUnwrap(v["tokens_hex"] as? [Any]).map { String(decoding: try Fixtures.hex($0), as: UTF8.self) },
+            scores: try XCTUnwrap(v["scores"] as? [Double]).map { Float($0) },
+            types: try XCTUnwrap(v["token_type"] as? [Int]).map { Int32($0) },
+            bosId: v["bos_token_id"] as? Int, eosId: v["eos_token_id"] as? Int,
+            unkId: v["unknown_token_id"] as? Int, padId: v["padding_token_id"] as? Int,
+            addBOS: try XCTUnwrap(v["add_bos_token"] as? Bool))
+        let start = Date()
+        let tok = try GemmaTokenizer(sentencePiece: vocabulary)
+        print("built the tokenizer from \(vocabulary.pieces.count) pieces in \(Date().timeIntervalSince(start)) s (this build's configuration)")
+        let cases = try XCTUnwrap(try load("cases.json")["cases"] as? [[String: Any]])
+        var agreeWithSentencePiece = 0
+        for c in cases {
+            let name = try XCTUnwrap(c["name"] as? String)
+            let text = String(decoding: try Fixtures.hex(c["text_hex"]), as: UTF8.self)
+            let hfIds = try XCTUnwrap(c["hf_ids"] as? [Int])
+            let hfIdsBos = try XCTUnwrap(c["hf_ids_bos"] as? [Int])
+            XCTAssertEqual(tok.encode(text, addBos: true), hfIdsBos, name)
+            XCTAssertEqual(tok.encode(text, addBos: false), hfIds, name)
+            XCTAssertEqual(Array(try tok.decode(hfIdsBos, skipSpecialTokens: false).utf8), try Fixtures.hex(c["hf_decode_keep_hex"]), name)
+            XCTAssertEqual(Array(try tok.decode(hfIdsBos, skipSpecialTokens: true).utf8), try Fixtures.hex(c["hf_decode_skip_hex"]), name)
+            if hfIds == (c["sp_ids"] as? [Int]) { agreeWithSentencePiece += 1 }
+        }
+        print("\(cases.count) lines, \(agreeWithSentencePiece) where SentencePiece agrees")
     }
 
     // MARK: Small vocabularies

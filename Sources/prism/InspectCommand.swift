@@ -54,7 +54,8 @@ struct InspectCommand: ParsableCommand {
                 "\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)"
             )
             print(
-                "config: \(config.numHiddenLayers) layers, d_model \(config.hiddenSize), \(config.numAttentionHeads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediateSize), vocab \(config.vocabSize), rope theta \(config.ropeTheta)"
+                "config: \(config.generation.displayName) (\(config.generation.rawValue)), \(config.numHiddenLayers) layers, d_model \(config.hiddenSize), \(config.numAttentionHeads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediateSize), vocab \(config.vocabSize), rope theta \(config.ropeTheta)"
+                    + InspectCommand.generationDetails(config)
             )
             print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
             print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
@@ -67,5 +68,22 @@ struct InspectCommand: ParsableCommand {
                         + q)
             }
         }
+    }
+}
+
+extension InspectCommand {
+    /// What Gemma 2 and 3 add to the config line: attention scale, windows, soft-caps, RoPE bases.
+    static func generationDetails(_ c: GemmaConfig) -> String {
+        guard c.generation != .gemma1 else { return "" }
+        var parts = ["query_pre_attn_scalar \(c.queryPreAttnScalar)"]
+        let sliding = c.layerTypes.enumerated().filter { $0.element == .slidingAttention }.map(\.offset)
+        if let w = c.slidingWindow, !sliding.isEmpty {
+            parts.append("sliding window \(w) on \(sliding.count) of \(c.numHiddenLayers) layers")
+        }
+        if c.ropeSliding != c.ropeFull { parts.append("sliding-layer rope theta \(c.ropeSliding.theta)") }
+        if c.ropeFull.type != "default" { parts.append("rope \(c.ropeFull.type) x\(c.ropeFull.factor)") }
+        if let cap = c.attnLogitSoftcapping { parts.append("attention soft-cap \(cap)") }
+        if let cap = c.finalLogitSoftcapping { parts.append("final soft-cap \(cap)") }
+        return "\n        " + parts.joined(separator: ", ")
     }
 }

@@ -19,6 +19,7 @@ let package = Package(
         .executableTarget(name: "FuzzTokenizer", dependencies: ["FuzzDriver", .product(name: "PrismTokenizer", package: "logit-prisms")]),
         .executableTarget(name: "FuzzModelFile", dependencies: ["FuzzDriver", "FuzzSupport", .product(name: "PrismModel", package: "logit-prisms"), .product(name: "PrismFormats", package: "logit-prisms"), .product(name: "PrismTokenizer", package: "logit-prisms")]),
         .executableTarget(name: "FuzzActivationStore", dependencies: ["FuzzDriver", "FuzzSupport", .product(name: "PrismFormats", package: "logit-prisms")]),
+        .executableTarget(name: "FuzzGGUF", dependencies: ["FuzzDriver", .product(name: "PrismFormats", package: "logit-prisms")]),
         .executableTarget(name: "FuzzBatchInput", dependencies: ["FuzzDriver", .product(name: "PrismBatch", package: "logit-prisms")]),
     ],
     swiftLanguageModes: [.v5]

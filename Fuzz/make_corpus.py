@@ -69,8 +69,32 @@ def micro_tensors():
     return t
 
 
+def gguf_file(kvs, tensors, data, alignment=32):
+    """A little-endian GGUF v3 file. kvs: [(key, type id, packed value)]; tensors: [(name, dims, ggml type, offset)]."""
+    s = lambda b: struct.pack("<Q", len(b)) + b
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    out += b"".join(s(k.encode()) + struct.pack("<I", t) + v for k, t, v in kvs)
+    out += b"".join(s(n.encode()) + struct.pack("<I", len(d)) + struct.pack("<%dQ" % len(d), *d) + struct.pack("<IQ", ty, o)
+                    for n, d, ty, o in tensors)
+    return out + b"\0" * (-len(out) % alignment) + data
+
+
+def gguf_seeds():
+    """FuzzGGUF: the test fixture (a tensor of each dequantized type, a metadata value of each
+    type) and two small files: one Q4_K tensor with gemma3-style metadata, and metadata only."""
+    put("FuzzGGUF", "types.gguf", open(os.path.join(FIX, "gguf", "types.gguf"), "rb").read())
+    string = lambda v: struct.pack("<Q", len(v.encode())) + v.encode()
+    kvs = [("general.architecture", 8, string("gemma3")), ("gemma3.block_count", 4, struct.pack("<I", 1)),
+           ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + b"".join(string(t) for t in ["<pad>", "<eos>", "\u2581a"])),
+           ("tokenizer.ggml.scores", 9, struct.pack("<IQ3f", 6, 3, 0.0, -1.0, -2.5))]
+    block = bytes((i * 37) % 256 for i in range(144))
+    put("FuzzGGUF", "q4_k.gguf", gguf_file(kvs, [("blk.0.attn_q.weight", [256, 1], 12, 0)], block))
+    put("FuzzGGUF", "metadata-only.gguf", gguf_file(kvs + [("general.alignment", 4, struct.pack("<I", 64))], [], b""))
+
+
 def main():
     shutil.rmtree(OUT, ignore_errors=True)
+    gguf_seeds()
     # config.json
     for name in ("tiny-f32", "tiny-bf16"):
         put("FuzzConfig", name + ".json", open(os.path.join(FIX, name, "config.json"), "rb").read())

@@ -49,6 +49,15 @@ final class FuzzRegressionTests: XCTestCase {
                 }
             case "FuzzBatchInput":
                 _ = BatchInput.read(data: Data(bytes)) { _ in "" }
+            case "FuzzGGUF":
+                try bytes.withUnsafeBytes { all in
+                    let layout = try GGUFFile.parse(all, path: "regression.gguf")
+                    guard let base = all.baseAddress else { return }
+                    for t in layout.tensors where t.type.canDequantize {
+                        var out = [Float](repeating: 0, count: t.elementCount)
+                        try GGMLDequantize.rows(t.type, base + t.range.lowerBound, elements: t.elementCount, into: &out)
+                    }
+                }
             default:
                 XCTFail("unknown fuzz target directory \(target)")
             }

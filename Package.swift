@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: kernelsRelease),
         .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: swift6),
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: swift6),
-        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel"]),
+        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer"]),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: swift6),
         .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: swift6),
         .target(
@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "PrismTokenizerTests", dependencies: ["PrismTokenizer"]),
         .testTarget(name: "PrismModelTests", dependencies: ["PrismModel", "PrismFormats"]),
         .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats", "PrismKernels", "Prisms"]),
+        .testTarget(name: "RealModelTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats", "Prisms", "PrismTokenizer", "PrismSupport"]),
         .testTarget(name: "PrismPlotsTests", dependencies: ["PrismPlots"]),
         .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),

@@ -73,7 +73,15 @@ public struct Converter {
     /// Bytes of each stored tensor LZ4 is tried on: enough to measure, cheap to compute.
     static let lz4SampleBytes = 1 << 20
 
+    /// Converts a Hugging Face checkpoint directory or a GGUF file (see `convert(gguf:output:)`).
     public func convert(input: String, output: String) throws -> Summary {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: input, isDirectory: &isDir), !isDir.boolValue {
+            guard Self.isGGUF(input) else {
+                throw PrismError("\(input) is neither a checkpoint directory nor a GGUF file")
+            }
+            return try convert(gguf: input, output: output)
+        }
         let start = Date()
         try Outputs.checkFile(output, force: force, inputs: [input])
         let configPath = input + "/config.json"
@@ -189,13 +197,13 @@ public struct Converter {
         _ view: TensorView, shape: [Int], encoding enc: ModelFileFormat.Encoding, writer: ModelFileWriter,
         stats: inout KindStats
     ) throws -> (ModelFileFormat.TensorEntry, Quantize.NonFinite) {
-        let exact = Self.exactEncoding(view.dtype)
+        let exact = view.quantization == nil ? Self.exactEncoding(view.dtype) : .f32
         let rows = shape.count == 2 ? shape[0] : 1
         let cols = shape.count == 2 ? shape[1] : shape.reduce(1, *)
         let block = enc == .q8 ? blockSize : nil
         var entry = ModelFileFormat.TensorEntry(
             name: view.name, shape: shape, encoding: enc, block: block,
-            sourceDType: view.dtype.rawValue, parts: [:], quantError: nil)
+            sourceDType: view.sourceTypeName, parts: [:], quantError: nil)
         let lengths = try ModelFileFormat.expectedPartLengths(entry)
         // A slab of about 4 MiB of f32 at a time.
         let slabRows = max(1, min(rows, (1 << 20) / max(1, cols)))
@@ -207,7 +215,6 @@ public struct Converter {
             if room > 0 { sample += chunk.prefix(room) }
         }
         let source = view.owner as? MappedFile
-        let elementBytes = view.dtype.byteSize
         var bad = Quantize.NonFinite()
         // Widens rows [r0, r1) into `f32` and finds their NaN and inf, before any encoding sees them.
         func widenAndCheck(_ r0: Int, _ r1: Int) throws {
@@ -231,7 +238,7 @@ public struct Converter {
                 try body(r0, r1)
                 // Drop the source pages just read: resident memory stays at a slab, not a tensor
                 // (gemma-2b's embedding alone is 1 GB of bf16).
-                source?.release(UnsafeRawBufferPointer(rebasing: view.bytes[(r0 * cols * elementBytes)..<(r1 * cols * elementBytes)]))
+                source?.release(UnsafeRawBufferPointer(rebasing: view.bytes[view.byteOffset(ofElement: r0 * cols)..<view.byteOffset(ofElement: r1 * cols)]))
                 r0 = r1
             }
         }
@@ -367,9 +374,19 @@ public struct Converter {
         return "row \(r) has |w| = \(String(format: "%.3e", big)); |w| / 127 is beyond the largest f16 scale (\(Int(Quantize.largestScale)))"
     }
 
-    /// Source elements `[start, start + count)` as f32.
+    /// Source elements `[start, start + count)` as f32 (whole rows of a quantized GGUF tensor).
     static func widen(_ view: TensorView, from start: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         guard let base = view.bytes.baseAddress else { return }
+        if let q = view.quantization {
+            do {
+                try GGMLDequantize.rows(q, base + view.byteOffset(ofElement: start), elements: count, into: out)
+            } catch {
+                // Unreachable: `convert(gguf:)` checks every tensor's type before writing any.
+                // Were it reached, the NaN would stop the conversion as a non-finite weight.
+                out.update(repeating: .nan, count: count)
+            }
+            return
+        }
         switch view.dtype {
         case .f32: out.update(from: base.assumingMemoryBound(to: Float.self) + start, count: count)
         case .bf16: Convert.bf16ToF32(base.assumingMemoryBound(to: UInt16.self) + start, out, count: count)

@@ -8,14 +8,27 @@ public struct TensorView: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     /// The mapping `bytes` points into (kept alive by this view).
     public let owner: AnyObject
+    /// A GGUF tensor stored in ggml blocks (`dtype` is then `.u8`, the raw bytes): read it
+    /// through `GGMLDequantize`, a row (a multiple of its block size) at a time.
+    public let quantization: GGMLType?
 
-    public init(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject) {
+    public init(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject, quantization: GGMLType? = nil) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
         self.bytes = bytes
         self.owner = owner
+        self.quantization = quantization
     }
+
+    /// The byte offset of element `i` (for a quantized tensor, `i` must start a block).
+    public func byteOffset(ofElement i: Int) -> Int {
+        guard let q = quantization else { return i * dtype.byteSize }
+        return i / q.blockSize * q.typeSize
+    }
+
+    /// The source's type as its format spells it (`BF16`, `Q4_K`).
+    public var sourceTypeName: String { quantization?.name ?? dtype.rawValue }
 
     public var elementCount: Int { shape.reduce(1, *) }
 

@@ -52,6 +52,13 @@ public final class LoadedModel: @unchecked Sendable {
             throw PrismError("model not found: \(path)")
         }
         if isDir.boolValue { return try openDirectory(path) }
+        if let h = FileHandle(forReadingAtPath: path) {
+            let magic = h.readData(ofLength: 4)
+            try h.close()
+            if magic == Data("GGUF".utf8) {
+                throw PrismError("\(path) is a GGUF file: convert it first (prism convert \(path) -o MODEL.prism)")
+            }
+        }
         return try openConverted(path)
     }
 

@@ -1,0 +1,206 @@
+import Foundation
+import PrismFormats
+import PrismKernels
+import PrismModel
+import PrismSupport
+import PrismTokenizer
+
+extension Converter {
+    /// Whether `path` is a GGUF file (by its magic, whatever its name).
+    public static func isGGUF(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }  // closing a read-only handle: nothing to lose
+        return h.readData(ofLength: 4) == Data("GGUF".utf8)
+    }
+
+    /// Converts a Gemma GGUF (llama.cpp's `gemma`, `gemma2` or `gemma3`) into a `.prism` file:
+    /// tensors under their Hugging Face names, llama.cpp's `1 + w` norms turned back into `w`,
+    /// Q8_0 blocks carried over bit for bit when the output is int8 (same block of 32, same f16
+    /// scale), other ggml types dequantized a slab of rows at a time and stored as `weights` asks
+    /// (int8 from a 4/5/6-bit source is a second rounding, reported per tensor against the
+    /// dequantized source), the SentencePiece vocabulary rebuilt as Hugging Face's tokenizer, and
+    /// the configuration rebuilt from the metadata with the defaults it used recorded.
+    /// - Throws: `PrismError` for a bad or unsupported GGUF, an output that may not be written,
+    ///   or a tensor of a ggml type this tool cannot dequantize.
+    public func convert(gguf input: String, output: String) throws -> Summary {
+        let start = Date()
+        try Outputs.checkFile(output, force: force, inputs: [input])
+        let file = try GGUFFile(path: input)
+        let gemma = try GGUFGemma(file)
+        let config = gemma.config
+        for (name, t) in gemma.tensors where !t.type.canDequantize {
+            throw PrismError("\(input): tensor \(name) has ggml type \(t.type.name), which this tool cannot read (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K)")
+        }
+        let vocabulary = try Self.sentencePieceVocabulary(file, vocabSize: config.vocabSize)
+        let tokenizerJSON = try vocabulary.tokenizerJSON()
+
+        let order = GemmaTensorNames.ordered(config)
+        let totalSource = order.reduce(0) { $0 + (gemma.tensors[$1]?.byteCount ?? 0) }
+        let progress = Progress(label: "convert", total: totalSource)
+        progress.quiet = !showProgress
+        let writer = try ModelFileWriter(output: output, force: force)
+        var entries: [ModelFileFormat.TensorEntry] = []
+        var kinds: [String: KindStats] = [:]
+        var kept: [KeptTensor] = []
+        var nonFinite: [NonFiniteTensor] = []
+        var done = 0
+        for name in order {
+            guard let info = gemma.tensors[name] else { continue }
+            let shape = info.shape
+            let kind = GemmaTensorNames.kind(name)
+            var stats = kinds[kind] ?? KindStats(kind: kind)
+            var entry: ModelFileFormat.TensorEntry
+            if info.type == .Q8_0, shape.count == 2, encoding(for: shape) == .q8, blockSize == 32,
+                let carried = try carryQ8_0(info, file: file, name: name, writer: writer, stats: &stats)
+            {
+                entry = carried
+            } else {
+                let view = try Self.view(info, file: file, name: name)
+                let (written, bad, why) = try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
+                entry = written
+                if let why { kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
+                if bad.count > 0 { nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }
+            }
+            entry.name = name
+            entries.append(entry)
+            stats.tensors += 1
+            stats.sourceBytes += info.byteCount
+            kinds[kind] = stats
+            done += info.byteCount
+            progress.update(done)
+        }
+        progress.finish()
+        let tokPart = try writer.part(bytes: tokenizerJSON)
+        let dir = ModelFileFormat.Directory(
+            architecture: config.generation.causalLMClass, config: try Self.configText(gemma, source: input), tokenizer: tokPart,
+            converter: Self.version, weights: weights.rawValue, tensors: entries)
+        // A GGUF rewritten in place while it was read would give a file of mixed weights.
+        try file.file.checkUnchanged()
+        try writer.finish(directory: dir)
+        let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
+        return Summary(
+            output: output, outputBytes: outBytes, sourceBytes: totalSource,
+            seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind },
+            kept: kept, nonFinite: nonFinite)
+    }
+
+    /// A zero-copy view of a GGUF tensor; a norm weight is read into memory with llama.cpp's
+    /// added 1 taken off (what transformers' GGUF loader does too).
+    static func view(_ info: GGUFTensorInfo, file: GGUFFile, name: String) throws -> TensorView {
+        let bytes = file.bytes(of: info)
+        if GGUFGemma.isNorm(name) {
+            let w = try file.floats(of: info).map { $0 - 1 }
+            let owned = OwnedBytes(w)
+            return TensorView(name: name, dtype: .f32, shape: info.shape, bytes: owned.bytes, owner: owned)
+        }
+        switch info.type {
+        case .F32: return TensorView(name: name, dtype: .f32, shape: info.shape, bytes: bytes, owner: file.file)
+        case .F16: return TensorView(name: name, dtype: .f16, shape: info.shape, bytes: bytes, owner: file.file)
+        case .BF16: return TensorView(name: name, dtype: .bf16, shape: info.shape, bytes: bytes, owner: file.file)
+        default: return TensorView(name: name, dtype: .u8, shape: info.shape, bytes: bytes, owner: file.file, quantization: info.type)
+        }
+    }
+
+    /// Q8_0 (a block of 32 int8 and one f16 scale, `x = d * q`) is this file's int8 encoding
+    /// split in two parts: the quants and the scales are copied, not re-rounded. Returns nil
+    /// (the caller dequantizes instead) when a scale is not finite.
+    func carryQ8_0(
+        _ info: GGUFTensorInfo, file: GGUFFile, name: String, writer: ModelFileWriter, stats: inout KindStats
+    ) throws -> ModelFileFormat.TensorEntry? {
+        let rows = info.shape[0], cols = info.shape[1], bs = 32, blockBytes = 34
+        let blocks = cols / bs
+        guard cols % bs == 0 else { return nil }
+        let bytes = file.bytes(of: info)
+        guard let base = bytes.baseAddress, bytes.count == rows * blocks * blockBytes else { return nil }
+        var scales = [UInt16](repeating: 0, count: rows * blocks)
+        for b in 0..<(rows * blocks) {
+            let d = base.loadUnaligned(fromByteOffset: b * blockBytes, as: UInt16.self).littleEndian
+            guard Float(Float16(bitPattern: d)).isFinite else { return nil }
+            scales[b] = d
+        }
+        var entry = ModelFileFormat.TensorEntry(
+            name: name, shape: info.shape, encoding: .q8, block: bs, sourceDType: info.type.name, parts: [:], quantError: nil)
+        let lengths = try ModelFileFormat.expectedPartLengths(entry)
+        let slabRows = max(1, min(rows, (1 << 22) / max(1, cols)))
+        let quants = UnsafeMutablePointer<Int8>.allocate(capacity: slabRows * cols)
+        defer { quants.deallocate() }
+        var sample: [UInt8] = []
+        entry.parts["data"] = try writer.part(length: lengths["data"] ?? 0) { sink in
+            var r0 = 0
+            while r0 < rows {
+                let r1 = min(rows, r0 + slabRows)
+                for b in (r0 * blocks)..<(r1 * blocks) {
+                    let src = base + b * blockBytes + 2
+                    (UnsafeMutableRawPointer(quants) + (b - r0 * blocks) * bs).copyMemory(from: src, byteCount: bs)
+                }
+                let chunk = UnsafeRawBufferPointer(start: quants, count: (r1 - r0) * cols)
+                if sample.count < Self.lz4SampleBytes { sample += chunk.prefix(Self.lz4SampleBytes - sample.count) }
+                try sink(chunk)
+                file.file.release(UnsafeRawBufferPointer(rebasing: bytes[(r0 * blocks * blockBytes)..<(r1 * blocks * blockBytes)]))
+                r0 = r1
+            }
+        }
+        entry.parts["scales"] = try writer.part(length: lengths["scales"] ?? 0) { sink in try scales.withUnsafeBytes { try sink($0) } }
+        // Carried bit for bit: no error against the source.
+        entry.quantError = ModelFileFormat.QuantError(rmse: 0, maxAbs: 0, relRMSE: 0)
+        stats.storedBytes += entry.parts.values.reduce(0) { $0 + $1.length }
+        stats.lz4Sampled += sample.count
+        stats.lz4Compressed += LZ4.compress(sample).count
+        stats.lz4GroupedCompressed += LZ4.compress(sample).count
+        return entry
+    }
+
+    /// The GGUF's SentencePiece vocabulary (`tokenizer.ggml.*`), to be rendered as Hugging
+    /// Face's tokenizer. - Throws: for a tokenizer model other than SentencePiece ("llama"),
+    /// merges (a BPE tokenizer this tool does not rebuild), or arrays that disagree.
+    static func sentencePieceVocabulary(_ file: GGUFFile, vocabSize: Int) throws -> SentencePieceVocabulary {
+        let model = try file.string("tokenizer.ggml.model")
+        guard model == "llama" else {
+            throw PrismError("\(file.path): tokenizer.ggml.model '\(model)' is not supported (Gemma GGUFs hold a SentencePiece vocabulary, 'llama')")
+        }
+        if file.metadata["tokenizer.ggml.merges"] != nil {
+            throw PrismError("\(file.path): tokenizer.ggml.merges is present; Gemma's SentencePiece vocabulary has none")
+        }
+        let pieces = try file.stringArray("tokenizer.ggml.tokens")
+        guard pieces.count == vocabSize else {
+            throw PrismError("\(file.path): \(pieces.count) tokens but token_embd.weight has \(vocabSize) rows")
+        }
+        let types = try file.intArray("tokenizer.ggml.token_type").map { Int32(clamping: $0) }
+        return try SentencePieceVocabulary(
+            pieces: pieces, scores: try file.floatArray("tokenizer.ggml.scores"), types: types,
+            bosId: try file.intIfPresent("tokenizer.ggml.bos_token_id"), eosId: try file.intIfPresent("tokenizer.ggml.eos_token_id"),
+            unkId: try file.intIfPresent("tokenizer.ggml.unknown_token_id"), padId: try file.intIfPresent("tokenizer.ggml.padding_token_id"),
+            // transformers assumes a BOS for a SentencePiece GGUF that does not say.
+            addBOS: try file.boolIfPresent("tokenizer.ggml.add_bos_token") ?? true,
+            addEOS: try file.boolIfPresent("tokenizer.ggml.add_eos_token") ?? false)
+    }
+
+    /// The config.json stored in the converted file: the rebuilt config in transformers 5's form,
+    /// plus where it came from and each default it took (`inspect` shows them).
+    static func configText(_ g: GGUFGemma, source: String) throws -> String {
+        guard var obj = try JSONSerialization.jsonObject(with: Data(g.config.jsonText().utf8)) as? [String: Any] else {
+            throw PrismError("internal: the rebuilt config is not a JSON object")
+        }
+        obj["prism_source"] = [
+            "format": "gguf", "file": (source as NSString).lastPathComponent,
+            "general.name": (try g.file.stringIfPresent("general.name")) ?? "",
+            "general.file_type": (try g.file.intIfPresent("general.file_type")) ?? -1,
+        ] as [String: Any]
+        obj["prism_gguf_defaults"] = g.defaultsUsed
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Bytes owned by a view (a GGUF norm with its added 1 taken off), freed with the last view.
+final class OwnedBytes {
+    let storage: UnsafeMutableRawBufferPointer
+    let count: Int
+    init(_ values: [Float]) {
+        count = values.count * 4
+        storage = .allocate(byteCount: max(4, count), alignment: 16)
+        values.withUnsafeBytes { storage.copyMemory(from: $0) }
+    }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[0..<count]) }
+    deinit { storage.deallocate() }
+}

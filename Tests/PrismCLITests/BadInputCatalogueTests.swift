@@ -477,4 +477,31 @@ final class BadInputCatalogueTests: XCTestCase {
             "\(out) was written by a different input (see \(out).journal); refusing to append")
         try assertError(["batch", "-m", bf16, "--input", input, "--output", out, "--quiet"], "refusing to append")
     }
+
+    /// Bad GGUFs, each answered in one line: truncated, not a GGUF, another architecture,
+    /// metadata of the wrong type, a tensor type this tool cannot read, a tensor outside the
+    /// file (tools/make_gguf_bad_fixtures.py wrote the wrong files with llama.cpp's gguf writer).
+    func testBadGGUF() throws {
+        let good = CLIRunner.fixtures + "/gguf/types.gguf"
+        let bad = CLIRunner.fixtures + "/gguf/bad"
+        let out = dir + "/out.prism"
+        let cut = dir + "/cut.gguf"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
+        try bytes.prefix(bytes.count / 10).write(to: URL(fileURLWithPath: cut))
+        try assertError(["convert", cut, "-o", out], "cut.gguf: truncated")
+        // The header and tensor infos intact, the data cut off: the first tensor is outside the file.
+        let headerOnly = dir + "/header.gguf"
+        try bytes.prefix(bytes.count - 2048).write(to: URL(fileURLWithPath: headerOnly))
+        try assertError(["convert", headerOnly, "-o", out], "is outside the file")
+        let magic = dir + "/magic.gguf"
+        var wrong = bytes
+        wrong[3] = UInt8(ascii: "X")
+        try wrong.write(to: URL(fileURLWithPath: magic))
+        try assertError(["convert", magic, "-o", out], "magic.gguf is neither a checkpoint directory nor a GGUF file")
+        try assertError(["convert", bad + "/arch-llama.gguf", "-o", out], "unsupported architecture 'llama' (this tool converts gemma, gemma2 and gemma3 GGUFs)")
+        try assertError(["convert", bad + "/gemma3-metadata-type.gguf", "-o", out], "metadata gemma3.block_count has type string, expected an integer")
+        try assertError(["convert", bad + "/gemma3-unsupported-type.gguf", "-o", out], "has ggml type IQ4_NL, which this tool cannot read")
+        try assertError(["logits", "-m", good, "--ids", "2"], "is a GGUF file: convert it first")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing is left under the output's name")
+    }
 }

@@ -329,6 +329,12 @@ def checkpoint_mtime(checkpoint):
 
 
 def ensure_gguf(args):
+    if args.checkpoint == "none":
+        # A GGUF as it is (e.g. gemma-3-270m's Q4_K_M from tools/fetch_gemma3_270m.py): nothing to convert.
+        if not os.path.exists(args.gguf):
+            raise SystemExit(f"{args.gguf} does not exist")
+        log(f"measuring {args.gguf} as it is (no checkpoint to convert)")
+        return None
     if (not args.force_convert and os.path.exists(args.gguf)
             and os.path.getmtime(args.gguf) > checkpoint_mtime(args.checkpoint)):
         log(f"GGUF {args.gguf} is newer than the checkpoint: conversion skipped")
@@ -506,7 +512,7 @@ def bench(args, convert_info):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
+    ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="'none': measure --gguf as it is")
     ap.add_argument("--gguf", default=DEFAULT_GGUF)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompt-tokens", type=int, default=32)

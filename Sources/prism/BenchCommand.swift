@@ -88,7 +88,9 @@ struct BenchCommand: ParsableCommand {
                 try Self.runJSON(exe, ["bench-child", "-m", model.model, "--prisms", "10", "--tokens", "\(t)", "--repeats", "\(repeats)"] + threadArgs)
             }
             var peer: [String: Any]? = nil
-            if let ckpt = peerCheckpoint, let gguf = peerGguf {
+            // Without a checkpoint the GGUF is measured as it is (a GGUF the model was converted from).
+            if let gguf = peerGguf {
+                let ckpt = peerCheckpoint ?? "none"
                 peer = try Self.runJSON(
                     "/usr/bin/env",
                     [
@@ -116,7 +118,7 @@ struct BenchCommand: ParsableCommand {
             if let peer {
                 print(
                     line([
-                        "llama.cpp Q8_0 (\(peer["llama_cpp_python"] ?? "?"))", String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
+                        "llama.cpp \(peerCheckpoint == nil ? "GGUF" : "Q8_0") (\(peer["llama_cpp_python"] ?? "?"))", String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
                         String(format: "%.1f", peerDecode ?? .nan), "1.00x", ratio(peerDecode, floorMs), ByteSize.format(peerRSS ?? 0),
                     ]))
             }

@@ -29,7 +29,9 @@ extension Converter {
         let gemma = try GGUFGemma(file)
         let config = gemma.config
         for (name, t) in gemma.tensors where !t.type.canDequantize {
-            throw PrismError("\(input): tensor \(name) has ggml type \(t.type.name), which this tool cannot read (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K)")
+            throw PrismError(
+                "\(input): tensor \(name) has ggml type \(t.type.name), which this tool cannot read (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K)"
+            )
         }
         let vocabulary = try Self.sentencePieceVocabulary(file, vocabSize: config.vocabSize)
         let tokenizerJSON = try vocabulary.tokenizerJSON()
@@ -181,11 +183,12 @@ extension Converter {
         guard var obj = try JSONSerialization.jsonObject(with: Data(g.config.jsonText().utf8)) as? [String: Any] else {
             throw PrismError("internal: the rebuilt config is not a JSON object")
         }
-        obj["prism_source"] = [
-            "format": "gguf", "file": (source as NSString).lastPathComponent,
-            "general.name": (try g.file.stringIfPresent("general.name")) ?? "",
-            "general.file_type": (try g.file.intIfPresent("general.file_type")) ?? -1,
-        ] as [String: Any]
+        obj["prism_source"] =
+            [
+                "format": "gguf", "file": (source as NSString).lastPathComponent,
+                "general.name": (try g.file.stringIfPresent("general.name")) ?? "",
+                "general.file_type": (try g.file.intIfPresent("general.file_type")) ?? -1,
+            ] as [String: Any]
         obj["prism_gguf_defaults"] = g.defaultsUsed
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)

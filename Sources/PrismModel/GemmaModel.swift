@@ -223,8 +223,12 @@ public final class GemmaModel: Sendable {
         if let qg = lw.qNormGain, let kg = lw.kNormGain {
             let qs = normRows(q.p, rows: n * heads, width: headDim, gain: qg, into: q.p)  // [N, H]
             let ks = normRows(k.p, rows: n * kvHeads, width: headDim, gain: kg, into: k.p)  // [N, kvH]
-            qs.withUnsafeBufferPointer { offer(recorder, ActivationName.qNormScale(l), pass, Buffer(borrowing: .init(mutating: $0.baseAddress!)), width: heads, shape: [heads]) }
-            ks.withUnsafeBufferPointer { offer(recorder, ActivationName.kNormScale(l), pass, Buffer(borrowing: .init(mutating: $0.baseAddress!)), width: kvHeads, shape: [kvHeads]) }
+            qs.withUnsafeBufferPointer {
+                offer(recorder, ActivationName.qNormScale(l), pass, Buffer(borrowing: .init(mutating: $0.baseAddress!)), width: heads, shape: [heads])
+            }
+            ks.withUnsafeBufferPointer {
+                offer(recorder, ActivationName.kNormScale(l), pass, Buffer(borrowing: .init(mutating: $0.baseAddress!)), width: kvHeads, shape: [kvHeads])
+            }
         }
         let rope = ropes[l]
         for r in 0..<n {
@@ -286,7 +290,8 @@ public final class GemmaModel: Sendable {
         }
         offer(recorder, ActivationName.z(l), pass, z, width: qw, shape: [heads, headDim])
         splitProduct(z.p, width: qw, lw.o, out.p, pass)  // [N, d]
-        joinResidual(out, postGain: lw.ln1PostGain, scaleName: ActivationName.ln1PostScale(l), outName: ActivationName.attnOut(l), pass, into: x, recorder: recorder)
+        joinResidual(
+            out, postGain: lw.ln1PostGain, scaleName: ActivationName.ln1PostScale(l), outName: ActivationName.attnOut(l), pass, into: x, recorder: recorder)
     }
 
     /// x += post_norm(W_down (act(W_gate h) * (W_up h))) (the post-norm on Gemma 2/3 only)
@@ -307,7 +312,8 @@ public final class GemmaModel: Sendable {
         for i in 0..<(n * ff) { gate.p[i] *= up.p[i] }  // gate now holds the neuron activations
         offer(recorder, ActivationName.post(l), pass, gate, width: ff, shape: [ff])
         splitProduct(gate.p, width: ff, lw.down, out.p, pass)  // [N, d]
-        joinResidual(out, postGain: lw.ln2PostGain, scaleName: ActivationName.ln2PostScale(l), outName: ActivationName.mlpOut(l), pass, into: x, recorder: recorder)
+        joinResidual(
+            out, postGain: lw.ln2PostGain, scaleName: ActivationName.ln2PostScale(l), outName: ActivationName.mlpOut(l), pass, into: x, recorder: recorder)
     }
 
     /// logits = (x / rms(x) * gain_final) E^T, only at the requested rows; then, on Gemma 2,

@@ -122,7 +122,8 @@ public struct AdditionStudy {
         let (rows, correct) = try sweep(ctx, layer: l, targets: targets, digitIds: digitIds)
         let result = Result(layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: correct)
         return Findings(
-            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b), exampleTokens: ctx.pieces(ids), right: right,
+            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b),
+            exampleTokens: ctx.pieces(ids), right: right,
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
             layers: layers, layerGiven: layer != nil, neurons: top,
             templates: top.map { n in d.targets.map { $0.neurons[l][n] } },

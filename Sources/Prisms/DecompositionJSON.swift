@@ -49,10 +49,11 @@ public enum DecompositionJSON {
         o["token"] = t.target.label
         if let sc = t.softcap {
             // Soft-capped models (Gemma 2): which logit "logit" and the terms are, and both values.
-            o["softcap"] = [
-                "cap": sc.cap, "shown": sc.shown.rawValue, "pre_softcap_logit": sc.preCapLogit, "capped_logit": sc.cappedLogit,
-                "factors": sc.factors,
-            ] as [String: Any]
+            o["softcap"] =
+                [
+                    "cap": sc.cap, "shown": sc.shown.rawValue, "pre_softcap_logit": sc.preCapLogit, "capped_logit": sc.cappedLogit,
+                    "factors": sc.factors,
+                ] as [String: Any]
         }
         // Only when there are NaN terms, so ordinary output is unchanged.
         let nan = t.nanTerms

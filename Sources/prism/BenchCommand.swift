@@ -118,7 +118,8 @@ struct BenchCommand: ParsableCommand {
             if let peer {
                 print(
                     line([
-                        "llama.cpp \(peerCheckpoint == nil ? "GGUF" : "Q8_0") (\(peer["llama_cpp_python"] ?? "?"))", String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
+                        "llama.cpp \(peerCheckpoint == nil ? "GGUF" : "Q8_0") (\(peer["llama_cpp_python"] ?? "?"))",
+                        String(format: "%.1f", peerPrefill ?? .nan), "1.00x",
                         String(format: "%.1f", peerDecode ?? .nan), "1.00x", ratio(peerDecode, floorMs), ByteSize.format(peerRSS ?? 0),
                     ]))
             }

@@ -57,7 +57,9 @@ struct LensCommand: ParsableCommand {
                 source, position: p, targets: ts, mode: norm, top: top,
                 streamWeights: options.streamWeights, softcap: !preSoftcap)
             let cap = session.model.config.finalLogitSoftcapping
-            let capText = cap.map { c in preSoftcap ? "logits before the soft-cap (the model outputs \(c) tanh(z/\(c)))" : "logits through the soft-cap \(c) tanh(z/\(c))" }
+            let capText = cap.map { c in
+                preSoftcap ? "logits before the soft-cap (the model outputs \(c) tanh(z/\(c)))" : "logits through the soft-cap \(c) tanh(z/\(c))"
+            }
             // The pieces shown, read before anything is printed (from the id -> piece table when
             // no text was encoded: a lens given ids never parses the tokenizer).
             var shown: [Int: String] = [:]
@@ -160,7 +162,10 @@ struct PathsCommand: ParsableCommand {
             }
             let applied = try applyTo.map { try session.singleToken($0) }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
-            let frozen = Decomposition.frozen(prism.model.config, logit: prism.logitKind) + ["per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"]
+            let frozen =
+                Decomposition.frozen(prism.model.config, logit: prism.logitKind) + [
+                    "per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"
+                ]
             if output.json {
                 try JSONOut.print([
                     "ids": ids, "position": p, "through": paths.first?.through ?? "", "frozen": frozen,

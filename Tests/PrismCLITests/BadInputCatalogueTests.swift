@@ -170,7 +170,8 @@ final class BadInputCatalogueTests: XCTestCase {
         var obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cfg))) as? [String: Any])
         obj["model_type"] = "llama"
         try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: cfg))
-        try assertError(["logits", "-m", ck, "--ids", "2"], "config.json: unsupported model_type 'llama' (this tool runs gemma, gemma2, gemma3_text and gemma3)")
+        try assertError(
+            ["logits", "-m", ck, "--ids", "2"], "config.json: unsupported model_type 'llama' (this tool runs gemma, gemma2, gemma3_text and gemma3)")
         // A Gemma 2 config over a Gemma 1 checkpoint: its architectures say which class it is.
         obj["model_type"] = "gemma2"
         try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: cfg))
@@ -498,7 +499,8 @@ final class BadInputCatalogueTests: XCTestCase {
         wrong[3] = UInt8(ascii: "X")
         try wrong.write(to: URL(fileURLWithPath: magic))
         try assertError(["convert", magic, "-o", out], "magic.gguf is neither a checkpoint directory nor a GGUF file")
-        try assertError(["convert", bad + "/arch-llama.gguf", "-o", out], "unsupported architecture 'llama' (this tool converts gemma, gemma2 and gemma3 GGUFs)")
+        try assertError(
+            ["convert", bad + "/arch-llama.gguf", "-o", out], "unsupported architecture 'llama' (this tool converts gemma, gemma2 and gemma3 GGUFs)")
         try assertError(["convert", bad + "/gemma3-metadata-type.gguf", "-o", out], "metadata gemma3.block_count has type string, expected an integer")
         try assertError(["convert", bad + "/gemma3-unsupported-type.gguf", "-o", out], "has ggml type IQ4_NL, which this tool cannot read")
         try assertError(["logits", "-m", good, "--ids", "2"], "is a GGUF file: convert it first")

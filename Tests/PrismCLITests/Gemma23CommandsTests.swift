@@ -27,7 +27,10 @@ final class Gemma23CommandsTests: XCTestCase {
             for (m, extra) in [(model, [String]()), (prism, []), (model, ["--pre-softcap"])] {
                 let o = try json(
                     try CLIRunner.run(
-                        ["decompose", "-m", m, "--prompt", "The capital of France is", "--target-token", " Paris", "--target-diff", " Paris", " London", "--json"]
+                        [
+                            "decompose", "-m", m, "--prompt", "The capital of France is", "--target-token", " Paris", "--target-diff", " Paris", " London",
+                            "--json",
+                        ]
                             + extra))
                 let frozen = try XCTUnwrap(o["frozen"] as? [String])
                 XCTAssertTrue(frozen.contains { $0.contains("blocks.*.ln1_post.scale") }, "\(name): \(frozen)")
@@ -64,8 +67,11 @@ final class Gemma23CommandsTests: XCTestCase {
             XCTAssertEqual(lens["softcap"] is NSNull, name == "tiny-gemma3", name)
             // Batch, under a budget.
             let input = dir + "/\(name).jsonl"
-            try Data("{\"id\":\"a\",\"prompt\":\"The capital of France is\",\"targets\":[\" Paris\"]}\n{\"id\":\"b\",\"ids\":[2,5,6,7,8,9,10,11],\"targets\":[\"#5\"]}\n".utf8)
-                .write(to: URL(fileURLWithPath: input))
+            try Data(
+                "{\"id\":\"a\",\"prompt\":\"The capital of France is\",\"targets\":[\" Paris\"]}\n{\"id\":\"b\",\"ids\":[2,5,6,7,8,9,10,11],\"targets\":[\"#5\"]}\n"
+                    .utf8
+            )
+            .write(to: URL(fileURLWithPath: input))
             let out = dir + "/\(name).out.jsonl"
             let r = try CLIRunner.run(["batch", "-m", model, "--input", input, "--output", out, "--max-memory", "64MiB"])
             XCTAssertEqual(r.status, 0, r.stderr)

@@ -25,12 +25,19 @@ final class ConfigDefaultsTests: XCTestCase {
         case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
         init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null }
-            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-            else if let n = try? c.decode(Double.self) { self = .number(n) }
-            else if let s = try? c.decode(String.self) { self = .string(s) }
-            else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-            else { self = .object(try c.decode([String: JSONValue].self)) }
+            if c.decodeNil() {
+                self = .null
+            } else if let b = try? c.decode(Bool.self) {
+                self = .bool(b)
+            } else if let n = try? c.decode(Double.self) {
+                self = .number(n)
+            } else if let s = try? c.decode(String.self) {
+                self = .string(s)
+            } else if let a = try? c.decode([JSONValue].self) {
+                self = .array(a)
+            } else {
+                self = .object(try c.decode([String: JSONValue].self))
+            }
         }
         var any: Any {
             switch self {
@@ -54,8 +61,11 @@ final class ConfigDefaultsTests: XCTestCase {
             var obj = d.config_json.mapValues(\.any)
             obj["model_type"] = d.model_type
             let data = try JSONSerialization.data(withJSONObject: obj)
-            let tag = "derivation \(i) \(d.model_type) \(String(decoding: try JSONSerialization.data(withJSONObject: d.config_json.mapValues(\.any)), as: UTF8.self))"
-            let flatRope3 = d.model_type == "gemma3_text" && { if case .object(let o) = d.config_json["rope_parameters"] { return o["full_attention"] == nil } else { return false } }()
+            let tag =
+                "derivation \(i) \(d.model_type) \(String(decoding: try JSONSerialization.data(withJSONObject: d.config_json.mapValues(\.any)), as: UTF8.self))"
+            let flatRope3 =
+                d.model_type == "gemma3_text"
+                && { if case .object(let o) = d.config_json["rope_parameters"] { return o["full_attention"] == nil } else { return false } }()
             let oldScaling = { if case .object(let o) = d.config_json["rope_scaling"] { return o["type"] != nil } else { return false } }()
             let expectRefusal =
                 d.config_json["sliding_window"].map { if case .null = $0 { return true } else { return false } } == true

@@ -5,11 +5,26 @@ import Glibc
 #endif
 
 public enum ResourceUsage {
-    /// Peak resident set size of this process so far, in bytes (the kernel's ru_maxrss).
+    /// Peak resident set size of this process so far, in bytes: the high-water mark of its own
+    /// address space (`VmHWM`), which starts afresh at exec. The kernel's `ru_maxrss` does not: it
+    /// keeps the resident size the launching process had when it forked (a 2 GiB notebook starting
+    /// `prism` would make every `--stats` say 2 GiB); it is the fallback where /proc is missing.
     public static var peakRSS: Int {
+        if let hwm = statusField("VmHWM:") { return hwm }
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
         return Int(u.ru_maxrss) * 1024
+    }
+
+    /// A `kB` field of /proc/self/status, in bytes.
+    static func statusField(_ name: String) -> Int? {
+        guard let data = FileManager.default.contents(atPath: "/proc/self/status") else { return nil }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, let kB = Int(fields[1]) else { return nil }
+            return kB * 1024
+        }
+        return nil
     }
 
     /// Current resident set size, from /proc/self/statm (pages).

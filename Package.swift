@@ -24,7 +24,15 @@ import PackageDescription
 // rejects without a Sendable wrapper per call site (42 and 10 errors); they and the executable
 // stay in Swift 5 mode for now.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-let kernelsRelease: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+let kernelsRelease: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    // Debug builds (the test suite) optimize the hot loops too: the real-model tests run a
+    // 638-token prompt through gemma-3-270m, minutes at -Onone.
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
+// The forward pass, the prisms and the converter, optimized in debug builds for the same reason
+// (checks kept: plain -O).
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "logit-prisms",
@@ -50,9 +58,9 @@ let package = Package(
         .target(name: "PrismFormats", dependencies: ["PrismSupport", "CLZ4", "CXXHash"], swiftSettings: swift6),
         .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: kernelsRelease),
         .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: swift6),
-        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: swift6),
-        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer"]),
-        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: swift6),
+        .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: swift6 + optimizedInDebug),
+        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer"], swiftSettings: optimizedInDebug),
+        .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: swift6 + optimizedInDebug),
         .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: swift6),
         .target(
             name: "PrismBatch", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms", "PrismSession"],

@@ -42,7 +42,13 @@ struct InspectCommand: ParsableCommand {
                     if let q = t.quantError { o["quant_error"] = ["rmse": q.rmse, "max_abs": q.maxAbs, "rel_rmse": q.relRMSE] }
                     return o
                 }
-                let cfg = (try? JSONSerialization.jsonObject(with: Data(dir.config.utf8))) ?? [:]
+                // The embedded config was checked when the file was opened; a parse failure here is corruption.
+                let cfg: Any
+                do {
+                    cfg = try JSONSerialization.jsonObject(with: Data(dir.config.utf8))
+                } catch {
+                    throw PrismError("\(model): the embedded config.json is not valid JSON")
+                }
                 try JSONOut.print([
                     "file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
                     "weights": dir.weights, "converter": dir.converter, "config": cfg,
@@ -57,11 +63,14 @@ struct InspectCommand: ParsableCommand {
                 "config: \(config.generation.displayName) (\(config.generation.rawValue)), \(config.numHiddenLayers) layers, d_model \(config.hiddenSize), \(config.numAttentionHeads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediateSize), vocab \(config.vocabSize), rope theta \(config.ropeTheta)"
                     + InspectCommand.generationDetails(config)
             )
+            if let provenance = try InspectCommand.ggufProvenance(dir.config) { print(provenance) }
             print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
             print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
             for t in dir.tensors {
                 let bytes = t.parts.values.reduce(0) { $0 + $1.length }
-                let q = t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
+                // A GGUF's Q8_0 blocks are carried bit for bit: no error against the source.
+                let carried = t.sourceDType == "Q8_0" && t.encoding == .q8 && t.quantError?.maxAbs == 0
+                let q = carried ? "exact (Q8_0 blocks carried)" : t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
                 let shape = t.shape.map(String.init).joined(separator: "x")
                 print(
                     cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  "
@@ -85,5 +94,21 @@ extension InspectCommand {
         if let cap = c.attnLogitSoftcapping { parts.append("attention soft-cap \(cap)") }
         if let cap = c.finalLogitSoftcapping { parts.append("final soft-cap \(cap)") }
         return "\n        " + parts.joined(separator: ", ")
+    }
+}
+
+extension InspectCommand {
+    /// For a file converted from a GGUF: where from, and each value the GGUF does not store that
+    /// the conversion took from the architecture's rules (`prism_gguf_defaults`).
+    static func ggufProvenance(_ configText: String) throws -> String? {
+        guard let obj = try JSONSerialization.jsonObject(with: Data(configText.utf8)) as? [String: Any],
+            let source = obj["prism_source"] as? [String: Any]
+        else { return nil }
+        var lines = ["converted from \(source["format"] ?? "?") \(source["file"] ?? "?") (\(source["general.name"] ?? ""))"]
+        if let defaults = obj["prism_gguf_defaults"] as? [String: String], !defaults.isEmpty {
+            lines.append("not in the GGUF, taken from the architecture's rules:")
+            for (k, v) in defaults.sorted(by: { $0.key < $1.key }) { lines.append("  \(k) = \(v)") }
+        }
+        return lines.joined(separator: "\n")
     }
 }

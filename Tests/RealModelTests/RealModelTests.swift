@@ -18,6 +18,9 @@ final class RealModelTests: XCTestCase {
     static let fixtures = root.appendingPathComponent("Tests/Fixtures")
     static let scratch = NSTemporaryDirectory() + "real-model-\(getpid())"
     nonisolated(unsafe) static var converted: [Converter.Weights: String] = [:]
+    /// The f32 conversion's logits per prompt name, at the reference positions (computed once: a
+    /// debug build runs the 638-token prompt in about a minute).
+    nonisolated(unsafe) static var f32Logits: [String: [[Float]]] = [:]
 
     static var ggufPath: String {
         ProcessInfo.processInfo.environment["PRISM_GEMMA3_GGUF"] ?? root.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
@@ -77,6 +80,14 @@ final class RealModelTests: XCTestCase {
         try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("reference/gemma-3-270m.json")))
     }
 
+    func f32Logits(_ p: Reference.Prompt) throws -> [[Float]] {
+        if let cached = Self.f32Logits[p.name] { return cached }
+        let m = try LoadedModel.open(try model(.f32)).model
+        let got = try logits(m, p.ids, at: p.positions.keys.compactMap(Int.init).sorted())
+        Self.f32Logits[p.name] = got
+        return got
+    }
+
     func logits(_ m: GemmaModel, _ ids: [Int], at positions: [Int]) throws -> [[Float]] {
         try m.forward([ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [positions])[0]
     }
@@ -86,12 +97,11 @@ final class RealModelTests: XCTestCase {
     /// the 512-token window): the top-20 logits by id, and the maximum, mean, standard
     /// deviation and log-sum-exp over the whole vocabulary.
     func testF32ConversionMatchesTransformers() throws {
-        let m = try LoadedModel.open(try model(.f32)).model
         let ref = try reference()
         var worst: Float = 0
         for p in ref.prompts {
             let positions = p.positions.keys.compactMap(Int.init).sorted()
-            let got = try logits(m, p.ids, at: positions)
+            let got = try f32Logits(p)
             for (k, pos) in positions.enumerated() {
                 let r = try XCTUnwrap(p.positions[String(pos)])
                 let row = got[k]
@@ -116,12 +126,11 @@ final class RealModelTests: XCTestCase {
     /// top-1 at every recorded position; the mean KL to the f32 conversion is printed and bounded.
     func testInt8ConversionKeepsTopOne() throws {
         let q = try LoadedModel.open(try model(.int8)).model
-        let f = try LoadedModel.open(try model(.f32)).model
         let ref = try reference()
         var kl = 0.0, count = 0
         for p in ref.prompts {
             let positions = p.positions.keys.compactMap(Int.init).sorted()
-            let a = try logits(f, p.ids, at: positions), b = try logits(q, p.ids, at: positions)
+            let a = try f32Logits(p), b = try logits(q, p.ids, at: positions)
             for (k, pos) in positions.enumerated() {
                 let r = try XCTUnwrap(p.positions[String(pos)])
                 XCTAssertEqual(b[k].indices.max { b[k][$0] < b[k][$1] }, r.top_ids[0], "\(p.name) position \(pos): int8 top-1")
@@ -180,6 +189,30 @@ final class RealModelTests: XCTestCase {
             if ours == (c["llama"] as? [Int]) { sameAsLlama += 1 }
         }
         print("gemma-3-270m tokenizer: \(cases.count)/\(cases.count) cases equal transformers; \(sameAsLlama) equal llama.cpp's default tokenization")
+    }
+
+    /// Q8_0 blocks are carried into the int8 encoding bit for bit: every quant and every f16
+    /// scale of the embedding (Q8_0 in this file) equals the GGUF's, and `inspect` says so.
+    func testQ8_0BlocksAreCarriedBitForBit() throws {
+        let file = try ModelFile(path: try model(.int8))
+        let gguf = try GGUFFile(path: Self.ggufPath)
+        let source = try XCTUnwrap(gguf.tensor(named: "token_embd.weight"))
+        XCTAssertEqual(source.type, .Q8_0)
+        let entry = try XCTUnwrap(file.entry("model.embed_tokens.weight"))
+        XCTAssertEqual(entry.encoding, .q8)
+        XCTAssertEqual(entry.sourceDType, "Q8_0")
+        let quants = file.bytes(try XCTUnwrap(entry.parts["data"])), scales = file.bytes(try XCTUnwrap(entry.parts["scales"]))
+        let blocks = source.elementCount / 32
+        XCTAssertEqual(quants.count, blocks * 32)
+        XCTAssertEqual(scales.count, blocks * 2)
+        let raw = gguf.bytes(of: source)
+        let r = try XCTUnwrap(raw.baseAddress), q = try XCTUnwrap(quants.baseAddress), sc = try XCTUnwrap(scales.baseAddress)
+        var differing = 0
+        for b in 0..<blocks where memcmp(r + b * 34, sc + b * 2, 2) != 0 || memcmp(r + b * 34 + 2, q + b * 32, 32) != 0 {
+            differing += 1
+        }
+        XCTAssertEqual(differing, 0, "blocks whose scale or quants differ from the GGUF's")
+        XCTAssertEqual(entry.quantError?.maxAbs, 0)
     }
 
     static func klDivergence(_ p: [Float], _ q: [Float]) -> Double {

@@ -9,14 +9,14 @@ struct StudyCommand: ParsableCommand {
         commandName: "study",
         abstract: "The article's studies as reports: tables and figures (SVG, HTML) with their data (CSV, JSON).",
         discussion: """
-            Each study writes a folder (default study-NAME/) with index.html (self-contained: opens from
+            Each study writes a folder (default study-NAME/) with index.html (self-contained: opens from \
             disk, prints cleanly), each figure as a standalone SVG, and the data behind it as CSV/JSON.
 
-            Defaults follow the model's vocabulary. A real Gemma (32,000 tokens or more: gemma-2b,
-            gemma-3-270m) gets a few-shot prefix before every prompt (small base models answer
-            "The capital city of France is" with " the" without one) and, for capitals, twenty
-            well-known countries; a small vocabulary (the shipped toy, trained on bare lines) gets
-            the article's zero-shot prompts and its nine countries. --prefix "" gives the article's
+            Defaults follow the model's vocabulary. A real Gemma (32,000 tokens or more: gemma-2b, \
+            gemma-3-270m) gets a few-shot prefix before every prompt (small base models answer \
+            "The capital city of France is" with " the" without one) and, for capitals, twenty \
+            well-known countries; a small vocabulary (the shipped toy, trained on bare lines) gets \
+            the article's zero-shot prompts and its nine countries. --prefix "" gives the article's \
             prompts on any model. In --template and --prefix, \\n is a newline, \\t a tab, \\\\ a backslash.
             """,
         subcommands: [CapitalsStudyCommand.self, AdditionStudyCommand.self, DigitsStudyCommand.self]
@@ -75,24 +75,24 @@ struct CapitalsStudyCommand: ParsableCommand {
         commandName: "capitals",
         abstract: "\"The capital city of France is\": residual prism, attention prism, chained prism, other countries.",
         discussion: """
-            Figures: (1) the residual prism per candidate capital over Embed, a0, m0, ...; (2) the
-            attention prism of the layer that separates the right capital most, per head and source
-            token; (3) the chained prism: the country token's stream, piece by piece, read through the
+            Figures: (1) the residual prism per candidate capital over Embed, a0, m0, ...; (2) the \
+            attention prism of the layer that separates the right capital most, per head and source \
+            token; (3) the chained prism: the country token's stream, piece by piece, read through the \
             top head; (4) that head's frozen map applied to other countries' embeddings.
 
-            Candidates are the capitals that are one token with a leading space in the model's
-            vocabulary; the others are left out and named (in the report and on stderr).
-            Default pairs: the article's nine (France=Paris, Russia=Moscow, Vietnam=Hanoi,
-            Ireland=Dublin, Netherlands=Amsterdam, Iran=Tehran, Korea=Seoul, England=London,
-            Japan=Tokyo) on a small vocabulary; on a real Gemma those and Germany, Italy, Spain,
-            China, Egypt, Greece, Poland, Canada, Australia, Turkey, India. Default prefix on a
-            real Gemma: "The capital city of Austria is Vienna.\\nThe capital city of Portugal is
+            Candidates are the capitals that are one token with a leading space in the model's \
+            vocabulary; the others are left out and named (in the report and on stderr). \
+            Default pairs: the article's nine (France=Paris, Russia=Moscow, Vietnam=Hanoi, \
+            Ireland=Dublin, Netherlands=Amsterdam, Iran=Tehran, Korea=Seoul, England=London, \
+            Japan=Tokyo) on a small vocabulary; on a real Gemma those and Germany, Italy, Spain, \
+            China, Egypt, Greece, Poland, Canada, Australia, Turkey, India. Default prefix on a \
+            real Gemma: "The capital city of Austria is Vienna.\\nThe capital city of Portugal is \
             Lisbon.\\n".
 
               prism study capitals -m models/tiny-gemma.prism
               prism study capitals -m models/gemma-3-270m.prism
               prism study capitals -m models/gemma-3-270m.prism --prefix ""
-              prism study capitals -m gemma-2b.prism --country Japan --pairs "Japan=Tokyo,France=Paris,Italy=Rome"
+              prism study capitals -m gemma-2b.prism --pairs "France=Paris,Italy=Rome"
             """
     )
 
@@ -156,11 +156,11 @@ struct AdditionStudyCommand: ParsableCommand {
         commandName: "addition",
         abstract: "\"7+2=\": which MLP layer carries the answer, and its neurons' digit templates.",
         discussion: """
-            Figures: (1) the residual prism per digit; (2) the templates of the layer's top neurons
-            (their contributions to the ten digit logits); (3) those contributions stacked per output
-            digit; and a summary over every a+b= (a, b in 1..9) of how often the summed templates peak
-            at the right digit, one-digit and two-digit sums counted apart (a two-digit sum's first
-            digit is always "1"). Default prefix on a real Gemma vocabulary: "2+3=5\\n4+4=8\\n1+6=7\\n";
+            Figures: (1) the residual prism per digit; (2) the templates of the layer's top neurons \
+            (their contributions to the ten digit logits); (3) those contributions stacked per output \
+            digit; and a summary over every a+b= (a, b in 1..9) of how often the summed templates peak \
+            at the right digit, one-digit and two-digit sums counted apart (a two-digit sum's first \
+            digit is always "1"). Default prefix on a real Gemma vocabulary: "2+3=5\\n4+4=8\\n1+6=7\\n"; \
             none on a small one (see `prism study --help`).
 
               prism study addition -m models/tiny-gemma.prism

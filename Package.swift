@@ -59,7 +59,9 @@ let package = Package(
         .target(name: "PrismKernels", dependencies: ["PrismSupport", "CBLAS", "CPrismKernels"], swiftSettings: kernelsRelease),
         .target(name: "PrismTokenizer", dependencies: ["PrismSupport"], swiftSettings: swift6),
         .target(name: "PrismModel", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels"], swiftSettings: swift6 + optimizedInDebug),
-        .target(name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer"], swiftSettings: optimizedInDebug),
+        .target(
+            name: "PrismConvert", dependencies: ["PrismSupport", "PrismFormats", "PrismKernels", "PrismModel", "PrismTokenizer"],
+            swiftSettings: optimizedInDebug),
         .target(name: "Prisms", dependencies: ["PrismSupport", "PrismModel", "PrismKernels"], swiftSettings: swift6 + optimizedInDebug),
         .target(name: "PrismSession", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "PrismTokenizer", "Prisms"], swiftSettings: swift6),
         .target(

@@ -9,6 +9,15 @@ import Prisms
 /// digit logits) interfere into a sum that peaks at the right digit.
 public struct AdditionStudy {
     public var template = "{a}+{b}="
+    /// Text put before every prompt (a few-shot prefix); nil: the model's default
+    /// (`fewShotPrefix` on a real Gemma vocabulary, none on a small one: `StudyDefaults`).
+    public var prefix: String?
+    /// Three example sums before the question, for a real Gemma. On gemma-3-270m it lifts the
+    /// one-digit sums the greedy answer gets right from 7/36 (no prefix) to 20/36; doubles
+    /// ("1+1=2\n2+2=4\n3+3=6\n") give 8/36 (the README's studies).
+    public static let fewShotPrefix = "2+3=5\n4+4=8\n1+6=7\n"
+    /// The prefix a model gets without `prefix`: `fewShotPrefix` on a real Gemma vocabulary, none on a small one.
+    public static func defaultPrefix(realVocabulary: Bool) -> String { realVocabulary ? fewShotPrefix : "" }
     public var example = (a: 7, b: 2)
     public var digits = 1...9
     /// Neurons studied: the layer's neurons whose contributions spread most across the ten
@@ -23,6 +32,25 @@ public struct AdditionStudy {
         public var peaksRight: Int
         public var prompts: Int
         public var correct: Int
+        /// The same counts for the one-digit sums (a + b <= 9) and the two-digit ones, whose
+        /// first digit (the next token asked for) is always "1": pooled, they hide how the
+        /// model does on each.
+        public var oneDigit: Counts
+        public var twoDigit: Counts
+        /// The prefix every prompt started with, and whether it was the model's default.
+        public var prefix: String
+        public var prefixIsDefault: Bool
+    }
+
+    /// Prompts of one kind, how many the greedy answer gets right, and for how many the summed
+    /// templates peak at the right digit.
+    public struct Counts: Equatable {
+        public var prompts: Int
+        public var correct: Int
+        public var peaksRight: Int
+        /// Prompts whose summed templates peak at the model's own greedy digit, right or wrong
+        /// (do the neurons carry what the model says, rather than the arithmetic's answer?).
+        public var peaksModel: Int
     }
 
     /// Every number and label the addition report shows: `compute` finds them, `report` only
@@ -63,13 +91,26 @@ public struct AdditionStudy {
         public var b: Int
         public var right: Int
         public var nextToken: String
+        /// Whether `nextToken` is the right digit; the digit it is (nil: not a digit).
+        public var correct: Bool
+        public var modelDigit: Int?
         public var peak: Int
         /// The summed templates, digits 0...9.
         public var summed: [Double]
     }
 
-    func prompt(_ a: Int, _ b: Int) -> String {
-        template.replacingOccurrences(of: "{a}", with: "\(a)").replacingOccurrences(of: "{b}", with: "\(b)")
+    func prompt(_ a: Int, _ b: Int, prefix: String) -> String {
+        prefix + template.replacingOccurrences(of: "{a}", with: "\(a)").replacingOccurrences(of: "{b}", with: "\(b)")
+    }
+
+    /// `rows` split into one-digit sums and two-digit sums.
+    static func split(_ rows: [PromptRow]) -> (one: Counts, two: Counts) {
+        func counts(_ rs: [PromptRow]) -> Counts {
+            Counts(
+                prompts: rs.count, correct: rs.filter(\.correct).count, peaksRight: rs.filter { $0.peak == $0.right }.count,
+                peaksModel: rs.filter { $0.peak == $0.modelDigit }.count)
+        }
+        return (counts(rows.filter { $0.a + $0.b <= 9 }), counts(rows.filter { $0.a + $0.b > 9 }))
     }
 
     /// The answer's first token: the sum's first digit.
@@ -104,7 +145,8 @@ public struct AdditionStudy {
         let targets = digitIds.enumerated().map { Target.token($1, label: "\($0)") }
         let L = ctx.model.config.numHiddenLayers
         let right = Self.answer(example.a, example.b)
-        let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b), targets: targets)
+        let prefix = self.prefix ?? Self.defaultPrefix(realVocabulary: ctx.hasRealVocabulary)
+        let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b, prefix: prefix), targets: targets)
 
         // The MLP layer that lifts the right digit most above the mean, and its top neurons.
         func separation(_ v: [Double]) -> Double { v[right] - v.reduce(0, +) / Double(v.count) }
@@ -119,10 +161,13 @@ public struct AdditionStudy {
         }
         let top = topNeurons(d, layer: l)
 
-        let (rows, correct) = try sweep(ctx, layer: l, targets: targets, digitIds: digitIds)
-        let result = Result(layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: correct)
+        let rows = try sweep(ctx, layer: l, prefix: prefix, targets: targets, digitIds: digitIds)
+        let (one, two) = Self.split(rows)
+        let result = Result(
+            layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: rows.filter(\.correct).count,
+            oneDigit: one, twoDigit: two, prefix: prefix, prefixIsDefault: self.prefix == nil)
         return Findings(
-            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b),
+            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b, prefix: prefix),
             exampleTokens: ctx.pieces(ids), right: right,
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
             layers: layers, layerGiven: layer != nil, neurons: top,
@@ -132,20 +177,27 @@ public struct AdditionStudy {
 
     /// Over every a+b (a, b in `digits`): is the greedy next token the right digit, and where do
     /// the summed templates of layer `l`'s top neurons (chosen per prompt, by spread) peak?
-    func sweep(_ ctx: StudyContext, layer l: Int, targets: [Target], digitIds: [Int]) throws -> (rows: [PromptRow], correct: Int) {
-        var correct = 0
+    func sweep(_ ctx: StudyContext, layer l: Int, prefix: String, targets: [Target], digitIds: [Int]) throws -> [PromptRow] {
         var rows: [PromptRow] = []
         let grid = digits.flatMap { a in digits.map { b in (a, b) } }
-        try ctx.decomposeMany(grid.map { prompt($0.0, $0.1) }, targets: { _ in targets }) { i, _, pd, next in
+        try ctx.decomposeMany(grid.map { prompt($0.0, $0.1, prefix: prefix) }, targets: { _ in targets }) { i, _, pd, next in
             let (a, b) = grid[i]
             let want = Self.answer(a, b)
-            if next == digitIds[want] { correct += 1 }
             let neuronsHere = topNeurons(pd, layer: l)
             let summed = (0...9).map { k in neuronsHere.reduce(0.0) { $0 + pd.targets[k].neurons[l][$1] } }
             let peak = summed.indices.max { summed[$0] < summed[$1] } ?? 0
-            rows.append(PromptRow(a: a, b: b, right: want, nextToken: ctx.pieces([next])[0], peak: peak, summed: summed))
+            rows.append(
+                PromptRow(
+                    a: a, b: b, right: want, nextToken: ctx.pieces([next])[0], correct: next == digitIds[want], modelDigit: digitIds.firstIndex(of: next),
+                    peak: peak, summed: summed))
         }
-        return (rows, correct)
+        return rows
+    }
+
+    /// The sweep's counts in words, one-digit and two-digit sums apart (a two-digit sum's first
+    /// digit is always "1": pooled, those prompts would flatter the count).
+    public static func headline(_ r: Result, layer: Int, neurons: Int) -> String {
+        "the summed templates of layer \(layer)'s top \(neurons) neurons peak at the right digit for \(r.twoDigit.peaksRight)/\(r.twoDigit.prompts) two-digit sums (first digit always \"1\") and \(r.oneDigit.peaksRight)/\(r.oneDigit.prompts) one-digit sums; the greedy answer is right for \(r.twoDigit.correct)/\(r.twoDigit.prompts) and \(r.oneDigit.correct)/\(r.oneDigit.prompts); the summed templates peak at the model's own answer for \(r.twoDigit.peaksModel)/\(r.twoDigit.prompts) and \(r.oneDigit.peaksModel)/\(r.oneDigit.prompts)"
     }
 
     /// Writes the report of `f` into `dir`: index.html, each figure as SVG and CSV, prompts.csv
@@ -155,10 +207,10 @@ public struct AdditionStudy {
         let r = f.result, l = r.layer, right = f.right
         let labels = (0...9).map(String.init)
         var out = try StudyOutput(
-            directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(f.example)",
+            directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(String(f.example.dropFirst(r.prefix.count)))",
             subtitle: "logit prisms on \(f.modelPath)")
         out.report.paragraph(
-            "Prompt `\(f.example)` (\(f.exampleTokens.map { "`\($0)`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(f.frozen.joined(separator: "; "))."
+            "Prompt `\(StudyText.escape(f.example))` (\(f.exampleTokens.map { "`\(StudyText.escape($0))`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(f.frozen.joined(separator: "; "))."
         )
 
         // (1) Residual prism per digit, and the MLP layer that carries the answer.
@@ -198,15 +250,22 @@ public struct AdditionStudy {
             csv: CSV.series(categoryHeader: "digit", categories: labels, series: stacks))
 
         // Over every a+b=.
-        let rows = f.prompts.map { p in ["\(p.a)", "\(p.b)", "\(p.right)", p.nextToken, "\(p.peak)", p.summed.map(f3).joined(separator: " ")] }
+        let rows = f.prompts.map { p in
+            ["\(p.a)", "\(p.b)", p.a + p.b > 9 ? "2" : "1", "\(p.right)", p.nextToken, "\(p.peak)", p.summed.map(f3).joined(separator: " ")]
+        }
         out.report.heading("All prompts")
         out.report.paragraph(
-            "Over the \(r.prompts) prompts `a+b=` (a, b in \(f.digits.lowerBound)..\(f.digits.upperBound)): the greedy next token is right for \(pct(r.correct, r.prompts)); the sum of layer \(l)'s top \(f.neuronCount) neuron templates (chosen per prompt by spread) peaks at the right digit for \(pct(r.peaksRight, r.prompts))."
+            "Over the \(r.prompts) prompts `a+b=` (a, b in \(f.digits.lowerBound)..\(f.digits.upperBound)), \(Self.headline(r, layer: l, neurons: f.neuronCount)). \(r.prefix.isEmpty ? "No prefix\(r.prefixIsDefault ? " (the default for a small vocabulary)" : "")." : "Every prompt starts with the few-shot prefix `\(StudyText.escape(r.prefix))`\(r.prefixIsDefault ? " (the default for a real Gemma vocabulary; --prefix \"\" removes it)" : "").")"
         )
-        out.report.table(headers: ["a", "b", "right", "model", "templates peak", "summed templates 0..9"], rows: rows)
-        try out.write(CSV.render(headers: ["a", "b", "right", "model_next", "templates_peak", "summed_0_to_9"], rows: rows), "prompts.csv")
+        out.report.table(headers: ["a", "b", "digits of a+b", "right", "model", "templates peak", "summed templates 0..9"], rows: rows)
+        try out.write(
+            CSV.render(headers: ["a", "b", "sum_digits", "right", "model_next", "templates_peak", "summed_0_to_9"], rows: rows), "prompts.csv")
+        func counts(_ c: Counts) -> [String: Int] { ["prompts": c.prompts, "correct": c.correct, "peaks_right": c.peaksRight, "peaks_model": c.peaksModel] }
         try out.json(
-            ["example": f.example, "layer": l, "neurons": f.neurons, "peaks_right": r.peaksRight, "correct": r.correct, "prompts": r.prompts], "summary.json")
+            [
+                "example": f.example, "prefix": r.prefix, "layer": l, "neurons": f.neurons, "peaks_right": r.peaksRight, "correct": r.correct,
+                "prompts": r.prompts, "one_digit_sums": counts(r.oneDigit), "two_digit_sums": counts(r.twoDigit),
+            ], "summary.json")
         try out.finish()
     }
 }

@@ -4,9 +4,10 @@ import PrismPlots
 import PrismSupport
 import Prisms
 
-/// The article's first study: "The capital city of France is" with nine candidate capitals.
-/// Which components push Paris up; which attention heads read "France" and from where; what
-/// those heads would write for other countries.
+/// The article's first study: "The capital city of France is" with candidate capitals (the
+/// article's nine, or twenty well-known ones on a real Gemma; see `defaultPairs`). Which
+/// components push Paris up; which attention heads read "France" and from where; what those
+/// heads would write for other countries.
 public struct CapitalsStudy {
     public struct Pair: Sendable {
         public var country: String
@@ -18,11 +19,38 @@ public struct CapitalsStudy {
     }
 
     public var template = "The capital city of {country} is"
+    /// Text put before every prompt (a few-shot prefix); nil: the model's default
+    /// (`fewShotPrefix` on a real Gemma vocabulary, none on a small one: `StudyDefaults`).
+    public var prefix: String?
     public var country = "France"
-    public var pairs: [Pair] = [
+    /// The countries and their capitals (the candidates); nil: the model's default (`defaultPairs`).
+    public var pairs: [Pair]?
+
+    /// The article's nine pairs (gemma-2b; also the shipped toy's, every one a single token there).
+    public static let articlePairs: [Pair] = [
         ("France", "Paris"), ("Russia", "Moscow"), ("Vietnam", "Hanoi"), ("Ireland", "Dublin"), ("Netherlands", "Amsterdam"),
         ("Iran", "Tehran"), ("Korea", "Seoul"), ("England", "London"), ("Japan", "Tokyo"),
     ].map { Pair(country: $0.0, capital: $0.1) }
+    /// The article's nine and eleven more well-known ones, for a real Gemma: a larger sample for
+    /// the head's country map. Austria and Portugal are left out (they are the few-shot prefix's
+    /// examples); India's capital is two tokens (" New", " Delhi") in Gemma's vocabulary, so the
+    /// study leaves it out and says so.
+    public static let worldPairs: [Pair] =
+        articlePairs
+        + [
+            ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("China", "Beijing"), ("Egypt", "Cairo"),
+            ("Greece", "Athens"), ("Poland", "Warsaw"), ("Canada", "Ottawa"), ("Australia", "Canberra"), ("Turkey", "Ankara"),
+            ("India", "New Delhi"),
+        ].map { Pair(country: $0.0, capital: $0.1) }
+    /// Two example lines before the question: gemma-3-270m then answers " Paris" (p 0.96) where
+    /// zero-shot it prefers " the".
+    public static let fewShotPrefix = "The capital city of Austria is Vienna.\nThe capital city of Portugal is Lisbon.\n"
+
+    /// The pairs a model gets without `pairs`: `worldPairs` on a real Gemma vocabulary,
+    /// `articlePairs` on a small one.
+    public static func defaultPairs(realVocabulary: Bool) -> [Pair] { realVocabulary ? worldPairs : articlePairs }
+    /// The prefix a model gets without `prefix`: `fewShotPrefix` on a real Gemma vocabulary, none on a small one.
+    public static func defaultPrefix(realVocabulary: Bool) -> String { realVocabulary ? fewShotPrefix : "" }
     /// Force the layer / head studied (default: the ones that separate the right answer most).
     public var layer: Int?
     public var head: Int?
@@ -44,6 +72,13 @@ public struct CapitalsStudy {
         /// Prompts whose greedy next token is the right capital.
         public var correct: Int
         public var prompts: Int
+        /// Capitals left out (not one token with a leading space in this vocabulary), and
+        /// countries whose embedding the head's map could not be applied to (not one token).
+        public var dropped: [String]
+        public var skippedCountries: [String]
+        /// The prefix every prompt started with, and whether it was the model's default.
+        public var prefix: String
+        public var prefixIsDefault: Bool
     }
 
     /// Every number and label the capitals report shows: `compute` finds them, `report` only
@@ -52,6 +87,7 @@ public struct CapitalsStudy {
         public var modelPath: String
         /// What the decompositions held fixed (`Decomposition.frozen`).
         public var frozen: [String]
+        /// The main prompt, prefix included.
         public var prompt: String
         /// The main prompt's token ids and their pieces ("▁" shown as a space).
         public var ids: [Int]
@@ -107,13 +143,33 @@ public struct CapitalsStudy {
         public var reading: [(layer: Int, head: Int)]
     }
 
-    func prompt(_ country: String) -> String { template.replacingOccurrences(of: "{country}", with: country) }
+    func prompt(_ country: String, prefix: String) -> String { prefix + template.replacingOccurrences(of: "{country}", with: country) }
 
-    /// Position of the country's last token in the prompt.
-    func countryPosition(_ ctx: StudyContext, _ country: String) throws -> Int {
+    /// Position of the country's last token in the prompt whose ids are `ids`.
+    /// - Throws: `PrismError` when the text up to the country does not tokenize to a prefix of
+    ///   the prompt's tokens (the country's last token then has no position of its own).
+    func countryPosition(_ ctx: StudyContext, _ country: String, prefix: String, ids: [Int]) throws -> Int {
         guard let r = template.range(of: "{country}") else { throw PrismError("--template must contain {country}") }
-        let prefix = String(template[..<r.lowerBound]) + country
-        return ctx.tokenizer.encode(prefix).count - 1
+        let head = ctx.tokenizer.encode(prefix + String(template[..<r.lowerBound]) + country)
+        guard head.count <= ids.count, Array(ids.prefix(head.count)) == head else {
+            throw PrismError("'\(country)' merges with the text after it in this vocabulary; put a space or punctuation after {country} in --template")
+        }
+        return head.count - 1
+    }
+
+    /// The pairs to keep, in order: those whose capital, with a leading space, is one token
+    /// (`tokenId` gives its id or nil), with those ids; the capitals left out, in order.
+    public static func singleTokenCandidates(_ pairs: [Pair], tokenId: (String) -> Int?) -> (pairs: [Pair], ids: [Int], dropped: [String]) {
+        var kept: [Pair] = [], ids: [Int] = [], dropped: [String] = []
+        for pair in pairs {
+            if let id = tokenId(" " + pair.capital) {
+                kept.append(pair)
+                ids.append(id)
+            } else {
+                dropped.append(pair.capital)
+            }
+        }
+        return (kept, ids, dropped)
     }
 
     /// `force`: replace the files an earlier run wrote in `dir` (see `writeFileSet`). The folder
@@ -126,22 +182,12 @@ public struct CapitalsStudy {
     }
 
     /// The kept pairs, their capitals' token ids, and the capitals left out (not one token).
-    func candidates(_ ctx: StudyContext) throws -> (pairs: [Pair], ids: [Int], dropped: [String]) {
+    func candidates(_ ctx: StudyContext, pairs: [Pair]) throws -> (pairs: [Pair], ids: [Int], dropped: [String]) {
         guard template.contains("{country}") else { throw PrismError("--template must contain {country}") }
         guard pairs.contains(where: { $0.country == country }) else {
             throw PrismError("--country \(country) is not among the countries (\(pairs.map(\.country).joined(separator: ", ")))")
         }
-        // Candidates must be single tokens; pairs whose capital is not are left out (and named).
-        var kept: [Pair] = [], ids: [Int] = [], dropped: [String] = []
-        for pair in pairs {
-            if let id = try? ctx.singleToken(" " + pair.capital) {
-                kept.append(pair)
-                ids.append(id)
-            } else {
-                dropped.append(pair.capital)
-            }
-        }
-        return (kept, ids, dropped)
+        return Self.singleTokenCandidates(pairs, tokenId: ctx.tokenId)
     }
 
     /// Runs the study: the main prompt's prisms, the studied head's chained prism and maps, and
@@ -149,7 +195,8 @@ public struct CapitalsStudy {
     /// - Throws: `PrismError` for a template without {country}, a country not among the pairs,
     ///   too few single-token capitals, or a layer / head out of range.
     public func compute(_ ctx: StudyContext) throws -> Findings {
-        let (pairs, candidateIds, dropped) = try candidates(ctx)
+        let prefix = self.prefix ?? Self.defaultPrefix(realVocabulary: ctx.hasRealVocabulary)
+        let (pairs, candidateIds, dropped) = try candidates(ctx, pairs: self.pairs ?? Self.defaultPairs(realVocabulary: ctx.hasRealVocabulary))
         guard let correctIndex = pairs.firstIndex(where: { $0.country == country }) else {
             throw PrismError("the capital of \(country) is not one token in this model's vocabulary; the study needs single-token candidates")
         }
@@ -157,7 +204,7 @@ public struct CapitalsStudy {
             throw PrismError("fewer than two candidate capitals are single tokens in this vocabulary (left out: \(dropped.joined(separator: ", ")))")
         }
         let targets = zip(pairs, candidateIds).map { Target.token($1, label: $0.capital) }
-        let (ids, source, d, _) = try ctx.decompose(prompt(country), targets: targets)
+        let (ids, source, d, _) = try ctx.decompose(prompt(country, prefix: prefix), targets: targets)
         let L = ctx.model.config.numHiddenLayers, H = ctx.model.heads
 
         // The attention layer, and its head, that separate the right answer most.
@@ -174,22 +221,24 @@ public struct CapitalsStudy {
             } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
 
         // Chained prism through that head at the country token, and its frozen map on other countries.
-        let jc = try countryPosition(ctx, country)
+        let jc = try countryPosition(ctx, country, prefix: prefix, ids: ids)
         let paths = try ctx.prism.headPath(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
         let maps = try ctx.prism.headMaps(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
         var countryMaps: [CountryMap] = [], skipped: [String] = []
         for (k, pair) in pairs.enumerated() {
-            guard let cid = try? ctx.singleToken(" " + pair.country) else { skipped.append(pair.country); continue }
+            guard let cid = ctx.tokenId(" " + pair.country) else { skipped.append(pair.country); continue }
             countryMaps.append(CountryMap(country: pair.country, values: try ctx.prism.applyToEmbeddings(maps, tokens: [cid]).map { $0[0] }, capitalIndex: k))
         }
         let wins = countryMaps.filter { m in (m.values.indices.max { m.values[$0] < m.values[$1] } ?? 0) == m.capitalIndex }.count
 
-        let (rows, reads, checked, correct) = try sweep(ctx, pairs: pairs, targets: targets, candidateIds: candidateIds)
+        let (rows, reads, checked, correct) = try sweep(ctx, pairs: pairs, prefix: prefix, targets: targets, candidateIds: candidateIds)
         let result = Result(
             layer: chosenLayer, head: chosenHead, countryPosition: jc, mapWins: wins, mapCountries: countryMaps.count,
-            readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count)
+            readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count,
+            dropped: dropped, skippedCountries: skipped, prefix: prefix, prefixIsDefault: self.prefix == nil)
         return Findings(
-            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country), ids: ids, tokens: ctx.pieces(ids),
+            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country, prefix: prefix), ids: ids,
+            tokens: ctx.pieces(ids),
             candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
             logits: d.targets.map(\.logit), sums: d.targets.map(\.sum), errors: d.targets.map(\.error),
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
@@ -202,17 +251,17 @@ public struct CapitalsStudy {
     /// Over every kept country: is the greedy answer right, and do the top heads (by |term| for
     /// the right capital) read the country token (one of their two largest source positions)?
     func sweep(
-        _ ctx: StudyContext, pairs: [Pair], targets: [Target], candidateIds: [Int]
+        _ ctx: StudyContext, pairs: [Pair], prefix: String, targets: [Target], candidateIds: [Int]
     ) throws
         -> (rows: [CountryRow], reads: Int, checked: Int, correct: Int)
     {
         var reads = 0, checked = 0, correct = 0
         var rows: [CountryRow] = []
-        try ctx.decomposeMany(pairs.map { prompt($0.country) }, targets: { [targets[$0]] }) { k, _, d, next in
+        try ctx.decomposeMany(pairs.map { prompt($0.country, prefix: prefix) }, targets: { [targets[$0]] }) { k, ids, d, next in
             let pair = pairs[k]
             if next == candidateIds[k] { correct += 1 }
             let t = d.targets[0]
-            let jk = try countryPosition(ctx, pair.country)
+            let jk = try countryPosition(ctx, pair.country, prefix: prefix, ids: ids)
             let top = Ranking.heads(t, top: topHeads)
             var hits: [(layer: Int, head: Int)] = []
             for e in top {
@@ -235,13 +284,18 @@ public struct CapitalsStudy {
     public func report(_ f: Findings, output dir: String, force: Bool = false) throws {
         let r = f.result, names = f.candidates
         var out = try StudyOutput(
-            directory: dir, force: force, inputs: [f.modelPath], title: "Capital cities: \(f.prompt)",
+            directory: dir, force: force, inputs: [f.modelPath], title: "Capital cities: \(String(f.prompt.dropFirst(r.prefix.count)))",
             subtitle: "logit prisms on \(f.modelPath)")
         if !f.dropped.isEmpty {
             out.report.paragraph("Left out (not one token in this vocabulary): \(f.dropped.joined(separator: ", ")).")
         }
         out.report.paragraph(
-            "Prompt `\(f.prompt)` (\(f.ids.count) tokens: \(f.tokens.map { "`\($0)`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(f.frozen.joined(separator: "; "))."
+            r.prefix.isEmpty
+                ? "No prefix: the article's zero-shot prompt\(r.prefixIsDefault ? " (the default for a small vocabulary)" : "")."
+                : "Every prompt starts with the few-shot prefix `\(StudyText.escape(r.prefix))`\(r.prefixIsDefault ? " (the default for a real Gemma vocabulary; --prefix \"\" gives the article's zero-shot prompt)" : "")."
+        )
+        out.report.paragraph(
+            "Prompt `\(StudyText.escape(f.prompt))` (\(f.ids.count) tokens: \(f.tokens.map { "`\(StudyText.escape($0))`" }.joined(separator: " "))), candidates \(names.joined(separator: ", ")); the right answer is \(f.rightAnswer). Frozen: \(f.frozen.joined(separator: "; "))."
         )
         out.report.table(
             headers: ["candidate", "logit", "sum of terms", "error"],
@@ -267,7 +321,7 @@ public struct CapitalsStudy {
 
         // (2) Attention prism of the studied layer.
         let panels = (0..<f.heads).map { h in
-            Panel(title: "head \(h)", categories: f.tokens, series: zip(names, f.headSources).map { Series(name: $0, values: $1[h]) })
+            Panel(title: "head \(h)", categories: f.tokens.map(StudyText.escape), series: zip(names, f.headSources).map { Series(name: $0, values: $1[h]) })
         }
         out.report.heading("Attention prism, layer \(r.layer)")
         out.report.paragraph(
@@ -320,7 +374,8 @@ public struct CapitalsStudy {
         try out.write(CSV.render(headers: ["country", "capital", "next_token", "top_heads", "reading_country"], rows: rows), "countries.csv")
         try out.json(
             [
-                "prompt": f.prompt, "ids": f.ids, "tokens": f.tokens, "candidates": names, "layer": r.layer, "head": r.head,
+                "prompt": f.prompt, "prefix": r.prefix, "left_out": r.dropped, "ids": f.ids, "tokens": f.tokens, "candidates": names, "layer": r.layer,
+                "head": r.head,
                 "country_position": jc, "map_wins": r.mapWins, "map_countries": r.mapCountries, "reads_country": r.readsCountry,
                 "reads_country_checked": r.readsCountryChecked, "correct": r.correct, "prompts": r.prompts,
                 "logits": f.logits, "errors": f.errors,

@@ -20,6 +20,11 @@ public struct DigitsStudy {
         /// Reflection about the line through 0 and 5: mean distance between digit k reflected
         /// and digit 10 - k, over the mean distance from the centre (0 = perfect symmetry).
         public var asymmetry: Double
+        /// The digits in the order of their angle about the centre (counter-clockwise from digit 0),
+        /// and how many of the ten pairs k, k+1 (9 and 0 included) are neighbours in that order:
+        /// 10 of 10 is a ring in order (the article's picture), fewer a ring out of order.
+        public var angularOrder: [Int]
+        public var ringNeighbours: Int
     }
 
     public func compute(_ ctx: StudyContext) throws -> Result {
@@ -43,7 +48,31 @@ public struct DigitsStudy {
         let coords = (0..<10).map { k in (x: vectors[k][i1] * max(0, values[i1]).squareRoot(), y: vectors[k][i2] * max(0, values[i2]).squareRoot()) }
         return Result(
             modelPath: ctx.loaded.path, coordinates: coords, explained: (total > 0 ? values[i1] / total : 0, total > 0 ? values[i2] / total : 0),
-            asymmetry: Self.asymmetry(coords))
+            asymmetry: Self.asymmetry(coords), angularOrder: Self.angularOrder(coords), ringNeighbours: Self.ringNeighbours(Self.angularOrder(coords)))
+    }
+
+    /// The ten digits sorted by angle about the centre (the origin: the points are centred),
+    /// starting at digit 0 and turning counter-clockwise.
+    static func angularOrder(_ p: [(x: Double, y: Double)]) -> [Int] {
+        let a0 = atan2(p[0].y, p[0].x)
+        func turn(_ k: Int) -> Double {
+            let t = atan2(p[k].y, p[k].x) - a0
+            return t < 0 ? t + 2 * Double.pi : t
+        }
+        return p.indices.sorted { turn($0) < turn($1) }
+    }
+
+    /// How many of the pairs (k, k+1 mod 10) are next to each other, either way round, in the
+    /// cyclic `order`.
+    static func ringNeighbours(_ order: [Int]) -> Int {
+        let n = order.count
+        guard n > 1 else { return 0 }
+        var position = [Int](repeating: 0, count: n)
+        for (i, k) in order.enumerated() { position[k] = i }
+        return (0..<n).filter { k in
+            let gap = abs(position[k] - position[(k + 1) % n])
+            return gap == 1 || gap == n - 1
+        }.count
     }
 
     static func asymmetry(_ p: [(x: Double, y: Double)]) -> Double {
@@ -82,7 +111,7 @@ public struct DigitsStudy {
         let points = r.coordinates.enumerated().map { ScatterPoint(x: $1.x, y: $1.y, label: "\($0)") }
         let e1 = PlotFormat.fixed(r.explained.0 * 100, decimals: 1), e2 = PlotFormat.fixed(r.explained.1 * 100, decimals: 1)
         out.report.paragraph(
-            "The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry))."
+            "The rows of the (tied) unembedding `W_E` for the tokens \"0\" to \"9\", centred, projected on their first two principal components (\(e1)% and \(e2)% of their variance), joined in order 0-1-...-9 and back to 0. On gemma-2b the article finds a heart shape symmetric about the 0-5 axis; here the asymmetry (mean distance between digit k reflected about the 0-5 line and digit 10-k, over the mean radius) is \(f3(r.asymmetry)). Going round the centre from 0 the digits come in the order \(r.angularOrder.map(String.init).joined(separator: " ")): \(r.ringNeighbours) of the 10 pairs k, k+1 (9 and 0 included) are neighbours on the ring."
         )
         try out.figure(
             Chart.scatter(
@@ -92,7 +121,8 @@ public struct DigitsStudy {
             csv: CSV.render(headers: ["digit", "pc1", "pc2"], rows: r.coordinates.enumerated().map { ["\($0)", f3($1.x), f3($1.y)] }))
         try out.json(
             [
-                "explained_variance": [r.explained.0, r.explained.1], "asymmetry": r.asymmetry,
+                "explained_variance": [r.explained.0, r.explained.1], "asymmetry": r.asymmetry, "angular_order": r.angularOrder,
+                "ring_neighbours": r.ringNeighbours,
                 "coordinates": r.coordinates.map { [$0.x, $0.y] },
             ], "summary.json")
         try out.finish()

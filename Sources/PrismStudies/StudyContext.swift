@@ -31,6 +31,17 @@ public struct StudyContext {
         try self.init(session: PrismSession(loaded: loaded, budget: budget))
     }
 
+    /// Whether the model has a real Gemma vocabulary (at least `StudyDefaults.realVocabulary`
+    /// tokens: gemma-2b's 256,000, Gemma 3's 262,144) rather than a small one trained here (the
+    /// shipped toy's 1,024, the test fixtures'). The studies' defaults follow it (`StudyDefaults`).
+    public var hasRealVocabulary: Bool { model.config.vocabSize >= StudyDefaults.realVocabulary }
+
+    /// The id of `text` when it is exactly one token in this vocabulary (no <bos>), else nil.
+    public func tokenId(_ text: String) -> Int? {
+        let ids = tokenizer.encode(text, addBos: false)
+        return ids.count == 1 ? ids[0] : nil
+    }
+
     /// The id of `text` as one token (e.g. " Paris"); an error names the pieces otherwise.
     public func singleToken(_ text: String) throws -> Int {
         let ids = tokenizer.encode(text, addBos: false)
@@ -177,3 +188,46 @@ public struct StudyOutput {
 /// Fixed-decimal formatting that does not depend on the locale.
 func f3(_ v: Double) -> String { PlotFormat.fixed(v, decimals: 3) }
 func pct(_ a: Int, _ b: Int) -> String { b == 0 ? "-" : "\(a)/\(b) (\(Int((Double(a) / Double(b) * 100).rounded()))%)" }
+
+/// The studies' defaults, chosen by the model's vocabulary (`StudyContext.hasRealVocabulary`):
+/// a real Gemma gets few-shot prefixes (gemma-3-270m answers "The capital city of France is"
+/// with " the" zero-shot, " Paris" with p 0.96 after two example lines); a small vocabulary (the
+/// shipped toy, trained on bare lines) gets the article's zero-shot prompts. `--prefix ""` gives
+/// the article's prompts on any model; any `--prefix` replaces the default.
+public enum StudyDefaults {
+    /// Vocabulary size from which a model counts as a real Gemma (the toy has 1,024 tokens).
+    public static let realVocabulary = 32_000
+}
+
+/// Text given on the command line: `--template`, `--prefix`.
+public enum StudyText {
+    /// `text` with the escapes `\n` (newline), `\t` (tab) and `\\` (one backslash) replaced, so
+    /// that a few-shot prefix fits on one command line.
+    /// - Throws: `PrismError` naming `option` for any other backslash escape, or a trailing backslash.
+    public static func unescape(_ text: String, option: String) throws -> String {
+        var out = "", escaped = false
+        for c in text {
+            if escaped {
+                switch c {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "\\": out.append("\\")
+                default: throw PrismError("\(option): unknown escape '\\\(c)' (use \\n, \\t or \\\\)")
+                }
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        if escaped { throw PrismError("\(option) ends with a lone backslash (write \\\\ for one)") }
+        return out
+    }
+
+    /// `text` with newlines and tabs written as `\n` and `\t` (and `\` doubled): how the reports
+    /// and stderr show a prefix on one line.
+    public static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
+    }
+}

@@ -9,8 +9,15 @@ struct StudyCommand: ParsableCommand {
         commandName: "study",
         abstract: "The article's studies as reports: tables and figures (SVG, HTML) with their data (CSV, JSON).",
         discussion: """
-            Each study writes a folder (default study-NAME/) with index.html (self-contained: opens from
+            Each study writes a folder (default study-NAME/) with index.html (self-contained: opens from \
             disk, prints cleanly), each figure as a standalone SVG, and the data behind it as CSV/JSON.
+
+            Defaults follow the model's vocabulary. A real Gemma (32,000 tokens or more: gemma-2b, \
+            gemma-3-270m) gets a few-shot prefix before every prompt (small base models answer \
+            "The capital city of France is" with " the" without one) and, for capitals, twenty \
+            well-known countries; a small vocabulary (the shipped toy, trained on bare lines) gets \
+            the article's zero-shot prompts and its nine countries. --prefix "" gives the article's \
+            prompts on any model. In --template and --prefix, \\n is a newline, \\t a tab, \\\\ a backslash.
             """,
         subcommands: [CapitalsStudyCommand.self, AdditionStudyCommand.self, DigitsStudyCommand.self]
     )
@@ -51,18 +58,41 @@ struct StudyOutputOptions: ParsableArguments {
     }
 }
 
+/// `--template` and `--prefix` as the studies take them: escapes replaced, nil prefix kept
+/// (the model's default).
+func studyText(template: String, prefix: String?) throws -> (template: String, prefix: String?) {
+    (try StudyText.unescape(template, option: "--template"), try prefix.map { try StudyText.unescape($0, option: "--prefix") })
+}
+
+/// Where a study's prompts started: said on stderr, since the default depends on the model.
+func notePrefix(_ prefix: String, isDefault: Bool) {
+    let text = prefix.isEmpty ? "none" : "\"\(StudyText.escape(prefix))\""
+    FileHandle.standardError.write(Data("note: prefix \(text)\(isDefault ? " (the default for this model's vocabulary)" : "")\n".utf8))
+}
+
 struct CapitalsStudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capitals",
         abstract: "\"The capital city of France is\": residual prism, attention prism, chained prism, other countries.",
         discussion: """
-            Figures: (1) the residual prism per candidate capital over Embed, a0, m0, ...; (2) the
-            attention prism of the layer that separates the right capital most, per head and source
-            token; (3) the chained prism: the country token's stream, piece by piece, read through the
+            Figures: (1) the residual prism per candidate capital over Embed, a0, m0, ...; (2) the \
+            attention prism of the layer that separates the right capital most, per head and source \
+            token; (3) the chained prism: the country token's stream, piece by piece, read through the \
             top head; (4) that head's frozen map applied to other countries' embeddings.
 
+            Candidates are the capitals that are one token with a leading space in the model's \
+            vocabulary; the others are left out and named (in the report and on stderr). \
+            Default pairs: the article's nine (France=Paris, Russia=Moscow, Vietnam=Hanoi, \
+            Ireland=Dublin, Netherlands=Amsterdam, Iran=Tehran, Korea=Seoul, England=London, \
+            Japan=Tokyo) on a small vocabulary; on a real Gemma those and Germany, Italy, Spain, \
+            China, Egypt, Greece, Poland, Canada, Australia, Turkey, India. Default prefix on a \
+            real Gemma: "The capital city of Austria is Vienna.\\nThe capital city of Portugal is \
+            Lisbon.\\n".
+
               prism study capitals -m models/tiny-gemma.prism
-              prism study capitals -m gemma-2b.prism --country Japan --pairs "Japan=Tokyo,France=Paris,Italy=Rome"
+              prism study capitals -m models/gemma-3-270m.prism
+              prism study capitals -m models/gemma-3-270m.prism --prefix ""
+              prism study capitals -m gemma-2b.prism --pairs "France=Paris,Italy=Rome"
             """
     )
 
@@ -70,13 +100,19 @@ struct CapitalsStudyCommand: ParsableCommand {
     @OptionGroup var out: StudyOutputOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(help: "Prompt template; {country} is replaced.")
+    @Option(help: "Prompt template; {country} is replaced (\\n: newline).")
     var template = "The capital city of {country} is"
+
+    @Option(help: "Text before every prompt, e.g. a few-shot prefix (\\n: newline; \"\": none). Default: the model's (see above).")
+    var prefix: String?
 
     @Option(help: "The country of the main prompt.")
     var country = "France"
 
-    @Option(help: "Country=Capital pairs, comma-separated (candidates are the capitals; each must be one token with a leading space).")
+    @Option(
+        help:
+            "Country=Capital pairs, comma-separated; the capitals are the candidates (those that are not one token with a leading space are left out and named). Default: the model's (see above)."
+    )
     var pairs: String?
 
     @Option(help: "Attention layer to study (default: the one that separates the right capital most).")
@@ -88,7 +124,7 @@ struct CapitalsStudyCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             var s = CapitalsStudy()
-            s.template = template
+            (s.template, s.prefix) = try studyText(template: template, prefix: prefix)
             s.country = country
             s.layer = layer
             s.head = head
@@ -100,6 +136,14 @@ struct CapitalsStudyCommand: ParsableCommand {
                 }
             }
             let (r, dir) = try out.run("capitals", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
+            notePrefix(r.prefix, isDefault: r.prefixIsDefault)
+            if !r.dropped.isEmpty {
+                FileHandle.standardError.write(Data("note: left out (not one token in this vocabulary): \(r.dropped.joined(separator: ", "))\n".utf8))
+            }
+            if !r.skippedCountries.isEmpty {
+                FileHandle.standardError.write(
+                    Data("note: head's map not applied to (country not one token): \(r.skippedCountries.joined(separator: ", "))\n".utf8))
+            }
             print(
                 "wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)"
             )
@@ -112,10 +156,15 @@ struct AdditionStudyCommand: ParsableCommand {
         commandName: "addition",
         abstract: "\"7+2=\": which MLP layer carries the answer, and its neurons' digit templates.",
         discussion: """
-            Figures: (1) the residual prism per digit; (2) the templates of the layer's top neurons
-            (their contributions to the ten digit logits); (3) those contributions stacked per output
-            digit; and a summary over every a+b= (a, b in 1..9) of how often the summed templates peak
-            at the right digit.
+            Figures: (1) the residual prism per digit; (2) the templates of the layer's top neurons \
+            (their contributions to the ten digit logits); (3) those contributions stacked per output \
+            digit; and a summary over every a+b= (a, b in 1..9) of how often the summed templates peak \
+            at the right digit, one-digit and two-digit sums counted apart (a two-digit sum's first \
+            digit is always "1"). Default prefix on a real Gemma vocabulary: "2+3=5\\n4+4=8\\n1+6=7\\n"; \
+            none on a small one (see `prism study --help`).
+
+              prism study addition -m models/tiny-gemma.prism
+              prism study addition -m models/gemma-3-270m.prism
             """
     )
 
@@ -123,8 +172,11 @@ struct AdditionStudyCommand: ParsableCommand {
     @OptionGroup var out: StudyOutputOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(help: "Prompt template; {a} and {b} are replaced.")
+    @Option(help: "Prompt template; {a} and {b} are replaced (\\n: newline).")
     var template = "{a}+{b}="
+
+    @Option(help: "Text before every prompt, e.g. a few-shot prefix (\\n: newline; \"\": none). Default: the model's (see above).")
+    var prefix: String?
 
     @Option(help: "The example prompt's a and b, e.g. 7,2.")
     var example = "7,2"
@@ -141,14 +193,13 @@ struct AdditionStudyCommand: ParsableCommand {
             guard ab.count == 2, (0...9).contains(ab[0]), (0...9).contains(ab[1]) else { throw PrismError("--example takes two digits, e.g. 7,2") }
             guard neurons > 0 else { throw PrismError("--neurons must be positive") }
             var s = AdditionStudy()
-            s.template = template
+            (s.template, s.prefix) = try studyText(template: template, prefix: prefix)
             s.example = (ab[0], ab[1])
             s.neurons = neurons
             s.layer = layer
             let (r, dir) = try out.run("addition", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
-            print(
-                "wrote \(dir)/index.html: layer \(r.layer); summed top-neuron templates peak at the right digit for \(r.peaksRight)/\(r.prompts) prompts; greedy answer right for \(r.correct)/\(r.prompts)"
-            )
+            notePrefix(r.prefix, isDefault: r.prefixIsDefault)
+            print("wrote \(dir)/index.html: layer \(r.layer); \(AdditionStudy.headline(r, layer: r.layer, neurons: neurons))")
         }
     }
 }
@@ -157,7 +208,7 @@ struct DigitsStudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "digits",
         abstract: "The ten digit unembeddings projected to 2-D by PCA, joined 0-1-...-9-0.",
-        discussion: "Reports the explained variance and how symmetric the shape is about the 0-5 axis."
+        discussion: "Reports the explained variance, how symmetric the shape is about the 0-5 axis, and whether the digits go round the centre in order."
     )
 
     @OptionGroup var model: ModelOptions
@@ -168,7 +219,7 @@ struct DigitsStudyCommand: ParsableCommand {
         try CLI.guarded {
             let (r, dir) = try out.run("digits", model: model, runtime: runtime) { ctx, dir, force in try DigitsStudy().run(ctx, output: dir, force: force) }
             print(
-                "wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry))"
+                "wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry)); order round the centre \(r.angularOrder.map(String.init).joined(separator: " ")) (\(r.ringNeighbours)/10 pairs k, k+1 adjacent)"
             )
         }
     }

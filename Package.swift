@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "PrismConvertTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats", "PrismKernels", "Prisms"]),
         .testTarget(name: "RealModelTests", dependencies: ["PrismConvert", "PrismModel", "PrismFormats", "Prisms", "PrismTokenizer", "PrismSupport"]),
         .testTarget(name: "PrismPlotsTests", dependencies: ["PrismPlots"]),
-        .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel"]),
+        .testTarget(name: "PrismStudiesTests", dependencies: ["PrismStudies", "PrismModel", "PrismConvert"]),
         .testTarget(name: "PrismsTests", dependencies: ["Prisms", "PrismModel"]),
         .testTarget(name: "PrismSessionTests", dependencies: ["PrismSession", "PrismModel", "PrismTokenizer", "Prisms", "PrismSupport", "PrismKernels"]),
         .testTarget(name: "PrismBatchTests", dependencies: ["PrismBatch", "PrismSupport"]),

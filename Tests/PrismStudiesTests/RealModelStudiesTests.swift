@@ -1,21 +1,40 @@
 import Foundation
+import PrismConvert
 import PrismModel
 import XCTest
 
 @testable import PrismStudies
 
-/// The studies on gemma-3-270m with their defaults (README, "The studies"): skipped when
-/// `models/gemma-3-270m.prism` is absent (`make run` or tools/fetch_gemma3_270m.py plus
-/// `prism convert` write it). The bounds are the README's findings with some slack.
+/// The studies on gemma-3-270m with their defaults (README, "The studies"), on
+/// `models/gemma-3-270m.prism` (`make run` writes it) or else an int8 conversion of
+/// `models/gemma-3-270m-q4_k_m.gguf` made here; skipped when neither exists, unless
+/// `PRISM_REQUIRE_REAL_MODEL=1` (make test). The bounds are the README's findings with some slack.
 final class RealModelStudiesTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let model = root.appendingPathComponent("models/gemma-3-270m.prism").path
+    static let gguf = root.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+    nonisolated(unsafe) static var converted: String?
+
+    override class func tearDown() {
+        if let converted { try? FileManager.default.removeItem(atPath: converted) }  // this run's scratch file only
+    }
 
     func context() throws -> StudyContext {
-        guard FileManager.default.fileExists(atPath: Self.model) else {
-            throw XCTSkip("\(Self.model) is absent (make run converts gemma-3-270m there)")
+        if FileManager.default.fileExists(atPath: Self.model) { return try StudyContext(loaded: LoadedModel.open(Self.model)) }
+        guard FileManager.default.fileExists(atPath: Self.gguf) else {
+            if ProcessInfo.processInfo.environment["PRISM_REQUIRE_REAL_MODEL"] == "1" {
+                XCTFail("\(Self.gguf) is missing: run python3 tools/fetch_gemma3_270m.py")
+            }
+            throw XCTSkip("\(Self.model) and \(Self.gguf) are absent (make run fetches and converts gemma-3-270m)")
         }
-        return try StudyContext(loaded: LoadedModel.open(Self.model))
+        if Self.converted == nil {
+            var c = Converter()
+            c.showProgress = false
+            let out = NSTemporaryDirectory() + "studies-gemma-3-270m-\(getpid()).prism"
+            _ = try c.convert(input: Self.gguf, output: out)
+            Self.converted = out
+        }
+        return try StudyContext(loaded: LoadedModel.open(try XCTUnwrap(Self.converted)))
     }
 
     func testCapitalsOnGemma3() throws {

@@ -95,45 +95,67 @@ public struct Converter {
         try Outputs.checkFile(output, force: force, inputs: [input, configPath, input + "/tokenizer.json"] + checkpoint.shards.map(\.file.path))
 
         let order = GemmaTensorNames.ordered(config)
-        let totalSource = order.reduce(0) { $0 + (checkpoint.entry($1)?.range.count ?? 0) }
-        let progress = Progress(label: "convert", total: totalSource)
-        progress.quiet = !showProgress
         let writer = try ModelFileWriter(output: output, force: force)
-        var entries: [ModelFileFormat.TensorEntry] = []
-        var kinds: [String: KindStats] = [:]
-        var kept: [KeptTensor] = []
-        var nonFinite: [NonFiniteTensor] = []
-        var done = 0
-        for name in order {
-            guard let view = checkpoint.view(naming.actual(name)), let shape = shapes[name] else { continue }
-            let kind = GemmaTensorNames.kind(name)
-            var stats = kinds[kind] ?? KindStats(kind: kind)
-            var (entry, bad, why) = try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
-            entry.name = name  // the canonical name, whatever prefix the checkpoint used
-            if let why { kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
-            if bad.count > 0 { nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }
-            entries.append(entry)
-            stats.tensors += 1
-            stats.sourceBytes += view.bytes.count
-            kinds[kind] = stats
-            done += view.bytes.count
-            progress.update(done)
+        let tally = try writeTensors(order, sourceBytes: { checkpoint.entry(naming.actual($0))?.range.count }, writer: writer) { name, stats in
+            guard let view = checkpoint.view(naming.actual(name)), let shape = shapes[name] else { return nil }
+            return try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
         }
-        progress.finish()
         let tokPart = try tokenizer.map { try writer.part(bytes: $0) }
         // A multimodal wrapper's file keeps only its text model: store that model's resolved config.
         let configText = naming.prefix == "model." ? String(decoding: configData, as: UTF8.self) : try config.jsonText()
         let dir = ModelFileFormat.Directory(
             architecture: config.generation.causalLMClass, config: configText, tokenizer: tokPart,
-            converter: Self.version, weights: weights.rawValue, tensors: entries)
+            converter: Self.version, weights: weights.rawValue, tensors: tally.entries)
         // A shard rewritten in place while it was read would give a file of mixed weights.
         for shard in checkpoint.shards { try shard.file.checkUnchanged() }
         try writer.finish(directory: dir)
-        let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
-        return Summary(
-            output: output, outputBytes: outBytes, sourceBytes: totalSource,
-            seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind },
-            kept: kept, nonFinite: nonFinite)
+        return tally.summary(output: output, since: start)
+    }
+
+    /// What a conversion wrote, tensor by tensor, for its summary.
+    struct Tally {
+        var entries: [ModelFileFormat.TensorEntry] = []
+        var kinds: [String: KindStats] = [:]
+        var kept: [KeptTensor] = []
+        var nonFinite: [NonFiniteTensor] = []
+        var sourceBytes = 0
+
+        func summary(output: String, since start: Date) -> Summary {
+            let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0  // only for the summary line
+            return Summary(
+                output: output, outputBytes: outBytes, sourceBytes: sourceBytes, seconds: Date().timeIntervalSince(start),
+                kinds: kinds.values.sorted { $0.kind < $1.kind }, kept: kept, nonFinite: nonFinite)
+        }
+    }
+
+    /// Writes the tensors of `order` (canonical names) with `write`, which returns the entry, the
+    /// tensor's non-finite values and why it was not stored as asked (nil: no such tensor, skipped),
+    /// and tallies them per kind with progress over the source bytes.
+    func writeTensors(
+        _ order: [String], sourceBytes: (String) -> Int?, writer: ModelFileWriter,
+        _ write: (String, inout KindStats) throws -> (ModelFileFormat.TensorEntry, Quantize.NonFinite, String?)?
+    ) throws -> Tally {
+        var tally = Tally()
+        tally.sourceBytes = order.reduce(0) { $0 + (sourceBytes($1) ?? 0) }
+        let progress = Progress(label: "convert", total: tally.sourceBytes)
+        progress.quiet = !showProgress
+        var done = 0
+        for name in order {
+            let kind = GemmaTensorNames.kind(name)
+            var stats = tally.kinds[kind] ?? KindStats(kind: kind)
+            guard var (entry, bad, why) = try write(name, &stats) else { continue }
+            entry.name = name  // the canonical name, whatever the source called it
+            if let why { tally.kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
+            if bad.count > 0 { tally.nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }
+            tally.entries.append(entry)
+            stats.tensors += 1
+            stats.sourceBytes += sourceBytes(name) ?? 0
+            tally.kinds[kind] = stats
+            done += sourceBytes(name) ?? 0
+            progress.update(done)
+        }
+        progress.finish()
+        return tally
     }
 
     /// Writes a tensor in the encoding `weights` asks for or, when its values do not fit it, in

@@ -37,53 +37,24 @@ extension Converter {
         let tokenizerJSON = try vocabulary.tokenizerJSON()
 
         let order = GemmaTensorNames.ordered(config)
-        let totalSource = order.reduce(0) { $0 + (gemma.tensors[$1]?.byteCount ?? 0) }
-        let progress = Progress(label: "convert", total: totalSource)
-        progress.quiet = !showProgress
         let writer = try ModelFileWriter(output: output, force: force)
-        var entries: [ModelFileFormat.TensorEntry] = []
-        var kinds: [String: KindStats] = [:]
-        var kept: [KeptTensor] = []
-        var nonFinite: [NonFiniteTensor] = []
-        var done = 0
-        for name in order {
-            guard let info = gemma.tensors[name] else { continue }
-            let shape = info.shape
-            let kind = GemmaTensorNames.kind(name)
-            var stats = kinds[kind] ?? KindStats(kind: kind)
-            var entry: ModelFileFormat.TensorEntry
-            if info.type == .Q8_0, shape.count == 2, encoding(for: shape) == .q8, blockSize == 32,
+        let tally = try writeTensors(order, sourceBytes: { gemma.tensors[$0]?.byteCount }, writer: writer) { name, stats in
+            guard let info = gemma.tensors[name] else { return nil }
+            if info.type == .Q8_0, info.shape.count == 2, encoding(for: info.shape) == .q8, blockSize == 32,
                 let carried = try carryQ8_0(info, file: file, name: name, writer: writer, stats: &stats)
             {
-                entry = carried
-            } else {
-                let view = try Self.view(info, file: file, name: name)
-                let (written, bad, why) = try writeTensorFitting(view, shape: shape, writer: writer, stats: &stats)
-                entry = written
-                if let why { kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
-                if bad.count > 0 { nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }
+                return (carried, Quantize.NonFinite(), nil)
             }
-            entry.name = name
-            entries.append(entry)
-            stats.tensors += 1
-            stats.sourceBytes += info.byteCount
-            kinds[kind] = stats
-            done += info.byteCount
-            progress.update(done)
+            return try writeTensorFitting(try Self.view(info, file: file, name: name), shape: info.shape, writer: writer, stats: &stats)
         }
-        progress.finish()
         let tokPart = try writer.part(bytes: tokenizerJSON)
         let dir = ModelFileFormat.Directory(
             architecture: config.generation.causalLMClass, config: try Self.configText(gemma, source: input), tokenizer: tokPart,
-            converter: Self.version, weights: weights.rawValue, tensors: entries)
+            converter: Self.version, weights: weights.rawValue, tensors: tally.entries)
         // A GGUF rewritten in place while it was read would give a file of mixed weights.
         try file.file.checkUnchanged()
         try writer.finish(directory: dir)
-        let outBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
-        return Summary(
-            output: output, outputBytes: outBytes, sourceBytes: totalSource,
-            seconds: Date().timeIntervalSince(start), kinds: kinds.values.sorted { $0.kind < $1.kind },
-            kept: kept, nonFinite: nonFinite)
+        return tally.summary(output: output, since: start)
     }
 
     /// A zero-copy view of a GGUF tensor; a norm weight is read into memory with llama.cpp's

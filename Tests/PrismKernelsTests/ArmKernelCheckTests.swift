@@ -16,11 +16,11 @@ final class ArmKernelCheckTests: XCTestCase {
 
     func testNEONKernelsEqualThePortableLoopUnderQEMU() throws {
         #if arch(x86_64)
-            try XCTSkipUnless(Self.onPath("aarch64-linux-gnu-gcc"), "no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)")
-            try XCTSkipUnless(
-                Self.onPath("qemu-aarch64-static") || Self.onPath("qemu-aarch64"), "no qemu-aarch64 (apt-get install qemu-user-static)")
+        try XCTSkipUnless(Self.onPath("aarch64-linux-gnu-gcc"), "no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)")
+        try XCTSkipUnless(
+            Self.onPath("qemu-aarch64-static") || Self.onPath("qemu-aarch64"), "no qemu-aarch64 (apt-get install qemu-user-static)")
         #else
-            throw XCTSkip("not an x86-64 host: the kernel tests run this CPU's kernels natively")
+        throw XCTSkip("not an x86-64 host: the kernel tests run this CPU's kernels natively")
         #endif
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")

@@ -1,15 +1,23 @@
 // Every int8 kernel this CPU has, against the portable loop, and timed: one static binary to copy to
-// any x86-64 Linux machine (a VNNI CPU above all: the AVX-VNNI and AVX512-VNNI paths run only where
-// the CPU has them). Build and run with tools/kernel_check.sh; exit status 1 on any mismatch.
+// any x86-64 or aarch64 Linux machine (a VNNI CPU above all: the AVX-VNNI and AVX512-VNNI paths run
+// only where the CPU has them). Build and run with tools/kernel_check.sh (x86-64, native) or
+// tools/kernel_check_arm.sh (aarch64, cross-compiled, run under qemu-aarch64); exit status 1 on any
+// mismatch.
 //
-// Checked, on odd shapes that reach every tile and tail:
-//   prism_q8q8_matmul         (prompts)       bit for bit equal to the portable loop, and each token's
-//                                             row equal to that token run alone
-//   prism_q8q8_matmul_decode  (decoding)      within 1e-5 relative of the portable loop (another order)
+// Checked, on fixed odd shapes and on random ones that reach every tile and tail (row counts not a
+// multiple of the tiles, one token, odd token counts, row ranges that start inside the matrix):
+//   prism_q8q8_matmul         (prompts)       bit for bit equal to the portable loop, each token's row
+//                                             equal to that token run alone, and a row range's rows
+//                                             equal to the same rows of the whole product
+//   prism_q8q8_matmul_decode  (decoding)      NEON: bit for bit; x86: within 1e-5 relative (another order)
 //   prism_quantize_rows       (activations)   bit for bit
-//   prism_q8_rows_dot_f32     (exact rows)    within 1e-5 relative of a double-precision product
+//   prism_q8_rows_dot_f32     (exact rows)    NEON: bit for bit equal to the portable loop; every kernel
+//                                             within 1e-5 relative of a double-precision product
 //   prism_q8_pullback         (the prisms)    within 1e-5 relative of a double-precision product
 //   prism_gelu_tanh                           within 2e-6 of the formula in double
+// It prints the kernels it ran and, for comparing machines, hashes of results that are the same on
+// every architecture (the portable prompt product; the vector GELU, equal between AVX2 and NEON).
+//   kernel_check [--quick]    --quick: a smaller timing shape (for emulators)
 #include "prism_kernels.h"
 #include <math.h>
 #include <stdio.h>
@@ -17,19 +25,32 @@
 #include <string.h>
 #include <time.h>
 
+#define NKERNELS 6
 static unsigned long long rng = 88172645463325252ULL;
 static double uniform(void) {   // xorshift64*: the same data on every machine
     rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
     return (double)((rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
+static int below(int n) { return (int)(uniform() * n); }
 static float normal(void) { return (float)(sqrt(-2 * log(uniform() + 1e-300)) * cos(6.283185307179586 * uniform())); }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-static const char *names[] = {"portable", "avx2", "avx-vnni", "avx512-vnni"};
+static const char *names[NKERNELS] = {"portable", "avx2", "avx-vnni", "avx512-vnni", "neon", "neon-dotprod"};
 static int failures = 0;
+static int kernels[NKERNELS], nkernels = 0;   // the kernels this CPU runs as themselves
+static long checks[NKERNELS];                 // checks passed or failed per kernel
+
+// The NEON kernels follow the portable loop's order on the decode and dequantizing products too.
+static int exact_everywhere(int kernel) { return kernel == PRISM_KERNEL_NEON || kernel == PRISM_KERNEL_NEON_DOTPROD; }
 
 static void fail(const char *what, int kernel, int tokens, int rows, int cols, double err) {
-    printf("FAIL %-22s %-12s tokens %3d rows %5d cols %5d: %.3g\n", what, names[kernel], tokens, rows, cols, err);
+    printf("FAIL %-26s %-12s tokens %3d rows %5d cols %5d: %.3g\n", what, names[kernel], tokens, rows, cols, err);
     failures++;
+}
+
+static unsigned long long fnv(const void *p, size_t n) {
+    unsigned long long h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+    return h;
 }
 
 // A weight matrix quantized like the converter does: int8 with an f16 scale per block.
@@ -50,59 +71,91 @@ static double rel(const float *a, const double *b, long n) {
     return e / m;
 }
 
-static void check_products(int best, int tokens, int rows, int cols) {
+// Rows [r0, r1) of every token of `part` equal those of `whole` (both [tokens, rows]).
+static int same_rows(const float *part, const float *whole, int tokens, int rows, int r0, int r1) {
+    for (int t = 0; t < tokens; t++)
+        if (memcmp(part + (long)t * rows + r0, whole + (long)t * rows + r0, sizeof(float) * (r1 - r0))) return 0;
+    return 1;
+}
+
+static void check_products(int tokens, int rows, int cols) {
     int nb = cols / 32;
     int8_t *w = malloc((size_t)rows * cols), *xq = malloc((size_t)tokens * cols);
     uint16_t *ws = malloc(sizeof(uint16_t) * rows * nb);
     float *x = malloc(sizeof(float) * tokens * cols), *xs = malloc(sizeof(float) * tokens * nb);
     float *ref = malloc(sizeof(float) * tokens * rows), *got = malloc(sizeof(float) * tokens * rows), *one = malloc(sizeof(float) * rows);
+    float *part = malloc(sizeof(float) * tokens * rows), *dotref = malloc(sizeof(float) * rows);
     make_weights(rows, cols, 32, w, ws);
-    for (long i = 0; i < (long)tokens * cols; i++) x[i] = normal();
+    for (long i = 0; i < (long)tokens * cols; i++) {   // a few outliers per block
+        float v = normal();   // (two statements: the order of the draws is fixed on every compiler)
+        x[i] = uniform() < 0.05 ? 40 * v : v;
+    }
     prism_quantize_rows(PRISM_KERNEL_PORTABLE, x, tokens, cols, xq, xs);
+    // A row range inside the matrix, as the threads split it: both ends anywhere.
+    int r0 = below(rows), r1 = r0 + 1 + below(rows - r0);
     {   // every kernel's activation quantization is the portable one's, bit for bit
         int8_t *q2 = malloc((size_t)tokens * cols); float *s2 = malloc(sizeof(float) * tokens * nb);
-        for (int k = 1; k <= best; k++) {
+        for (int i = 1; i < nkernels; i++) {
+            int k = kernels[i];
             prism_quantize_rows(k, x, tokens, cols, q2, s2);
+            checks[k]++;
             if (memcmp(q2, xq, (size_t)tokens * cols) || memcmp(s2, xs, sizeof(float) * tokens * nb)) fail("quantize_rows", k, tokens, rows, cols, 1);
         }
         free(q2); free(s2);
     }
     prism_q8q8_matmul(PRISM_KERNEL_PORTABLE, w, ws, cols, xq, xs, tokens, ref, rows, 0, rows);
+    prism_q8_rows_dot_f32(PRISM_KERNEL_PORTABLE, w, ws, cols, 32, x, 0, rows, dotref);
     double *refd = malloc(sizeof(double) * tokens * rows);
     for (long i = 0; i < (long)tokens * rows; i++) refd[i] = ref[i];
-    for (int k = 0; k <= best; k++) {
+    // fp32 activations against a double product over the dequantized weights
+    double *exact = malloc(sizeof(double) * rows);
+    for (int r = 0; r < rows; r++) {
+        double sum = 0;
+        for (int c = 0; c < cols; c++) {
+            float scale; uint16_t h = ws[(long)r * nb + c / 32];
+            // f16 -> f32 by hand (no F16C needed)
+            int sign = h >> 15, ex = (h >> 10) & 31, man = h & 1023;
+            scale = ex == 0 ? ldexpf((float)man, -24) : ldexpf((float)(man | 1024), ex - 25);
+            if (sign) scale = -scale;
+            sum += (double)w[(long)r * cols + c] * scale * x[c];
+        }
+        exact[r] = sum;
+    }
+    for (int i = 0; i < nkernels; i++) {
+        int k = kernels[i];
+        checks[k] += 4;
         prism_q8q8_matmul(k, w, ws, cols, xq, xs, tokens, got, rows, 0, rows);
         if (memcmp(got, ref, sizeof(float) * tokens * rows)) fail("q8q8_matmul (bitwise)", k, tokens, rows, cols, rel(got, refd, (long)tokens * rows));
         for (int t = 0; t < tokens; t++) {   // a token alone gives its row in the batch
             prism_q8q8_matmul(k, w, ws, cols, xq + (long)t * cols, xs + (long)t * nb, 1, one, rows, 0, rows);
             if (memcmp(one, got + (long)t * rows, sizeof(float) * rows)) { fail("q8q8 alone vs batch", k, tokens, rows, cols, 1); break; }
         }
+        prism_q8q8_matmul(k, w, ws, cols, xq, xs, tokens, part, rows, r0, r1);
+        if (!same_rows(part, ref, tokens, rows, r0, r1)) fail("q8q8_matmul (row range)", k, tokens, rows, cols, 1);
         prism_q8q8_matmul_decode(k, w, ws, cols, xq, xs, tokens, got, rows, 0, rows);
+        if (exact_everywhere(k)) {
+            checks[k] += 2;
+            if (memcmp(got, ref, sizeof(float) * tokens * rows)) fail("q8q8_matmul_decode (bitwise)", k, tokens, rows, cols, rel(got, refd, (long)tokens * rows));
+            prism_q8q8_matmul_decode(k, w, ws, cols, xq, xs, tokens, part, rows, r0, r1);
+            if (!same_rows(part, ref, tokens, rows, r0, r1)) fail("q8q8_matmul_decode (range)", k, tokens, rows, cols, 1);
+        }
         double e = rel(got, refd, (long)tokens * rows);
         if (e > 1e-5) fail("q8q8_matmul_decode", k, tokens, rows, cols, e);
-        // fp32 activations against a double product over the dequantized weights
-        double *exact = malloc(sizeof(double) * rows);
-        for (int r = 0; r < rows; r++) {
-            double sum = 0;
-            for (int c = 0; c < cols; c++) {
-                float scale; uint16_t h = ws[(long)r * nb + c / 32];
-                // f16 -> f32 by hand (no F16C needed)
-                int sign = h >> 15, ex = (h >> 10) & 31, man = h & 1023;
-                scale = ex == 0 ? ldexpf((float)man, -24) : ldexpf((float)(man | 1024), ex - 25);
-                if (sign) scale = -scale;
-                sum += (double)w[(long)r * cols + c] * scale * x[c];
-            }
-            exact[r] = sum;
-        }
         prism_q8_rows_dot_f32(k, w, ws, cols, 32, x, 0, rows, one);
         e = rel(one, exact, rows);
         if (e > 1e-5) fail("q8_rows_dot_f32", k, 1, rows, cols, e);
-        free(exact);
+        if (exact_everywhere(k)) {
+            checks[k] += 2;
+            if (memcmp(one, dotref, sizeof(float) * rows)) fail("q8_rows_dot_f32 (bitwise)", k, 1, rows, cols, e);
+            for (int r = 0; r < rows; r++) one[r] = NAN;
+            prism_q8_rows_dot_f32(k, w, ws, cols, 32, x, r0, r1, one);
+            if (memcmp(one + r0, dotref + r0, sizeof(float) * (r1 - r0))) fail("q8_rows_dot_f32 (range)", k, 1, rows, cols, 1);
+        }
     }
-    free(w); free(xq); free(ws); free(x); free(xs); free(ref); free(got); free(one); free(refd);
+    free(w); free(xq); free(ws); free(x); free(xs); free(ref); free(got); free(one); free(refd); free(part); free(dotref); free(exact);
 }
 
-static void check_pullback(int best, int count, int rows, int cols) {
+static void check_pullback(int count, int rows, int cols) {
     int nb = (cols + 31) / 32;
     int8_t *w = malloc((size_t)rows * cols); uint16_t *ws = malloc(sizeof(uint16_t) * rows * nb);
     float *u = malloc(sizeof(float) * count * rows), *out = malloc(sizeof(float) * count * cols);
@@ -114,7 +167,9 @@ static void check_pullback(int best, int count, int rows, int cols) {
         prism_q8_dequantize_row(w + (long)r * cols, ws + (long)r * nb, cols, 32, dense);
         for (int k = 0; k < count; k++) for (int c = 0; c < cols; c++) want[(long)k * cols + c] += (double)u[(long)k * rows + r] * dense[c];
     }
-    for (int k = 0; k <= best; k++) {
+    for (int i = 0; i < nkernels; i++) {
+        int k = kernels[i];
+        checks[k]++;
         prism_q8_pullback(k, w, ws, rows, cols, 32, u, count, rows, out, cols, 0, cols);
         double e = rel(out, want, (long)count * cols);
         if (e > 1e-5) fail("q8_pullback", k, count, rows, cols, e);
@@ -122,56 +177,80 @@ static void check_pullback(int best, int count, int rows, int cols) {
     free(w); free(ws); free(u); free(out); free(want); free(dense);
 }
 
-static void check_gelu(int best) {
+static void check_gelu(void) {
     enum { N = 4099 };
     float x[N], y[N];
     for (int i = 0; i < N; i++) x[i] = (float)(i - N / 2) / 300.0f;
-    for (int k = 0; k <= best; k++) {
+    for (int i = 0; i < nkernels; i++) {
+        int k = kernels[i];
+        checks[k]++;
         prism_gelu_tanh(k, x, y, N);
         double worst = 0;
-        for (int i = 0; i < N; i++) {
-            double d = x[i], want = 0.5 * d * (1 + tanh(0.7978845608028654 * (d + 0.044715 * d * d * d)));
-            double e = fabs(y[i] - want) / fmax(fabs(d), 1e-3);
+        for (int j = 0; j < N; j++) {
+            double d = x[j], want = 0.5 * d * (1 + tanh(0.7978845608028654 * (d + 0.044715 * d * d * d)));
+            double e = fabs(y[j] - want) / fmax(fabs(d), 1e-3);
             if (e > worst) worst = e;
         }
         if (worst > 2e-6) fail("gelu_tanh", k, 0, N, 1, worst);
+        // The first 4096 values are the vector loop's (eight at a time), the same on AVX2 and NEON.
+        if (k != PRISM_KERNEL_PORTABLE) printf("hash  gelu_tanh %-12s first 4096 values: %016llx\n", names[k], fnv(y, sizeof(float) * 4096));
     }
 }
 
-// Throughput of the prompt kernel: GMAC/s on a prompt-shaped product, one thread.
-static void time_prompt_kernel(int best) {
-    int tokens = 32, rows = 2048, cols = 2048, nb = cols / 32;
+// Throughput of the prompt and decode kernels, one thread: GMAC/s, median of 5.
+static void time_kernels(int quick) {
+    int tokens = quick ? 8 : 32, rows = quick ? 256 : 2048, cols = quick ? 1024 : 2048, nb = cols / 32;
     int8_t *w = malloc((size_t)rows * cols), *xq = malloc((size_t)tokens * cols);
     uint16_t *ws = malloc(sizeof(uint16_t) * rows * nb);
     float *x = malloc(sizeof(float) * tokens * cols), *xs = malloc(sizeof(float) * tokens * nb), *out = malloc(sizeof(float) * tokens * rows);
+    rng = 88172645463325252ULL;   // the hash below must not depend on the checks before
     make_weights(rows, cols, 32, w, ws);
     for (long i = 0; i < (long)tokens * cols; i++) x[i] = normal();
     prism_quantize_rows(PRISM_KERNEL_PORTABLE, x, tokens, cols, xq, xs);
-    for (int k = 0; k <= best; k++) {
-        double times[5];
-        for (int r = 0; r < 5; r++) {
-            double t = now();
-            prism_q8q8_matmul(k, w, ws, cols, xq, xs, tokens, out, rows, 0, rows);
-            times[r] = now() - t;
+    prism_q8q8_matmul(PRISM_KERNEL_PORTABLE, w, ws, cols, xq, xs, tokens, out, rows, 0, rows);
+    printf("hash  q8q8_matmul portable %d x %d x %d: %016llx (the same on every machine)\n", tokens, rows, cols, fnv(out, sizeof(float) * tokens * rows));
+    for (int decode = 0; decode < 2; decode++) {
+        int nt = decode ? 1 : tokens;
+        for (int i = 0; i < nkernels; i++) {
+            int k = kernels[i];
+            double times[5];
+            for (int r = 0; r < 5; r++) {
+                double t = now();
+                if (decode) prism_q8q8_matmul_decode(k, w, ws, cols, xq, xs, 1, out, rows, 0, rows);
+                else prism_q8q8_matmul(k, w, ws, cols, xq, xs, nt, out, rows, 0, rows);
+                times[r] = now() - t;
+            }
+            for (int a = 0; a < 5; a++) for (int b = a + 1; b < 5; b++) if (times[b] < times[a]) { double s = times[a]; times[a] = times[b]; times[b] = s; }
+            printf("time  %-18s %-12s %2d x %4d x %4d, one thread: %8.3f ms, %6.2f GMAC/s (median of 5)\n", decode ? "q8q8_matmul_decode" : "q8q8_matmul",
+                   names[k], nt, rows, cols, times[2] * 1e3, (double)nt * rows * cols / times[2] * 1e-9);
         }
-        for (int i = 0; i < 5; i++) for (int j = i + 1; j < 5; j++) if (times[j] < times[i]) { double s = times[i]; times[i] = times[j]; times[j] = s; }
-        printf("time  q8q8_matmul %-12s 32 x 2048 x 2048, one thread: %7.2f ms, %6.1f GMAC/s (median of 5)\n", names[k], times[2] * 1e3,
-               (double)tokens * rows * cols / times[2] * 1e-9);
     }
     free(w); free(xq); free(ws); free(x); free(xs); free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     int best = prism_best_kernel();
-    printf("CPU's best int8 kernel: %s; checking every kernel up to it against the portable loop\n", names[best]);
-    for (int k = 1; k <= best; k++)
+    for (int k = 0; k < NKERNELS; k++)
+        if (prism_runnable_kernel(k) == k) kernels[nkernels++] = k;
+    printf("CPU's best int8 kernel: %s; checking against the portable loop:", names[best]);
+    for (int i = 0; i < nkernels; i++) printf(" %s", names[kernels[i]]);
+    printf("\n");
+    for (int k = 1; k < NKERNELS; k++)
         if (prism_runnable_kernel(k) != k) printf("(%s is not on this CPU: asked for, it runs as %s)\n", names[k], names[prism_runnable_kernel(k)]);
-    int shapes[][3] = {{1, 37, 64}, {2, 64, 96}, {3, 13, 96}, {5, 130, 2048}, {9, 70, 512}, {17, 260, 256}, {32, 257, 256}, {33, 70, 512}};
-    for (unsigned i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_products(best, shapes[i][0], shapes[i][1], shapes[i][2]);
+    int shapes[][3] = {{1, 37, 64}, {2, 64, 96}, {3, 13, 96}, {5, 130, 2048}, {9, 70, 512}, {17, 260, 256}, {32, 257, 256}, {33, 70, 512},
+                       {1, 3, 32}, {1, 4, 32}, {2, 5, 32}, {1, 9, 64}, {4, 7, 160}};
+    int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int i = 0; i < nshapes; i++) check_products(shapes[i][0], shapes[i][1], shapes[i][2]);
+    // Random shapes: 1..12 tokens, 1..140 rows, 1..40 blocks of 32.
+    int random_shapes = 60;
+    for (int i = 0; i < random_shapes; i++) check_products(1 + below(12), 1 + below(140), 32 * (1 + below(40)));
+    printf("products checked on %d fixed and %d random shapes\n", nshapes, random_shapes);
     int pulls[][3] = {{1, 64, 96}, {5, 130, 2048}, {10, 300, 520}, {13, 64, 1000}};
-    for (unsigned i = 0; i < sizeof pulls / sizeof pulls[0]; i++) check_pullback(best, pulls[i][0], pulls[i][1], pulls[i][2]);
-    check_gelu(best);
-    time_prompt_kernel(best);
+    for (unsigned i = 0; i < sizeof pulls / sizeof pulls[0]; i++) check_pullback(pulls[i][0], pulls[i][1], pulls[i][2]);
+    check_gelu();
+    for (int i = 0; i < nkernels; i++) printf("ran   %-12s %5ld checks\n", names[kernels[i]], checks[kernels[i]]);
+    time_kernels(quick);
     printf(failures ? "%d check(s) FAILED\n" : "all kernels agree with the portable loop\n", failures);
     return failures ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 # Builds tools/kernel_check.c with the C kernels into one static binary and runs it: every int8
 # kernel this CPU has against the portable loop, and the prompt kernel's speed. Copy the binary
 # (build/kernel_check, self-contained) to any x86-64 Linux machine to check its VNNI paths there.
+# The aarch64 kernels: tools/kernel_check_arm.sh (cross-compiled, run under qemu).
 #   tools/kernel_check.sh [--build-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 // The int8 route: activations quantized to int8 per block of 32, then int8 x int8 products with
-// run-time dispatch. Swift SIMD cannot emit vpmaddubsw / vpdpbusd, so these few loops are C with
+// run-time dispatch. Swift SIMD cannot emit vpmaddubsw / vpdpbusd / sdot, so these few loops are C with
 // intrinsics, each in a function compiled for its own target, chosen at run time from the CPU's
 // features. The portable loop is the reference the tests compare every other kernel with.
 #include "prism_q8q8.h"
@@ -12,6 +12,11 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define PRISM_X86 1
+#endif
+
+#if defined(__aarch64__)
+#include "prism_arm.h"
+#define PRISM_ARM 1
 #endif
 
 
@@ -253,6 +258,138 @@ static void quantize_avx2(const float *x, int count, int cols, int8_t *q, float 
 }
 #endif
 
+#ifdef PRISM_ARM
+// aarch64. Each block's int32 sum is exact whatever the instructions (smull + sadalp, or sdot),
+// and four rows' sums land in the four lanes of one vector, so a lane runs the portable loop's
+// sequence for its row: acc = fma(ws * xs, (float)isum, acc) over the blocks in order. Both the
+// prompt and the decode kernels therefore equal the portable loop bit for bit.
+
+// One row's block of 32 against a token's: partial int32 sums in four lanes (add them for the
+// block's sum). smull widens each product to int16 (|w x| <= 16384 even for -128), sadalp adds
+// pairs into int32: exact for every int8 value.
+static inline int32x4_t dot32_neon(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
+    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
+    s = vpadalq_s16(s, vmull_high_s8(w0, x0));
+    s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
+    return vpadalq_s16(s, vmull_high_s8(w1, x1));
+}
+
+PRISM_TARGET_DOTPROD
+static inline int32x4_t dot32_dotprod(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x0), w1, x1);
+}
+
+// Four rows' lane partials to the four rows' block sums, row i in lane i.
+static inline int32x4_t sum4_rows(int32x4_t p0, int32x4_t p1, int32x4_t p2, int32x4_t p3) {
+    return vpaddq_s32(vpaddq_s32(p0, p1), vpaddq_s32(p2, p3));
+}
+
+// A tile of four weight rows (wr, at a distance of `ros` floats in `out`), their block scales
+// sf[b * 4 + i] (row i, block b), against every token; two tokens share each weight load.
+#define DEFINE_NEON_TILE(NAME, ATTR, DOT)                                                                     \
+ATTR static void NAME(const int8_t *const *wr, const float *sf, int nb, const int8_t *x, const float *xs,    \
+                      long cols, int tokens, float *out, int ldo, int ros) {                                 \
+    int t = 0;                                                                                                \
+    for (; t + 2 <= tokens; t += 2) {                                                                         \
+        const int8_t *x0 = x + (long)t * cols, *x1 = x0 + cols;                                               \
+        const float *xs0 = xs + (long)t * nb, *xs1 = xs0 + nb;                                                \
+        float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);                                                 \
+        for (int b = 0; b < nb; b++) {                                                                        \
+            int8x16_t xa0 = vld1q_s8(x0 + b * 32), xb0 = vld1q_s8(x0 + b * 32 + 16);                          \
+            int8x16_t xa1 = vld1q_s8(x1 + b * 32), xb1 = vld1q_s8(x1 + b * 32 + 16);                          \
+            int32x4_t p0[4], p1[4];                                                                           \
+            for (int i = 0; i < 4; i++) {                                                                     \
+                int8x16_t w0 = vld1q_s8(wr[i] + b * 32), w1 = vld1q_s8(wr[i] + b * 32 + 16);                  \
+                p0[i] = DOT(w0, w1, xa0, xb0);                                                                \
+                p1[i] = DOT(w0, w1, xa1, xb1);                                                                \
+            }                                                                                                 \
+            float32x4_t s = vld1q_f32(sf + 4 * b);                                                            \
+            a0 = vfmaq_f32(a0, vmulq_n_f32(s, xs0[b]), vcvtq_f32_s32(sum4_rows(p0[0], p0[1], p0[2], p0[3]))); \
+            a1 = vfmaq_f32(a1, vmulq_n_f32(s, xs1[b]), vcvtq_f32_s32(sum4_rows(p1[0], p1[1], p1[2], p1[3]))); \
+        }                                                                                                     \
+        float o0[4], o1[4];                                                                                   \
+        vst1q_f32(o0, a0);                                                                                    \
+        vst1q_f32(o1, a1);                                                                                    \
+        for (int i = 0; i < 4; i++) { out[(long)t * ldo + i * ros] = o0[i]; out[(long)(t + 1) * ldo + i * ros] = o1[i]; } \
+    }                                                                                                         \
+    for (; t < tokens; t++) {                                                                                 \
+        const int8_t *x0 = x + (long)t * cols;                                                                \
+        const float *xs0 = xs + (long)t * nb;                                                                 \
+        float32x4_t a0 = vdupq_n_f32(0);                                                                      \
+        for (int b = 0; b < nb; b++) {                                                                        \
+            int8x16_t xa0 = vld1q_s8(x0 + b * 32), xb0 = vld1q_s8(x0 + b * 32 + 16);                          \
+            int32x4_t p0[4];                                                                                  \
+            for (int i = 0; i < 4; i++) p0[i] = DOT(vld1q_s8(wr[i] + b * 32), vld1q_s8(wr[i] + b * 32 + 16), xa0, xb0); \
+            a0 = vfmaq_f32(a0, vmulq_n_f32(vld1q_f32(sf + 4 * b), xs0[b]), vcvtq_f32_s32(sum4_rows(p0[0], p0[1], p0[2], p0[3]))); \
+        }                                                                                                     \
+        float o0[4];                                                                                          \
+        vst1q_f32(o0, a0);                                                                                    \
+        for (int i = 0; i < 4; i++) out[(long)t * ldo + i * ros] = o0[i];                                     \
+    }                                                                                                         \
+}
+
+DEFINE_NEON_TILE(tile_neon, , dot32_neon)
+DEFINE_NEON_TILE(tile_dotprod, PRISM_TARGET_DOTPROD, dot32_dotprod)
+
+// Rows [row0, row1) in tiles of four, the rest (fewer than four) through the portable loop.
+// `quarters`: a tile's rows come from the four quarters of the range (decoding reads each weight
+// once: four long sequential streams), else four adjacent rows (prompts reuse a tile for every
+// token). Either way each row's sum runs in the portable order, so the layout changes no result.
+static void matmul_neon(int dotprod, int quarters, const int8_t *w, const uint16_t *ws, int cols, const int8_t *x,
+                        const float *xs, int tokens, float *out, int ldo, int row0, int row1) {
+    int nb = cols / 32;
+    float *sf = malloc(sizeof(float) * 4 * (size_t)nb);   // its size follows the matrix width, from a file
+    int r = row0;
+    if (sf) {
+        int stride = quarters ? (row1 - row0) / 4 : 1;
+        int tiles = quarters ? stride : (row1 - row0) / 4;
+        for (int k = 0; k < tiles; k++) {
+            long base = quarters ? row0 + k : row0 + 4L * k;
+            const int8_t *wr[4];
+            for (int i = 0; i < 4; i++) {
+                long ri = base + (long)i * stride;
+                wr[i] = w + ri * cols;
+                for (int b = 0; b < nb; b++) sf[4 * b + i] = prism_half_to_float_neon(ws[ri * nb + b]);
+            }
+            if (dotprod) tile_dotprod(wr, sf, nb, x, xs, cols, tokens, out + base, ldo, stride);
+            else tile_neon(wr, sf, nb, x, xs, cols, tokens, out + base, ldo, stride);
+        }
+        r = row0 + 4 * tiles;
+    }
+    free(sf);
+    if (r < row1) matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, r, row1);
+}
+
+// Activations to int8 per block of 32, as the portable loop: the same scalar scale and inverse,
+// fcvtns rounds to nearest even (rintf's default mode), then the clamp to [-127, 127].
+static void quantize_neon(const float *x, int count, int cols, int8_t *q, float *scales) {
+    int nb = cols / 32;
+    const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127);
+    for (int t = 0; t < count; t++) {
+        for (int b = 0; b < nb; b++) {
+            const float *p = x + (long)t * cols + b * 32;
+            float32x4_t v[8];
+            for (int i = 0; i < 8; i++) v[i] = vld1q_f32(p + 4 * i);
+            float32x4_t m = vmaxq_f32(vmaxq_f32(vabsq_f32(v[0]), vabsq_f32(v[1])), vmaxq_f32(vabsq_f32(v[2]), vabsq_f32(v[3])));
+            m = vmaxq_f32(m, vmaxq_f32(vmaxq_f32(vabsq_f32(v[4]), vabsq_f32(v[5])), vmaxq_f32(vabsq_f32(v[6]), vabsq_f32(v[7]))));
+            float amax = vmaxvq_f32(m);
+            float scale = amax / 127.0f;
+            float inv = scale > 0 ? 1.0f / scale : 0.0f;
+            scales[(long)t * nb + b] = scale;
+            int16x8_t h[4];
+            for (int i = 0; i < 4; i++) {
+                int32x4_t i0 = vminq_s32(vmaxq_s32(vcvtnq_s32_f32(vmulq_n_f32(v[2 * i], inv)), lo), hi);
+                int32x4_t i1 = vminq_s32(vmaxq_s32(vcvtnq_s32_f32(vmulq_n_f32(v[2 * i + 1], inv)), lo), hi);
+                h[i] = vcombine_s16(vmovn_s32(i0), vmovn_s32(i1));
+            }
+            int8_t *o = q + (long)t * cols + b * 32;
+            vst1q_s8(o, vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
+            vst1q_s8(o + 16, vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
+        }
+    }
+}
+#endif
+
 static void quantize_portable(const float *x, int count, int cols, int8_t *q, float *scales) {
     int nb = cols / 32;
     for (int t = 0; t < count; t++) {
@@ -277,6 +414,9 @@ void prism_quantize_rows(int kernel, const float *x, int count, int cols, int8_t
 #ifdef PRISM_X86
     if (kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2) { quantize_avx2(x, count, cols, q, scales); return; }
 #endif
+#ifdef PRISM_ARM
+    if (prism_runnable_kernel(kernel) >= PRISM_KERNEL_NEON) { quantize_neon(x, count, cols, q, scales); return; }
+#endif
     quantize_portable(x, count, cols, q, scales);
 }
 
@@ -296,6 +436,13 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
     }
     if (row0 >= row1) return;
 #endif
+#ifdef PRISM_ARM
+    kernel = prism_runnable_kernel(kernel);
+    if (kernel >= PRISM_KERNEL_NEON) {
+        matmul_neon(kernel == PRISM_KERNEL_NEON_DOTPROD, 0, w, ws, cols, x, xs, tokens, out, ldo, row0, row1);
+        return;
+    }
+#endif
     matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, row0, row1);
 }
 
@@ -308,6 +455,13 @@ void prism_q8q8_matmul_decode(int kernel, const int8_t *w, const uint16_t *ws, i
     case PRISM_KERNEL_AVXVNNI: matmul_avxvnni(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;
     case PRISM_KERNEL_AVX2: matmul_avx2(w, ws, cols, x, xs, tokens, out, ldo, row0, row1); return;
     default: break;
+    }
+#endif
+#ifdef PRISM_ARM
+    kernel = prism_runnable_kernel(kernel);
+    if (kernel >= PRISM_KERNEL_NEON) {
+        matmul_neon(kernel == PRISM_KERNEL_NEON_DOTPROD, tokens == 1, w, ws, cols, x, xs, tokens, out, ldo, row0, row1);
+        return;
     }
 #endif
     matmul_portable(w, ws, cols, x, xs, tokens, out, ldo, row0, row1);

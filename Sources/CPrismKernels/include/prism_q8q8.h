@@ -18,8 +18,9 @@ void prism_q8q8_matmul(int kernel, const int8_t *w, const uint16_t *ws, int cols
                        float *out, int ldo, int row0, int row1);
 
 // Decoding (a token per sequence, bound by reading the weights): four rows from the four
-// quarters of the range per tile, lanes summed at the end. Same products as above, summed in
-// another order (results within float rounding of prism_q8q8_matmul, not bit-identical).
+// quarters of the range per tile. x86: lanes summed at the end, the same products summed in
+// another order (within float rounding of prism_q8q8_matmul, not bit-identical). aarch64 (NEON,
+// NEON + sdot): each row in the order above, so bit-identical to prism_q8q8_matmul.
 void prism_q8q8_matmul_decode(int kernel, const int8_t *w, const uint16_t *ws, int cols,
                               const int8_t *x, const float *xs, int tokens,
                               float *out, int ldo, int row0, int row1);

@@ -7,7 +7,7 @@ REAL ?= models/gemma-3-270m.prism
 TOY ?= models/tiny-gemma.prism
 FEWSHOT = The capital city of Austria is Vienna.\nThe capital city of Portugal is Lisbon.\nThe capital city of France is
 
-.PHONY: deps fetch run run-toy test release format lint
+.PHONY: deps test-deps fetch run run-toy test release format lint
 
 deps:
 	bash tools/install-deps.sh
@@ -40,7 +40,10 @@ format:
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Fuzz/Sources Package.swift
 
+test-deps:
+	bash tools/install-deps.sh --test
+
 # The test suite (what CI runs), the formatting check first; the real-model tests need the GGUF.
-test: deps lint fetch
+test: test-deps lint fetch
 	$(SWIFT) build --build-tests
 	PRISM_REQUIRE_REAL_MODEL=1 $(SWIFT) test --skip-build --disable-swift-testing

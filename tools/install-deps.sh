@@ -2,8 +2,14 @@
 # Installs the Debian packages the build links against, only if they are missing.
 # Non-interactive; needs root (or sudo) the first time on a fresh machine.
 set -euo pipefail
+# --test also installs what the test suite uses beyond the build: a headless browser for the
+# explorer's HTML, and an aarch64 cross compiler with user-mode qemu for the NEON kernels' check.
+packages=(libopenblas-dev liblz4-dev libxxhash-dev pkg-config)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(chromium gcc-aarch64-linux-gnu qemu-user-static)
+fi
 need=()
-for pkg in libopenblas-dev liblz4-dev libxxhash-dev pkg-config; do
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

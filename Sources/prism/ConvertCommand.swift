@@ -6,25 +6,31 @@ import PrismSupport
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a Hugging Face Gemma checkpoint into one memory-mappable .prism file.",
+        abstract: "Convert a Gemma checkpoint (Hugging Face directory or llama.cpp GGUF) into one memory-mappable .prism file.",
         discussion: """
-            Reads config.json, model.safetensors or the shards of model.safetensors.index.json (BF16, F16
-            or F32) and tokenizer.json, and writes int8 weights with one f16 scale per 32 inputs (default),
-            norm weights in f32, the config and tokenizer embedded, every byte checksummed (docs/FORMAT.md).
-            It streams tensor by tensor: memory stays far below the checkpoint's size. The output is
-            written to OUTPUT.partial and renamed when complete.
+            From a Hugging Face directory: reads config.json, model.safetensors or the shards of \
+            model.safetensors.index.json (BF16, F16 or F32) and tokenizer.json. From a GGUF (gemma, gemma2, \
+            gemma3 as llama.cpp writes them): reads the metadata, the SentencePiece vocabulary and the \
+            tensors (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K); Q8_0 blocks are carried \
+            into int8 bit for bit, the others dequantized and stored as --weights asks.
 
-            A NaN or inf weight is an error naming the tensor and its row and column, unless
-            --allow-non-finite. A matrix int8 cannot hold (a block's max |w| / 127 beyond f16's 65504,
-            i.e. |w| above about 8.3e6, or NaN/inf) is stored unquantized instead, in bf16 from a bf16
+            Writes int8 weights with one f16 scale per 32 inputs (default), norm weights in f32, the \
+            config and tokenizer embedded, every byte checksummed (docs/FORMAT.md). It streams tensor by \
+            tensor: memory stays far below the checkpoint's size, and nothing appears under OUTPUT until \
+            the file is complete.
+
+            A NaN or inf weight is an error naming the tensor and its row and column, unless \
+            --allow-non-finite. A matrix int8 cannot hold (a block's max |w| / 127 beyond f16's 65504, \
+            i.e. |w| above about 8.3e6, or NaN/inf) is stored unquantized instead, in bf16 from a bf16 \
             checkpoint and in f32 otherwise; the summary lists such tensors and why.
 
-            Example:
+            Examples:
               prism convert ~/gemma-2b -o gemma-2b.prism
+              prism convert models/gemma-3-270m-q4_k_m.gguf -o models/gemma-3-270m.prism
             """
     )
 
-    @Argument(help: "The Hugging Face checkpoint directory.")
+    @Argument(help: "The Hugging Face checkpoint directory, or a GGUF file.")
     var input: String
 
     @Option(name: [.short, .customLong("output")], help: "The .prism file to write.")
@@ -36,7 +42,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Replace OUTPUT if it exists.")
     var force = false
 
-    @Flag(help: "No progress bar.")
+    @Flag(help: "No progress and no summary: only the line naming the file written.")
     var quiet = false
 
     @Flag(
@@ -60,6 +66,10 @@ struct ConvertCommand: ParsableCommand {
             c.allowNonFinite = allowNonFinite
             let s = try c.convert(input: input, output: output)
             print("wrote \(s.output): \(ByteSize.format(s.outputBytes)) from \(ByteSize.format(s.sourceBytes)) in \(String(format2: s.seconds)) s")
+            // Tensors kept unquantized or holding NaN/inf are said even when quiet: they change what the file is.
+            for k in s.kept { print("kept in \(k.encoding.rawValue), not \(weights): \(k.name): \(k.reason)") }
+            for n in s.nonFinite { print("non-finite values kept: \(n.name): \(n.count) (\(n.nans) NaN, \(n.infs) inf)") }
+            guard !quiet else { return }
             print("kind        tensors  source      stored      rel.rmse   lz4 (as is / byte-grouped), on a sample")
             for k in s.kinds {
                 let lz = k.lz4Sampled > 0 ? "\(pct(k.lz4Compressed, k.lz4Sampled)) / \(pct(k.lz4GroupedCompressed, k.lz4Sampled))" : "-"
@@ -69,8 +79,6 @@ struct ConvertCommand: ParsableCommand {
                         + cell(ByteSize.format(k.storedBytes), 10) + "  " + cell(rel, 9) + "  " + lz)
             }
             print("LZ4 is not applied to the model file: tensors stay zero-copy mappable (see docs/FORMAT.md).")
-            for k in s.kept { print("kept in \(k.encoding.rawValue), not \(weights): \(k.name): \(k.reason)") }
-            for n in s.nonFinite { print("non-finite values kept: \(n.name): \(n.count) (\(n.nans) NaN, \(n.infs) inf)") }
         }
     }
 

@@ -39,4 +39,17 @@ final class ConvertCommandTests: XCTestCase {
             try CLIRunner.run(["run", "-m", CLIRunner.fixtures + "/tiny-f32", "--ids", "2,5", "-o", "/nonexistent-dir/x.acts"]),
             contains: "directory /nonexistent-dir does not exist")
     }
+
+    /// `--quiet` prints one line, the file written (issue 18: it used to print the LZ4 table).
+    func testQuietPrintsOneLine() throws {
+        let dir = NSTemporaryDirectory() + "cli-quiet-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLIRunner.run(["convert", CLIRunner.fixtures + "/tiny-gemma3", "-o", dir + "/m.prism", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stdout)
+        XCTAssertTrue(lines.first?.hasPrefix("wrote \(dir)/m.prism: ") == true, r.stdout)
+        XCTAssertEqual(r.stderr, "")
+    }
 }

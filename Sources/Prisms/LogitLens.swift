@@ -221,29 +221,18 @@ extension LogitLens {
                     let local = TopK.largest(row, k: k).map { (id: $0.id + r0, logit: $0.logit) }
                     best[i] = Array((best[i] + local).sorted { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }.prefix(k))
                 }
-                // The normalizer, merged online: sum exp(v - max) rescaled when the max grows.
-                var tileMax = -Float.infinity
-                for v in row {
-                    if v.isNaN { sawNaN[i] = true } else { tileMax = max(tileMax, c.map { tanhf(v / $0) * $0 } ?? v) }
-                }
-                let m = max(runMax[i], tileMax)
-                if m > -.infinity {
-                    var s = 0.0
-                    if let c {
-                        for v in row where !v.isNaN { s += Double(expf(tanhf(v / c) * c - m)) }
-                    } else {
-                        for v in row where !v.isNaN { s += Double(expf(v - m)) }
+                part.withUnsafeBufferPointer { all in
+                    let row = UnsafeBufferPointer(rebasing: all[(i * n)..<(i * n + n)])
+                    mergeNormalizer(row, cap: c, max: &runMax[i], sum: &runSum[i], sawNaN: &sawNaN[i])
+                    for w in 0..<W {
+                        let v = z[i * W + w]
+                        if v.isNaN { continue }
+                        var above = 0
+                        for x in row where x > v { above += 1 }
+                        // The token itself never counts against itself (its tile value may round above v).
+                        if (r0..<r1).contains(watched[w]), row[watched[w] - r0] > v { above -= 1 }
+                        beaten[i * W + w] += above
                     }
-                    runSum[i] = runSum[i] * Double(expf(runMax[i] - m)) + s
-                    runMax[i] = m
-                }
-                for w in 0..<W {
-                    let v = z[i * W + w]
-                    if v.isNaN { continue }
-                    var above = row.reduce(0) { $0 + ($1 > v ? 1 : 0) }
-                    // The token itself never counts against itself (its tile value may round above v).
-                    if (r0..<r1).contains(watched[w]), part[i * n + watched[w] - r0] > v { above -= 1 }
-                    beaten[i * W + w] += above
                 }
             }
             if streamWeights { e.release(rows: r0..<r1) }
@@ -253,6 +242,28 @@ extension LogitLens {
         let lse = (0..<points).map { i in sawNaN[i] ? Double.nan : Double(runMax[i]) + log(runSum[i]) }
         let ranks: [Int?] = (0..<(points * W)).map { z[$0].isNaN ? nil : 1 + beaten[$0] }
         return Readout(top: best, logSumExp: lse, ranks: ranks)
+    }
+
+    /// Merges one tile of a point's logits into its running `logsumexp`: `sum exp(v - max)`,
+    /// rescaled when the max grows; values through the soft-cap `c tanh(v / c)` when `cap` is set.
+    /// A NaN value is skipped and noted (the normalizer is then NaN).
+    func mergeNormalizer(_ row: UnsafeBufferPointer<Float>, cap: Float?, max runMax: inout Float, sum runSum: inout Double, sawNaN: inout Bool) {
+        var tileMax = -Float.infinity
+        for v in row {
+            if v.isNaN { sawNaN = true } else if v > tileMax { tileMax = v }
+        }
+        if let cap, tileMax > -.infinity { tileMax = tanhf(tileMax / cap) * cap }
+        let m = Swift.max(runMax, tileMax)
+        guard m > -.infinity else { return }
+        var s: Float = 0, total = 0.0
+        // Float sums of at most 1024 terms, each at most 1, carried in double.
+        for (j, v) in row.enumerated() where !v.isNaN {
+            s += expf((cap.map { tanhf(v / $0) * $0 } ?? v) - m)
+            if j & 1023 == 1023 { total += Double(s); s = 0 }
+        }
+        total += Double(s)
+        runSum = runSum * Double(expf(runMax - m)) + total
+        runMax = m
     }
 }
 

@@ -62,11 +62,14 @@ enum TokenText {
     }
 }
 
-/// CSV text by RFC 4180: a field is quoted only when it holds a comma, a quote, a line break or
-/// leading/trailing white space (a token " Paris" keeps its space), quotes doubled inside.
+/// CSV text by RFC 4180 (the rule of PrismPlots' `CSV`, which this module does not import): a
+/// field is quoted only when it holds a comma, a quote, a line break or leading/trailing white space (a token " Paris" keeps its space), quotes doubled inside.
 enum CSVText {
     static func field(_ s: String) -> String {
-        let needs = s.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" } || s.first?.isWhitespace == true || s.last?.isWhitespace == true
+        // Scalars, not Characters: "\r\n" is one Character equal to neither "\r" nor "\n" (as PrismPlots' CSV).
+        let needs =
+            s.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+            || s.first?.isWhitespace == true || s.last?.isWhitespace == true
         return needs ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 

@@ -123,7 +123,9 @@ struct DecomposeCommand: ParsableCommand {
                     try JSONOut.print(obj)
                     return
                 }
-                print("faithfulness against \(refPath) (f32 activations), over \(ts.count) targets; this model's route: \(OutputStamp.routeText(session, stored: stored))")
+                print(
+                    "faithfulness against \(refPath) (f32 activations), over \(ts.count) targets; this model's route: \(OutputStamp.routeText(session, stored: stored))"
+                )
                 print("kind                          terms   max|diff|   rms diff  (relative to the reference's max |term|)   top-10 overlap")
                 for r in rows {
                     print(

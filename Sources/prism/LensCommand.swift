@@ -160,7 +160,9 @@ struct LensOutput {
 
     func targetObject(_ t: Target) -> [String: Any] {
         var o: [String: Any] = ["label": t.label, "text": plainLabel(t)]
-        if t.terms.count == 1 { o["id"] = t.ids[0] } else {
+        if t.terms.count == 1 {
+            o["id"] = t.ids[0]
+        } else {
             o["ids"] = t.ids
             o["coefficients"] = t.terms.map { Double($0.coef) }
         }

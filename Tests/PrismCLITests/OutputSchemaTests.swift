@@ -75,7 +75,9 @@ final class OutputSchemaTests: XCTestCase {
         try validate(
             "paths",
             [
-                try output("p1.json", ["paths", "-m", f32, "--ids", "2,10,20,30", "--target", "5", "--layer", "1", "--head", "2", "--source", "1", "--apply-to", "#7", "--json"]),
+                try output(
+                    "p1.json",
+                    ["paths", "-m", f32, "--ids", "2,10,20,30", "--target", "5", "--layer", "1", "--head", "2", "--source", "1", "--apply-to", "#7", "--json"]),
                 try output("p2.json", ["paths", "-m", f32, "--ids", "2,10,20,30", "--target-diff", "#5", "#6", "--layer", "1", "--neuron", "7", "--json"]),
             ])
         try validate(
@@ -148,7 +150,9 @@ final class OutputSchemaTests: XCTestCase {
         try requirePython()
         let csv = dir + "/lens.csv"
         let ids = "2,10,20,30,40"
-        let r = try CLIRunner.run(["lens", "-m", f32, "--ids", ids, "--all-positions", "--target", "5", "--target-diff", "#5", "#6", "--top", "3", "--csv", csv])
+        let r = try CLIRunner.run([
+            "lens", "-m", f32, "--ids", ids, "--all-positions", "--target", "5", "--target-diff", "#5", "#6", "--top", "3", "--csv", csv,
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "", "the table is not printed when the CSV is written")
         let check = try python([Self.root + "/tools/check_tidy_csv.py", "lens", csv, "2"])
@@ -169,7 +173,8 @@ final class OutputSchemaTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let meta = try json(out + "/lens.json")
         XCTAssertEqual((meta["arrays"] as? [String: [Int]])?["logits.npy"], [3, 5, 2])
-        XCTAssertEqual(meta["point_names"] as? [String], ["blocks.0.resid_pre", "blocks.0.resid_mid", "blocks.0.resid_post", "blocks.1.resid_mid", "blocks.1.resid_post"])
+        XCTAssertEqual(
+            meta["point_names"] as? [String], ["blocks.0.resid_pre", "blocks.0.resid_mid", "blocks.0.resid_post", "blocks.1.resid_mid", "blocks.1.resid_post"])
         let header = try Data(contentsOf: URL(fileURLWithPath: out + "/ranks.npy")).prefix(80)
         XCTAssertTrue(String(decoding: header, as: UTF8.self).contains("'shape': (3, 5, 2)"))
     }

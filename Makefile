@@ -43,7 +43,9 @@ lint:
 test-deps:
 	bash tools/install-deps.sh --test
 
-# The test suite (what CI runs), the formatting check first; the real-model tests need the GGUF.
+# The test suite (what CI runs), the formatting check first; the real-model tests need the GGUF;
+# the JSON Schema tests need Python's jsonschema (small, pinned; the tests skip without it).
 test: test-deps lint fetch
+	python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install -q -r tools/requirements-schema.txt
 	$(SWIFT) build --build-tests
 	PRISM_REQUIRE_REAL_MODEL=1 $(SWIFT) test --skip-build --disable-swift-testing

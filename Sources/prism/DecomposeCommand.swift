@@ -93,8 +93,12 @@ struct DecomposeCommand: ParsableCommand {
                     }
                 }
             }
-            if let dir = npy { try DecompositionFiles.writeNPY(d, dir: dir, force: force, inputs: inputs) }
-            if let dir = csv { try DecompositionFiles.writeCSV(d, dir: dir, force: force, inputs: inputs) }
+            let stored = at.acts != nil
+            if npy != nil || csv != nil {
+                let context = try DecompositionFiles.Context(session: session, d: d, stored: stored)
+                if let dir = npy { try DecompositionFiles.writeNPY(d, context, dir: dir, force: force, inputs: inputs) }
+                if let dir = csv { try DecompositionFiles.writeCSV(d, context, dir: dir, force: force, inputs: inputs) }
+            }
             if let refPath = compareF32 {
                 let ref = try LoadedModel.open(refPath)
                 guard ref.model.config.vocabSize == loaded.model.vocab, ref.model.config.hiddenSize == loaded.model.d else {
@@ -115,10 +119,13 @@ struct DecomposeCommand: ParsableCommand {
                             "reference_max_abs": $0.scale, "top10_overlap": $0.topOverlap,
                         ] as [String: Any]
                     }
+                    OutputStamp.stamp(&obj, session, stored: stored)
                     try JSONOut.print(obj)
                     return
                 }
-                print("faithfulness against \(refPath) (f32 activations), over \(ts.count) targets:")
+                print(
+                    "faithfulness against \(refPath) (f32 activations), over \(ts.count) targets; this model's route: \(OutputStamp.routeText(session, stored: stored))"
+                )
                 print("kind                          terms   max|diff|   rms diff  (relative to the reference's max |term|)   top-10 overlap")
                 for r in rows {
                     print(
@@ -132,9 +139,11 @@ struct DecomposeCommand: ParsableCommand {
             if output.json {
                 var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
                 if let ranks { TargetRanking.annotate(&obj, ranks: ranks, top1Token: top1Token) }
+                OutputStamp.stamp(&obj, session, stored: stored)
                 try JSONOut.print(obj)
             } else if npy == nil && csv == nil {
-                DecompositionTable.print(d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token)
+                DecompositionTable.print(
+                    d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: OutputStamp.routeText(session, stored: stored))
             }
         }
     }

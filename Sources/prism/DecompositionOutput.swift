@@ -7,9 +7,11 @@ import Prisms
 enum DecompositionTable {
     /// `ranks`: the position's logits, to state the model's top-1 and each target's rank (nil
     /// for a decomposition read from a store, which keeps no logits).
-    static func print(_ d: Decomposition, pieces: [String]?, top: Int, ranks: LogitRanks? = nil, top1Token: String? = nil) {
+    /// `route`: how the activations were computed (`OutputStamp.routeText`), printed under the position.
+    static func print(_ d: Decomposition, pieces: [String]?, top: Int, ranks: LogitRanks? = nil, top1Token: String? = nil, route: String? = nil) {
         func tok(_ j: Int) -> String { pieces.map { Display.quote($0[j]) } ?? "#\(d.ids[j])" }
         Swift.print("position \(d.position) \(tok(d.position)) of \(d.ids.count) tokens")
+        if let route { Swift.print("route: \(route)") }
         if let ranks, let best = ranks.top1 {
             Swift.print("model's top-1 here: \(top1Token ?? "#\(best.id)") (id \(best.id), logit \(String(format: "%.4f", best.logit)))")
         }
@@ -52,16 +54,58 @@ enum DecompositionTable {
 }
 
 enum DecompositionFiles {
+    /// What the files say besides the terms: the route and the tokens' texts.
+    struct Context {
+        var route: String
+        /// Every prompt and target id's text (`▁` as a space, no quotes; `#id` without a tokenizer).
+        var text: [Int: String]
+
+        init(session: PrismSession, d: Decomposition, stored: Bool) throws {
+            route = OutputStamp.route(session, stored: stored)
+            var text: [Int: String] = [:]
+            for id in d.ids + d.targets.flatMap(\.target.ids) where text[id] == nil { text[id] = try TokenText.of(id, session) }
+            self.text = text
+        }
+
+        func token(_ id: Int) -> String { text[id] ?? "#\(id)" }
+    }
+
+    /// targets.json of both sets: the targets in command-line order, each with its index (the
+    /// first axis of the arrays, `target_index` of the CSVs), ids, coefficients, tokens' texts
+    /// and label (the text, or "A - B" for a difference).
+    static func targetsJSON(_ d: Decomposition, _ c: Context, extra: [String: Any]) throws -> [UInt8] {
+        var o: [String: Any] = [
+            "prism_version": PrismVersion.string, "route": c.route, "position": d.position, "frozen": d.frozen,
+            "ids": d.ids, "tokens": d.ids.map(c.token),
+            "targets": d.targets.enumerated().map { k, t in
+                var e: [String: Any] = [
+                    "index": k, "label": TokenText.label(t.target, c.token), "ids": t.target.ids,
+                    "coefficients": t.target.terms.map { Double($0.coef) }, "tokens": t.target.ids.map(c.token),
+                ]
+                if t.target.terms.count == 1 { e["id"] = t.target.ids[0] }
+                return e
+            },
+        ]
+        for (k, v) in extra { o[k] = v }
+        return Array((try JSONOut.string(o) + "\n").utf8)
+    }
+
     /// terms.npy [K, 1 + 2L] (embed, blocks.0.attn, blocks.0.mlp, ...), heads.npy [K, L, H],
-    /// head_sources.npy [K, L, H, P], neurons.npy [K, L, ff], logits.npy [K], ids.npy [P].
-    static func writeNPY(_ d: Decomposition, dir: String, force: Bool, inputs: [String]) throws {
+    /// head_sources.npy [K, L, H, P], neurons.npy [K, L, ff], logits.npy [K], ids.npy [P];
+    /// K in targets.json's order.
+    static func writeNPY(_ d: Decomposition, _ c: Context, dir: String, force: Bool, inputs: [String]) throws {
         let K = d.targets.count
         guard let first = d.targets.first else { return }
         let L = first.attn.count, H = first.heads.first?.count ?? 0, P = d.position + 1, ff = first.neurons.first?.count ?? 0
-        let labels = try JSONOut.string([
-            "targets": d.targets.map(\.target.label), "position": d.position,
-            "terms": first.residualTerms.map(\.name), "frozen": d.frozen,
-        ])
+        let meta = try targetsJSON(
+            d, c,
+            extra: [
+                "terms": first.residualTerms.map(\.name),
+                "arrays": [
+                    "terms.npy": [K, 1 + 2 * L], "heads.npy": [K, L, H], "head_sources.npy": [K, L, H, P], "neurons.npy": [K, L, ff],
+                    "logits.npy": [K], "ids.npy": [d.ids.count],
+                ],
+            ])
         try writeSet(
             dir, force: force, inputs: inputs,
             [
@@ -71,33 +115,59 @@ enum DecompositionFiles {
                 ("neurons.npy", NPY.encode(shape: [K, L, ff], float64: d.targets.flatMap { $0.neurons.flatMap { $0 } })),
                 ("logits.npy", NPY.encode(shape: [K], float64: d.targets.map(\.logit))),
                 ("ids.npy", NPY.encode(shape: [d.ids.count], int64: d.ids)),
-                ("targets.json", Array((labels + "\n").utf8)),
+                ("targets.json", meta),
             ])
     }
 
-    /// Long-format CSVs: residual.csv, heads.csv, head_sources.csv, neurons.csv.
-    static func writeCSV(_ d: Decomposition, dir: String, force: Bool, inputs: [String]) throws {
-        var residual = "target,term,value\n", heads = "target,layer,head,value\n"
-        var sources = "target,layer,head,source,value\n", neurons = "target,layer,neuron,value\n"
-        for t in d.targets {
-            let label = csvField(t.target.label)
-            for (name, v) in t.residualTerms { residual += "\(label),\(name),\(v)\n" }
-            residual += "\(label),logit,\(t.logit)\n\(label),error,\(t.error)\n"
-            for (l, hs) in t.heads.enumerated() { for (h, v) in hs.enumerated() { heads += "\(label),\(l),\(h),\(v)\n" } }
-            for (l, hs) in t.headSources.enumerated() {
-                for (h, ss) in hs.enumerated() { for (j, v) in ss.enumerated() { sources += "\(label),\(l),\(h),\(j),\(v)\n" } }
+    /// Tidy CSVs, one observation a row, the target by `target_index` (targets.json's order),
+    /// `target_id` (empty for a difference) and `target_label`:
+    /// terms.csv (component, kind, layer, value: embed and every block's write; grouped by
+    /// target they add up to totals.csv's sum), heads.csv (layer, head), head_sources.csv
+    /// (layer, head, source, source_id, source_text), neurons.csv (layer, neuron), totals.csv
+    /// (target_ids, target_coefficients, logit, sum, error, finer_closure and, on a soft-capped
+    /// model, which logit is shown and both), targets.json.
+    static func writeCSV(_ d: Decomposition, _ c: Context, dir: String, force: Bool, inputs: [String]) throws {
+        var terms = CSVText.row(["target_index", "target_id", "target_label", "component", "kind", "layer", "value"])
+        var heads = CSVText.row(["target_index", "target_id", "target_label", "layer", "head", "value"])
+        var sources = CSVText.row(["target_index", "target_id", "target_label", "layer", "head", "source", "source_id", "source_text", "value"])
+        var neurons = CSVText.row(["target_index", "target_id", "target_label", "layer", "neuron", "value"])
+        var totals = CSVText.row([
+            "target_index", "target_id", "target_label", "target_ids", "target_coefficients", "logit", "sum", "error", "finer_closure",
+            "softcap_shown", "pre_softcap_logit", "capped_logit",
+        ])
+        let num = CSVText.number
+        for (k, t) in d.targets.enumerated() {
+            let lead = [String(k), t.target.terms.count == 1 ? String(t.target.ids[0]) : "", TokenText.label(t.target, c.token)]
+            terms += CSVText.row(lead + ["embed", "embed", "", num(t.embed)])
+            for l in t.attn.indices {
+                terms += CSVText.row(lead + ["blocks.\(l).attn", "attn", String(l), num(t.attn[l])])
+                terms += CSVText.row(lead + ["blocks.\(l).mlp", "mlp", String(l), num(t.mlp[l])])
             }
-            for (l, ns) in t.neurons.enumerated() { for (n, v) in ns.enumerated() { neurons += "\(label),\(l),\(n),\(v)\n" } }
+            for (l, hs) in t.heads.enumerated() { for (h, v) in hs.enumerated() { heads += CSVText.row(lead + [String(l), String(h), num(v)]) } }
+            for (l, hs) in t.headSources.enumerated() {
+                for (h, ss) in hs.enumerated() {
+                    for (j, v) in ss.enumerated() {
+                        sources += CSVText.row(lead + [String(l), String(h), String(j), String(d.ids[j]), c.token(d.ids[j]), num(v)])
+                    }
+                }
+            }
+            for (l, ns) in t.neurons.enumerated() { for (n, v) in ns.enumerated() { neurons += CSVText.row(lead + [String(l), String(n), num(v)]) } }
+            totals += CSVText.row(
+                lead + [
+                    t.target.ids.map(String.init).joined(separator: " "), t.target.terms.map { CSVText.number(Double($0.coef)) }.joined(separator: " "),
+                    num(t.logit), num(t.sum), num(t.error), num(t.finerClosure),
+                    t.softcap?.shown.rawValue ?? "", t.softcap.map { num($0.preCapLogit) } ?? "", t.softcap.map { num($0.cappedLogit) } ?? "",
+                ])
         }
+        let meta = try targetsJSON(d, c, extra: [:])
         try writeSet(
             dir, force: force, inputs: inputs,
             [
-                ("residual.csv", Array(residual.utf8)), ("heads.csv", Array(heads.utf8)),
+                ("terms.csv", Array(terms.utf8)), ("heads.csv", Array(heads.utf8)),
                 ("head_sources.csv", Array(sources.utf8)), ("neurons.csv", Array(neurons.utf8)),
+                ("totals.csv", Array(totals.utf8)), ("targets.json", meta),
             ])
     }
-
-    static func csvField(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
     /// All of an output's files, or none of them, swapped in whole (`writeFileSet`).
     static func writeSet(_ dir: String, force: Bool, inputs: [String], _ files: [(name: String, bytes: [UInt8])]) throws {

@@ -11,7 +11,7 @@ struct LogitsCommand: ParsableCommand {
         abstract: "Run the model on a prompt and print its next-token logits.",
         discussion: """
             Prints the top tokens at the last position. With --json, one object:
-              {"ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
+              {"prism_version": .., "route": "int8"|"exact", "ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
             where "logits" (one row per position, full vocabulary) appears only with --full.
             NaN logits (from NaN weights) are not ranked: the output says how many there are
             ("nan_logits": N in JSON, where NaN and inf are the strings "NaN", "Infinity", "-Infinity").
@@ -57,6 +57,7 @@ struct LogitsCommand: ParsableCommand {
                 ]
                 if nans > 0 { obj["nan_logits"] = nans }
                 if full { obj["logits"] = logits.map { $0.map(Double.init) } }
+                OutputStamp.stamp(&obj, session)
                 try JSONOut.print(obj)
             } else {
                 // Read before anything is printed; from the id -> piece table when ids were given.

@@ -36,9 +36,44 @@ struct TargetOptions: ParsableArguments {
     /// How many targets were given (before resolving them).
     var count: Int { targetIds.count + targetTokens.count + targetDiffs.count / 2 }
 
-    /// Targets in the order given: ids, then texts, then differences.
+    /// Targets in command-line order (`--target-token A --target 5` decomposes A first).
     func resolve(_ session: PrismSession) throws -> [Target] {
-        try session.targets(ids: targetIds, tokens: targetTokens, diffs: Self.pairs(targetDiffs), style: .quoted)
+        try Self.resolve(session, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
+    }
+
+    /// `session.targets` (ids, then texts, then differences) put back in the order the options
+    /// came in on the command line, so every output lists them as the user wrote them.
+    static func resolve(
+        _ session: PrismSession, ids: [Int], tokens: [String], diffs: [String], arguments: [String] = CommandLine.arguments
+    ) throws -> [Target] {
+        let grouped = try session.targets(ids: ids, tokens: tokens, diffs: pairs(diffs), style: .quoted)
+        let order = commandLineOrder(arguments, ids: ids.count, tokens: tokens.count, diffs: diffs.count / 2)
+        return order.map { grouped[$0] }
+    }
+
+    /// Indices into [ids..., tokens..., diffs...] in the order their options appear in
+    /// `arguments` (before any `--`); that grouped order itself when the count of options seen
+    /// differs from what was parsed (a caller that did not parse `arguments`).
+    static func commandLineOrder(_ arguments: [String], ids: Int, tokens: Int, diffs: Int) -> [Int] {
+        var kinds: [Int] = []  // 0 id, 1 token, 2 difference
+        for a in arguments {
+            if a == "--" { break }
+            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            switch name {
+            case "--target": kinds.append(0)
+            case "--target-token": kinds.append(1)
+            case "--target-diff": kinds.append(2)
+            default: continue
+            }
+        }
+        let counts = [ids, tokens, diffs]
+        guard (0..<3).allSatisfy({ k in kinds.filter { $0 == k }.count == counts[k] }) else { return Array(0..<(ids + tokens + diffs)) }
+        let start = [0, ids, ids + tokens]
+        var next = start
+        return kinds.map { k in
+            defer { next[k] += 1 }
+            return next[k]
+        }
     }
 
     /// `--target-diff A B --target-diff C D` as pairs.

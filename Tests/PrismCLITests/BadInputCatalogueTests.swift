@@ -362,7 +362,7 @@ final class BadInputCatalogueTests: XCTestCase {
         assertNoOutput([acts, acts + ".partial"])
         // decompose --csv / --npy: the files of one output are written as a set, or none is.
         for (flag, files) in [
-            ("--csv", ["residual.csv", "heads.csv", "head_sources.csv", "neurons.csv"]),
+            ("--csv", ["terms.csv", "heads.csv", "head_sources.csv", "neurons.csv", "totals.csv", "targets.json"]),
             ("--npy", ["terms.npy", "heads.npy", "head_sources.npy", "neurons.npy", "logits.npy", "ids.npy", "targets.json"]),
         ] {
             let out = dir + "/out" + flag

@@ -65,6 +65,9 @@ final class BudgetTests: XCTestCase {
         try assertWithinBudget("lens", ["lens", "--ids", Self.ids, "--target", "1000"])
         try assertWithinBudget("run", ["run", "--ids", Self.ids, "-o", work + "/lens.acts"])
         try assertWithinBudget("lens --acts", ["lens", "--acts", work + "/lens.acts", "--target", "1000"])
+        // Every position at once: 32 x 9 points read out over the vocabulary, in narrower tiles.
+        try assertWithinBudget(
+            "lens --all-positions", ["lens", "--ids", Self.ids, "--target", "1000", "--target-diff", "#1001", "#1002", "--all-positions", "--json"])
     }
 
     func testStudiesStayWithinBudget() throws {

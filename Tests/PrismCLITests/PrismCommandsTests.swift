@@ -55,7 +55,10 @@ final class PrismCommandsTests: XCTestCase {
     func testLensAndPaths() throws {
         let lens = try json(CLIRunner.run(["lens", "-m", model, "--ids", "2,10,20,30", "--target", "5", "--norm", "frozen", "--json"]))
         let points = try XCTUnwrap(lens["points"] as? [[String: Any]])
-        XCTAssertEqual(points.count, 6)
+        // The embedding, then after each of the 2 layers' attention and MLP: no vector twice.
+        XCTAssertEqual(
+            points.compactMap { $0["name"] as? String },
+            ["blocks.0.resid_pre", "blocks.0.resid_mid", "blocks.0.resid_post", "blocks.1.resid_mid", "blocks.1.resid_post"])
         let paths = try json(
             CLIRunner.run([
                 "paths", "-m", model, "--ids", "2,10,20,30", "--target", "5", "--layer", "1", "--head", "2",

@@ -42,18 +42,93 @@ final class LogitLensTests: XCTestCase {
         let points = try LogitLens(prism: p.prism).run(p.source, position: last, targets: p.targets, mode: .frozen, top: 0)
         let L = d.targets[0].attn.count
         XCTAssertEqual(points.map(\.name), LogitLens.pointNames(layers: L))
+        XCTAssertEqual(points.map(\.after), LogitLens.pointAfter(layers: L))
         let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.targets) })
         for (k, t) in d.targets.enumerated() {
             func lens(_ name: String) throws -> Double { try XCTUnwrap(byName[name])[k] }
             XCTAssertTrue(close(try lens("blocks.0.resid_pre"), t.embed), "embed")
             for l in 0..<L {
-                let attn = try lens("blocks.\(l).resid_mid") - lens("blocks.\(l).resid_pre")
+                // Layer l's input is the embedding or layer l-1's output (listed once, as resid_post).
+                let input = l == 0 ? try lens("blocks.0.resid_pre") : try lens("blocks.\(l - 1).resid_post")
+                let attn = try lens("blocks.\(l).resid_mid") - input
                 let mlp = try lens("blocks.\(l).resid_post") - lens("blocks.\(l).resid_mid")
                 XCTAssertTrue(close(attn, t.attn[l]), "a\(l) target \(k): \(attn) vs \(t.attn[l])")
                 XCTAssertTrue(close(mlp, t.mlp[l]), "m\(l) target \(k): \(mlp) vs \(t.mlp[l])")
             }
-            for l in 1..<L {
-                XCTAssertTrue(close(try lens("blocks.\(l).resid_pre"), try lens("blocks.\(l - 1).resid_post")), "a layer's output is the next one's input")
+        }
+    }
+
+    /// Each distinct vector is one point: `blocks.{l+1}.resid_pre` is `blocks.{l}.resid_post`,
+    /// so only `blocks.0.resid_pre` of the inputs is listed (1 + 2L points, no name twice).
+    func testNoPointIsListedTwice() throws {
+        let p = try prompt()
+        let L = p.prism.model.config.numHiddenLayers
+        let points = try LogitLens(prism: p.prism).run(p.source, position: -1, targets: p.targets, mode: .own, top: 1)
+        XCTAssertEqual(points.count, 1 + 2 * L)
+        XCTAssertEqual(Set(points.map(\.name)).count, points.count)
+        XCTAssertFalse(points.contains { $0.name == "blocks.1.resid_pre" })
+        // The vector dropped is the one kept: layer 1's input equals layer 0's output.
+        for l in 1..<L {
+            XCTAssertEqual(Array(try p.source.row("blocks.\(l).resid_pre", 0)), Array(try p.source.row("blocks.\(l - 1).resid_post", 0)))
+        }
+    }
+
+    /// At the last point with each point's own norm the lens is the model's output: each
+    /// target's probability is the softmax of the model's logits, its rank is `LogitRanks`'s, and
+    /// a difference gives both its tokens'.
+    func testProbabilityAndRankAreTheModels() throws {
+        let p = try prompt()
+        let last = p.source.tokenIds.count - 1
+        let (a, b) = (p.targets[0].ids[0], p.targets[1].ids[0])
+        let points = try LogitLens(prism: p.prism).run(
+            p.source, position: last, targets: [.token(a), .token(b), .difference(a, b)], mode: .own, top: 3)
+        let final = try XCTUnwrap(points.last)
+        let z = p.logits.map(Double.init)
+        let m = try XCTUnwrap(z.max())
+        let lse = m + log(z.reduce(0) { $0 + exp($1 - m) })
+        let ranks = LogitRanks(p.logits)
+        for (k, id) in [a, b].enumerated() {
+            XCTAssertEqual(final.readings[k].map(\.id), [id])
+            XCTAssertEqual(final.readings[k][0].probability, exp(z[id] - lse), accuracy: 1e-5)
+            XCTAssertEqual(final.readings[k][0].rank, ranks.rank(id))
+        }
+        XCTAssertEqual(final.readings[2].map(\.id), [a, b])
+        XCTAssertEqual(final.readings[2].map(\.rank), [ranks.rank(a), ranks.rank(b)])
+        XCTAssertEqual(final.logSumExp, lse, accuracy: 1e-5 * max(1, abs(lse)))
+        // The top tokens' probabilities add up to at most 1, and every point's normalizer is finite.
+        for pt in points {
+            XCTAssertTrue(pt.logSumExp.isFinite, pt.name)
+            XCTAssertLessThanOrEqual(pt.top.reduce(0.0) { $0 + exp(Double($1.logit) - pt.logSumExp) }, 1 + 1e-9)
+            // A target among the top tokens has the rank of its place there.
+            if let j = pt.top.firstIndex(where: { $0.id == a }) { XCTAssertEqual(pt.readings[0][0].rank, j + 1, pt.name) }
+        }
+    }
+
+    /// Reading every position at once gives each position's own lens (the vocabulary is read
+    /// once for all of them, in narrower tiles).
+    func testAllPositionsEqualEachPosition() throws {
+        let p = try prompt()
+        let n = p.source.tokenIds.count
+        let lens = LogitLens(prism: p.prism)
+        for mode in LogitLens.NormMode.allCases {
+            let all = try lens.run(p.source, positions: Array(0..<n), targets: p.targets, mode: mode, top: 4)
+            XCTAssertEqual(all.count, n)
+            for q in 0..<n {
+                let one = try lens.run(p.source, position: q, targets: p.targets, mode: mode, top: 4)
+                XCTAssertEqual(all[q].map(\.position), Array(repeating: q, count: one.count))
+                for (x, y) in zip(all[q], one) {
+                    XCTAssertEqual(x.name, y.name)
+                    XCTAssertEqual(x.top.map(\.id), y.top.map(\.id), "\(mode) position \(q) \(x.name)")
+                    for (u, v) in zip(x.targets, y.targets) { XCTAssertTrue(close(u, v), "\(mode) \(q) \(x.name): \(u) vs \(v)") }
+                    XCTAssertEqual(x.readings.map { $0.map(\.rank) }, y.readings.map { $0.map(\.rank) })
+                    XCTAssertTrue(close(x.logSumExp, y.logSumExp))
+                }
+            }
+            // With the frozen norm each position's last point is the model's logit there.
+            if mode == .frozen {
+                let (_, logits0) = try p.prism.model.record(Array(p.source.tokenIds[...0]))
+                let id = p.targets[0].ids[0]
+                XCTAssertTrue(close(try XCTUnwrap(all[0].last).targets[0], Double(logits0[id])))
             }
         }
     }

@@ -1,0 +1,86 @@
+import Foundation
+import PrismKernels
+import PrismModel
+import PrismSession
+import PrismSupport
+import Prisms
+
+/// What every JSON output states about how its numbers were made: the version of prism that
+/// wrote it and the route of the products with int8 weights (the same prompt gives logits that
+/// differ in the third decimal between routes, so an output that does not say which is ambiguous).
+enum OutputStamp {
+    /// `int8`: int8 weights multiplied with activations quantized to int8 per block of 32 (the
+    /// default on an int8 model); `exact`: fp32 activations (`--exact-activations`, or weights
+    /// that are not int8, where there is nothing to quantize); `stored`: activations read from a
+    /// store (`--acts`), made by the route of the `prism run` that wrote them, which the store
+    /// does not record.
+    static func route(_ session: PrismSession, stored: Bool = false) -> String {
+        if stored { return "stored" }
+        return session.route == .int8 && hasInt8Weights(session.model) ? "int8" : "exact"
+    }
+
+    /// The route as the tables say it.
+    static func routeText(_ session: PrismSession, stored: Bool = false) -> String {
+        switch route(session, stored: stored) {
+        case "int8": return "int8 activations with the int8 weights (--exact-activations for fp32)"
+        case "stored": return "activations read from the store (its route is the one `prism run` used)"
+        default: return hasInt8Weights(session.model) ? "exact fp32 activations with the int8 weights" : "fp32 activations (the weights are not int8)"
+        }
+    }
+
+    static func hasInt8Weights(_ model: GemmaModel) -> Bool {
+        model.weights.layers.contains { layer in
+            layer.matrices.contains { if case .q8 = $0.storage { return true } else { return false } }
+        }
+    }
+
+    /// Adds `prism_version` and `route` to a JSON object.
+    static func stamp(_ obj: inout [String: Any], _ session: PrismSession, stored: Bool = false) {
+        obj["prism_version"] = PrismVersion.string
+        obj["route"] = route(session, stored: stored)
+    }
+}
+
+/// A token's text for the tidy files: the piece with SentencePiece's `▁` as a space, without
+/// the quotes the tables add (CSV quoting is the file's own); `#id` without a tokenizer.
+enum TokenText {
+    static func of(_ id: Int, _ session: PrismSession) throws -> String {
+        guard session.hasTokenizer, let piece = try session.piece(id) else { return "#\(id)" }
+        return piece.replacingOccurrences(of: "\u{2581}", with: " ")
+    }
+
+    /// A target's label without the tables' quotes: its token's text, or "A - B" for a difference
+    /// (terms joined with their signs; a coefficient other than +-1 is written in front).
+    static func label(_ t: Target, _ text: (Int) -> String) -> String {
+        var s = ""
+        for (i, term) in t.terms.enumerated() {
+            let c = abs(term.coef)
+            let sign = term.coef < 0 ? (i == 0 ? "-" : " - ") : (i == 0 ? "" : " + ")
+            s += sign + (c == 1 ? "" : "\(c) * ") + text(term.id)
+        }
+        return s
+    }
+}
+
+/// CSV text by RFC 4180 (the rule of PrismPlots' `CSV`, which this module does not import): a
+/// field is quoted only when it holds a comma, a quote, a line break or leading/trailing white space (a token " Paris" keeps its space), quotes doubled inside.
+enum CSVText {
+    static func field(_ s: String) -> String {
+        // Scalars, not Characters: "\r\n" is one Character equal to neither "\r" nor "\n" (as PrismPlots' CSV).
+        let needs =
+            s.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+            || s.first?.isWhitespace == true || s.last?.isWhitespace == true
+        return needs ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\n" }
+
+    /// A number as CSV writes it: shortest round-trip text; NaN and inf as numpy/pandas read them.
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        // Integral values (coefficients) without a trailing ".0".
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+        return "\(v)"
+    }
+}

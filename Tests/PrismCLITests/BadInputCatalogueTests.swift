@@ -506,4 +506,10 @@ final class BadInputCatalogueTests: XCTestCase {
         try assertError(["logits", "-m", good, "--ids", "2"], "is a GGUF file: convert it first")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing is left under the output's name")
     }
+
+    /// A study name that is not one is answered as such, not as an unknown option.
+    func testUnknownStudy() throws {
+        try assertError(
+            ["study", "capital", "-m", f32], "unknown study 'capital' (the studies are capitals, addition, digits; did you mean capitals?)")
+    }
 }

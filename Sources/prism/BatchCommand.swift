@@ -15,16 +15,16 @@ struct BatchCommand: ParsableCommand {
             Input, one JSON object per line:
               {"id": "fr", "prompt": "The capital of France is", "targets": [" Paris"], "position": -1}
               {"id": "x7", "ids": [2, 651, 6037], "target_ids": [9], "target_diffs": [[" Paris", " London"]]}
-            Output: one line per record, the schema of `prism decompose --json` plus "id", or
-            {"id": ..., "error": "..."} for a bad record (the job goes on; it exits non-zero only for
+            Output: one line per record, the schema of `prism decompose --json` plus "id", or \
+            {"id": ..., "error": "..."} for a bad record (the job goes on; it exits non-zero only for \
             job-level failures).
 
-            Prompts run layer-major in chunks (each weight read once per chunk); the chunk size comes
-            from --max-memory. Results and a journal (OUTPUT.journal) are fsynced per chunk: after a
+            Prompts run layer-major in chunks (each weight read once per chunk); the chunk size comes \
+            from --max-memory. Results and a journal (OUTPUT.journal) are fsynced per chunk: after a \
             kill, rerunning the same command resumes, and the output holds every id exactly once.
 
-            Sharding: --shard I/N takes records k with k mod N == I. Without it, SLURM_ARRAY_TASK_ID /
-            SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards N) are read. Join the parts
+            Sharding: --shard I/N takes records k with k mod N == I. Without it, SLURM_ARRAY_TASK_ID / \
+            SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards N) are read. Join the parts \
             with `prism merge`.
             """
     )

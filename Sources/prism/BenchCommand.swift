@@ -16,11 +16,11 @@ struct BenchCommand: ParsableCommand {
         abstract: "Prefill, decode and peak RSS on a model, beside the machine's read floor and llama.cpp.",
         discussion: """
               prism bench -m gemma-2b.prism --peer-checkpoint ~/gemma-2b-shaped --peer-gguf gemma-2b-q8_0.gguf
-            Measures, each in its own process: prefill of --tokens tokens, one decode step after it,
-            peak RSS; for the default (int8 activations) and exact (fp32 activations) routes, for any
-            --also models (e.g. an f32 conversion), and with --max-memory budgets. The read floor
-            is one sequential pass over the mapped model file from the page cache. Every measurement
-            runs on --threads threads (default: the CPUs this process may use), the peer too.
+            Measures, each in its own process: prefill of --tokens tokens, one decode step after it, \
+            peak RSS; for the default (int8 activations) and exact (fp32 activations) routes, for any \
+            --also models (e.g. an f32 conversion), and with --max-memory budgets. The read floor \
+            is one sequential pass over the mapped model file from the page cache. Every measurement \
+            runs on --threads threads (default: the CPUs this process may use), the peer too. \
             Quote the medians; machines are shared and noisy.
             """
     )

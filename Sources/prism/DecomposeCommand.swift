@@ -11,14 +11,14 @@ struct DecomposeCommand: ParsableCommand {
         commandName: "decompose",
         abstract: "Write a target logit as an exact sum of the model's parts.",
         discussion: """
-            Freezes the non-linear factors (final and per-block 1/rms, attention probabilities, GELU
+            Freezes the non-linear factors (final and per-block 1/rms, attention probabilities, GELU \
             gates) at their recorded values; the logit is then an exact sum of:
               residual prism   embed + blocks.L.attn + blocks.L.mlp for every layer L
               attention prism  per head, and per head per source position
               MLP prism        per neuron
             Every output reports logit, sum and error (their difference).
 
-            Output: a table of the largest signed contributions per kind (default), --json (one
+            Output: a table of the largest signed contributions per kind (default), --json (one \
             object, schema in the README), --csv DIR or --npy DIR (arrays numpy loads directly).
 
             Examples:

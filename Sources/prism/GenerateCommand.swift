@@ -10,7 +10,7 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Greedy generation with a KV cache: a sanity check that the model runs.",
         discussion: """
-            Runs the prompt once (prefill), then one token at a time attending to the cached keys
+            Runs the prompt once (prefill), then one token at a time attending to the cached keys \
             and values, always taking the most likely token; stops at <eos> or --max-tokens.
               prism generate -m models/tiny-gemma.prism --prompt "The capital of France is" --max-tokens 5
             """

@@ -313,12 +313,12 @@ struct PathsCommand: ParsableCommand {
         commandName: "paths",
         abstract: "Chained prisms: split a head's or neuron's term by the pieces of its input.",
         discussion: """
-            A head (or neuron) with its factors frozen is a linear map from the residual vector it
+            A head (or neuron) with its factors frozen is a linear map from the residual vector it \
             reads to the target logits. Through head H of layer L reading source J:
               prism paths -m MODEL --prompt "The capital city of France is" --target-token " Paris" --layer 12 --head 3 --source 5
-            splits that head-source term into the embedding and each earlier block's write at J (they add
-            up to the term). Through neuron N:  --layer 10 --neuron 4242.
-            --apply-to TOKEN... applies the same frozen map to other tokens' scaled embeddings
+            splits that head-source term into the embedding and each earlier block's write at J (they add \
+            up to the term). Through neuron N:  --layer 10 --neuron 4242. \
+            --apply-to TOKEN... applies the same frozen map to other tokens' scaled embeddings \
             (sqrt(d) * E[token]): "what would this head write for Russia instead of France".
             """
     )

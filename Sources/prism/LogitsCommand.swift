@@ -12,8 +12,8 @@ struct LogitsCommand: ParsableCommand {
         discussion: """
             Prints the top tokens at the last position. With --json, one object:
               {"prism_version": .., "route": "int8"|"exact", "ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
-            where "logits" (one row per position, full vocabulary) appears only with --full.
-            NaN logits (from NaN weights) are not ranked: the output says how many there are
+            where "logits" (one row per position, full vocabulary) appears only with --full. \
+            NaN logits (from NaN weights) are not ranked: the output says how many there are \
             ("nan_logits": N in JSON, where NaN and inf are the strings "NaN", "Infinity", "-Infinity").
 
             Example:

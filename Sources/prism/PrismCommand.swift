@@ -8,8 +8,8 @@ struct PrismCommand: ParsableCommand {
         commandName: "prism",
         abstract: "Explain why a Gemma model predicts the token it predicts.",
         discussion: """
-            Models (-m): .prism files written by `prism convert`, or Hugging Face
-            checkpoint directories (config.json, *.safetensors, tokenizer.json).
+            Models (-m): .prism files written by `prism convert`, or Hugging Face \
+            checkpoint directories (config.json, *.safetensors, tokenizer.json). \
             Prompts: text (--prompt) or token ids (--ids 2,651,6037). Start with:
               prism decompose -m models/tiny-gemma.prism \\
                 --prompt "The capital of France is" --target-token " Paris"

@@ -9,12 +9,12 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a prompt and store its activations for later decomposition.",
         discussion: """
-            Writes an activation store (LZ4-compressed, checksummed fp32 chunks, layout in
-            docs/ACTIVATIONS.md) holding everything needed to decompose any target at any position
+            Writes an activation store (LZ4-compressed, checksummed fp32 chunks, layout in \
+            docs/ACTIVATIONS.md) holding everything needed to decompose any target at any position \
             later without running the model again:
               prism run -m MODEL --prompt "The capital of France is" -o france.acts
               prism decompose -m MODEL --acts france.acts --target-token " Paris"
-            tools/read_acts.py loads a store into numpy. --all also keeps q, k, gate and the other
+            tools/read_acts.py loads a store into numpy. --all also keeps q, k, gate and the other \
             intermediates the prisms do not read.
             """
     )

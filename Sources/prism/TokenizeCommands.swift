@@ -29,7 +29,7 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Split text into token ids exactly as the model's tokenizer.json does.",
         discussion: """
-            <bos> is added first, as the tokenizer's post-processor says (--no-bos to leave it out).
+            <bos> is added first, as the tokenizer's post-processor says (--no-bos to leave it out). \
             Without --json: one line per token, id and piece. With --json: {"ids": [...]}.
 
             Example:
@@ -65,7 +65,7 @@ struct DetokenizeCommand: ParsableCommand {
         commandName: "detokenize",
         abstract: "Turn comma-separated token ids back into text.",
         discussion: """
-            Special tokens such as <bos> are dropped from the text; byte tokens <0xNN> are reassembled
+            Special tokens such as <bos> are dropped from the text; byte tokens <0xNN> are reassembled \
             into UTF-8 (invalid sequences become U+FFFD). With --json: {"text": "..."}.
 
             Example:

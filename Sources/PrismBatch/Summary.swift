@@ -1,5 +1,6 @@
 import Foundation
 import PrismSupport
+import Prisms
 
 /// Dataset statistics over a batch's results: per component (embed, blocks.L.attn,
 /// blocks.L.mlp), the mean and spread of its term over every record and target, the share
@@ -42,17 +43,17 @@ public enum BatchSummary {
                 for (name, v) in t["terms"] as? [String: Double] ?? [:] { components[name, default: .init()].add(v) }
                 for h in t["top_heads"] as? [[String: Any]] ?? [] {
                     if let l = h["layer"] as? Int, let i = h["head"] as? Int, let v = h["value"] as? Double {
-                        heads["blocks.\(l).head\(i)", default: .init()].add(v)
+                        heads[ComponentName.head(l, i), default: .init()].add(v)
                     }
                 }
                 for h in t["top_neurons"] as? [[String: Any]] ?? [] {
                     if let l = h["layer"] as? Int, let i = h["neuron"] as? Int, let v = h["value"] as? Double {
-                        neurons["blocks.\(l).mlp.\(i)", default: .init()].add(v)
+                        neurons[ComponentName.neuron(l, i), default: .init()].add(v)
                     }
                 }
                 // --detail full: every head is present, so count them all.
                 if let all = t["heads"] as? [[Double]] {
-                    for (l, hs) in all.enumerated() { for (i, v) in hs.enumerated() { heads["blocks.\(l).head\(i)", default: .init()].add(v) } }
+                    for (l, hs) in all.enumerated() { for (i, v) in hs.enumerated() { heads[ComponentName.head(l, i), default: .init()].add(v) } }
                 }
             }
         }

@@ -116,3 +116,12 @@ public struct Decomposition: Sendable {
         return f
     }
 }
+
+/// One name per component in every output, as TransformerLens and Neuronpedia write them:
+/// residual terms `embed`, `blocks.{l}.attn`, `blocks.{l}.mlp`; a head `L{l}H{h}`; a neuron
+/// `L{l}N{n}`; a head reading a source position `L{l}H{h}@{j}`.
+public enum ComponentName {
+    public static func head(_ l: Int, _ h: Int) -> String { "L\(l)H\(h)" }
+    public static func neuron(_ l: Int, _ n: Int) -> String { "L\(l)N\(n)" }
+    public static func headSource(_ l: Int, _ h: Int, _ j: Int) -> String { "L\(l)H\(h)@\(j)" }
+}

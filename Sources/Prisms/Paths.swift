@@ -8,7 +8,7 @@ import PrismSupport
 /// embedding: "what would this head write for Russia instead of France").
 public struct PathDecomposition: Sendable {
     public var target: Target
-    /// `blocks.{l}.attn.head{h}.source{j}` or `blocks.{l}.mlp.neuron{n}`.
+    /// `L{l}H{h}@{j}` (head h of layer l reading source j) or `L{l}N{n}` (see `ComponentName`).
     public var through: String
     /// Piece names in stream order: `embed`, `blocks.0.attn`, `blocks.0.mlp`, ...
     public var pieceNames: [String]
@@ -60,7 +60,7 @@ extension Prism {
                 for e in 0..<d { r[e] += c * wv[i * d + e] }
             }
             for e in 0..<d { r[e] *= lw.ln1Gain[e] }
-            maps.append(FrozenMap(target: targets[k], through: "blocks.\(l).attn.head\(h).source\(j)", factor: a * s1 * sPost, direction: r))
+            maps.append(FrozenMap(target: targets[k], through: ComponentName.headSource(l, h, j), factor: a * s1 * sPost, direction: r))
         }
         return maps
     }
@@ -86,7 +86,7 @@ extension Prism {
         let gate = Double(try source.row(ActivationName.gateAct(l), p).dropFirst(n).first ?? 0)
         let s2 = Double(try source.row(ActivationName.ln2Scale(l), p).first ?? 0)
         return (0..<K).map { k in
-            FrozenMap(target: targets[k], through: "blocks.\(l).mlp.neuron\(n)", factor: gate * Double(uWd[k * ff + n]) * s2 * sPost, direction: wUp)
+            FrozenMap(target: targets[k], through: ComponentName.neuron(l, n), factor: gate * Double(uWd[k * ff + n]) * s2 * sPost, direction: wUp)
         }
     }
 

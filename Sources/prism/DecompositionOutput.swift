@@ -39,13 +39,13 @@ enum DecompositionTable {
             Swift.print("  residual prism:")
             for (name, v) in t.residualTerms { Swift.print("    \(pad(name, 18)) \(fmt(v))") }
             Swift.print("  top heads:")
-            for e in Ranking.heads(t, top: top) { Swift.print("    \(pad("blocks.\(e.layer).head\(e.head)", 18)) \(fmt(e.value))") }
+            for e in Ranking.heads(t, top: top) { Swift.print("    \(pad(ComponentName.head(e.layer, e.head), 18)) \(fmt(e.value))") }
             Swift.print("  top head x source:")
             for e in Ranking.headSources(t, top: top) {
-                Swift.print("    \(pad("blocks.\(e.layer).head\(e.head)", 18)) \(fmt(e.value))  from \(e.source) \(tok(e.source))")
+                Swift.print("    \(pad(ComponentName.head(e.layer, e.head), 18)) \(fmt(e.value))  from \(e.source) \(tok(e.source))")
             }
             Swift.print("  top neurons:")
-            for e in Ranking.neurons(t, top: top) { Swift.print("    \(pad("blocks.\(e.layer).mlp.\(e.neuron)", 18)) \(fmt(e.value))") }
+            for e in Ranking.neurons(t, top: top) { Swift.print("    \(pad(ComponentName.neuron(e.layer, e.neuron), 18)) \(fmt(e.value))") }
         }
     }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build links against, only if they are missing.
+# Installs the Debian packages the build links against (and chromium, which the explorer tests
+# open `prism explore` pages in), only if they are missing.
 # Non-interactive; needs root (or sudo) the first time on a fresh machine.
 set -euo pipefail
 need=()
-for pkg in libopenblas-dev liblz4-dev libxxhash-dev pkg-config; do
+for pkg in libopenblas-dev liblz4-dev libxxhash-dev pkg-config chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -90,9 +90,16 @@ public enum ExplorerHTML {
         .neuron-row { margin: 2px 0; }
         .neuron { display: inline-block; padding: 0 4px; margin: 1px; border-radius: 3px; font-family: monospace; font-size: 11px; }
         .fig { overflow-x: auto; }
+        main { display: flex; flex-wrap: wrap; gap: 0 36px; align-items: flex-start; }
+        main section { flex: 0 1 auto; max-width: 100%; }
+        main section .note { max-width: 620px; }
+        #neurons { flex: 1 1 420px; }
+        #lens { flex-basis: 100%; }
+        #lens .note { max-width: none; }
         @media print {
           .controls, #selection button { display: none; }
           body { margin: 0; font-size: 10px; }
+          main { display: block; }
           section { break-inside: avoid; }
           .fig { overflow: visible; }
         }
@@ -153,6 +160,15 @@ public enum ExplorerHTML {
             var a = Math.max(0, Math.min(1, v));
             var end = [8, 48, 107];
             return "rgb(" + end.map(function (c) { return Math.round(255 + (c - 255) * a); }).join(",") + ")";
+          }
+          // The colour scale of a heatmap: the 98th percentile of |value|, so one outlier (the
+          // <bos> row of a lens) does not wash out every other cell; cells beyond it saturate.
+          function robustMax(values) {
+            var a = [];
+            values.forEach(function (v) { v = num(v); if (isFinite(v)) a.push(Math.abs(v)); });
+            if (!a.length) return 1;
+            a.sort(function (x, y) { return x - y; });
+            return a[Math.min(a.length - 1, Math.floor(0.98 * (a.length - 1)))] || a[a.length - 1] || 1;
           }
           function ink(v, m) { return Math.abs(num(v) / m) > 0.55 ? "#fff" : "#222"; }
 
@@ -277,7 +293,7 @@ public enum ExplorerHTML {
                 }, g);
                 title(r, "L" + l + "H" + h + " (blocks." + l + ".attn head " + h + "): " + fmt(v));
                 var t = svgEl("text", { x: lw + h * cw + cw / 2, y: top + l * ch + ch - 5, "text-anchor": "middle", "font-size": 9, fill: ink(v, m), "pointer-events": "none" }, g);
-                t.textContent = Math.abs(num(v)) >= 0.01 ? num(v).toFixed(2) : "";
+                t.textContent = isFinite(num(v)) ? num(v).toFixed(2) : String(v);
                 clickable(g, function () { selectHead(l, h); });
               });
             });
@@ -383,10 +399,10 @@ public enum ExplorerHTML {
             var lens = D.lens, k = S.t, pts = lens.points, NP = pts.length;
             var tv = S.norm === "own" ? lens.target_own[k] : lens.target_frozen[k];
             var topv = S.norm === "own" ? lens.top_own : lens.top_frozen;
-            var m = maxAbs([].concat.apply([], tv));
+            var m = robustMax([].concat.apply([], tv));
             document.querySelector("#lens .note").textContent = "The residual stream at each position (rows) after each layer (columns) read through the final norm and the unembedding. " +
-              "Each cell names its top token; colour: the logit of " + target().label + " (\u00b1" + plain(m) + "). Hover for the top tokens and the target's logit and rank. Click a column header to select its layer.";
-            var cw = 66, ch = 16, lw = 130, top = 20;
+              "Each cell names its top token; colour: the logit of " + target().label + " (saturating at \u00b1" + plain(m) + ", the 98th percentile of |logit|). Hover for the top tokens and the target's logit and rank. Click a column header to select its layer.";
+            var cw = 56, ch = 16, lw = 130, top = 20;
             var svg = svgEl("svg", { width: lw + NP * cw + 10, height: top + lens.positions * ch + 4, "id": "lens-grid", "data-norm": S.norm }, fig);
             function layerOf(i) { return i === 0 ? -1 : i - 1; }
             pts.forEach(function (name, i) {
@@ -409,7 +425,7 @@ public enum ExplorerHTML {
                   "top: " + ids.map(function (id, j) { return q(tokText(id)) + " " + plain(tops[j]); }).join(", ") + "\n" +
                   target().label + ": logit " + plain(v) + ", rank " + ranksText(ranks));
                 var t = svgEl("text", { x: lw + i * cw + 3, y: top + p * ch + ch - 4, "font-size": 10, fill: ink(v, m), "class": "mono", "pointer-events": "none" }, g);
-                t.textContent = clip(top1, 8);
+                t.textContent = clip(top1, 7);
               }
             }
             svgEl("rect", { x: lw, y: top + D.position * ch, width: NP * cw, height: ch - 1, fill: "none", stroke: "#b2182b", "stroke-width": 1.5, "pointer-events": "none" }, svg);

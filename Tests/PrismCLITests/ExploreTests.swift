@@ -105,7 +105,7 @@ final class ExploreTests: XCTestCase {
         let dir = try temporaryDirectory()
         let out = dir + "/x.html"
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: out))
-        let args = ["explore", "-m", Self.shipped, "--ids", "2,651,6037", "--target", "5", "-o", out]
+        let args = ["explore", "-m", Self.shipped, "--ids", "2,651,37", "--target", "5", "-o", out]
         CLIRunner.assertCleanError(try CLIRunner.run(args), contains: "exists; pass --force to replace it")
         XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "keep me")
         let forced = try CLIRunner.run(args + ["--force"])
@@ -119,7 +119,7 @@ final class ExploreTests: XCTestCase {
     func testEarlierPositionCoversOnlyItsPrefix() throws {
         let dir = try temporaryDirectory()
         let out = dir + "/p.html"
-        let r = try CLIRunner.run(["explore", "-m", Self.shipped, "--ids", "2,651,6037,576,6081", "--target", "5", "--position", "2", "-o", out])
+        let r = try CLIRunner.run(["explore", "-m", Self.shipped, "--ids", "2,651,37,576,81", "--target", "5", "--position", "2", "-o", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         let data = try Self.embeddedData(try String(contentsOfFile: out, encoding: .utf8))
         XCTAssertEqual(data["position"] as? Int, 2)

@@ -161,14 +161,15 @@ public enum ExplorerHTML {
             var end = [8, 48, 107];
             return "rgb(" + end.map(function (c) { return Math.round(255 + (c - 255) * a); }).join(",") + ")";
           }
-          // The colour scale of a heatmap: the 98th percentile of |value|, so one outlier (the
-          // <bos> row of a lens) does not wash out every other cell; cells beyond it saturate.
+          // The colour scale of the lens: the 90th percentile of |value| outside the embed column,
+          // so the few huge readouts of raw embeddings (own norm) do not wash out every other cell;
+          // cells beyond it saturate.
           function robustMax(values) {
             var a = [];
             values.forEach(function (v) { v = num(v); if (isFinite(v)) a.push(Math.abs(v)); });
             if (!a.length) return 1;
             a.sort(function (x, y) { return x - y; });
-            return a[Math.min(a.length - 1, Math.floor(0.98 * (a.length - 1)))] || a[a.length - 1] || 1;
+            return a[Math.min(a.length - 1, Math.floor(0.9 * (a.length - 1)))] || a[a.length - 1] || 1;
           }
           function ink(v, m) { return Math.abs(num(v) / m) > 0.55 ? "#fff" : "#222"; }
 
@@ -399,9 +400,9 @@ public enum ExplorerHTML {
             var lens = D.lens, k = S.t, pts = lens.points, NP = pts.length;
             var tv = S.norm === "own" ? lens.target_own[k] : lens.target_frozen[k];
             var topv = S.norm === "own" ? lens.top_own : lens.top_frozen;
-            var m = robustMax([].concat.apply([], tv));
+            var m = robustMax([].concat.apply([], tv.map(function (row) { return row.slice(1); })));
             document.querySelector("#lens .note").textContent = "The residual stream at each position (rows) after each layer (columns) read through the final norm and the unembedding. " +
-              "Each cell names its top token; colour: the logit of " + target().label + " (saturating at \u00b1" + plain(m) + ", the 98th percentile of |logit|). Hover for the top tokens and the target's logit and rank. Click a column header to select its layer.";
+              "Each cell names its top token; colour: the logit of " + target().label + " (saturating at \u00b1" + plain(m) + ", the 90th percentile of |logit| after the embed column). Hover for the top tokens and the target's logit and rank. Click a column header to select its layer.";
             var cw = 56, ch = 16, lw = 130, top = 20;
             var svg = svgEl("svg", { width: lw + NP * cw + 10, height: top + lens.positions * ch + 4, "id": "lens-grid", "data-norm": S.norm }, fig);
             function layerOf(i) { return i === 0 ? -1 : i - 1; }

@@ -126,4 +126,20 @@ final class ExploreTests: XCTestCase {
         XCTAssertEqual((data["tokens"] as? [Any])?.count, 3)
         XCTAssertEqual((data["patterns"] as? [String: Any])?["tokens"] as? Int, 3)
     }
+
+    /// From a store written by `prism run` (a longer prompt than the decomposed prefix): the
+    /// patterns are cut to the prefix and the page says the top-1 is not known (no logits kept).
+    func testFromAStore() throws {
+        let dir = try temporaryDirectory()
+        let acts = dir + "/f.acts", out = dir + "/s.html"
+        let run = try CLIRunner.run(["run", "-m", Self.shipped, "--prompt", "The capital of France is Paris", "-o", acts])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let r = try CLIRunner.run(["explore", "-m", Self.shipped, "--acts", acts, "--position=-2", "--target-token", " Paris", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let data = try Self.embeddedData(try String(contentsOfFile: out, encoding: .utf8))
+        let tokens = try XCTUnwrap(data["tokens"] as? [Any])
+        XCTAssertEqual((data["patterns"] as? [String: Any])?["tokens"] as? Int, tokens.count)
+        XCTAssertEqual((data["lens"] as? [String: Any])?["positions"] as? Int, tokens.count)
+        XCTAssertTrue(data["model_top1"] is NSNull)
+    }
 }

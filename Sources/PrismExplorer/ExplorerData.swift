@@ -104,7 +104,8 @@ public enum ExplorerData {
         case .int8:
             return [
                 "id": "int8",
-                "text": "int8 activations: activations quantized to int8 per block of 32 where int8 weights multiply them, except in the products the prisms split (exact there)",
+                "text":
+                    "int8 activations: activations quantized to int8 per block of 32 where int8 weights multiply them, except in the products the prisms split (exact there)",
             ]
         case .exact:
             return ["id": "exact", "text": "exact activations: int8 weights multiplied with fp32 activations everywhere (--exact-activations)"]
@@ -177,10 +178,11 @@ public enum ExplorerData {
 
     /// The indices of the `count` largest |values| (NaN last), largest first.
     static func topIndices(_ values: [Double], count: Int) -> [Int] {
-        Array(values.indices.sorted { a, b in
-            let x = values[a].isNaN ? -1 : abs(values[a]), y = values[b].isNaN ? -1 : abs(values[b])
-            return x != y ? x > y : a < b
-        }.prefix(count))
+        Array(
+            values.indices.sorted { a, b in
+                let x = values[a].isNaN ? -1 : abs(values[a]), y = values[b].isNaN ? -1 : abs(values[b])
+                return x != y ? x > y : a < b
+            }.prefix(count))
     }
 
     /// A piece as text: `▁` as a space, control characters escaped (`Display.quote` without its quotes).

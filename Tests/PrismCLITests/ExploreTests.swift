@@ -29,7 +29,8 @@ final class ExploreTests: XCTestCase {
     /// The DOM after the page's scripts ran, as `chromium --headless --dump-dom` prints it.
     func dumpDOM(_ path: String, dir: String) throws -> String {
         guard let chromium = Self.chromium else {
-            throw XCTSkip("chromium is not installed (apt-get install chromium): the explorer page was written and its data checked, but not opened in a browser")
+            throw XCTSkip(
+                "chromium is not installed (apt-get install chromium): the explorer page was written and its data checked, but not opened in a browser")
         }
         let r = try CLIRunner.runProcess(
             chromium,

@@ -16,7 +16,7 @@ struct PrismCommand: ParsableCommand {
             """,
         version: PrismVersion.string,
         subcommands: [
-            DecomposeCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self,
+            DecomposeCommand.self, ExploreCommand.self, LensCommand.self, PathsCommand.self, StudyCommand.self,
             BatchCommand.self, MergeCommand.self, SummarizeCommand.self, RunCommand.self,
             LogitsCommand.self, GenerateCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
             ConvertCommand.self, InspectCommand.self, VerifyCommand.self, BenchCommand.self, BenchChildCommand.self,

@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"],
             swiftSettings: swift6),
-        .target(name: "PrismExplorer", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "Prisms"], swiftSettings: swift6),
+        .target(name: "PrismExplorer", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "Prisms"], swiftSettings: swift6 + optimizedInDebug),
         .executableTarget(
             name: "prism",
             dependencies: [

@@ -143,7 +143,8 @@ public struct Converter {
         for name in order {
             let kind = GemmaTensorNames.kind(name)
             var stats = tally.kinds[kind] ?? KindStats(kind: kind)
-            guard var (entry, bad, why) = try write(name, &stats) else { continue }
+            guard let (written, bad, why) = try write(name, &stats) else { continue }
+            var entry = written
             entry.name = name  // the canonical name, whatever the source called it
             if let why { tally.kept.append(KeptTensor(name: name, encoding: entry.encoding, reason: why)) }
             if bad.count > 0 { tally.nonFinite.append(NonFiniteTensor(name: name, count: bad.count, nans: bad.nans)) }

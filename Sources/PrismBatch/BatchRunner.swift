@@ -91,7 +91,7 @@ public struct BatchRunner {
                     if let budget,
                         (try? MemoryPlan.make(
                             model: model, budget: budget, tokens: next.tokens, cacheTokens: next.cacheTokens,
-                            extraBytes: next.extra + cacheBytes, logitRows: 0)) == nil
+                            extraBytes: next.extra + cacheBytes, logitRows: next.prompts)) == nil
                     {
                         if !chunk.isEmpty { break }
                         // Alone over the budget: an error record naming what it needs, not a
@@ -105,7 +105,8 @@ public struct BatchRunner {
                 chunk.append(pending[i])
                 i += 1
             }
-            let options = try session.plan(tokens: max(1, need.tokens), cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes)
+            let options = try session.plan(
+                tokens: max(1, need.tokens), cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: need.prompts)
             let lines = try runChunk(chunk, session: session, options: options, prism: prism, stats: &stats)
             try loaded.checkUnchanged()
             try results.append(lines: lines.map(\.text))
@@ -173,7 +174,7 @@ public struct BatchRunner {
             throw PrismError("prompt of \(ids.count) tokens exceeds max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }
         let p = try Prism.resolve(position: r.position, count: ids.count)
-        let targets = try session.targets(ids: r.targetIds, tokens: r.targets, diffs: r.targetDiffs.map { ($0[0], $0[1]) }, style: .piece)
+        let targets = try session.targets(ids: r.targetIds, tokens: r.targets, diffs: r.targetDiffs.map { ($0[0], $0[1]) }, style: .quoted)
         return Job(id: r.id, line: r.line, ids: Array(ids[...p]), position: p, targets: targets)
     }
 
@@ -190,9 +191,13 @@ public struct BatchRunner {
         if !jobs.isEmpty {
             let recorder = PositionRecorder(ids: jobs.map(\.ids), positions: jobs.map(\.position), layers: model.config.numHiddenLayers)
             let cache = model.makeCache(sequences: jobs.count, capacity: jobs.map(\.ids.count).max() ?? 1)
-            _ = try model.forward(
-                jobs.map(\.ids), cache: cache, logitsAt: jobs.map { _ in [] }, recorder: recorder,
+            // The logits at each decomposed position: the line states the model's top-1 and each
+            // target's rank, as `prism decompose --json` does.
+            let logits = try model.forward(
+                jobs.map(\.ids), cache: cache, logitsAt: jobs.map { [$0.position] }, recorder: recorder,
                 decomposedAt: jobs.map(\.position), options: options)
+            let ranks = logits.map { $0.first.map(LogitRanks.init) }
+            let route = options.routeName(for: model)
             // Decompositions layer-major too, a group of prompts per pass over W_O and W_down;
             // each turned into its line at once.
             var start = 0
@@ -202,6 +207,10 @@ public struct BatchRunner {
                 for (s, d) in zip(group, ds) {
                     let job = jobs[s]
                     var obj = DecompositionJSON.object(d, pieces: try session.pieces(job.ids), detail: detail, top: top)
+                    DecompositionJSON.stamp(&obj, route: route)
+                    if let r = ranks[s] {
+                        DecompositionJSON.addRanks(&obj, ranks: r, top1Token: try r.top1.map { try session.label($0.id, style: .quoted) })
+                    }
                     obj["id"] = job.id
                     obj["line"] = job.line
                     lines[job.line] = try Self.line(obj)

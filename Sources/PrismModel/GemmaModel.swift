@@ -33,6 +33,10 @@ public final class GemmaModel: Sendable {
     public var headDim: Int { config.headDim }
     public var ff: Int { config.intermediateSize }
     public var vocab: Int { config.vocabSize }
+    /// Whether any layer's matrices are stored as int8 blocks (then the activation route matters).
+    public var hasInt8Weights: Bool {
+        weights.layers.contains { layer in layer.matrices.contains { if case .q8 = $0.storage { return true } else { return false } } }
+    }
 
     public func makeCache(sequences: Int, capacity: Int) -> KVCache {
         KVCache(sequences: sequences, layers: config.numHiddenLayers, width: kvHeads * headDim, capacity: capacity)

@@ -34,6 +34,12 @@ public struct RunOptions: Sendable {
         self.init(route: route, streamWeights: plan.streamWeights, residentLayers: plan.residentLayers, meter: meter)
     }
 
+    /// The route as outputs name it: `int8` (int8 weights times activations quantized to int8 per
+    /// block of 32) or `exact` (fp32 activations, or weights that are not int8: nothing to quantize).
+    public func routeName(for model: GemmaModel) -> String {
+        route == .int8 && model.hasInt8Weights ? "int8" : "exact"
+    }
+
     /// Whether layer `l`'s pages are given back once a pass is done with it (streamed, not kept).
     public func releasesLayer(_ l: Int) -> Bool { streamWeights && l >= residentLayers }
 }

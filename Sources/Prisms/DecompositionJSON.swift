@@ -1,3 +1,5 @@
+import Foundation
+import PrismSupport
 /// The JSON schema of `prism decompose --json` and of `prism batch` records (README, "Output schema").
 public enum DecompositionJSON {
     public enum Detail: String, CaseIterable, Sendable {
@@ -29,6 +31,31 @@ public enum DecompositionJSON {
         ]
         if let pieces { o["tokens"] = pieces }
         return o
+    }
+
+    /// Adds `model_top1` and each target's `rank` (a difference: `ranks` of its two tokens), from
+    /// the logits at the decomposed position: what every decomposition output states so that a
+    /// question about a token the model does not predict is visible.
+    public static func addRanks(_ obj: inout [String: Any], ranks: LogitRanks, top1Token: String?) {
+        if let best = ranks.top1 {
+            obj["model_top1"] = ["id": best.id, "token": top1Token ?? "#\(best.id)", "logit": Double(best.logit)] as [String: Any]
+        }
+        guard var targets = obj["targets"] as? [[String: Any]] else { return }
+        for k in targets.indices {
+            if let id = targets[k]["id"] as? Int {
+                targets[k]["rank"] = ranks.rank(id) ?? NSNull()
+            } else if let ids = targets[k]["ids"] as? [Int] {
+                targets[k]["ranks"] = ids.map { ranks.rank($0).map { $0 as Any } ?? NSNull() }
+            }
+        }
+        obj["targets"] = targets
+    }
+
+    /// Adds `prism_version` and `route` (`RunOptions.routeName`, or "stored" for activations read
+    /// from a store) to an output object.
+    public static func stamp(_ obj: inout [String: Any], route: String) {
+        obj["prism_version"] = PrismVersion.string
+        obj["route"] = route
     }
 
     static func target(_ t: TargetDecomposition, detail: Detail, top: Int) -> [String: Any] {

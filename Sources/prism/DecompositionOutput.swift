@@ -180,20 +180,9 @@ enum DecompositionFiles {
 /// Guards against a silently wrong question: the model's top-1 and each target's rank in the JSON,
 /// and a warning when a text target has a much better-ranked twin with (or without) a leading space.
 enum TargetRanking {
-    /// Adds `model_top1` and each target's `rank` (a difference: `ranks` of its two tokens).
+    /// Adds `model_top1` and each target's `rank` (see `DecompositionJSON.addRanks`).
     static func annotate(_ obj: inout [String: Any], ranks: LogitRanks, top1Token: String?) {
-        if let best = ranks.top1 {
-            obj["model_top1"] = ["id": best.id, "token": top1Token ?? "#\(best.id)", "logit": Double(best.logit)] as [String: Any]
-        }
-        guard var targets = obj["targets"] as? [[String: Any]] else { return }
-        for k in targets.indices {
-            if let id = targets[k]["id"] as? Int {
-                targets[k]["rank"] = ranks.rank(id) ?? NSNull()
-            } else if let ids = targets[k]["ids"] as? [Int] {
-                targets[k]["ranks"] = ids.map { ranks.rank($0).map { $0 as Any } ?? NSNull() }
-            }
-        }
-        obj["targets"] = targets
+        DecompositionJSON.addRanks(&obj, ranks: ranks, top1Token: top1Token)
     }
 
     /// The one-line warning for `text` (a `--target-token`) when the same text with or without its

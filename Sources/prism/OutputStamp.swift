@@ -16,7 +16,7 @@ enum OutputStamp {
     /// does not record.
     static func route(_ session: PrismSession, stored: Bool = false) -> String {
         if stored { return "stored" }
-        return session.route == .int8 && hasInt8Weights(session.model) ? "int8" : "exact"
+        return RunOptions(route: session.route).routeName(for: session.model)
     }
 
     /// The route as the tables say it.
@@ -28,16 +28,11 @@ enum OutputStamp {
         }
     }
 
-    static func hasInt8Weights(_ model: GemmaModel) -> Bool {
-        model.weights.layers.contains { layer in
-            layer.matrices.contains { if case .q8 = $0.storage { return true } else { return false } }
-        }
-    }
+    static func hasInt8Weights(_ model: GemmaModel) -> Bool { model.hasInt8Weights }
 
     /// Adds `prism_version` and `route` to a JSON object.
     static func stamp(_ obj: inout [String: Any], _ session: PrismSession, stored: Bool = false) {
-        obj["prism_version"] = PrismVersion.string
-        obj["route"] = route(session, stored: stored)
+        DecompositionJSON.stamp(&obj, route: route(session, stored: stored))
     }
 }
 

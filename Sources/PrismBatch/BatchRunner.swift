@@ -206,10 +206,10 @@ public struct BatchRunner {
                 let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), jobs[$0].position, jobs[$0].targets) }, options: options)
                 for (s, d) in zip(group, ds) {
                     let job = jobs[s]
-                    var obj = DecompositionJSON.object(d, pieces: try session.pieces(job.ids), detail: detail, top: top)
+                    var obj = DecompositionJSON.object(d, pieces: try session.texts(job.ids), detail: detail, top: top)
                     DecompositionJSON.stamp(&obj, route: route)
                     if let r = ranks[s] {
-                        DecompositionJSON.addRanks(&obj, ranks: r, top1Token: try r.top1.map { try session.label($0.id, style: .quoted) })
+                        DecompositionJSON.addRanks(&obj, ranks: r, top1Token: try r.top1.map { try session.text($0.id) })
                     }
                     obj["id"] = job.id
                     obj["line"] = job.line

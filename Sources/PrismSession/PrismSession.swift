@@ -97,6 +97,24 @@ public final class PrismSession {
         return try ids.map { try piece($0) ?? "?" }
     }
 
+    /// A token's text, as every JSON and CSV output writes it (with its id beside it): the decoded
+    /// text, not the SentencePiece piece: `▁` is a space, a byte token of a printable or
+    /// whitespace ASCII byte is that character (`<0x0A>` is "\n"); a byte token of a multibyte
+    /// sequence keeps its `<0xNN>` spelling (alone it is no text). `#id` without a tokenizer.
+    public func text(_ id: Int) throws -> String {
+        guard hasTokenizer, let piece = try piece(id) else { return "#\(id)" }
+        if piece.count == 6, piece.hasPrefix("<0x"), piece.hasSuffix(">"), let byte = UInt8(piece.dropFirst(3).prefix(2), radix: 16), byte < 0x80 {
+            return String(UnicodeScalar(byte))
+        }
+        return piece.replacingOccurrences(of: "\u{2581}", with: " ")
+    }
+
+    /// `text` of each id (nil without a tokenizer).
+    public func texts(_ ids: [Int]) throws -> [String]? {
+        guard hasTokenizer else { return nil }
+        return try ids.map { try text($0) }
+    }
+
     // MARK: targets
 
     /// How a target's label spells its tokens.

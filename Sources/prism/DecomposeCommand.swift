@@ -83,9 +83,9 @@ struct DecomposeCommand: ParsableCommand {
             var prism = Prism.once(loaded.model)
             prism.logitKind = targets.logitKind
             let d = try prism.decompose(source, position: p, targets: ts, options: options)
-            let pieces = try session.pieces(ids)
+            let pieces = try session.texts(ids)
             let ranks = logits.map(LogitRanks.init)
-            let top1Token = try ranks?.top1.map { try session.label($0.id, style: .quoted) }
+            let top1Token = try ranks?.top1.map { try session.text($0.id) }
             if let ranks {
                 for text in targets.targetTokens {
                     if let w = try TargetRanking.twinWarning(text, session: session, ranks: ranks) {

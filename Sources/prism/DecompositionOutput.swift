@@ -13,7 +13,7 @@ enum DecompositionTable {
         Swift.print("position \(d.position) \(tok(d.position)) of \(d.ids.count) tokens")
         if let route { Swift.print("route: \(route)") }
         if let ranks, let best = ranks.top1 {
-            Swift.print("model's top-1 here: \(top1Token ?? "#\(best.id)") (id \(best.id), logit \(String(format: "%.4f", best.logit)))")
+            Swift.print("model's top-1 here: \(top1Token.map(Display.quote) ?? "#\(best.id)") (id \(best.id), logit \(String(format: "%.4f", best.logit)))")
         }
         Swift.print("frozen: " + d.frozen.joined(separator: "; "))
         for t in d.targets {

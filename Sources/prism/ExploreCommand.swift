@@ -80,9 +80,9 @@ struct ExploreCommand: ParsableCommand {
                 session.model, source: source, positions: p + 1, targets: ts, top: lensTop,
                 softcap: targets.logitKind == .capped, streamWeights: options.streamWeights)
             let patterns = try Self.patterns(source, layers: config.numHiddenLayers, positions: p + 1)
-            var decomposeObject = DecompositionJSON.object(d, pieces: try session.pieces(ids), detail: .summary, top: top)
+            var decomposeObject = DecompositionJSON.object(d, pieces: try session.texts(ids), detail: .summary, top: top)
             if let ranks {
-                let top1Token = try ranks.top1.map { try session.label($0.id, style: .quoted) }
+                let top1Token = try ranks.top1.map { try session.text($0.id) }
                 TargetRanking.annotate(&decomposeObject, ranks: ranks, top1Token: top1Token)
             }
             var shown = Set(ids.prefix(p + 1)).union(ts.flatMap(\.ids)).union(lens.cells.flatMap { $0.flatMap(\.topIds) })

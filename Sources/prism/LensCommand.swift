@@ -192,7 +192,7 @@ struct LensOutput {
                     "position": pt.position, "name": pt.name, "after": pt.after,
                     "targets": targets.indices.map { readingObject(pt, $0) },
                     "top": pt.top.map {
-                        ["id": $0.id, "token": piece[$0.id] ?? "#\($0.id)", "logit": Double($0.logit), "probability": exp(Double($0.logit) - pt.logSumExp)]
+                        ["id": $0.id, "token": text[$0.id] ?? "#\($0.id)", "logit": Double($0.logit), "probability": exp(Double($0.logit) - pt.logSumExp)]
                             as [String: Any]
                     },
                 ] as [String: Any]

@@ -51,9 +51,11 @@ struct LogitsCommand: ParsableCommand {
             let best = TopK.largest(last, k: top)
             let nans = TopK.nanCount(last[...])
             if output.json {
+                // Each token as its id and its text (see PrismSession.text).
+                let texts = try best.map { try session.text($0.id) }
                 var obj: [String: Any] = [
                     "ids": ids,
-                    "top": best.map { ["id": $0.id, "logit": Double($0.logit)] as [String: Any] },
+                    "top": zip(best, texts).map { ["id": $0.id, "token": $1, "logit": Double($0.logit)] as [String: Any] },
                 ]
                 if nans > 0 { obj["nan_logits"] = nans }
                 if full { obj["logits"] = logits.map { $0.map(Double.init) } }

@@ -39,10 +39,7 @@ enum OutputStamp {
 /// A token's text for the tidy files: the piece with SentencePiece's `▁` as a space, without
 /// the quotes the tables add (CSV quoting is the file's own); `#id` without a tokenizer.
 enum TokenText {
-    static func of(_ id: Int, _ session: PrismSession) throws -> String {
-        guard session.hasTokenizer, let piece = try session.piece(id) else { return "#\(id)" }
-        return piece.replacingOccurrences(of: "\u{2581}", with: " ")
-    }
+    static func of(_ id: Int, _ session: PrismSession) throws -> String { try session.text(id) }
 
     /// A target's label without the tables' quotes: its token's text, or "A - B" for a difference
     /// (terms joined with their signs; a coefficient other than +-1 is written in front).

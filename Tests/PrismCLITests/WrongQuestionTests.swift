@@ -17,7 +17,8 @@ final class WrongQuestionTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("did you mean --target-token \" Paris\"?"), r.stderr)
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let top1 = try XCTUnwrap(obj["model_top1"] as? [String: Any])
-        XCTAssertEqual(top1["token"] as? String, "\" Paris\"")
+        XCTAssertEqual(top1["token"] as? String, " Paris", "the token's text, as every JSON output writes it")
+        XCTAssertEqual(top1["id"] as? Int, 715)
         let target = try XCTUnwrap((obj["targets"] as? [[String: Any]])?.first)
         XCTAssertGreaterThan(try XCTUnwrap(target["rank"] as? Int), 10)
     }

@@ -68,7 +68,9 @@ extension Chart {
             for col in 0..<nc {
                 let v = cells[r][col]
                 let fill = v.map { Palette.diverging(t($0)) } ?? Palette.missing
-                c.rect(frame.x + cw * Double(col), frame.y + ch * Double(r), cw, ch, fill: fill, crisp: true)
+                // The hover text names the cell and its value (the report inlines the SVG).
+                let hover = "\(r < rows.count ? rows[r] : ""), \(col < columns.count ? columns[col] : ""): \(v.map(PlotFormat.significant) ?? "missing")"
+                c.rect(frame.x + cw * Double(col), frame.y + ch * Double(r), cw, ch, fill: fill, crisp: true, title: hover)
             }
         }
         c.close()

@@ -89,4 +89,28 @@ final class StudiesTests: XCTestCase {
         s.country = "Japan"
         XCTAssertThrowsError(try s.run(try context(), output: dir + "-japan"), "Tokyo is not one token here")
     }
+
+    /// The studied head's attention pattern is a query x key heatmap whose CSV rows sum to 1 per
+    /// query, over keys up to the query only, with the country token outlined in the last row.
+    func testCapitalsStudyDrawsTheHeadsPattern() throws {
+        let r = try CapitalsStudy().run(try context(), output: dir)
+        let name = "pattern_L\(r.layer)H\(r.head)"
+        try parses(dir + "/\(name).svg")
+        let svg = try String(contentsOfFile: dir + "/\(name).svg", encoding: .utf8)
+        let lines = try String(contentsOfFile: dir + "/\(name).csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        var sums: [Int: Double] = [:]
+        for line in lines {
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard let q = Int(cells[0]), let k = Int(cells[2]), let p = Double(cells[cells.count - 1]) else { return XCTFail("bad row \(line)") }
+            XCTAssertLessThanOrEqual(k, q, "no key after its query")
+            XCTAssertGreaterThanOrEqual(p, 0)
+            sums[q, default: 0] += p
+        }
+        XCTAssertFalse(sums.isEmpty)
+        for (q, total) in sums { XCTAssertEqual(total, 1, accuracy: 1e-4, "query \(q)") }
+        let queries = sums.count
+        XCTAssertEqual(svg.components(separatedBy: "<title>").count - 1 - 1, queries * queries, "a hover title per cell")
+        XCTAssertEqual(svg.components(separatedBy: "stroke-width=\"1.6\"").count - 1, 1, "the country token outlined once")
+        XCTAssertTrue(try String(contentsOfFile: dir + "/index.html", encoding: .utf8).contains("Attention pattern of L\(r.layer)H\(r.head)"))
+    }
 }

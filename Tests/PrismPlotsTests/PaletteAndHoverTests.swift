@@ -67,6 +67,11 @@ final class PaletteAndHoverTests: XCTestCase {
         XCTAssertTrue(stacked.text.contains("<title>total, x: 1</title>"))
     }
 
+    func testScatterPointsCarryTheirCoordinates() {
+        let svg = Chart.scatter(title: "s", points: [ScatterPoint(x: 1.5, y: -0.25, label: "7")], xLabel: "PC1", yLabel: "PC2")
+        XCTAssertTrue(svg.text.contains("<title>7: (1.5, -0.25)</title>"), svg.text)
+    }
+
     func testSignificantFormatting() {
         XCTAssertEqual(PlotFormat.significant(15.4312), "15.43")
         XCTAssertEqual(PlotFormat.significant(-2.5), "-2.5")

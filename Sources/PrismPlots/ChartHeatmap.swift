@@ -14,7 +14,8 @@ extension Chart {
     /// (positive). The scale runs from -limit to +limit; `limit` defaults to the largest
     /// |value|, and passing one shared limit makes several heatmaps comparable. Missing or
     /// non-finite cells are grey. `annotate` writes each value in its cell when it fits.
-    /// `scale: .sequential` suits non-negative values (attention patterns).
+    /// `scale: .sequential` suits non-negative values (attention patterns). `marked[r]`, when
+    /// given, is the column whose cell in row r gets a black outline (e.g. the right answer).
     public static func heatmap(
         title: String,
         rows: [String],
@@ -26,6 +27,7 @@ extension Chart {
         limit: Double? = nil,
         annotate: Bool = false,
         scale: HeatmapScale = .diverging,
+        marked: [Int?] = [],
         cell: Size = Size(width: 34, height: 22),
         style: Style = Style()
     ) -> SVG {
@@ -68,8 +70,16 @@ extension Chart {
             for col in 0..<nc {
                 let v = cells[r][col]
                 let fill = v.map { Palette.diverging(t($0)) } ?? Palette.missing
-                c.rect(frame.x + cw * Double(col), frame.y + ch * Double(r), cw, ch, fill: fill, crisp: true)
+                // The hover text names the cell and its value (the report inlines the SVG).
+                let hover = "\(r < rows.count ? rows[r] : ""), \(col < columns.count ? columns[col] : ""): \(v.map(PlotFormat.significant) ?? "missing")"
+                c.rect(frame.x + cw * Double(col), frame.y + ch * Double(r), cw, ch, fill: fill, crisp: true, title: hover)
             }
+        }
+        c.close()
+        c.open("marks")
+        for (r, m) in marked.enumerated() {
+            guard r < nr, let col = m, col >= 0, col < nc else { continue }
+            c.rect(frame.x + cw * Double(col) + 1, frame.y + ch * Double(r) + 1, cw - 2, ch - 2, fill: "none", stroke: "#000000", strokeWidth: 1.6)
         }
         c.close()
         if annotate { drawAnnotations(&c, cells, frame: frame, cell: (cw, ch), limit: lim, t: t, style: style) }

@@ -30,7 +30,8 @@ public enum Chart {
         let looks = series.indices.map { SeriesLook(index: $0, override: series[$0].color, style: style) }
         let legend = Legend(
             series.indices.map {
-                LegendEntry(name: series[$0].name, color: looks[$0].color, dash: looks[$0].dash, glyph: .line(marker: markers))
+                LegendEntry(name: series[$0].name, color: looks[$0].color, dash: looks[$0].dash, glyph: .line(marker: markers),
+                    shape: looks[$0].marker)
             }, style: style)
 
         let visible = series.flatMap { s in (lo..<hi).compactMap { value(s.values, $0) } }
@@ -56,7 +57,7 @@ public enum Chart {
         let dense = bands.width < 7
         for (i, s) in series.enumerated() {
             drawLineSeries(
-                &c, name: s.name, values: s.values, offset: lo, count: n, bands: bands,
+                &c, name: s.name, values: s.values, offset: lo, count: n, categories: cats, bands: bands,
                 y: y, look: looks[i], markers: markers && !dense)
         }
         drawYLabel(&c, yLabel, x: 8, centerY: frame.y + frame.h / 2, maxLength: frame.h, style: style)

@@ -33,8 +33,9 @@ extension Chart {
             names.count > 1
             ? names.indices.map { i in
                 LegendEntry(
-                    name: names[i], color: looks[i].color, dash: kind == .lines ? looks[i].dash : nil,
-                    glyph: kind == .lines ? .line(marker: true) : .box)
+                    name: names[i], color: kind == .lines ? looks[i].color : looks[i].fill, dash: kind == .lines ? looks[i].dash : nil,
+                    glyph: kind == .lines ? .line(marker: true) : .box, shape: looks[i].marker,
+                    outline: kind == .bars ? looks[i].outline : nil)
             } : []
         let grid = PanelGrid(
             panels: panels.map { p in
@@ -192,13 +193,13 @@ struct PanelGrid {
         case .lines:
             for (s, values) in p.values.enumerated() {
                 drawLineSeries(
-                    &c, name: s < p.names.count ? p.names[s] : "", values: values, offset: 0, count: n,
+                    &c, name: s < p.names.count ? p.names[s] : "", values: values, offset: 0, count: n, categories: p.categories,
                     bands: bands, y: y, look: p.looks[s], markers: bands.width >= 10)
             }
         case .bars:
             drawBarSeries(
                 &c, names: p.names, groups: Array(zip(p.values, p.looks)), offset: 0, count: n,
-                bands: bands, y: y, highlight: p.highlight, style: style)
+                categories: p.categories, bands: bands, y: y, highlight: p.highlight, style: style)
         }
         c.close()
     }

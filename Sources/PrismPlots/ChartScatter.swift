@@ -70,8 +70,10 @@ extension Chart {
         let cx = px.isEmpty ? 0 : px.reduce(0, +) / Double(px.count)
         let cy = py.isEmpty ? 0 : py.reduce(0, +) / Double(py.count)
         c.open("series", title: "points")
-        for k in valid.indices {
-            c.circle(px[k], py[k], r: 4.2, fill: color, stroke: "#FFFFFF", strokeWidth: 1)
+        for (k, i) in valid.enumerated() {
+            let p = points[i]
+            let hover = "\(p.label): (\(PlotFormat.significant(p.x)), \(PlotFormat.significant(p.y)))"
+            c.circle(px[k], py[k], r: 4.2, fill: color, stroke: "#FFFFFF", strokeWidth: 1, title: hover)
         }
         for (k, i) in valid.enumerated() {
             var dx = px[k] - cx, dy = py[k] - cy

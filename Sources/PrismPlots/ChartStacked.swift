@@ -33,7 +33,7 @@ extension Chart {
             }
         }
         var entries = stacks.indices.map {
-            LegendEntry(name: stacks[$0].name, color: looks[$0].fill, dash: nil, glyph: .box)
+            LegendEntry(name: stacks[$0].name, color: looks[$0].fill, dash: nil, glyph: .box, outline: looks[$0].outline)
         }
         if showTotal { entries.append(LegendEntry(name: totalLabel, color: "#000000", dash: nil, glyph: .total)) }
         let legend = Legend(entries, style: style)
@@ -66,7 +66,7 @@ extension Chart {
                 // A thin white edge keeps neighbouring parts of one bar apart.
                 c.rect(
                     bands.center(j) - barW / 2, y(to), barW, y(from) - y(to), fill: looks[i].fill,
-                    stroke: "#FFFFFF", strokeWidth: 0.6)
+                    stroke: looks[i].outline ?? "#FFFFFF", strokeWidth: 0.6, title: hoverText(s.name, categories, j, v))
             }
             c.close()
         }
@@ -76,7 +76,7 @@ extension Chart {
             for j in 0..<n where any[j] {
                 let x = bands.center(j), ty = y(total[j])
                 c.line(x - barW * 0.6, ty, x + barW * 0.6, ty, stroke: "#000000", width: 2.2)
-                c.circle(x, ty, r: 3, fill: "#000000")
+                c.circle(x, ty, r: 3, fill: "#000000", title: hoverText(totalLabel, categories, j, total[j]))
             }
             c.close()
         }

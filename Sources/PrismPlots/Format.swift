@@ -31,6 +31,16 @@ public enum PlotFormat {
         return s
     }
 
+    /// `value` with about four significant digits for hover text: "15.43", "0.001234",
+    /// "-2.5"; |value| >= 1e6 or < 1e-4 (not zero) in scientific notation ("1.23e-05").
+    public static func significant(_ value: Double) -> String {
+        guard value.isFinite, value != 0 else { return fixed(value, decimals: 0) }
+        let a = abs(value)
+        if a >= 1e6 || a < 1e-4 { return String(format: "%.3g", locale: nil, value) }
+        let digits = max(0, 3 - Int(floor(log10(a))))
+        return trimmed(value, decimals: digits)
+    }
+
     /// An SVG coordinate: at most two decimals, which is finer than any screen or printer.
     static func coord(_ value: Double) -> String {
         value.isFinite ? trimmed(value, decimals: 2) : "0"

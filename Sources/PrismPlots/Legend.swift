@@ -7,6 +7,10 @@ struct LegendEntry {
     var color: String
     var dash: String?
     var glyph: Glyph
+    /// The marker drawn on a `.line(marker: true)` glyph.
+    var shape: MarkerShape = .circle
+    /// An outline around a `.box` glyph (bars of later palette rounds have one).
+    var outline: String? = nil
 }
 
 struct Legend {
@@ -90,9 +94,9 @@ struct Legend {
         switch e.glyph {
         case .line(let marker):
             c.line(x, midY, x + s, midY, stroke: e.color, width: 2.2, dash: e.dash)
-            if marker { c.circle(x + s / 2, midY, r: 2.8, fill: e.color) }
+            if marker { c.marker(e.shape, x + s / 2, midY, r: 2.8, fill: e.color) }
         case .box:
-            c.rect(x + 4, midY - 6, s - 8, 12, fill: e.color)
+            c.rect(x + 4, midY - 6, s - 8, 12, fill: e.color, stroke: e.outline)
         case .highlight:
             c.rect(x + 4, midY - 6, s - 8, 12, fill: e.color, stroke: "#222222", strokeWidth: 1.5)
         case .total:

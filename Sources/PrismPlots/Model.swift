@@ -83,7 +83,7 @@ public enum PanelKind: Sendable, Equatable {
 
 /// Fonts and colours shared by every chart. The defaults are the house style.
 public struct Style: Sendable, Equatable {
-    /// Categorical colours for series, in order. Empty falls back to `Palette.okabeIto`.
+    /// Categorical colours for series, in order. Empty falls back to `Palette.tolMuted`.
     public var palette: [String]
     public var fontFamily: String
     /// Size of tick labels, legends and panel titles; axis labels use it too.
@@ -97,7 +97,7 @@ public struct Style: Sendable, Equatable {
     public var highlightColor: String
 
     public init(
-        palette: [String] = Palette.okabeIto,
+        palette: [String] = Palette.tolMuted,
         fontFamily: String = Style.sansSerif,
         fontSize: Double = 12,
         titleSize: Double = 15,
@@ -121,6 +121,6 @@ public struct Style: Sendable, Equatable {
     // Guards against a zero or negative font size in a user-supplied style.
     var fs: Double { fontSize > 1 ? fontSize : 12 }
     var ts: Double { titleSize > 1 ? titleSize : 15 }
-    var colors: [String] { palette.isEmpty ? Palette.okabeIto : palette }
+    var colors: [String] { palette.isEmpty ? Palette.tolMuted : palette }
     var maxChars: Int { max(maxLabelLength, 2) }
 }

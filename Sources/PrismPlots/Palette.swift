@@ -7,6 +7,16 @@ public enum Palette {
         "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442",
     ]
 
+    /// Paul Tol's "muted" qualitative scheme (colour-blind safe, nine hues), ordered so the
+    /// palest (sand) comes last. The default: the article's nine candidates each get a hue.
+    public static let tolMuted: [String] = [
+        "#CC6677", "#332288", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499", "#DDCC77",
+    ]
+
+    /// Dash patterns (SVG stroke-dasharray) for the rounds past the palette: series k uses
+    /// colour k mod n and dash (k / n) mod 6, so the first 6 n series differ in (colour, dash).
+    public static let dashes: [String?] = [nil, "7 3", "2 2", "8 3 2 3", "12 3", "3 4"]
+
     /// Tableau 10 (2016), an alternative with ten distinct hues.
     public static let tableau10: [String] = [
         "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
@@ -71,20 +81,32 @@ public enum Palette {
     }
 }
 
+/// A point marker's shape; later rounds of the palette get other shapes than the circle.
+public enum MarkerShape: CaseIterable, Sendable {
+    case circle, square, triangle, diamond
+}
+
 /// How series number `index` is drawn: palette colours first, then the same colours again
-/// dashed (lines) or lightened (bars), so up to three times the palette stays distinguishable.
+/// with another dash pattern and marker shape (lines) or lightened with an outline (bars), so
+/// (colour, dash) differs for the first `palette.count * Palette.dashes.count` series.
 struct SeriesLook {
     var color: String
     var dash: String?
     var fill: String
+    var marker: MarkerShape
+    /// Bars of later rounds get an outline in the base colour, so a lightened fill still
+    /// names its hue.
+    var outline: String?
 
     init(index: Int, override: String?, style: Style) {
         let colors = style.colors
-        let round = index / colors.count
-        let base = override ?? colors[index % colors.count]
+        let round = max(index, 0) / colors.count
+        let base = override ?? colors[max(index, 0) % colors.count]
         color = base
-        let dashes: [String?] = [nil, "6 3", "2 2", "8 3 2 3"]
-        dash = override == nil ? dashes[round % dashes.count] : nil
-        fill = override == nil && round > 0 ? Palette.lightened(base, by: min(0.45 * Double(round), 0.8)) : base
+        let own = override == nil
+        dash = own ? Palette.dashes[round % Palette.dashes.count] : nil
+        marker = own ? MarkerShape.allCases[round % MarkerShape.allCases.count] : .circle
+        fill = own && round > 0 ? Palette.lightened(base, by: min(0.45 * Double(round), 0.8)) : base
+        outline = own && round > 0 ? base : nil
     }
 }

@@ -61,7 +61,8 @@ struct Canvas {
 
     mutating func rect(
         _ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String,
-        stroke: String? = nil, strokeWidth: Double = 1, cls: String? = nil, crisp: Bool = false
+        stroke: String? = nil, strokeWidth: Double = 1, cls: String? = nil, crisp: Bool = false,
+        title: String? = nil
     ) {
         // Negative extents (a bar below zero) are normalised: SVG rejects negative sizes.
         let x0 = w < 0 ? x + w : x, y0 = h < 0 ? y + h : y
@@ -70,7 +71,37 @@ struct Canvas {
         s += " x=\(q(n(x0))) y=\(q(n(y0))) width=\(q(n(abs(w)))) height=\(q(n(abs(h)))) fill=\(q(fill))"
         if let stroke { s += " stroke=\(q(stroke)) stroke-width=\(q(n(strokeWidth)))" }
         if crisp { s += " shape-rendering=\"crispEdges\"" }
-        parts.append(s + "/>")
+        parts.append(closed(s, title: title))
+    }
+
+    /// Ends an element: with a `<title>` child (the browser's hover text) when `title` is given.
+    private func closed(_ s: String, title: String?) -> String {
+        guard let title else { return s + "/>" }
+        let tag = String(s.dropFirst().prefix { $0 != " " })
+        return s + "><title>" + Text.escape(Text.label(title)) + "</title></" + tag + ">"
+    }
+
+    /// A point marker of `shape` centred on (cx, cy) with "radius" `r`.
+    mutating func marker(
+        _ shape: MarkerShape, _ cx: Double, _ cy: Double, r: Double, fill: String, title: String? = nil
+    ) {
+        let pts: [(Double, Double)]
+        switch shape {
+        case .circle:
+            circle(cx, cy, r: r, fill: fill, title: title)
+            return
+        case .square:
+            let a = r * 0.9
+            pts = [(cx - a, cy - a), (cx + a, cy - a), (cx + a, cy + a), (cx - a, cy + a)]
+        case .triangle:
+            let a = r * 1.25
+            pts = [(cx, cy - a), (cx + a * 0.95, cy + a * 0.7), (cx - a * 0.95, cy + a * 0.7)]
+        case .diamond:
+            let a = r * 1.3
+            pts = [(cx, cy - a), (cx + a, cy), (cx, cy + a), (cx - a, cy)]
+        }
+        let text = pts.map { n($0.0) + "," + n($0.1) }.joined(separator: " ")
+        parts.append(closed("<polygon points=\(q(text)) fill=\(q(fill))", title: title))
     }
 
     mutating func polyline(
@@ -87,11 +118,11 @@ struct Canvas {
 
     mutating func circle(
         _ cx: Double, _ cy: Double, r: Double, fill: String,
-        stroke: String? = nil, strokeWidth: Double = 1
+        stroke: String? = nil, strokeWidth: Double = 1, title: String? = nil
     ) {
         var s = "<circle cx=\(q(n(cx))) cy=\(q(n(cy))) r=\(q(n(r))) fill=\(q(fill))"
         if let stroke { s += " stroke=\(q(stroke)) stroke-width=\(q(n(strokeWidth)))" }
-        parts.append(s + "/>")
+        parts.append(closed(s, title: title))
     }
 
     /// A text element. `text` must already be a display label (see `Text.label`); it is

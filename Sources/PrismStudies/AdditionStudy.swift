@@ -257,7 +257,17 @@ public struct AdditionStudy {
         out.report.paragraph(
             "Over the \(r.prompts) prompts `a+b=` (a, b in \(f.digits.lowerBound)..\(f.digits.upperBound)), \(Self.headline(r, layer: l, neurons: f.neuronCount)). \(r.prefix.isEmpty ? "No prefix\(r.prefixIsDefault ? " (the default for a small vocabulary)" : "")." : "Every prompt starts with the few-shot prefix `\(StudyText.escape(r.prefix))`\(r.prefixIsDefault ? " (the default for a real Gemma vocabulary; --prefix \"\" removes it)" : "").")"
         )
-        out.report.table(headers: ["a", "b", "digits of a+b", "right", "model", "templates peak", "summed templates 0..9"], rows: rows)
+        try out.figure(
+            Chart.heatmap(
+                title: "Summed templates of layer \(l)'s top \(f.neuronCount) neurons, per prompt", rows: f.prompts.map { "\($0.a)+\($0.b)=" },
+                columns: labels, values: f.prompts.map(\.summed), colorLabel: "summed logit contribution", xLabel: "output digit",
+                yLabel: "prompt", marked: f.prompts.map { Optional($0.right) }, cell: Size(width: 30, height: 13)),
+            name: "sweep",
+            caption:
+                "One row per prompt: the summed templates of the layer's top \(f.neuronCount) neurons (chosen per prompt) for each digit; the outlined cell is the right next digit. Hover a cell for its value; prompts.csv has the model's answer and the peak per prompt.",
+            csv: CSV.render(
+                headers: ["a", "b", "right", "model_next", "templates_peak"] + labels.map { "summed_\($0)" },
+                rows: f.prompts.map { p in ["\(p.a)", "\(p.b)", "\(p.right)", p.nextToken, "\(p.peak)"] + p.summed.map(f3) }))
         try out.write(
             CSV.render(headers: ["a", "b", "sum_digits", "right", "model_next", "templates_peak", "summed_0_to_9"], rows: rows), "prompts.csv")
         func counts(_ c: Counts) -> [String: Int] { ["prompts": c.prompts, "correct": c.correct, "peaks_right": c.peaksRight, "peaks_model": c.peaksModel] }

@@ -109,6 +109,9 @@ public struct CapitalsStudy {
         public var heads: Int
         /// `headSources[candidate][head][source]` at the studied layer.
         public var headSources: [[[Double]]]
+        /// The studied head's attention pattern on the main prompt, `pattern[query][key]`
+        /// (probabilities; NaN for the causally masked keys after the query).
+        public var pattern: [[Double]]
         /// Embed, a0, m0, ... below the studied layer; `pathPieces[candidate][piece]`.
         public var pathLabels: [String]
         public var pathPieces: [[Double]]
@@ -220,6 +223,8 @@ public struct CapitalsStudy {
                 return h
             } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
 
+        let pattern = try Self.headPattern(source, layer: chosenLayer, head: chosenHead)
+
         // Chained prism through that head at the country token, and its frozen map on other countries.
         let jc = try countryPosition(ctx, country, prefix: prefix, ids: ids)
         let paths = try ctx.prism.headPath(source, position: ids.count - 1, layer: chosenLayer, head: chosenHead, source: jc, targets: targets)
@@ -242,10 +247,22 @@ public struct CapitalsStudy {
             candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
             logits: d.targets.map(\.logit), sums: d.targets.map(\.sum), errors: d.targets.map(\.error),
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
-            layerGiven: layer != nil, heads: H, headSources: d.targets.map { $0.headSources[chosenLayer] },
+            layerGiven: layer != nil, heads: H, headSources: d.targets.map { $0.headSources[chosenLayer] }, pattern: pattern,
             pathLabels: ["Embed"] + (0..<chosenLayer).flatMap { ["a\($0)", "m\($0)"] }, pathPieces: paths.map(\.pieces),
             pathError: paths.map { abs($0.error) }.max() ?? 0,
             countryMaps: countryMaps, skippedCountries: skipped, countries: rows, topHeads: topHeads, result: result)
+    }
+
+    /// Head `head` of `layer`'s attention pattern in `source` (recorded as `[H, T, S]`), as
+    /// `[query][key]` probabilities with NaN for the masked keys after each query.
+    /// - Throws: `PrismError` when the pattern was not recorded or has another shape.
+    static func headPattern(_ source: ActivationSource, layer: Int, head: Int) throws -> [[Double]] {
+        let t = try source.activation(ActivationName.pattern(layer))
+        guard t.shape.count == 3, head >= 0, head < t.shape[0], t.values.count == t.shape.reduce(1, *) else {
+            throw PrismError("activation \(ActivationName.pattern(layer)) has shape \(t.shape), not [heads, queries, keys] with head \(head)")
+        }
+        let (T, S) = (t.shape[1], t.shape[2])
+        return (0..<T).map { q in (0..<S).map { k in k > q ? .nan : Double(t.values[(head * T + q) * S + k]) } }
     }
 
     /// Over every kept country: is the greedy answer right, and do the top heads (by |term| for
@@ -276,6 +293,30 @@ public struct CapitalsStudy {
                     topHeads: top.map { ($0.layer, $0.head) }, reading: hits))
         }
         return (rows, reads, checked, correct)
+    }
+
+    /// The studied head's attention pattern on the main prompt as a query x key heatmap, the
+    /// country token outlined in the last query's row.
+    func patternFigure(_ out: inout StudyOutput, _ f: Findings) throws {
+        let r = f.result, name = "L\(r.layer)H\(r.head)"
+        let labels = f.tokens.enumerated().map { "\($0) \(StudyText.escape($1))" }
+        let last = f.pattern.count - 1
+        out.report.heading("Attention pattern of \(name) (head \(r.layer).\(r.head))")
+        out.report.paragraph(
+            "Where head \(name) looks from each position of the prompt: row = query token, column = key token, colour = attention probability (each row sums to 1; grey: keys after the query, masked). The outlined cell is the country token `\(StudyText.escape(f.tokens[r.countryPosition]))` in the last position's row, the row the logit is read from."
+        )
+        var rows: [[String]] = []
+        for (q, row) in f.pattern.enumerated() {
+            for (k, v) in row.enumerated() where v.isFinite { rows.append(["\(q)", f.tokens[q], "\(k)", f.tokens[k], String(format: "%.6f", locale: nil, v)]) }
+        }
+        try out.figure(
+            Chart.heatmap(
+                title: "Attention pattern of \(name), query x key", rows: labels, columns: labels, values: f.pattern,
+                colorLabel: "attention probability", xLabel: "key token", yLabel: "query token", limit: 1,
+                annotate: f.pattern.count <= 16, scale: .sequential,
+                marked: (0...max(last, 0)).map { $0 == last ? r.countryPosition : nil }),
+            name: "pattern_\(name)", caption: "Hover a cell for its probability.",
+            csv: CSV.render(headers: ["query", "query_token", "key", "key_token", "probability"], rows: rows))
     }
 
     /// Writes the report of `f` into `dir`: index.html, each figure as SVG and CSV, countries.csv
@@ -338,6 +379,7 @@ public struct CapitalsStudy {
 
         // (3) Chained prism through the studied head at the country token.
         let jc = r.countryPosition, head = "\(r.layer).\(r.head)"
+        try patternFigure(&out, f)
         let pathSeries = zip(names, f.pathPieces).map { Series(name: $0, values: $1) }
         out.report.heading("Chained prism: what head \(head) reads at `\(f.tokens[jc])`")
         out.report.paragraph(

@@ -30,7 +30,8 @@ public enum Chart {
         let looks = series.indices.map { SeriesLook(index: $0, override: series[$0].color, style: style) }
         let legend = Legend(
             series.indices.map {
-                LegendEntry(name: series[$0].name, color: looks[$0].color, dash: looks[$0].dash, glyph: .line(marker: markers),
+                LegendEntry(
+                    name: series[$0].name, color: looks[$0].color, dash: looks[$0].dash, glyph: .line(marker: markers),
                     shape: looks[$0].marker)
             }, style: style)
 

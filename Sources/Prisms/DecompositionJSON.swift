@@ -1,5 +1,6 @@
 import Foundation
 import PrismSupport
+
 /// The JSON schema of `prism decompose --json` and of `prism batch` records (README, "Output schema").
 public enum DecompositionJSON {
     public enum Detail: String, CaseIterable, Sendable {

@@ -372,6 +372,24 @@ struct PathsCommand: ParsableCommand {
             }
             let applied = try applyTo.map { try session.singleToken($0) }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
+            // The source a head path goes through, named, with the head's attention to it; a source
+            // the head does not read gives a term of zero, which is a question worth a warning.
+            var sourceInfo: [String: Any]? = nil
+            if let head, let source {
+                let j = source < 0 ? ids.count + source : source
+                let row = try src.patternRow(layer: layer, position: p)
+                let keys = row.count / max(1, session.model.heads)
+                let weights = Array(row[(head * keys)..<((head + 1) * keys)])
+                let a = Double(weights[j])
+                sourceInfo = ["position": j, "id": ids[j], "token": try session.text(ids[j]), "attention": a]
+                if a < 1e-3, let best = weights.indices.max(by: { weights[$0] < weights[$1] }) {
+                    FileHandle.standardError.write(
+                        Data(
+                            ("warning: \(ComponentName.head(layer, head)) gives source \(j) \(Display.quote(try session.text(ids[j]))) attention "
+                                + "\(String(format: "%.4f", a)): its term is about 0; the head reads \(best) \(Display.quote(try session.text(ids[best]))) most "
+                                + "(\(String(format: "%.3f", weights[best])))\n").utf8))
+                }
+            }
             let frozen =
                 Decomposition.frozen(prism.model.config, logit: prism.logitKind) + [
                     "per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"
@@ -387,11 +405,15 @@ struct PathsCommand: ParsableCommand {
                         ] as [String: Any]
                     },
                 ]
+                if let sourceInfo { obj["source"] = sourceInfo }
                 OutputStamp.stamp(&obj, session, stored: at.acts != nil)
                 try JSONOut.print(obj)
                 return
             }
             print("through \(paths.first?.through ?? "") at position \(p); frozen: \(frozen.joined(separator: "; "))")
+            if let info = sourceInfo, let j = info["position"] as? Int, let a = info["attention"] as? Double {
+                print("source \(j) \(Display.quote(try session.text(ids[j]))) (id \(ids[j])), attention \(String(format: "%.4f", a))")
+            }
             print("route: \(OutputStamp.routeText(session, stored: at.acts != nil))")
             for (k, path) in paths.enumerated() {
                 print(

@@ -34,4 +34,18 @@ final class WrongQuestionTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("rank 1 of 1024)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("rank 1 / "), "a difference states both ranks: \(r.stdout)")
     }
+
+    /// `paths` names the source token and the head's attention to it, and warns when the chosen
+    /// source is one the head does not read (its term is then about zero).
+    func testPathsNamesTheSourceAndWarnsWhenTheHeadIgnoresIt() throws {
+        let args = ["paths", "-m", Self.shipped, "--prompt", "The capital of France is", "--target-token", " Paris", "--layer", "1", "--head", "0"]
+        let read = try CLIRunner.run(args + ["--source", "4"])
+        XCTAssertEqual(read.status, 0, read.stderr)
+        XCTAssertTrue(read.stdout.contains("source 4 \" France\""), read.stdout)
+        XCTAssertEqual(read.stderr, "")
+        let ignored = try CLIRunner.run(args + ["--source", "1"])
+        XCTAssertEqual(ignored.status, 0, ignored.stderr)
+        XCTAssertTrue(ignored.stderr.hasPrefix("warning: L1H0 gives source 1 \"The\" attention 0.0000"), ignored.stderr)
+        XCTAssertTrue(ignored.stderr.contains("the head reads 4 \" France\" most"), ignored.stderr)
+    }
 }

@@ -78,6 +78,12 @@ public struct StudyContext {
         _ prompts: [String], targets: (Int) -> [Target], chunk: Int = 16,
         _ body: (Int, [Int], Decomposition, Int) throws -> Void
     ) throws {
+        // Progress with rate and ETA on a terminal only: a study's sweep takes minutes on
+        // gemma-2b, and a piped or logged run stays quiet.
+        let progress = Progress(label: "study", total: prompts.count, unit: "prompts")
+        progress.quiet = isatty(STDERR_FILENO) == 0 || prompts.count < 2
+        var done = 0
+        defer { if done > 0 { progress.finish() } }
         var start = 0
         while start < prompts.count {
             let (ids, options) = try plannedChunk(
@@ -95,6 +101,8 @@ public struct StudyContext {
                 for (s, d) in zip(group, ds) {
                     let l = logits[s].first ?? []
                     try body(start + s, ids[s], d, l.indices.max { l[$0] < l[$1] } ?? 0)
+                    done += 1
+                    progress.update(done)
                 }
                 g += Self.decompositionGroup
             }

@@ -51,6 +51,7 @@ public struct BatchRunner {
         let lock = try OutputLock(output: output)
         defer { withExtendedLifetime(lock) {} }
         let loaded = session.loaded, model = session.model, budget = session.budget
+        session.showsProgress = false  // the job shows its own progress
         // The journal names the weights by their content, checked now: a model changed between
         // two runs of a job (even in place, at the same size) is never mixed into one output.
         let header = Journal.Header(

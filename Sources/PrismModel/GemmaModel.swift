@@ -91,6 +91,7 @@ public final class GemmaModel: Sendable {
             offer(recorder, ActivationName.residPost(l), pass, x, width: d, shape: [d])
             options.meter?.add(weightBytes: lw.byteCount)
             if options.releasesLayer(l) { lw.release() }
+            options.onLayer?(l + 1, config.numHiddenLayers)
         }
         for s in tokens.indices { cache.advance(s, by: tokens[s].count) }
         return unembed(x, pass, logitsAt: logitsAt, recorder: recorder)

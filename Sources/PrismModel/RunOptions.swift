@@ -21,6 +21,8 @@ public struct RunOptions: Sendable {
     /// How many threads split each product's rows (`--threads`; default: the CPUs this process
     /// may use, affinity mask and cgroup CPU quota). Results do not depend on it.
     public var threads: Int = CPUs.available
+    /// Called after each layer of a forward pass with (layers done, layers): a command's progress.
+    public var onLayer: (@Sendable (Int, Int) -> Void)?
 
     public init(route: ActivationRoute = .int8, streamWeights: Bool = false, residentLayers: Int = 0, meter: RunMeter? = nil) {
         self.route = route

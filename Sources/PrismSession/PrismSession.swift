@@ -179,6 +179,10 @@ public final class PrismSession {
     /// - Throws: `PrismError` naming the minimum when the budget is too small.
     /// `cacheTokens`: the KV cache's size in tokens when it is not `tokens` (several prompts: it is
     /// allocated as prompts x the longest prompt).
+    /// Whether forward passes planned here show a delayed progress bar on a terminal (commands
+    /// with a progress of their own, batch and study, leave it off).
+    public var showsProgress = false
+
     public func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int = 0, logitRows: Int = 0) throws -> RunOptions {
         let plan = try MemoryPlan.make(
             model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
@@ -189,6 +193,14 @@ public final class PrismSession {
         lastPlan = plan
         var options = RunOptions(plan: plan, route: route, meter: meter)
         options.threads = threads
+        if showsProgress {
+            // On a terminal, a forward pass still running after 2 s shows its layers (gemma-2b under
+            // a budget, long prompts); quick commands and piped runs print nothing.
+            let progress = Progress.onTerminal(label: "forward", total: model.config.numHiddenLayers, unit: "layers", delay: 2)
+            options.onLayer = { done, total in
+                if done == total { progress.finish() } else { progress.update(done) }
+            }
+        }
         return options
     }
 

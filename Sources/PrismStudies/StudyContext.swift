@@ -21,6 +21,7 @@ public struct StudyContext {
 
     /// - Throws: `PrismError` when the model has no tokenizer (the studies tokenize text).
     public init(session: PrismSession) throws {
+        session.showsProgress = false  // the sweep shows its own progress
         self.session = session
         prism = Prism(model: session.model)
         guard session.hasTokenizer else { throw PrismError("\(session.loaded.path) has no tokenizer; the studies tokenize text") }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A progress bar with rate and ETA on a terminal; plain lines every few percent otherwise
 /// (logs of batch schedulers). Writes to stderr so stdout stays clean for data.
-public final class Progress {
+public final class Progress: @unchecked Sendable {
     let label: String
     let total: Int
     let unit: String
@@ -11,7 +11,10 @@ public final class Progress {
     let isTerminal = isatty(STDERR_FILENO) != 0
     var lastDraw = Date.distantPast
     var lastPercent = -1
+    var drawn = false
     public var quiet = false
+    /// Draw nothing until this many seconds have passed (a command that ends sooner shows none).
+    public var delay: TimeInterval = 0
 
     /// `unit` is "B" for bytes (rates in MB/s) or a noun such as "prompts".
     public init(label: String, total: Int, unit: String = "B") {
@@ -25,6 +28,8 @@ public final class Progress {
         guard !quiet else { return }
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
+        guard elapsed >= delay else { return }
+        drawn = true
         let fraction = min(1, Double(done) / Double(total))
         let percent = Int(fraction * 100)
         let rate = elapsed > 0 ? Double(done) / elapsed / scale : 0
@@ -48,6 +53,14 @@ public final class Progress {
     public func finish() {
         guard !quiet else { return }
         update(total, force: true)
-        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTerminal && drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    /// A bar for a terminal only, shown once `delay` seconds have passed (nothing when piped).
+    public static func onTerminal(label: String, total: Int, unit: String, delay: TimeInterval) -> Progress {
+        let p = Progress(label: label, total: total, unit: unit)
+        p.quiet = !p.isTerminal
+        p.delay = delay
+        return p
     }
 }

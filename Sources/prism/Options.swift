@@ -20,6 +20,7 @@ struct ModelOptions: ParsableArguments {
     func session(_ runtime: RuntimeOptions) throws -> PrismSession {
         let session = PrismSession(loaded: try load(), budget: runtime.budget, route: runtime.route)
         session.threads = runtime.threadCount
+        session.showsProgress = true
         CPUs.limitBLAS(to: runtime.threadCount)
         return session
     }

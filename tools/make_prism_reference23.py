@@ -69,6 +69,9 @@ from transformers import Gemma2ForCausalLM, Gemma3ForCausalLM
 from transformers.models.gemma2 import modeling_gemma2
 from transformers.models.gemma3 import modeling_gemma3
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_prism_reference import f64, gelu_tanh, inv_rms, pick_targets  # noqa: E402  (the Gemma 1 reference's helpers)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "Tests", "Fixtures")
 REF_DIR = os.path.join(FIX, "reference")
@@ -76,18 +79,6 @@ GENERATOR = "tools/make_prism_reference23.py"
 TEXT = "The capital of France is"
 EMBED_MAP_TOKENS = [2, 10, 100, 500, 1500]
 MODELS = [("tiny-gemma2", Gemma2ForCausalLM, modeling_gemma2), ("tiny-gemma3", Gemma3ForCausalLM, modeling_gemma3)]
-
-
-def f64(t):
-    return t.detach().to(torch.float64).cpu().numpy()
-
-
-def gelu_tanh(x):
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-def inv_rms(x, eps):
-    return 1.0 / math.sqrt(float(np.mean(x * x)) + eps)
 
 
 def inv_rms_rows(x, eps):
@@ -446,17 +437,6 @@ def analyse_case(W, acts, logits, ids, p, targets, st, path_choice=None):
 
 def softcap_inverse(y, c):
     return y if c is None else c * math.atanh(y / c)
-
-
-def pick_targets(first, fixed, n):
-    ts = [int(first)]
-    for t in fixed:
-        if len(ts) == n:
-            break
-        if int(t) not in ts:
-            ts.append(int(t))
-    assert len(ts) == n
-    return ts
 
 
 def build(name, cls, modeling):

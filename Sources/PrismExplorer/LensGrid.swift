@@ -112,41 +112,19 @@ public struct LensGrid: Sendable {
     }
 
     /// The `k` largest raw logits of every row and, per target token, how many other tokens'
-    /// raw logits exceed its own in each row: one pass over the unembedding, `tileRows` rows at
-    /// a time, so `[rows, vocab]` logits are never held.
+    /// raw logits exceed its own in each row: the logit lens's own pass over the unembedding
+    /// (`LogitLens.readout`, `tileRows` rows at a time, so `[rows, vocab]` logits are never held).
     static func readout(
         _ model: GemmaModel, _ raw: [Float], rows n: Int, k: Int, tokenRaw: [Int: [Double]], streamWeights: Bool
     ) -> (best: [[(id: Int, logit: Float)]], above: [Int: [Int]]) {
-        let V = model.vocab, e = model.weights.embedding
-        let tile = max(1, min(V, LogitLens.tileRows))
-        var best = [[(id: Int, logit: Float)]](repeating: [], count: n)
-        var above = tokenRaw.mapValues { _ in [Int](repeating: 0, count: n) }
-        var part = [Float](repeating: 0, count: n * tile)
-        var r0 = 0
-        while r0 < V {
-            let r1 = min(V, r0 + tile), w = r1 - r0
-            let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-            raw.withUnsafeBufferPointer { xp in
-                part.withUnsafeMutableBufferPointer { matmulTransposed(xp.baseAddress!, count: n, slice, $0.baseAddress!) }  // [n, w]
-            }
-            for r in 0..<n {
-                let values = part[(r * w)..<(r * w + w)]
-                if k > 0 {
-                    let local = TopK.largest(values, k: k).map { (id: $0.id + r0, logit: $0.logit) }
-                    best[r] = Array((best[r] + local).sorted { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }.prefix(k))
-                }
-                for (id, t) in tokenRaw {
-                    // The token itself is not counted against its own logit (the two products may
-                    // round differently).
-                    var count = 0
-                    for (j, v) in values.enumerated() where Double(v) > t[r] && r0 + j != id { count += 1 }
-                    above[id]?[r] += count
-                }
-            }
-            if streamWeights { e.release(rows: r0..<r1) }
-            r0 = r1
-        }
-        return (best, above)
+        let watched = tokenRaw.keys.sorted(), W = watched.count
+        var logits = [Double](repeating: .nan, count: n * W)
+        for (w, id) in watched.enumerated() { for r in 0..<n { logits[r * W + w] = tokenRaw[id]?[r] ?? .nan } }
+        let lens = LogitLens(prism: Prism(model: model, pullBacks: ReadoutPullBacks(config: model.config, capacityBytes: 0)))
+        let result = lens.readout(raw, points: n, k: k, watched: watched, watchedLogits: logits, cap: nil, streamWeights: streamWeights)
+        var above: [Int: [Int]] = [:]
+        for (w, id) in watched.enumerated() { above[id] = (0..<n).map { r in (result.ranks[r * W + w] ?? 1) - 1 } }
+        return (result.top, above)
     }
 
     static func dot(_ a: [Float], _ b: [Float], offset: Int, count: Int) -> Double {

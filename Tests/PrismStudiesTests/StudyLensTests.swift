@@ -2,6 +2,7 @@ import Foundation
 import FoundationXML
 import PrismModel
 import PrismStudies
+import Prisms
 import XCTest
 
 /// The logit-lens heatmap of the capitals and addition reports on the fixture model: one cell per
@@ -28,8 +29,8 @@ final class StudyLensTests: XCTestCase {
         let cells = svg.components(separatedBy: "<g class=\"cells\">")[1].components(separatedBy: "</g>")[0]
         XCTAssertEqual(cells.components(separatedBy: "<title>").count - 1, positions * points, "a titled cell per position and point", file: file, line: line)
         XCTAssertEqual(
-            svg.components(separatedBy: "stroke-width=\"1.6\"").count - 1, lens.firstTop.compactMap { $0 }.count,
-            "one outline per position where the answer becomes top-1", file: file, line: line)
+            svg.components(separatedBy: "stroke-width=\"1.6\"").count - 1, lens.firstTop == nil ? 0 : 1,
+            "the point where the answer becomes top-1 at the last position outlined", file: file, line: line)
         let rows = try String(contentsOfFile: dir + "/lens.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(rows.count, 1 + positions * points, file: file, line: line)
         XCTAssertTrue(try String(contentsOfFile: dir + "/index.html", encoding: .utf8).contains("Own-norm logit lens of"), file: file, line: line)
@@ -53,5 +54,23 @@ final class StudyLensTests: XCTestCase {
         try AdditionStudy().report(f, output: dir)
         XCTAssertEqual(f.lens.token, "\(f.right)")
         try checkFigure(f.lens, positions: f.exampleTokens.count, layers: ctx.model.config.numHiddenLayers)
+    }
+
+    /// The lens reads every position but the last from the answer's unembedding row alone: it
+    /// agrees with `LogitLens` (the full readout) at every position and point.
+    func testDirectReadingAgreesWithLogitLens() throws {
+        let ctx = try context()
+        let id = try ctx.singleToken(" Paris")
+        let (_, source, _, _) = try ctx.decompose("The capital city of France is", targets: [Target.token(id, label: "Paris")])
+        let lens = try StudyLens.read(ctx, source, tokenId: id)
+        let full = try LogitLens(prism: ctx.prism).run(
+            source, positions: Array(source.tokenIds.indices), targets: [Target.token(id, label: "Paris")], mode: .own, top: 1, softcap: true)
+        XCTAssertEqual(lens.logits.count, full.count)
+        for (q, column) in full.enumerated() {
+            for (i, point) in column.enumerated() {
+                XCTAssertEqual(lens.logits[q][i], point.targets[0], accuracy: 1e-4 * max(1, abs(point.targets[0])), "position \(q), \(point.name)")
+            }
+        }
+        XCTAssertEqual(lens.lastRanks, full.last?.map { $0.readings[0].first?.rank })
     }
 }

@@ -25,7 +25,12 @@ struct Ticks: Equatable {
     /// an equal aspect ratio and colour bars cannot stretch their interval to tick values).
     static func inside(_ min: Double, _ max: Double, target: Int) -> Ticks {
         let (a, b) = widened(min, max)
-        let step = niceStep((b - a) / Double(Swift.max(target, 1)))
+        var step = niceStep((b - a) / Double(Swift.max(target, 1)))
+        // The step rounds up and the interval cannot grow: [-15.4, 15.4] with a step of 20 would
+        // keep only 0. Take the next smaller nice step (10 -> 5 -> 2 -> 1) until 3 ticks fit.
+        for _ in 0..<3 where floor(b / step + 1e-9) - ceil(a / step - 1e-9) < 2 {
+            step = smallerStep(step)
+        }
         let kLo = ceil(a / step - 1e-9)
         let kHi = floor(b / step + 1e-9)
         guard kHi - kLo <= 60, kHi >= kLo else { return Ticks(lo: a, hi: b, step: b - a, values: [a, b]) }
@@ -58,6 +63,13 @@ struct Ticks: Equatable {
         let r = rough / mag
         let m: Double = r <= 1 + 1e-9 ? 1 : r <= 2 + 1e-9 ? 2 : r <= 5 + 1e-9 ? 5 : 10
         return m * mag
+    }
+
+    /// The next nice step below a 1, 2 or 5 times a power of ten: 5 -> 2, 2 -> 1, 1 -> 0.5.
+    static func smallerStep(_ step: Double) -> Double {
+        let mag = pow(10, floor(log10(step) + 1e-9))
+        let m = (step / mag).rounded()
+        return m >= 5 ? 2 * mag : m >= 2 ? mag : mag / 2
     }
 
     /// Rounds away binary noise such as 0.30000000000000004 and turns -0 into 0.

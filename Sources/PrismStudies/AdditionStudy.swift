@@ -66,6 +66,8 @@ public struct AdditionStudy {
         /// Embed, a0, m0, ...; `residual[digit][component]` in that order (the example prompt).
         public var componentLabels: [String]
         public var residual: [[Double]]
+        /// The logit lens of the right digit at every position of the example prompt.
+        public var lens: StudyLens
         /// One row per MLP layer: its term for the right digit, the mean over the ten digits, and
         /// their difference (the separation the layer is chosen by).
         public var layers: [(right: Double, mean: Double, separation: Double)]
@@ -146,7 +148,9 @@ public struct AdditionStudy {
         let L = ctx.model.config.numHiddenLayers
         let right = Self.answer(example.a, example.b)
         let prefix = self.prefix ?? Self.defaultPrefix(realVocabulary: ctx.hasRealVocabulary)
-        let (ids, _, d, _) = try ctx.decompose(prompt(example.a, example.b, prefix: prefix), targets: targets)
+        let (ids, source, d, _) = try ctx.decompose(prompt(example.a, example.b, prefix: prefix), targets: targets)
+        // The example prompt was recorded whole: its lens needs no other forward pass.
+        let lens = try StudyLens.read(ctx, source, tokenId: digitIds[right])
 
         // The MLP layer that lifts the right digit most above the mean, and its top neurons.
         func separation(_ v: [Double]) -> Double { v[right] - v.reduce(0, +) / Double(v.count) }
@@ -169,7 +173,7 @@ public struct AdditionStudy {
         return Findings(
             modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b, prefix: prefix),
             exampleTokens: ctx.pieces(ids), right: right,
-            componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
+            componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) }, lens: lens,
             layers: layers, layerGiven: layer != nil, neurons: top,
             templates: top.map { n in d.targets.map { $0.neurons[l][n] } },
             prompts: rows, digits: digits, neuronCount: neurons, result: result)
@@ -226,6 +230,7 @@ public struct AdditionStudy {
             headers: ["layer", "MLP term for \(right)", "mean over digits", "separation"],
             rows: f.layers.enumerated().map { k, v in ["m\(k)", f3(v.right), f3(v.mean), f3(v.separation)] },
             numericColumns: [1, 2, 3], caption: "MLP layers by how far they lift the right digit above the mean.")
+        try out.lensFigure(f.lens, tokens: f.exampleTokens)
 
         // (2) Neuron templates of that layer.
         let panels = zip(f.neurons, f.templates).map { n, t in BarPanel(title: "neuron \(n)", categories: labels, values: t, highlight: right) }

@@ -117,6 +117,8 @@ public struct CapitalsStudy {
         public var pathPieces: [[Double]]
         /// Largest |sum of the pieces - head-source term| over the candidates.
         public var pathError: Double
+        /// The logit lens of the right capital at every position of the main prompt.
+        public var lens: StudyLens
         /// The head's frozen map applied to each country's embedding (countries that are one token).
         public var countryMaps: [CountryMap]
         public var skippedCountries: [String]
@@ -224,6 +226,8 @@ public struct CapitalsStudy {
             } ?? (0..<H).max { a, b in separation(d.targets.map { $0.heads[chosenLayer][a] }) < separation(d.targets.map { $0.heads[chosenLayer][b] }) } ?? 0
 
         let pattern = try Self.headPattern(source, layer: chosenLayer, head: chosenHead)
+        // The main prompt was recorded whole: its lens needs no other forward pass.
+        let lens = try StudyLens.read(ctx, source, tokenId: candidateIds[correctIndex])
 
         // Chained prism through that head at the country token, and its frozen map on other countries.
         let jc = try countryPosition(ctx, country, prefix: prefix, ids: ids)
@@ -249,7 +253,7 @@ public struct CapitalsStudy {
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) },
             layerGiven: layer != nil, heads: H, headSources: d.targets.map { $0.headSources[chosenLayer] }, pattern: pattern,
             pathLabels: ["Embed"] + (0..<chosenLayer).flatMap { ["a\($0)", "m\($0)"] }, pathPieces: paths.map(\.pieces),
-            pathError: paths.map { abs($0.error) }.max() ?? 0,
+            pathError: paths.map { abs($0.error) }.max() ?? 0, lens: lens,
             countryMaps: countryMaps, skippedCountries: skipped, countries: rows, topHeads: topHeads, result: result)
     }
 
@@ -376,6 +380,8 @@ public struct CapitalsStudy {
                 xLabel: "source token", yLabel: "logit contribution"),
             name: "heads_layer\(r.layer)", caption: "Head-source terms A[h,p,j] u . W_O^h v_j.",
             csv: CSV.render(headers: ["head", "source", "token"] + names, rows: headRows))
+
+        try out.lensFigure(f.lens, tokens: f.tokens)
 
         // (3) Chained prism through the studied head at the country token.
         let jc = r.countryPosition, head = "\(r.layer).\(r.head)"

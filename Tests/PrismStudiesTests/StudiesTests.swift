@@ -36,7 +36,7 @@ final class StudiesTests: XCTestCase {
         XCTAssertEqual(try count("class=\"series\"", in: dir + "/residual.svg"), 10, "one line per digit")
         let html = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
         XCTAssertFalse(html.contains("https://") && !html.contains("http://www.w3.org/2000/svg"), "no network references")
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 4, "figures inlined")
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 5, "figures inlined (the lens heatmap is the fifth)")
         XCTAssertEqual(try String(contentsOfFile: dir + "/prompts.csv", encoding: .utf8).split(separator: "\n").count, 82)
     }
 

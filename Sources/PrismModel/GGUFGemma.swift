@@ -32,6 +32,7 @@ public struct GGUFGemma {
         var defaults: [String: String] = [:]
         let d = try file.int(key("embedding_length"))
         let layers = try file.int(key("block_count"))
+        guard layers > 0, layers <= 1024 else { throw PrismError("\(path): \(key("block_count")) = \(layers) is out of range") }
         let heads = try file.int(key("attention.head_count"))
         let kvHeads = try file.intIfPresent(key("attention.head_count_kv")) ?? heads
         let headDim = try file.intIfPresent(key("attention.key_length")) ?? (heads > 0 ? d / heads : 0)

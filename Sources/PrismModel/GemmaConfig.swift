@@ -133,7 +133,8 @@ public struct GemmaConfig: Encodable, Equatable, Sendable {
         self.hiddenActivation = hiddenActivation
         self.queryPreAttnScalar = queryPreAttnScalar ?? Double(headDim)
         self.slidingWindow = slidingWindow
-        self.layerTypes = layerTypes ?? Array(repeating: .fullAttention, count: numHiddenLayers)
+        // Clamped so that a wrong count cannot trap here; `validate` refuses it by name.
+        self.layerTypes = layerTypes ?? Array(repeating: .fullAttention, count: min(max(0, numHiddenLayers), 1025))
         self.finalLogitSoftcapping = finalLogitSoftcapping
         self.attnLogitSoftcapping = attnLogitSoftcapping
         self.ropeFull = ropeFull

@@ -72,6 +72,8 @@ struct ConfigReader {
         let d = GemmaDefaults.of(generation)
         try refuseUnsupported(generation)
         let layers = try int("num_hidden_layers") ?? d.numHiddenLayers
+        // Checked before anything is sized by it (the layer types below).
+        guard layers > 0, layers <= 1024 else { throw PrismError("\(source): num_hidden_layers = \(layers) is out of range") }
         let heads = try int("num_attention_heads") ?? d.numAttentionHeads
         let headDim = try int("head_dim") ?? d.headDim
         let architectures = try stringArray("architectures")

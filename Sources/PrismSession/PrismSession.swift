@@ -121,7 +121,7 @@ public final class PrismSession {
     public enum LabelStyle: Sendable {
         /// The piece as the command line shows it: quoted, `▁` as a space (`" Paris"`).
         case quoted
-        /// The raw SentencePiece piece (`▁Paris`), as batch lines have it.
+        /// The raw SentencePiece piece (`▁Paris`).
         case piece
     }
 

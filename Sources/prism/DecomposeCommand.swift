@@ -138,7 +138,7 @@ struct DecomposeCommand: ParsableCommand {
             }
             if output.json {
                 var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
-                if let ranks { TargetRanking.annotate(&obj, ranks: ranks, top1Token: top1Token) }
+                if let ranks { DecompositionJSON.addRanks(&obj, ranks: ranks, top1Token: top1Token) }
                 OutputStamp.stamp(&obj, session, stored: stored)
                 try JSONOut.print(obj)
             } else if npy == nil && csv == nil {

@@ -177,14 +177,9 @@ enum DecompositionFiles {
     }
 }
 
-/// Guards against a silently wrong question: the model's top-1 and each target's rank in the JSON,
-/// and a warning when a text target has a much better-ranked twin with (or without) a leading space.
+/// Guards against a silently wrong question (the top-1 and ranks are `DecompositionJSON.addRanks`):
+/// a warning when a text target has a much better-ranked twin with (or without) a leading space.
 enum TargetRanking {
-    /// Adds `model_top1` and each target's `rank` (see `DecompositionJSON.addRanks`).
-    static func annotate(_ obj: inout [String: Any], ranks: LogitRanks, top1Token: String?) {
-        DecompositionJSON.addRanks(&obj, ranks: ranks, top1Token: top1Token)
-    }
-
     /// The one-line warning for `text` (a `--target-token`) when the same text with or without its
     /// leading space is one token that the model ranks higher by a logit margin of 2 or more.
     static func twinWarning(_ text: String, session: PrismSession, ranks: LogitRanks) throws -> String? {

@@ -83,7 +83,7 @@ struct ExploreCommand: ParsableCommand {
             var decomposeObject = DecompositionJSON.object(d, pieces: try session.texts(ids), detail: .summary, top: top)
             if let ranks {
                 let top1Token = try ranks.top1.map { try session.text($0.id) }
-                TargetRanking.annotate(&decomposeObject, ranks: ranks, top1Token: top1Token)
+                DecompositionJSON.addRanks(&decomposeObject, ranks: ranks, top1Token: top1Token)
             }
             var shown = Set(ids.prefix(p + 1)).union(ts.flatMap(\.ids)).union(lens.cells.flatMap { $0.flatMap(\.topIds) })
             if let best = ranks?.top1 { shown.insert(best.id) }

@@ -24,11 +24,9 @@ enum OutputStamp {
         switch route(session, stored: stored) {
         case "int8": return "int8 activations with the int8 weights (--exact-activations for fp32)"
         case "stored": return "activations read from the store (its route is the one `prism run` used)"
-        default: return hasInt8Weights(session.model) ? "exact fp32 activations with the int8 weights" : "fp32 activations (the weights are not int8)"
+        default: return session.model.hasInt8Weights ? "exact fp32 activations with the int8 weights" : "fp32 activations (the weights are not int8)"
         }
     }
-
-    static func hasInt8Weights(_ model: GemmaModel) -> Bool { model.hasInt8Weights }
 
     /// Adds `prism_version` and `route` to a JSON object.
     static func stamp(_ obj: inout [String: Any], _ session: PrismSession, stored: Bool = false) {

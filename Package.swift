@@ -15,6 +15,7 @@ import PackageDescription
 //   PrismPlots    SVG figures and self-contained HTML reports
 //   PrismStudies  the article's studies (capitals, addition, digits) as reports
 //   PrismExplorer  `prism explore`: one self-contained interactive HTML page per decomposition
+//   PrismOutputs  the commands' outputs: tables, CSV and NPY sets, JSON objects (testable without the CLI)
 //   prism         the command-line tool
 // -Ounchecked (no overflow, bounds or precondition traps) only for the kernels: their inner loops
 // are over shapes the callers have already checked. Every module that reads outside input
@@ -73,12 +74,14 @@ let package = Package(
         .target(
             name: "PrismStudies", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismTokenizer", "Prisms", "PrismPlots", "PrismSession"],
             swiftSettings: swift6),
+        .target(
+            name: "PrismOutputs", dependencies: ["PrismSupport", "PrismFormats", "PrismModel", "PrismSession", "Prisms"], swiftSettings: swift6),
         .target(name: "PrismExplorer", dependencies: ["PrismSupport", "PrismKernels", "PrismModel", "Prisms"], swiftSettings: swift6 + optimizedInDebug),
         .executableTarget(
             name: "prism",
             dependencies: [
                 "PrismSupport", "PrismFormats", "PrismKernels", "PrismTokenizer", "PrismModel", "PrismConvert", "Prisms", "PrismStudies", "PrismBatch",
-                "PrismSession", "PrismBench", "PrismExplorer",
+                "PrismSession", "PrismBench", "PrismExplorer", "PrismOutputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PrismSupportTests", dependencies: ["PrismSupport"]),
@@ -94,6 +97,7 @@ let package = Package(
         .testTarget(name: "PrismSessionTests", dependencies: ["PrismSession", "PrismModel", "PrismTokenizer", "Prisms", "PrismSupport", "PrismKernels"]),
         .testTarget(name: "PrismBatchTests", dependencies: ["PrismBatch", "PrismSupport"]),
         .testTarget(name: "PrismExplorerTests", dependencies: ["PrismExplorer", "PrismModel", "Prisms", "PrismSession"]),
+        .testTarget(name: "PrismOutputsTests", dependencies: ["PrismOutputs", "PrismSession", "Prisms", "PrismFormats", "PrismSupport"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
         // Inputs the fuzz targets in Fuzz/ found, replayed through the same parsers.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["PrismFormats", "PrismModel", "PrismTokenizer", "PrismBatch"]),

@@ -89,11 +89,7 @@ public struct BatchRunner {
             while i < pending.count && chunk.count < maxChunk {
                 if case .success(let job) = pending[i] {
                     let next = need.adding(job, config: model.config, detail: detail)
-                    if let budget,
-                        (try? MemoryPlan.make(
-                            model: model, budget: budget, tokens: next.tokens, cacheTokens: next.cacheTokens,
-                            extraBytes: next.extra + cacheBytes, logitRows: next.prompts)) == nil
-                    {
+                    if let budget, try !Self.fits(next, cacheBytes: cacheBytes, model: model, budget: budget) {
                         if !chunk.isEmpty { break }
                         // Alone over the budget: an error record naming what it needs, not a
                         // failed job (which every rerun would repeat).
@@ -148,6 +144,20 @@ public struct BatchRunner {
             next.group = max(group, BatchRunner.decompositionGroup * held)
             if detail == .full { next.serializing = max(serializing, DecompositionJSON.outputBytes(heldBytes: held, detail: .full) - held) }
             return next
+        }
+    }
+
+    /// Whether a chunk needing `need` fits `budget`; any error but the planner's over-budget one
+    /// (kind `.overBudget`) is thrown.
+    /// - Throws: what `MemoryPlan.make` throws other than that.
+    static func fits(_ need: ChunkNeed, cacheBytes: Int, model: GemmaModel, budget: Int) throws -> Bool {
+        do {
+            _ = try MemoryPlan.make(
+                model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens,
+                extraBytes: need.extra + cacheBytes, logitRows: need.prompts)
+            return true
+        } catch let e as PrismError where e.kind == .overBudget {
+            return false
         }
     }
 

@@ -42,6 +42,8 @@ public struct MemoryPlan: Sendable {
     ///     is rectangular); nil when that is `tokens` (one sequence).
     ///   - extraBytes: recorded activations and other per-run state.
     ///   - logitRows: positions whose full-vocabulary logits are computed.
+    /// - Throws: `PrismError` of kind `.overBudget` when `budget` is too small even with every
+    ///   layer streamed (its message names the minimum).
     public static func make(model: GemmaModel, budget: Int?, tokens: Int, cacheTokens: Int? = nil, extraBytes: Int, logitRows: Int) throws -> MemoryPlan {
         let c = model.config
         let layers = model.weights.layers.map(\.byteCount)
@@ -64,8 +66,8 @@ public struct MemoryPlan: Sendable {
         plan.residentWeightBytes = streamed
         guard plan.total <= budget else {
             throw PrismError(
-                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))"
-            )
+                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))",
+                kind: .overBudget)
         }
         // Keep leading layers resident in 60% of what is left: a decode step then faults in only
         // the streamed layers. The rest is margin for the estimates above (a 200-prompt batch

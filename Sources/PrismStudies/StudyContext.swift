@@ -136,7 +136,7 @@ public struct StudyContext {
                     tokens: part.reduce(0) { $0 + $1.ids.count }, cacheTokens: n * (part.map(\.ids.count).max() ?? 0),
                     extraBytes: kept + group, logitRows: n)
                 return (part.map(\.ids), options)
-            } catch  where n > 1 {
+            } catch let e as PrismError where e.kind == .overBudget && n > 1 {
                 n = (n + 1) / 2
             }
         }

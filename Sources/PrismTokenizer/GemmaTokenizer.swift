@@ -28,19 +28,28 @@ public final class GemmaTokenizer: @unchecked Sendable {
     public let bosId: Int?
     public let eosId: Int?
 
+    /// Reads and parses the tokenizer.json at `path`.
+    /// - Throws: `PrismError` naming `path`: unreadable, not JSON, or a tokenizer this loader
+    ///   does not support (a fault inside the file reads "`path`: ..." where `init(jsonBytes:)`
+    ///   says "tokenizer.json: ...").
     public convenience init(path: String) throws {
         let mapped = try MappedFile(path: path)
         let file: TokenizerFile
         do {
             file = try TokenizerFile(bytes: mapped.all.bindMemory(to: UInt8.self))
-        } catch let error as PrismError where error.message.hasPrefix("tokenizer.json: ") {
-            throw PrismError(path + error.message.dropFirst("tokenizer.json".count))
+        } catch let error as PrismError {
+            // A fault inside the file names the file by its path instead of "tokenizer.json".
+            if case .tokenizerJSON(let detail) = error.kind { throw PrismError("\(path): \(detail)") }
+            throw PrismError.wrap(error, path)
         } catch {
             throw PrismError.wrap(error, path)
         }
         self.init(file: file)
     }
 
+    /// Parses a tokenizer.json held in memory.
+    /// - Throws: `PrismError` ("tokenizer.json: ...", kind `.tokenizerJSON` for a fault in the
+    ///   content) for malformed JSON or an unsupported tokenizer.
     public convenience init(jsonBytes: [UInt8]) throws {
         self.init(file: try jsonBytes.withUnsafeBufferPointer { try TokenizerFile(bytes: $0) })
     }
@@ -147,6 +156,7 @@ public final class GemmaTokenizer: @unchecked Sendable {
 
     /// HF's `decode(ids, skip_special_tokens:)`, except that an id outside the vocabulary is an
     /// error here (HF silently drops it).
+    /// - Throws: `PrismError` for an id outside the vocabulary.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) throws -> String {
         var tokens = TokenList()
         tokens.ends.reserveCapacity(ids.count)

@@ -25,7 +25,7 @@ struct JSONReader {
     }
 
     func error(_ what: String) -> PrismError {
-        PrismError("tokenizer.json: \(what) at byte \(pos)")
+        PrismError.tokenizerJSON("\(what) at byte \(pos)")
     }
 
     mutating func skipSpace() {

@@ -38,14 +38,14 @@ indirect enum JSONValue {
     /// none repeats. Unknown keys are errors: a feature this loader does not implement must not
     /// be silently ignored.
     func fields(_ context: String, allowed: [String]) throws -> [String: JSONValue] {
-        guard case .object(let members) = self else { throw PrismError("tokenizer.json: \(context) must be an object, found \(typeName)") }
+        guard case .object(let members) = self else { throw PrismError.tokenizerJSON("\(context) must be an object, found \(typeName)") }
         var out: [String: JSONValue] = [:]
         for (k, v) in members {
             let key = String(decoding: k, as: UTF8.self)
             guard allowed.contains(key) else {
-                throw PrismError("tokenizer.json: \(context) has the unsupported field '\(key)'")
+                throw PrismError.tokenizerJSON("\(context) has the unsupported field '\(key)'")
             }
-            guard out[key] == nil else { throw PrismError("tokenizer.json: \(context) repeats the field '\(key)'") }
+            guard out[key] == nil else { throw PrismError.tokenizerJSON("\(context) repeats the field '\(key)'") }
             out[key] = v
         }
         return out
@@ -55,7 +55,7 @@ indirect enum JSONValue {
 extension Dictionary where Key == String, Value == JSONValue {
     func string(_ key: String, _ context: String) throws -> [UInt8] {
         guard case .string(let s)? = self[key] else {
-            throw PrismError("tokenizer.json: \(context).\(key) must be a string, found \(self[key]?.typeName ?? "nothing")")
+            throw PrismError.tokenizerJSON("\(context).\(key) must be a string, found \(self[key]?.typeName ?? "nothing")")
         }
         return s
     }
@@ -63,30 +63,30 @@ extension Dictionary where Key == String, Value == JSONValue {
     /// A string or null/absent.
     func optionalString(_ key: String, _ context: String) throws -> [UInt8]? {
         guard let v = self[key], !v.isNull else { return nil }
-        guard case .string(let s) = v else { throw PrismError("tokenizer.json: \(context).\(key) must be a string or null, found \(v.typeName)") }
+        guard case .string(let s) = v else { throw PrismError.tokenizerJSON("\(context).\(key) must be a string or null, found \(v.typeName)") }
         return s
     }
 
     /// A boolean, or `absent` if null or missing (HF's serde defaults).
     func bool(_ key: String, _ context: String, absent: Bool?) throws -> Bool {
         guard let v = self[key], !v.isNull else {
-            guard let absent else { throw PrismError("tokenizer.json: \(context).\(key) is missing") }
+            guard let absent else { throw PrismError.tokenizerJSON("\(context).\(key) is missing") }
             return absent
         }
-        guard case .bool(let b) = v else { throw PrismError("tokenizer.json: \(context).\(key) must be true or false, found \(v.typeName)") }
+        guard case .bool(let b) = v else { throw PrismError.tokenizerJSON("\(context).\(key) must be true or false, found \(v.typeName)") }
         return b
     }
 
     func index(_ key: String, _ context: String) throws -> Int {
         guard case .number(let t, true)? = self[key], let n = Int(t), n >= 0, n <= maxTokenId else {
-            throw PrismError("tokenizer.json: \(context).\(key) must be an integer id from 0 to \(maxTokenId), found \(self[key]?.brief ?? "nothing")")
+            throw PrismError.tokenizerJSON("\(context).\(key) must be an integer id from 0 to \(maxTokenId), found \(self[key]?.brief ?? "nothing")")
         }
         return n
     }
 
     func array(_ key: String, _ context: String) throws -> [JSONValue] {
         guard case .array(let a)? = self[key] else {
-            throw PrismError("tokenizer.json: \(context).\(key) must be an array, found \(self[key]?.typeName ?? "nothing")")
+            throw PrismError.tokenizerJSON("\(context).\(key) must be an array, found \(self[key]?.typeName ?? "nothing")")
         }
         return a
     }

@@ -40,9 +40,9 @@ extension TokenizerFile {
         var rawModel: RawModel?
         while try r.nextMember(&first, key: &key) {
             let k = String(decoding: key, as: UTF8.self)
-            guard topLevelFields.contains(k) else { throw PrismError("tokenizer.json: unsupported top-level field '\(k)'") }
+            guard topLevelFields.contains(k) else { throw PrismError.tokenizerJSON("unsupported top-level field '\(k)'") }
             guard small[k] == nil, !(k == "model" && rawModel != nil) else {
-                throw PrismError("tokenizer.json: the field '\(k)' appears twice")
+                throw PrismError.tokenizerJSON("the field '\(k)' appears twice")
             }
             if k == "model" {
                 rawModel = try RawModel(reading: &r)
@@ -55,12 +55,12 @@ extension TokenizerFile {
 
         if let v = small["version"], !v.isNull {
             guard case .string(let s) = v, s == Array("1.0".utf8) else {
-                throw PrismError("tokenizer.json: unknown version \(v.brief); expected '1.0'")
+                throw PrismError.tokenizerJSON("unknown version \(v.brief); expected '1.0'")
             }
         }
         for k in ["truncation", "padding", "pre_tokenizer"] {
             if let v = small[k], !v.isNull {
-                throw PrismError("tokenizer.json: '\(k)' is set; this loader supports only Gemma's tokenizer, where it is null")
+                throw PrismError.tokenizerJSON("'\(k)' is set; this loader supports only Gemma's tokenizer, where it is null")
             }
         }
         model = try rawModel.build()
@@ -87,14 +87,14 @@ private struct RawModel {
     ]
 
     init(reading r: inout JSONReader) throws {
-        if try r.readNull() { throw PrismError("tokenizer.json: model is null") }
+        if try r.readNull() { throw PrismError.tokenizerJSON("model is null") }
         try r.expect(UInt8(ascii: "{"))
         var first = true
         var key: [UInt8] = []
         var seen: Set<String> = []
         while try r.nextMember(&first, key: &key) {
             let k = String(decoding: key, as: UTF8.self)
-            guard seen.insert(k).inserted else { throw PrismError("tokenizer.json: model.\(k) appears twice") }
+            guard seen.insert(k).inserted else { throw PrismError.tokenizerJSON("model.\(k) appears twice") }
             switch k {
             case "vocab": vocab = try r.readVocab()
             case "merges": merges = try RawModel.readMerges(&r)
@@ -129,7 +129,7 @@ private struct RawModel {
                 if scratch.starts(with: versionPrefix) { continue }
                 let spaces = scratch.indices.filter { scratch[$0] == 0x20 }
                 guard spaces.count == 1, let space = spaces.first else {
-                    throw PrismError("tokenizer.json: merge \(number) '\(String(decoding: scratch, as: UTF8.self))' is not two tokens separated by one space")
+                    throw PrismError.tokenizerJSON("merge \(number) '\(String(decoding: scratch, as: UTF8.self))' is not two tokens separated by one space")
                 }
                 parts.append(contentsOf: scratch[..<space])
                 bounds.append(parts.count)
@@ -154,34 +154,34 @@ private struct RawModel {
 
     func build() throws -> BPEModel {
         let type = fields["type"] ?? .null
-        guard case .string(let t) = type else { throw PrismError("tokenizer.json: model.type is missing; expected 'BPE'") }
+        guard case .string(let t) = type else { throw PrismError.tokenizerJSON("model.type is missing; expected 'BPE'") }
         guard t == Array("BPE".utf8) else {
-            throw PrismError("tokenizer.json: model type \(type.brief) is not supported; only BPE (Gemma's) is")
+            throw PrismError.tokenizerJSON("model type \(type.brief) is not supported; only BPE (Gemma's) is")
         }
-        if let f = unsupportedField { throw PrismError("tokenizer.json: model has the unsupported field '\(f)'") }
-        guard let vocab, let merges else { throw PrismError("tokenizer.json: model needs both vocab and merges") }
+        if let f = unsupportedField { throw PrismError.tokenizerJSON("model has the unsupported field '\(f)'") }
+        guard let vocab, let merges else { throw PrismError.tokenizerJSON("model needs both vocab and merges") }
 
         if let d = fields["dropout"], !d.isNull {
             // HF treats 0 as no dropout; anything else makes encoding random.
             guard case .number(let text, _) = d, Double(text) == 0 else {
-                throw PrismError("tokenizer.json: model.dropout is \(d.brief); BPE dropout is not supported (it must be null)")
+                throw PrismError.tokenizerJSON("model.dropout is \(d.brief); BPE dropout is not supported (it must be null)")
             }
         }
         for k in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let s = try fields.optionalString(k, "model"), !s.isEmpty {
-                throw PrismError("tokenizer.json: model.\(k) is '\(String(decoding: s, as: UTF8.self))'; only null is supported")
+                throw PrismError.tokenizerJSON("model.\(k) is '\(String(decoding: s, as: UTF8.self))'; only null is supported")
             }
         }
 
         var table = PieceTable(bytes: vocab.bytes, starts: vocab.starts, ids: vocab.ids)
         if let dup = table.buildIndex() {
-            throw PrismError("tokenizer.json: model.vocab repeats the token '\(String(decoding: table.entry(dup), as: UTF8.self))'")
+            throw PrismError.tokenizerJSON("model.vocab repeats the token '\(String(decoding: table.entry(dup), as: UTF8.self))'")
         }
         let maxId = Int(vocab.ids.max() ?? -1)
         var entryOfId = [Int32](repeating: -1, count: maxId + 1)
         for (e, id) in vocab.ids.enumerated() {
             guard entryOfId[Int(id)] < 0 else {
-                throw PrismError("tokenizer.json: model.vocab gives id \(id) to two tokens")
+                throw PrismError.tokenizerJSON("model.vocab gives id \(id) to two tokens")
             }
             entryOfId[Int(id)] = Int32(e)
         }
@@ -192,7 +192,7 @@ private struct RawModel {
         if let unk = try fields.optionalString("unk_token", "model") {
             let id = table.lookup(unk)
             guard id >= 0 else {
-                throw PrismError("tokenizer.json: model.unk_token '\(String(decoding: unk, as: UTF8.self))' is not in the vocabulary")
+                throw PrismError.tokenizerJSON("model.unk_token '\(String(decoding: unk, as: UTF8.self))' is not in the vocabulary")
             }
             unkId = id
         }
@@ -218,13 +218,13 @@ private struct RawModel {
             for i in 0..<count {
                 let a0 = merges.bounds[2 * i], a1 = merges.bounds[2 * i + 1], b1 = merges.bounds[2 * i + 2]
                 let a = lookup(a0, a1), b = lookup(a1, b1)
-                guard a >= 0 else { throw PrismError("tokenizer.json: merge \(i + 1) uses '\(text(a0, a1))', which is not in the vocabulary") }
-                guard b >= 0 else { throw PrismError("tokenizer.json: merge \(i + 1) uses '\(text(a1, b1))', which is not in the vocabulary") }
+                guard a >= 0 else { throw PrismError.tokenizerJSON("merge \(i + 1) uses '\(text(a0, a1))', which is not in the vocabulary") }
+                guard b >= 0 else { throw PrismError.tokenizerJSON("merge \(i + 1) uses '\(text(a1, b1))', which is not in the vocabulary") }
                 // The two parts lie next to each other in `parts`: that is their concatenation.
                 let merged = lookup(a0, b1)
                 guard merged >= 0 else {
                     joined = Array(parts[a0..<b1])
-                    throw PrismError("tokenizer.json: merge \(i + 1) makes '\(String(decoding: joined, as: UTF8.self))', which is not in the vocabulary")
+                    throw PrismError.tokenizerJSON("merge \(i + 1) makes '\(String(decoding: joined, as: UTF8.self))', which is not in the vocabulary")
                 }
                 out.insert(PairTable.key(UInt32(a), UInt32(b)), UInt64(i) << 32 | UInt64(merged))
             }
@@ -239,7 +239,7 @@ private func typeOf(_ v: JSONValue, _ context: String) throws -> String {
     guard case .object(let members) = v,
         let t = members.first(where: { $0.key == Array("type".utf8) })?.value,
         case .string(let s) = t
-    else { throw PrismError("tokenizer.json: \(context) has no type") }
+    else { throw PrismError.tokenizerJSON("\(context) has no type") }
     return String(decoding: s, as: UTF8.self)
 }
 
@@ -247,9 +247,9 @@ private func typeOf(_ v: JSONValue, _ context: String) throws -> String {
 private func parseReplace(_ v: JSONValue, _ context: String) throws -> Replacement {
     let f = try v.fields(context, allowed: ["type", "pattern", "content"])
     let pattern = try (f["pattern"] ?? .null).fields("\(context).pattern", allowed: ["String", "Regex"])
-    guard pattern["Regex"] == nil else { throw PrismError("tokenizer.json: \(context) uses a Regex pattern; only String patterns are supported") }
+    guard pattern["Regex"] == nil else { throw PrismError.tokenizerJSON("\(context) uses a Regex pattern; only String patterns are supported") }
     let p = try pattern.string("String", "\(context).pattern")
-    guard !p.isEmpty else { throw PrismError("tokenizer.json: \(context) has an empty pattern") }
+    guard !p.isEmpty else { throw PrismError.tokenizerJSON("\(context) has an empty pattern") }
     return Replacement(pattern: p, content: try f.string("content", context))
 }
 
@@ -262,7 +262,7 @@ private func parseNormalizer(_ v: JSONValue, depth: Int = 0) throws -> [Replacem
         let f = try v.fields("normalizer", allowed: ["type", "normalizers"])
         return try f.array("normalizers", "normalizer").flatMap { try parseNormalizer($0, depth: depth + 1) }
     default:
-        throw PrismError("tokenizer.json: normalizer '\(type)' is not supported (Gemma's is Replace \" \" -> \"\u{2581}\")")
+        throw PrismError.tokenizerJSON("normalizer '\(type)' is not supported (Gemma's is Replace \" \" -> \"\u{2581}\")")
     }
 }
 
@@ -281,7 +281,7 @@ private func parseDecoder(_ v: JSONValue, depth: Int = 0) throws -> [DecoderStep
         let f = try v.fields("decoder", allowed: ["type", "decoders"])
         return try f.array("decoders", "decoder").flatMap { try parseDecoder($0, depth: depth + 1) ?? [] }
     default:
-        throw PrismError("tokenizer.json: decoder '\(type)' is not supported (Gemma's is Replace, ByteFallback, Fuse)")
+        throw PrismError.tokenizerJSON("decoder '\(type)' is not supported (Gemma's is Replace, ByteFallback, Fuse)")
     }
 }
 
@@ -290,7 +290,7 @@ private func parseDecoder(_ v: JSONValue, depth: Int = 0) throws -> [DecoderStep
 /// The ids written in the file must agree, else this loader and HF would differ.
 private func parseAddedTokens(_ v: JSONValue, model: BPEModel, normalizer: Normalizer) throws -> [AddedToken] {
     if v.isNull { return [] }
-    guard case .array(let items) = v else { throw PrismError("tokenizer.json: added_tokens must be an array") }
+    guard case .array(let items) = v else { throw PrismError.tokenizerJSON("added_tokens must be an array") }
     var nextId = model.vocab.count
     var seen: Set<[UInt8]> = []
     var out: [AddedToken] = []
@@ -301,22 +301,22 @@ private func parseAddedTokens(_ v: JSONValue, model: BPEModel, normalizer: Norma
         let fileId = try f.index("id", ctx)
         let name = String(decoding: content, as: UTF8.self)
         for flag in ["single_word", "lstrip", "rstrip"] where try f.bool(flag, ctx, absent: nil) {
-            throw PrismError("tokenizer.json: added token '\(name)' sets \(flag), which is not supported")
+            throw PrismError.tokenizerJSON("added token '\(name)' sets \(flag), which is not supported")
         }
         let normalized = try f.bool("normalized", ctx, absent: nil)
         let special = try f.bool("special", ctx, absent: nil)
         if content.isEmpty { continue }  // HF ignores empty added tokens
-        guard seen.insert(content).inserted else { throw PrismError("tokenizer.json: added token '\(name)' appears twice") }
+        guard seen.insert(content).inserted else { throw PrismError.tokenizerJSON("added token '\(name)' appears twice") }
         var id = Int(model.vocab.lookup(content))
         if id < 0 {
             id = nextId
             nextId += 1
             if id < model.entryOfId.count, model.entryOfId[id] >= 0 {
-                throw PrismError("tokenizer.json: added token '\(name)' would get id \(id), which the vocabulary gives to another token")
+                throw PrismError.tokenizerJSON("added token '\(name)' would get id \(id), which the vocabulary gives to another token")
             }
         }
         guard id == fileId else {
-            throw PrismError("tokenizer.json: added token '\(name)' has id \(fileId) in the file, but Hugging Face gives it id \(id)")
+            throw PrismError.tokenizerJSON("added token '\(name)' has id \(fileId) in the file, but Hugging Face gives it id \(id)")
         }
         out.append(AddedToken(content: content, id: id, special: special, normalized: normalized))
     }
@@ -328,40 +328,40 @@ private func parseTemplate(_ v: JSONValue, model: BPEModel, added: [AddedToken])
     if v.isNull { return nil }
     let type = try typeOf(v, "post_processor")
     guard type == "TemplateProcessing" else {
-        throw PrismError("tokenizer.json: post_processor '\(type)' is not supported (Gemma's is TemplateProcessing)")
+        throw PrismError.tokenizerJSON("post_processor '\(type)' is not supported (Gemma's is TemplateProcessing)")
     }
     let f = try v.fields("post_processor", allowed: ["type", "single", "pair", "special_tokens"])
     guard case .object(let specialMembers)? = f["special_tokens"] else {
-        throw PrismError("tokenizer.json: post_processor.special_tokens must be an object")
+        throw PrismError.tokenizerJSON("post_processor.special_tokens must be an object")
     }
     var prefix: [Int] = [], suffix: [Int] = []
     var sawSequence = false
     for (i, piece) in try f.array("single", "post_processor").enumerated() {
         let ctx = "post_processor.single[\(i)]"
         let p = try piece.fields(ctx, allowed: ["SpecialToken", "Sequence"])
-        guard p.count == 1 else { throw PrismError("tokenizer.json: \(ctx) must be one SpecialToken or Sequence") }
+        guard p.count == 1 else { throw PrismError.tokenizerJSON("\(ctx) must be one SpecialToken or Sequence") }
         if let seq = p["Sequence"] {
             let s = try seq.fields(ctx, allowed: ["id", "type_id"])
             guard try s.string("id", ctx) == Array("A".utf8), !sawSequence else {
-                throw PrismError("tokenizer.json: \(ctx): the single template must hold the sequence $A exactly once")
+                throw PrismError.tokenizerJSON("\(ctx): the single template must hold the sequence $A exactly once")
             }
             sawSequence = true
         } else if let tok = p["SpecialToken"] {
             let s = try tok.fields(ctx, allowed: ["id", "type_id"])
             let name = try s.string("id", ctx)
             guard let entry = specialMembers.first(where: { $0.key == name })?.value else {
-                throw PrismError("tokenizer.json: \(ctx) names '\(String(decoding: name, as: UTF8.self))', which is not in post_processor.special_tokens")
+                throw PrismError.tokenizerJSON("\(ctx) names '\(String(decoding: name, as: UTF8.self))', which is not in post_processor.special_tokens")
             }
             let e = try entry.fields("post_processor.special_tokens", allowed: ["id", "ids", "tokens"])
             for idValue in try e.array("ids", "post_processor.special_tokens") {
                 guard case .number(let t, true) = idValue, let id = Int(t), isKnownId(id, model, added) else {
-                    throw PrismError("tokenizer.json: post_processor.special_tokens has the id \(idValue.brief), which is not in the vocabulary")
+                    throw PrismError.tokenizerJSON("post_processor.special_tokens has the id \(idValue.brief), which is not in the vocabulary")
                 }
                 if sawSequence { suffix.append(id) } else { prefix.append(id) }
             }
         }
     }
-    guard sawSequence else { throw PrismError("tokenizer.json: post_processor.single has no $A") }
+    guard sawSequence else { throw PrismError.tokenizerJSON("post_processor.single has no $A") }
     return Template(prefix: prefix, suffix: suffix)
 }
 

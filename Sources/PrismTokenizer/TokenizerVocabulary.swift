@@ -36,7 +36,7 @@ public final class TokenizerVocabulary: @unchecked Sendable {
         let maxId = Int(read.vocab.ids.max() ?? -1)
         var byId = [Int32](repeating: -1, count: maxId + 1)
         for (e, id) in read.vocab.ids.enumerated() {
-            guard byId[Int(id)] < 0 else { throw PrismError("tokenizer.json: model.vocab gives id \(id) to two tokens") }
+            guard byId[Int(id)] < 0 else { throw PrismError.tokenizerJSON("model.vocab gives id \(id) to two tokens") }
             byId[Int(id)] = Int32(e)
         }
         entryOfId = byId
@@ -75,20 +75,20 @@ public final class TokenizerVocabulary: @unchecked Sendable {
         }
         try r.expectEnd()
         guard sawModel else { throw PrismError("tokenizer.json has no model") }
-        guard let vocab else { throw PrismError("tokenizer.json: model has no vocab") }
+        guard let vocab else { throw PrismError.tokenizerJSON("model has no vocab") }
         return (vocab, added)
     }
 
     /// The model object's `vocab`; its other members (the merges above all) skipped.
     private static func readModel(_ r: inout JSONReader) throws -> (bytes: [UInt8], starts: [Int], ids: [Int32])? {
-        if try r.readNull() { throw PrismError("tokenizer.json: model is null") }
+        if try r.readNull() { throw PrismError.tokenizerJSON("model is null") }
         try r.expect(UInt8(ascii: "{"))
         var first = true
         var key: [UInt8] = []
         var vocab: (bytes: [UInt8], starts: [Int], ids: [Int32])?
         while try r.nextMember(&first, key: &key) {
             if key == Array("vocab".utf8) {
-                guard vocab == nil else { throw PrismError("tokenizer.json: model.vocab appears twice") }
+                guard vocab == nil else { throw PrismError.tokenizerJSON("model.vocab appears twice") }
                 vocab = try r.readVocab()
             } else {
                 try r.skipValue()
@@ -101,7 +101,7 @@ public final class TokenizerVocabulary: @unchecked Sendable {
     /// id the file gives.
     private static func addedTokens(_ v: JSONValue) throws -> [Int: [UInt8]] {
         if v.isNull { return [:] }
-        guard case .array(let items) = v else { throw PrismError("tokenizer.json: added_tokens must be an array") }
+        guard case .array(let items) = v else { throw PrismError.tokenizerJSON("added_tokens must be an array") }
         var out: [Int: [UInt8]] = [:]
         for (i, item) in items.enumerated() {
             let ctx = "added_tokens[\(i)]"

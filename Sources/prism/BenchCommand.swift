@@ -3,6 +3,7 @@ import Foundation
 import PrismBench
 import PrismKernels
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import Prisms

@@ -31,19 +31,6 @@ enum CLI {
     }
 }
 
-/// Every `--json` output goes through here: NaN and inf are written as the strings "NaN",
-/// "Infinity", "-Infinity" (`JSONNumbers`, the README's rule), so the output is always valid JSON.
-enum JSONOut {
-    static func string(_ obj: Any) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: JSONNumbers.encodable(obj), options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func print(_ obj: Any) throws {
-        Swift.print(try string(obj))
-    }
-}
-
 /// A table cell padded to `width` characters (Foundation's `%-10@` ignores the width on Linux).
 func cell(_ s: String, _ width: Int, right: Bool = false) -> String {
     let pad = String(repeating: " ", count: max(0, width - s.count))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismFormats
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import Prisms
@@ -100,40 +101,7 @@ struct DecomposeCommand: ParsableCommand {
                 if let dir = csv { try DecompositionFiles.writeCSV(d, context, dir: dir, force: force, inputs: inputs) }
             }
             if let refPath = compareF32 {
-                let ref = try LoadedModel.open(refPath)
-                guard ref.model.config.vocabSize == loaded.model.vocab, ref.model.config.hiddenSize == loaded.model.d else {
-                    throw PrismError("\(refPath) is not the same architecture as \(loaded.path)")
-                }
-                var refOptions = RunOptions(route: .exact)
-                refOptions.threads = session.threads
-                let (refSource, _) = try ref.model.record(Array(ids[...p]), options: refOptions)
-                var refPrism = Prism.once(ref.model)
-                refPrism.logitKind = targets.logitKind
-                let refD = try refPrism.decompose(refSource, position: p, targets: ts)
-                let rows = Faithfulness.compare(d, against: refD)
-                if output.json {
-                    var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
-                    obj["compare_f32"] = rows.map {
-                        [
-                            "kind": $0.kind, "terms": $0.terms, "max_abs_diff": $0.maxAbsDiff, "rms_diff": $0.rmsDiff,
-                            "reference_max_abs": $0.scale, "top10_overlap": $0.topOverlap,
-                        ] as [String: Any]
-                    }
-                    OutputStamp.stamp(&obj, session, stored: stored)
-                    try JSONOut.print(obj)
-                    return
-                }
-                print(
-                    "faithfulness against \(refPath) (f32 activations), over \(ts.count) targets; this model's route: \(OutputStamp.routeText(session, stored: stored))"
-                )
-                print("kind                          terms   max|diff|   rms diff  (relative to the reference's max |term|)   top-10 overlap")
-                for r in rows {
-                    print(
-                        DecompositionTable.pad(r.kind, 28)
-                            + String(
-                                format: " %7d  %10.2e %10.2e   max %.2e, rms %.2e   %3.0f%%", r.terms, r.maxAbsDiff, r.rmsDiff,
-                                r.relMax, r.relRMS, r.topOverlap * 100))
-                }
+                try compare(d, reference: refPath, session: session, ids: Array(ids[...p]), targets: ts, pieces: pieces, stored: stored)
                 return
             }
             if output.json {
@@ -142,9 +110,39 @@ struct DecomposeCommand: ParsableCommand {
                 OutputStamp.stamp(&obj, session, stored: stored)
                 try JSONOut.print(obj)
             } else if npy == nil && csv == nil {
-                DecompositionTable.print(
-                    d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: OutputStamp.routeText(session, stored: stored))
+                var out = StandardOutput()
+                DecompositionTable.write(
+                    d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: OutputStamp.routeText(session, stored: stored), to: &out)
             }
+        }
+    }
+
+    /// `--compare-f32`: decomposes `ids` again with the reference model (fp32 activations) and
+    /// writes, per term kind, how far `d`'s terms are from its.
+    func compare(
+        _ d: Decomposition, reference refPath: String, session: PrismSession, ids: [Int], targets ts: [Target], pieces: [String]?, stored: Bool
+    )
+        throws
+    {
+        let ref = try LoadedModel.open(refPath)
+        guard ref.model.config.vocabSize == session.model.vocab, ref.model.config.hiddenSize == session.model.d else {
+            throw PrismError("\(refPath) is not the same architecture as \(session.loaded.path)")
+        }
+        var refOptions = RunOptions(route: .exact)
+        refOptions.threads = session.threads
+        let (refSource, _) = try ref.model.record(ids, options: refOptions)
+        var refPrism = Prism.once(ref.model)
+        refPrism.logitKind = targets.logitKind
+        let refD = try refPrism.decompose(refSource, position: d.position, targets: ts)
+        let rows = Faithfulness.compare(d, against: refD)
+        if output.json {
+            var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
+            obj["compare_f32"] = FaithfulnessOutput.json(rows)
+            OutputStamp.stamp(&obj, session, stored: stored)
+            try JSONOut.print(obj)
+        } else {
+            var out = StandardOutput()
+            FaithfulnessOutput.writeTable(rows, reference: refPath, targets: ts.count, routeText: OutputStamp.routeText(session, stored: stored), to: &out)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismExplorer
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import Prisms

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismFormats
 import PrismModel
+import PrismOutputs
 import PrismSupport
 
 enum PrismFormatsFacade {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PrismFormats
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import Prisms
@@ -95,218 +96,14 @@ struct LensCommand: ParsableCommand {
             if output.json {
                 try JSONOut.print(out.json())
             } else if csv == nil && npy == nil {
-                out.printTable()
+                var stdout = StandardOutput()
+                out.writeTable(to: &stdout)
             }
         }
     }
 }
 
 extension LogitLens.NormMode: ExpressibleByArgument {}
-
-/// The lens's outputs: table, JSON, CSV and .npy, from one reading.
-struct LensOutput {
-    let ids: [Int]
-    let positions: [Int]
-    let targets: [Target]
-    let lens: [[LogitLens.Point]]
-    let norm: LogitLens.NormMode
-    let preSoftcap: Bool
-    let cap: Double?
-    let route: String
-    let routeText: String
-    /// Pieces (as the tokenizer has them) and texts (`▁` as a space) of every id shown.
-    let piece: [Int: String]
-    let text: [Int: String]
-
-    init(
-        session: PrismSession, ids: [Int], positions: [Int], targets: [Target], lens: [[LogitLens.Point]],
-        norm: LogitLens.NormMode, preSoftcap: Bool, stored: Bool
-    ) throws {
-        self.ids = ids
-        self.positions = positions
-        self.targets = targets
-        self.lens = lens
-        self.norm = norm
-        self.preSoftcap = preSoftcap
-        cap = session.model.config.finalLogitSoftcapping
-        route = OutputStamp.route(session, stored: stored)
-        routeText = OutputStamp.routeText(session, stored: stored)
-        // Read before anything is printed (from the id -> piece table when no text was encoded:
-        // a lens given ids never parses the tokenizer).
-        var piece: [Int: String] = [:], text: [Int: String] = [:]
-        let shown = ids + targets.flatMap(\.ids) + lens.flatMap { $0.flatMap { $0.top.map(\.id) } }
-        for id in shown where text[id] == nil {
-            text[id] = try TokenText.of(id, session)
-            if session.hasTokenizer { piece[id] = try session.piece(id) }
-        }
-        self.piece = piece
-        self.text = text
-    }
-
-    /// Bytes the JSON of `points` points with `tokens` tokens each takes while it is built
-    /// (Foundation boxes every number, then the text is copied): a generous 400 bytes per token.
-    static func outputBytes(points: Int, tokens: Int) -> Int { points * (512 + 400 * tokens) }
-
-    var frozen: [String] { norm == .frozen ? ["final RMSNorm scale 1/rms(x_p) at each position read (ln_final.scale)"] : [] }
-
-    func quoted(_ id: Int) -> String { piece[id].map(Display.quote) ?? "#\(id)" }
-
-    func tokenText(_ id: Int) -> String { text[id] ?? "#\(id)" }
-
-    /// A target's label without the tables' quotes: the token's text, or "A - B".
-    func plainLabel(_ t: Target) -> String {
-        TokenText.label(t, tokenText)
-    }
-
-    func targetObject(_ t: Target) -> [String: Any] {
-        var o: [String: Any] = ["label": t.label, "text": plainLabel(t)]
-        if t.terms.count == 1 {
-            o["id"] = t.ids[0]
-        } else {
-            o["ids"] = t.ids
-            o["coefficients"] = t.terms.map { Double($0.coef) }
-        }
-        return o
-    }
-
-    func readingObject(_ point: LogitLens.Point, _ k: Int) -> [String: Any] {
-        let r = point.readings[k]
-        if targets[k].terms.count == 1, let one = r.first {
-            return ["logit": point.targets[k], "probability": one.probability, "rank": one.rank.map { $0 as Any } ?? NSNull()]
-        }
-        return [
-            "logit": point.targets[k], "probabilities": r.map(\.probability),
-            "ranks": r.map { $0.rank.map { $0 as Any } ?? NSNull() },
-        ]
-    }
-
-    func json() -> [String: Any] {
-        var o: [String: Any] = [
-            "prism_version": PrismVersion.string, "route": route,
-            "ids": ids, "position": positions.last ?? 0, "positions": positions, "norm": norm.rawValue,
-            "softcap": cap.map { ["cap": $0, "applied": !preSoftcap] as [String: Any] } ?? NSNull(),
-            "frozen": frozen,
-            "targets": targets.map(targetObject),
-            "points": lens.flatMap { $0 }.map { pt in
-                [
-                    "position": pt.position, "name": pt.name, "after": pt.after,
-                    "targets": targets.indices.map { readingObject(pt, $0) },
-                    "top": pt.top.map {
-                        ["id": $0.id, "token": text[$0.id] ?? "#\($0.id)", "logit": Double($0.logit), "probability": exp(Double($0.logit) - pt.logSumExp)]
-                            as [String: Any]
-                    },
-                ] as [String: Any]
-            },
-        ]
-        if !piece.isEmpty { o["tokens"] = ids.map { piece[$0] ?? "?" } }
-        return o
-    }
-
-    /// One row per position, point and token: each target (`role` target) and each top token
-    /// (`role` top, `rank` its place). A difference target's row has no token id, probability or rank.
-    func csv() -> String {
-        var s = CSVText.row([
-            "position", "position_token_id", "position_token", "point_index", "point", "after", "role", "target_index",
-            "token_id", "token", "logit", "probability", "rank",
-        ])
-        for column in lens {
-            for (i, pt) in column.enumerated() {
-                let lead = [String(pt.position), String(ids[pt.position]), tokenText(ids[pt.position]), String(i), pt.name, pt.after]
-                for (k, t) in targets.enumerated() {
-                    let single = t.terms.count == 1
-                    let r = pt.readings[k].first
-                    s += CSVText.row(
-                        lead + [
-                            "target", String(k), single ? String(t.ids[0]) : "", plainLabel(t), CSVText.number(pt.targets[k]),
-                            single ? CSVText.number(r?.probability ?? .nan) : "", single ? (r?.rank.map(String.init) ?? "") : "",
-                        ])
-                }
-                for (j, e) in pt.top.enumerated() {
-                    s += CSVText.row(
-                        lead + [
-                            "top", "", String(e.id), tokenText(e.id), CSVText.number(Double(e.logit)),
-                            CSVText.number(exp(Double(e.logit) - pt.logSumExp)), String(j + 1),
-                        ])
-                }
-            }
-        }
-        return s
-    }
-
-    /// logits.npy / probabilities.npy / ranks.npy [N, P, K] (a difference: NaN / -1), top_ids.npy
-    /// and top_logits.npy [N, P, top] (-1 / NaN past the tokens found), ids.npy [N], lens.json.
-    func npyFiles() throws -> [(name: String, bytes: [UInt8])] {
-        let N = lens.count, P = lens.first?.count ?? 0, K = targets.count
-        let k = lens.flatMap { $0.map(\.top.count) }.max() ?? 0
-        let all = lens.flatMap { $0 }
-        var logits: [Double] = [], probs: [Double] = [], ranks: [Int] = [], topIds: [Int] = [], topLogits: [Double] = []
-        for pt in all {
-            for (j, t) in targets.enumerated() {
-                logits.append(pt.targets[j])
-                let single = t.terms.count == 1
-                probs.append(single ? pt.readings[j][0].probability : .nan)
-                ranks.append(single ? (pt.readings[j][0].rank ?? -1) : -1)
-            }
-            for j in 0..<k {
-                topIds.append(j < pt.top.count ? pt.top[j].id : -1)
-                topLogits.append(j < pt.top.count ? Double(pt.top[j].logit) : .nan)
-            }
-        }
-        var meta = json()
-        meta.removeValue(forKey: "points")
-        meta["point_names"] = all.prefix(P).map(\.name)
-        meta["point_after"] = all.prefix(P).map(\.after)
-        meta["targets"] = targets.enumerated().map { j, t in
-            ["index": j, "label": plainLabel(t), "ids": t.ids, "coefficients": t.terms.map { Double($0.coef) }, "tokens": t.ids.map(tokenText)] as [String: Any]
-        }
-        meta["arrays"] = [
-            "logits.npy": [N, P, K], "probabilities.npy": [N, P, K], "ranks.npy": [N, P, K], "top_ids.npy": [N, P, k],
-            "top_logits.npy": [N, P, k], "ids.npy": [N],
-        ]
-        return [
-            ("logits.npy", NPY.encode(shape: [N, P, K], float64: logits)),
-            ("probabilities.npy", NPY.encode(shape: [N, P, K], float64: probs)),
-            ("ranks.npy", NPY.encode(shape: [N, P, K], int64: ranks)),
-            ("top_ids.npy", NPY.encode(shape: [N, P, k], int64: topIds)),
-            ("top_logits.npy", NPY.encode(shape: [N, P, k], float64: topLogits)),
-            ("ids.npy", NPY.encode(shape: [N], int64: positions.map { ids[$0] })),
-            ("lens.json", Array((try JSONOut.string(meta) + "\n").utf8)),
-        ]
-    }
-
-    /// Per position: a header, then one line per point with each target's logit, probability
-    /// and rank, and the top tokens.
-    func printTable() {
-        let capText = cap.map { c in
-            preSoftcap ? "logits before the soft-cap (the model outputs \(c) tanh(z/\(c)))" : "logits through the soft-cap \(c) tanh(z/\(c))"
-        }
-        print(
-            "logit lens, norm: \(norm == .own ? "each point's own 1/rms" : "the position's frozen final 1/rms")"
-                + (capText.map { "; " + $0 } ?? "") + "; route: \(routeText)")
-        if !targets.isEmpty {
-            print("per target: logit, probability p (softmax over the vocabulary at the point) and rank #; a difference: logit and its tokens' ranks")
-        }
-        let width = 24
-        let header = targets.map { DecompositionTable.pad($0.label, width) }.joined(separator: " ")
-        for column in lens {
-            guard let q = column.first?.position else { continue }
-            print("\nposition \(q) \(quoted(ids[q]))")
-            print("point                after          \(header)\(header.isEmpty ? "" : " ")top tokens")
-            for pt in column {
-                let cells = targets.indices.map { k -> String in
-                    let r = pt.readings[k]
-                    let cell =
-                        targets[k].terms.count == 1
-                        ? String(format: "%+9.3f p %.3f", pt.targets[k], r[0].probability) + " #" + (r[0].rank.map(String.init) ?? "-")
-                        : String(format: "%+9.3f", pt.targets[k]) + " #" + r.map { $0.rank.map(String.init) ?? "-" }.joined(separator: "/#")
-                    return DecompositionTable.pad(cell, width)
-                }.joined(separator: " ")
-                let topText = pt.top.map { "\(quoted($0.id)) \(String(format: "%.2f", $0.logit))" }.joined(separator: ", ")
-                print("\(DecompositionTable.pad(pt.name, 20)) \(DecompositionTable.pad(pt.after, 14)) \(cells)\(cells.isEmpty ? "" : " ")\(topText)")
-            }
-        }
-    }
-}
 
 struct PathsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -374,14 +171,14 @@ struct PathsCommand: ParsableCommand {
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
             // The source a head path goes through, named, with the head's attention to it; a source
             // the head does not read gives a term of zero, which is a question worth a warning.
-            var sourceInfo: [String: Any]? = nil
+            var sourceInfo: PathsOutput.Source? = nil
             if let head, let source {
                 let j = source < 0 ? ids.count + source : source
                 let row = try src.patternRow(layer: layer, position: p)
                 let keys = row.count / max(1, session.model.heads)
                 let weights = Array(row[(head * keys)..<((head + 1) * keys)])
                 let a = Double(weights[j])
-                sourceInfo = ["position": j, "id": ids[j], "token": try session.text(ids[j]), "attention": a]
+                sourceInfo = PathsOutput.Source(position: j, id: ids[j], token: try session.text(ids[j]), attention: a)
                 if a < 1e-3, let best = weights.indices.max(by: { weights[$0] < weights[$1] }) {
                     FileHandle.standardError.write(
                         Data(
@@ -394,36 +191,15 @@ struct PathsCommand: ParsableCommand {
                 Decomposition.frozen(prism.model.config, logit: prism.logitKind) + [
                     "per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"
                 ]
+            let stored = at.acts != nil
+            let out = PathsOutput(
+                ids: ids, position: p, paths: paths, frozen: frozen, appliedTo: applyTo, values: values, source: sourceInfo,
+                route: OutputStamp.route(session, stored: stored), routeText: OutputStamp.routeText(session, stored: stored))
             if output.json {
-                var obj: [String: Any] = [
-                    "ids": ids, "position": p, "through": paths.first?.through ?? "", "frozen": frozen,
-                    "targets": zip(paths, ts.indices).map { path, k in
-                        [
-                            "label": path.target.label, "pieces": Dictionary(uniqueKeysWithValues: zip(path.pieceNames, path.pieces)),
-                            "piece_order": path.pieceNames, "total": path.total, "sum": path.pieces.reduce(0, +), "error": path.error,
-                            "applied": applied.isEmpty ? [] : zip(applyTo, values[k]).map { ["token": $0.0, "value": $0.1] as [String: Any] },
-                        ] as [String: Any]
-                    },
-                ]
-                if let sourceInfo { obj["source"] = sourceInfo }
-                OutputStamp.stamp(&obj, session, stored: at.acts != nil)
-                try JSONOut.print(obj)
-                return
-            }
-            print("through \(paths.first?.through ?? "") at position \(p); frozen: \(frozen.joined(separator: "; "))")
-            if let info = sourceInfo, let j = info["position"] as? Int, let a = info["attention"] as? Double {
-                print("source \(j) \(Display.quote(try session.text(ids[j]))) (id \(ids[j])), attention \(String(format: "%.4f", a))")
-            }
-            print("route: \(OutputStamp.routeText(session, stored: at.acts != nil))")
-            for (k, path) in paths.enumerated() {
-                print(
-                    "\ntarget \(path.target.label): term \(String(format: "%+.5f", path.total)) = sum of pieces \(String(format: "%+.5f", path.pieces.reduce(0, +))) (error \(String(format: "%.2e", path.error)))"
-                )
-                for (name, v) in zip(path.pieceNames, path.pieces) { print("  \(DecompositionTable.pad(name, 18)) \(DecompositionTable.fmt(v))") }
-                if !applied.isEmpty {
-                    print("  the same frozen map applied to scaled embeddings:")
-                    for (text, v) in zip(applyTo, values[k]) { print("  \(DecompositionTable.pad(text, 18)) \(DecompositionTable.fmt(v))") }
-                }
+                try JSONOut.print(out.json())
+            } else {
+                var stdout = StandardOutput()
+                out.writeTable(to: &stdout)
             }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import Prisms
@@ -53,25 +54,14 @@ struct LogitsCommand: ParsableCommand {
             if output.json {
                 // Each token as its id and its text (see PrismSession.text).
                 let texts = try best.map { try session.text($0.id) }
-                var obj: [String: Any] = [
-                    "ids": ids,
-                    "top": zip(best, texts).map { ["id": $0.id, "token": $1, "logit": Double($0.logit)] as [String: Any] },
-                ]
-                if nans > 0 { obj["nan_logits"] = nans }
-                if full { obj["logits"] = logits.map { $0.map(Double.init) } }
-                OutputStamp.stamp(&obj, session)
-                try JSONOut.print(obj)
+                try JSONOut.print(
+                    LogitsOutput.json(
+                        ids: ids, top: best, texts: texts, nanCount: nans, logits: full ? logits : nil, route: OutputStamp.route(session)))
             } else {
                 // Read before anything is printed; from the id -> piece table when ids were given.
                 let pieces = try best.map { try session.hasTokenizer ? session.piece($0.id) : nil }
-                if nans > 0 {
-                    print("logits contain NaN at \(nans) of \(last.count) vocabulary entries at position \(ids.count - 1) (NaN weights?); NaN is not ranked")
-                }
-                print("prompt: \(ids.count) tokens; top \(best.count) next tokens at position \(ids.count - 1):")
-                for (rank, e) in best.enumerated() {
-                    let piece = pieces[rank].map { " \(Display.quote($0))" } ?? ""
-                    print(String(format: "%3d  %8d  %12.5f%@", rank + 1, e.id, e.logit, piece))
-                }
+                var out = StandardOutput()
+                LogitsOutput.writeTable(tokens: ids.count, top: best, pieces: pieces, nanCount: nans, vocabulary: last.count, to: &out)
             }
         }
     }

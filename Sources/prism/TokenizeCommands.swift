@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import PrismTokenizer

@@ -169,24 +169,7 @@ struct PathsCommand: ParsableCommand {
             }
             let applied = try applyTo.map { try session.singleToken($0) }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
-            // The source a head path goes through, named, with the head's attention to it; a source
-            // the head does not read gives a term of zero, which is a question worth a warning.
-            var sourceInfo: PathsOutput.Source? = nil
-            if let head, let source {
-                let j = source < 0 ? ids.count + source : source
-                let row = try src.patternRow(layer: layer, position: p)
-                let keys = row.count / max(1, session.model.heads)
-                let weights = Array(row[(head * keys)..<((head + 1) * keys)])
-                let a = Double(weights[j])
-                sourceInfo = PathsOutput.Source(position: j, id: ids[j], token: try session.text(ids[j]), attention: a)
-                if a < 1e-3, let best = weights.indices.max(by: { weights[$0] < weights[$1] }) {
-                    FileHandle.standardError.write(
-                        Data(
-                            ("warning: \(ComponentName.head(layer, head)) gives source \(j) \(Display.quote(try session.text(ids[j]))) attention "
-                                + "\(String(format: "%.4f", a)): its term is about 0; the head reads \(best) \(Display.quote(try session.text(ids[best]))) most "
-                                + "(\(String(format: "%.3f", weights[best])))\n").utf8))
-                }
-            }
+            let sourceInfo = try headSource(src, session: session, ids: ids, position: p)
             let frozen =
                 Decomposition.frozen(prism.model.config, logit: prism.logitKind) + [
                     "per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"
@@ -202,5 +185,25 @@ struct PathsCommand: ParsableCommand {
                 out.writeTable(to: &stdout)
             }
         }
+    }
+
+    /// The source a head path goes through, named, with the head's attention to it (nil for a
+    /// neuron's path); a source the head does not read gives a term of zero, which is a question
+    /// worth a warning.
+    func headSource(_ src: ActivationSource, session: PrismSession, ids: [Int], position p: Int) throws -> PathsOutput.Source? {
+        guard let head, let source else { return nil }
+        let j = source < 0 ? ids.count + source : source
+        let row = try src.patternRow(layer: layer, position: p)
+        let keys = row.count / max(1, session.model.heads)
+        let weights = Array(row[(head * keys)..<((head + 1) * keys)])
+        let a = Double(weights[j])
+        if a < 1e-3, let best = weights.indices.max(by: { weights[$0] < weights[$1] }) {
+            FileHandle.standardError.write(
+                Data(
+                    ("warning: \(ComponentName.head(layer, head)) gives source \(j) \(Display.quote(try session.text(ids[j]))) attention "
+                        + "\(String(format: "%.4f", a)): its term is about 0; the head reads \(best) \(Display.quote(try session.text(ids[best]))) most "
+                        + "(\(String(format: "%.3f", weights[best])))\n").utf8))
+        }
+        return PathsOutput.Source(position: j, id: ids[j], token: try session.text(ids[j]), attention: a)
     }
 }

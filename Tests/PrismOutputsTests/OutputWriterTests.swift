@@ -22,6 +22,22 @@ final class OutputWriterTests: XCTestCase {
         return (session, d, ids)
     }
 
+    /// A CSV text's records: split at line breaks outside quotes (a token's text may hold one).
+    static func records(_ csv: String) -> [String] {
+        var out: [String] = [], current = "", quoted = false
+        for c in csv.unicodeScalars {
+            if c == "\"" { quoted.toggle() }
+            if c == "\n" && !quoted {
+                out.append(current)
+                current = ""
+            } else {
+                current.unicodeScalars.append(c)
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
     // MARK: The decomposition's table
 
     func testTableStatesEachTargetsLogitAndListsItsTerms() throws {
@@ -78,14 +94,14 @@ final class OutputWriterTests: XCTestCase {
         let files = try DecompositionFiles.csvFiles(d, c)
         XCTAssertEqual(files.map(\.name), ["terms.csv", "heads.csv", "head_sources.csv", "neurons.csv", "totals.csv", "targets.json"])
         let byName = Dictionary(uniqueKeysWithValues: files.map { ($0.name, String(decoding: $0.bytes, as: UTF8.self)) })
-        let terms = try XCTUnwrap(byName["terms.csv"]).split(separator: "\n").map(String.init)
+        let terms = Self.records(try XCTUnwrap(byName["terms.csv"]))
         XCTAssertEqual(terms[0], "target_index,target_id,target_label,component,kind,layer,value")
         let L = session.model.config.numHiddenLayers
         XCTAssertEqual(terms.count, 1 + d.targets.count * (1 + 2 * L))
         // The first target is " Paris" (id, text with its leading space quoted); the second a difference without an id.
         let paris = d.targets[0].target.ids[0]
         XCTAssertEqual(terms[1], "0,\(paris),\" Paris\",embed,embed,,\(CSVText.number(d.targets[0].embed))")
-        XCTAssertTrue(terms[1 + 1 + 2 * L].hasPrefix("1,,\" Paris - London\",embed,embed,,"), terms[1 + 1 + 2 * L])
+        XCTAssertTrue(terms[1 + 1 + 2 * L].hasPrefix("1,,\" Paris -  London\",embed,embed,,"), terms[1 + 1 + 2 * L])
         // Per target, the terms' values add up to the sum in totals.csv.
         var sums = [Double](repeating: 0, count: d.targets.count)
         for row in terms.dropFirst() {
@@ -93,7 +109,7 @@ final class OutputWriterTests: XCTestCase {
             sums[k] += try XCTUnwrap(Double(try XCTUnwrap(row.split(separator: ",").last)))
         }
         for (k, t) in d.targets.enumerated() { XCTAssertEqual(sums[k], t.sum, accuracy: 1e-9 * max(1, abs(t.sum))) }
-        let totals = try XCTUnwrap(byName["totals.csv"]).split(separator: "\n")
+        let totals = Self.records(try XCTUnwrap(byName["totals.csv"]))
         XCTAssertEqual(totals.count, 1 + d.targets.count)
         XCTAssertTrue(
             totals[1].hasSuffix(
@@ -101,7 +117,7 @@ final class OutputWriterTests: XCTestCase {
                     + "\(CSVText.number(d.targets[0].error)),\(CSVText.number(d.targets[0].finerClosure)),,,"), String(totals[1]))
         // One row per target, layer, head and source position.
         let H = d.targets[0].heads[0].count, P = d.position + 1
-        XCTAssertEqual(try XCTUnwrap(byName["head_sources.csv"]).split(separator: "\n").count, 1 + d.targets.count * L * H * P)
+        XCTAssertEqual(Self.records(try XCTUnwrap(byName["head_sources.csv"])).count, 1 + d.targets.count * L * H * P)
     }
 
     func testCSVFieldsAreQuotedOnlyWhenTheyMustBe() {
@@ -159,7 +175,7 @@ final class OutputWriterTests: XCTestCase {
         // targets.json names the arrays' shapes and the targets in the arrays' order.
         let meta = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(byName["targets.json"]))) as? [String: Any])
         XCTAssertEqual((meta["arrays"] as? [String: [Int]])?["terms.npy"], [K, 1 + 2 * L])
-        XCTAssertEqual((meta["targets"] as? [[String: Any]])?.map { $0["label"] as? String }, [" Paris", " Paris - London"])
+        XCTAssertEqual((meta["targets"] as? [[String: Any]])?.map { $0["label"] as? String }, [" Paris", " Paris -  London"])
         XCTAssertEqual(meta["route"] as? String, c.route)
     }
 
@@ -188,7 +204,7 @@ final class OutputWriterTests: XCTestCase {
         let out = try LensOutput(session: session, ids: ids, positions: positions, targets: targets, lens: lens, norm: .own, preSoftcap: false, stored: false)
         let points = 1 + 2 * session.model.config.numHiddenLayers
         // CSV: a header, then per position and point one row per target and per top token.
-        let rows = out.csv().split(separator: "\n")
+        let rows = Self.records(out.csv())
         XCTAssertEqual(rows.count, 1 + positions.count * points * (targets.count + top))
         XCTAssertTrue(rows[0].hasPrefix("position,position_token_id,position_token,point_index,point,after,role"))
         let pt = lens[1][points - 1]
@@ -216,7 +232,7 @@ final class OutputWriterTests: XCTestCase {
         let out = PathsOutput(
             ids: ids, position: p, paths: paths, frozen: ["f"], appliedTo: ["x"], values: [[0.5]],
             source: .init(position: 2, id: ids[2], token: "tok", attention: 0.25), route: "int8", routeText: "words")
-        let lines = out.table().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = out.table().split(separator: "\n").map(String.init)
         XCTAssertEqual(lines[0], "through \(paths[0].through) at position \(p); frozen: f")
         XCTAssertEqual(lines[1], "source 2 \(Display.quote("tok")) (id \(ids[2])), attention 0.2500")
         XCTAssertEqual(lines[2], "route: words")

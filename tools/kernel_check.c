@@ -222,7 +222,7 @@ static int check_pullbacks(void) {
     for (int count = 1; count <= 30; count++, n++) check_pullback(count, 67, 560 + count, 32, 67 + count % 3, 0, 560 + count);
     static const int blocks[] = {16, 32, 32, 32, 48, 64, 128, 24, 40, 8};
     for (int i = 0; i < 40; i++, n++) {
-        int count = 1 + below(30), rows = 1 + below(150), block = blocks[below(10)];
+        int count = 1 + below(30), rows = 1 + below(150), block = blocks[below(10)];   // (declarators are sequenced)
         int cols = 1 + below(1300), nb = (cols + block - 1) / block;
         int col0, col1;
         switch (below(3)) {
@@ -231,7 +231,8 @@ static int check_pullbacks(void) {
         default: col0 = below(cols); break;                  // anywhere
         }
         col1 = col0 + 1 + below(cols - col0);
-        check_pullback(count, rows, cols, block, rows + below(3), col0, col1);
+        int ldu = rows + below(3);
+        check_pullback(count, rows, cols, block, ldu, col0, col1);
     }
     return n;
 }
@@ -239,15 +240,17 @@ static int check_pullbacks(void) {
 // Values of one family for the weight quantizer (the families of WeightQuantizerKernelTests, and
 // more): ordinary weights, exact ties of the rounding, zeros (and -0, one all-zero block), huge
 // values (f16 scale overflow), tiny ones (subnormal or zero f16 scales), a mix of scales, scales
-// right at the f16 overflow edge and at f16 rounding ties, and float extremes.
-#define QUANT_FAMILIES 9
+// right at the f16 overflow edge and at (or a few ulps from) f16 rounding ties, blocks of very
+// different sizes (the statistics' order of addition shows), and float extremes.
+#define QUANT_FAMILIES 10
 static void quant_values(int family, float *x, long count, int block) {
     for (long i = 0; i < count; i++) {
         float v = normal();
         switch (family) {
         case 0: x[i] = v * 0.02f; break;
         case 1: {   // block starts 127 s (the scale is s, an f16 value), the others (k + 1/2) s
-            float s = (float)(1 + below(64)) / 64 * (float)(1 << below(8)) / 128;
+            float s = (float)(1 + below(64)) / 64;   // (draws one per statement: the same order on every compiler)
+            s = s * (float)(1 << below(8)) / 128;
             int k = below(254) - 127;
             x[i] = i % block == 0 ? 127 * s : ((float)k + 0.5f) * s;
             break;
@@ -258,20 +261,36 @@ static void quant_values(int family, float *x, long count, int block) {
         case 5: x[i] = v * (float)pow(10, below(20) - 10); break;
         case 6: {   // max |x| / 127 at and around 65504 and 65520 (the f16 overflow edge)
             static const float edge[] = {65504.0f, 65519.0f, 65519.996f, 65520.0f, 65536.0f, 65488.0f};
-            x[i] = i % block == 0 ? 127 * edge[below(6)] * (below(2) ? 1 : -1) : v * 1e6f;
+            float e = 127 * edge[below(6)];
+            x[i] = i % block == 0 ? e * (below(2) ? 1 : -1) : v * 1e6f;
             break;
         }
         case 7: {   // max |x| / 127 exactly halfway between two f16 values (normal or subnormal: a tie of the
                     // scale's rounding, 127 mid exact in float), the others halfway between two quants
             float mid;
             if (below(3) == 0) mid = ldexpf((float)(2 * below(1024) + 1), -25);   // between subnormals k, k + 1 (x 2^-24)
-            else mid = ldexpf((float)(2 * (1024 + below(1024)) + 1), below(30) - 25);   // between normals m, m + 1 (x 2^(e-10))
-            x[i] = i % block == 0 ? 127 * mid : ((float)(below(254) - 127) + 0.5f) * mid;
+            else {   // between normals m, m + 1 (x 2^(e-10)); often m < 1032, where 127 mid's ulp is 64 of mid's
+                     // (elsewhere 128): the nudge below then moves amax / 127 by about half an ulp of mid
+                int m = below(2) ? 1024 + below(8) : 1024 + below(1024);
+                mid = ldexpf((float)(2 * m + 1), below(30) - 25);
+            }
+            // A block start a few float ulps from 127 mid: amax / 127 just off the tie (or on it), where
+            // a scale computed another way (amax * (1 / 127), say) would round to the other f16 value.
+            float start = 127 * mid;
+            for (int step = below(7) - 3; step != 0; step += step > 0 ? -1 : 1) start = nextafterf(start, step > 0 ? INFINITY : 0);
+            x[i] = i % block == 0 ? start : ((float)(below(254) - 127) + 0.5f) * mid;
+            break;
+        }
+        case 8: {   // one large block, then three whose squares are below half an ulp of its sum: the row's
+                    // double sums then depend on the order the blocks are added in
+            float big = (i / block) % 4 == 0 ? 1.0f : 0x1p-26f * (float)(1 + below(3)) / 2;
+            x[i] = v * big;
             break;
         }
         default: {  // float extremes: near FLT_MAX (squares overflow to inf), subnormals, zeros
             static const float ext[] = {3.4e38f, -3.4e38f, 1e-45f, -1e-40f, 1e-38f, 0.0f, 1.0f, 1e30f};
-            x[i] = ext[below(8)] * (below(4) ? 1.0f : (float)(2 * uniform() - 1));   // finite, as the quantizer requires
+            float e = ext[below(8)];
+            x[i] = e * (below(4) ? 1.0f : (float)(2 * uniform() - 1));   // finite, as the quantizer requires
             break;
         }
         }
@@ -427,7 +446,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nshapes; i++) check_products(shapes[i][0], shapes[i][1], shapes[i][2]);
     // Random shapes: 1..12 tokens, 1..140 rows, 1..40 blocks of 32.
     int random_shapes = 60;
-    for (int i = 0; i < random_shapes; i++) check_products(1 + below(12), 1 + below(140), 32 * (1 + below(40)));
+    for (int i = 0; i < random_shapes; i++) {   // one draw per statement: the same shapes on every compiler
+        int tokens = 1 + below(12), rows = 1 + below(140);
+        int cols = 32 * (1 + below(40));
+        check_products(tokens, rows, cols);
+    }
     printf("products checked on %d fixed and %d random shapes\n", nshapes, random_shapes);
     int npull = check_pullbacks();
     int nquant = check_weight_quants();

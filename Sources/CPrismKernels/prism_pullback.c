@@ -1,6 +1,6 @@
 // The prisms' pull-back U W for int8 block-quantized weights: a panel of rows is widened to
 // fp32 once (each block's scale folded in), in a buffer that stays in cache, and every target
-// direction then runs at the FMA rate over it; no BLAS call. The sums stay fp32 over the stored
+// direction then runs at the FMA rate over it (AVX2 + FMA on x86-64, NEON on aarch64); no BLAS call. The sums stay fp32 over the stored
 // (dequantized) weights: the exact product up to float rounding.
 #include "prism_pullback.h"
 #include "prism_cpu.h"

@@ -21,7 +21,8 @@
 //   prism_gelu_tanh                           within 2e-6 of the formula in double
 // It prints the kernels it ran, which loop (vector or portable) each took for the pull-back and the
 // weight quantizer, and, for comparing machines, hashes of results that are the same on
-// every architecture (the portable prompt product; the vector GELU, equal between AVX2 and NEON).
+// every architecture (the portable prompt product; the vector GELU, equal between AVX2 and NEON;
+// the portable weight quantizer, with its f16 conversion and float statistics).
 //   kernel_check [--quick]    --quick: a smaller timing shape (for emulators)
 #include "prism_kernels.h"
 #include <math.h>
@@ -363,6 +364,28 @@ static void check_weight_quant_exact(void) {
     }
 }
 
+// A hash of the portable quantizer's output (quants, scales, overflow count and the statistics'
+// bits) over every value family: the same on every machine and compiler, so the runs compare the
+// f16 conversion (compiler-rt's software one on x86-64, fcvt on aarch64) and the float sums (a
+// compiler that fused a multiply-add into them would change the statistics).
+static void hash_weight_quant(void) {
+    enum { ROWS = 2, COLS = 1000, BLOCK = 32, NB = (COLS + BLOCK - 1) / BLOCK };
+    static float x[ROWS * COLS];
+    static int8_t q[ROWS * COLS];
+    static uint16_t sc[ROWS * NB];
+    unsigned long long h = 0;
+    rng = 88172645463325252ULL;
+    for (int family = 0; family < QUANT_FAMILIES; family++) {
+        quant_values(family, x, ROWS * COLS, BLOCK);
+        double st[3] = {0, 0, 0};
+        int over = 0;
+        for (int r = 0; r < ROWS; r++)
+            over += prism_quantize_weight_row_kernel(PRISM_KERNEL_PORTABLE, x + r * COLS, COLS, BLOCK, q + r * COLS, sc + r * NB, st);
+        h = h * 31 + (fnv(q, sizeof q) ^ fnv(sc, sizeof sc) * 3 ^ fnv(st, sizeof st) * 5 ^ (unsigned long long)over);
+    }
+    printf("hash  weight_quant portable %d value families: %016llx (the same on every machine)\n", QUANT_FAMILIES, h);
+}
+
 // Shapes: partial last blocks, fewer blocks than a vector group, groups plus a remainder, block
 // sizes each vector loop takes (NEON: multiples of 4; AVX2: multiples of 8 up to 256) or not.
 static int check_weight_quants(void) {
@@ -462,6 +485,7 @@ int main(int argc, char **argv) {
                quant_vector[k] ? quant_vector[k] : "(no vector loop)", quant_loops[k][LOOP_VECTOR], quant_loops[k][LOOP_PORTABLE]);
     }
     check_gelu();
+    hash_weight_quant();
     for (int i = 0; i < nkernels; i++) printf("ran   %-12s %5ld checks\n", names[kernels[i]], checks[kernels[i]]);
     time_kernels(quick);
     printf(failures ? "%d check(s) FAILED\n" : "all kernels agree with the portable loop\n", failures);

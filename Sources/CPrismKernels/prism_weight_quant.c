@@ -278,8 +278,8 @@ static int quantize_4_blocks_neon(const float *x, int block, int8_t *q, uint16_t
         }
         for (; i < block; i += 4) {   // 4, 8 or 12 left
             float32x4_t r = quant_value_neon(vld1q_f32(xb + i), invj);
-            int8x8_t b = narrow_quants8(r, r);
-            vst1_lane_s32((int32_t *)(void *)(qb + i), vreinterpret_s32_s8(b), 0);
+            int32_t four = vget_lane_s32(vreinterpret_s32_s8(narrow_quants8(r, r)), 0);
+            memcpy(qb + i, &four, 4);   // 4 bytes at any alignment
         }
     }
     return overflowed;

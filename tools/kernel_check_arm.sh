@@ -5,8 +5,9 @@
 # that targets aarch64 is at hand), each run under qemu-aarch64 user-mode emulation twice: as a
 # Cortex-A53 (armv8.0, no dot product: the NEON kernel is the best) and as a Cortex-A76 (armv8.2
 # with sdot: the dot-product kernel). Fails if any kernel differs from the portable loop, if a CPU
-# model does not select the kernel expected of it, or if the results hashed for comparison differ
-# between runs. Emulation says nothing about speed: the times printed are not a measure of ARM.
+# model does not select the kernel expected of it, if the NEON kernels did not take the NEON
+# pull-back and weight quantizer loops (the `loops` lines say which loop each kernel ran), or if
+# the results hashed for comparison differ between runs. Emulation says nothing about speed: the times printed are not a measure of ARM.
 #   tools/kernel_check_arm.sh [--full]     --full: the full-size timing shape (slow under qemu)
 # Needs: gcc-aarch64-linux-gnu and qemu-user-static (or qemu-user) from Debian.
 set -euo pipefail
@@ -59,6 +60,11 @@ for bin in "${bins[@]}"; do
     cat "$log"
     printf "(%.1f s under emulation)\n" "$(echo "$(date +%s.%N) - $start" | bc)"
     grep -q "^CPU's best int8 kernel: $want;" "$log" || { echo "FAIL: -cpu $model should select $want" ; status=1; }
+    # The pull-back and the weight quantizer took their NEON loops (the line names the loop each ran).
+    for k in neon $want; do
+      grep -Eq "^loops $k +pull-back: neon [1-9][0-9]*, .*weight quantizer: neon [1-9]" "$log" ||
+        { echo "FAIL: -cpu $model: the $k kernel did not run the NEON pull-back and weight quantizer"; status=1; }
+    done
     # Every run's hashes, the kernel's name left out (the NEON and dot-product GELU are one loop).
     h=$(grep '^hash' "$log" | sed 's/^hash  gelu_tanh [a-z-]* */hash  gelu_tanh /' | sort -u)
     [ -z "$hashes" ] && hashes=$h

@@ -1,6 +1,6 @@
 // The prisms' pull-back U W for int8 block-quantized weights: a panel of rows is widened to
 // fp32 once (each block's scale folded in), in a buffer that stays in cache, and every target
-// direction then runs at the FMA rate over it; no BLAS call. The sums stay fp32 over the stored
+// direction then runs at the FMA rate over it (AVX2 + FMA on x86-64, NEON on aarch64); no BLAS call. The sums stay fp32 over the stored
 // (dequantized) weights: the exact product up to float rounding.
 #include "prism_pullback.h"
 #include "prism_cpu.h"
@@ -10,6 +10,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define PRISM_X86 1
+#endif
+#if defined(__aarch64__)
+#include "prism_arm.h"
 #endif
 
 // Targets per pass: bounds the portable path's coefficient table (panel rows x this many floats).
@@ -35,10 +38,11 @@ static void pb_columns_strided(const int8_t *q, long stride, int rows, const flo
     }
 }
 
-#ifdef PRISM_X86
 // Floats per widened strip of `rows` rows: one line of padding, so a row's stores to successive
 // strips spread over cache sets instead of landing a power of two apart.
 #define PB_STRIP(rows) ((long)(rows) * 16 + 16)
+
+#ifdef PRISM_X86
 
 // Widens rows [0, rows) x columns [c0, c0 + 16 * strips) of the int8 weights into fp32 with each
 // block's scale folded in: panel[strip][row][16]. Done once per weight, for every target; the
@@ -127,6 +131,119 @@ static void pb_strip_targets(const float *p, int rows, const float *ut, int ldut
 }
 #endif
 
+#if defined(__aarch64__)
+// The same structure on aarch64 with Advanced SIMD (part of every AArch64 CPU): the panel widened
+// to fp32 once, then strips of 16 columns (four q registers per row) with up to 6 targets in 24
+// accumulators; with the 4 weight registers and a broadcast that is 29 of the 32 registers.
+
+// Rows [0, rows) x columns [c0, c0 + 16 * strips) of the int8 weights widened into fp32 with each
+// block's scale folded in: panel[strip][row][16], as pb_widen on x86. int8 x an f16 scale is
+// exact in fp32, so the panel holds the dequantized weights themselves.
+static void pb_widen_neon(const int8_t *q, long stride, const uint16_t *scales, long nb, int block, int rows, int c0, int strips,
+                          float *panel, int next) {
+    int b0 = c0 / block, nblk = (c0 + 16 * strips - 1) / block - b0 + 1;
+    int bj[PB_CHUNK / 16];   // each strip's block in the chunk, out of the row loop
+    for (int j = 0; j < strips; j++) bj[j] = (c0 + 16 * j) / block - b0;
+    float sf[PB_CHUNK / 16 + 4];
+    for (int r = 0; r < rows; r++) {
+        const int8_t *wr = q + (long)r * stride + c0;
+        const uint16_t *sr = scales + (long)r * nb + b0;
+        for (int b = 0; b < next; b += 64) __builtin_prefetch(wr + 16 * strips + b, 0, 2);
+        // This row's block scales, 4 at a time.
+        int i = 0;
+        for (; i + 4 <= nblk; i += 4) vst1q_f32(sf + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(sr + i))));
+        for (; i < nblk; i++) sf[i] = prism_half_to_float_neon(sr[i]);
+        for (int j = 0; j < strips; j++) {
+            float32x4_t s = vdupq_n_f32(sf[bj[j]]);
+            int8x16_t raw = vld1q_s8(wr + 16 * j);
+            int16x8_t lo = vmovl_s8(vget_low_s8(raw)), hi = vmovl_high_s8(raw);
+            float *p = panel + (long)j * PB_STRIP(rows) + (long)r * 16;
+            vst1q_f32(p, vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), s));
+            vst1q_f32(p + 4, vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), s));
+            vst1q_f32(p + 8, vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), s));
+            vst1q_f32(p + 12, vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), s));
+        }
+    }
+}
+
+// One widened strip of 16 columns x M targets in 4M accumulators: per row four loads and M
+// load-broadcasts (ld1r) of the target coefficients ut[r, k]. `first`: write the sums, else add
+// them to `out`.
+#define DEFINE_STRIP_NEON(M)                                                                                      \
+static void pb_strip16_neon_##M(const float *p, int rows, const float *ut, int ldut, float *out, int ldo, int first) { \
+    float32x4_t a0[M], a1[M], a2[M], a3[M];                                                                      \
+    for (int i = 0; i < M; i++) a0[i] = a1[i] = a2[i] = a3[i] = vdupq_n_f32(0);                                   \
+    for (int r = 0; r < rows; r++) {                                                                             \
+        const float *pr = p + (long)r * 16;                                                                      \
+        float32x4_t w0 = vld1q_f32(pr), w1 = vld1q_f32(pr + 4), w2 = vld1q_f32(pr + 8), w3 = vld1q_f32(pr + 12);  \
+        const float *cr = ut + (long)r * ldut;                                                                   \
+        for (int i = 0; i < M; i++) {                                                                            \
+            float32x4_t cv = vld1q_dup_f32(cr + i);                                                              \
+            a0[i] = vfmaq_f32(a0[i], cv, w0);                                                                    \
+            a1[i] = vfmaq_f32(a1[i], cv, w1);                                                                    \
+            a2[i] = vfmaq_f32(a2[i], cv, w2);                                                                    \
+            a3[i] = vfmaq_f32(a3[i], cv, w3);                                                                    \
+        }                                                                                                        \
+    }                                                                                                            \
+    for (int i = 0; i < M; i++) {                                                                                \
+        float *o = out + (long)i * ldo;                                                                          \
+        if (!first) {                                                                                            \
+            a0[i] = vaddq_f32(a0[i], vld1q_f32(o));                                                              \
+            a1[i] = vaddq_f32(a1[i], vld1q_f32(o + 4));                                                          \
+            a2[i] = vaddq_f32(a2[i], vld1q_f32(o + 8));                                                          \
+            a3[i] = vaddq_f32(a3[i], vld1q_f32(o + 12));                                                         \
+        }                                                                                                        \
+        vst1q_f32(o, a0[i]);                                                                                     \
+        vst1q_f32(o + 4, a1[i]);                                                                                 \
+        vst1q_f32(o + 8, a2[i]);                                                                                 \
+        vst1q_f32(o + 12, a3[i]);                                                                                \
+    }                                                                                                            \
+}
+DEFINE_STRIP_NEON(1)
+DEFINE_STRIP_NEON(2)
+DEFINE_STRIP_NEON(3)
+DEFINE_STRIP_NEON(4)
+DEFINE_STRIP_NEON(5)
+DEFINE_STRIP_NEON(6)
+
+// Targets [0, kc) over one widened strip, in groups of up to 6; 7..10 targets as two even groups
+// (as on x86).
+static void pb_strip_targets_neon(const float *p, int rows, const float *ut, int ldut, int kc, float *out, int ldo, int first) {
+    for (int k = 0; k < kc;) {
+        int m = kc - k;
+        if (m > 6) m = m <= 10 ? (m + 1) / 2 : 6;
+        const float *u = ut + k;
+        float *o = out + (long)k * ldo;
+        switch (m) {
+        case 1: pb_strip16_neon_1(p, rows, u, ldut, o, ldo, first); break;
+        case 2: pb_strip16_neon_2(p, rows, u, ldut, o, ldo, first); break;
+        case 3: pb_strip16_neon_3(p, rows, u, ldut, o, ldo, first); break;
+        case 4: pb_strip16_neon_4(p, rows, u, ldut, o, ldo, first); break;
+        case 5: pb_strip16_neon_5(p, rows, u, ldut, o, ldo, first); break;
+        default: pb_strip16_neon_6(p, rows, u, ldut, o, ldo, first); break;
+        }
+        k += m;
+    }
+}
+#endif
+
+#if defined(PRISM_X86) || defined(__aarch64__)
+#define PB_VECTOR 1
+// A chunk's `strips` full strips of 16 columns from c0: widened into `wide` once, then every
+// target over each strip, with this CPU's vector loop (chosen by the caller).
+static void pb_vector_strips(const int8_t *qp, int cols, const uint16_t *sp, long nb, int block, int rows, int c0, int strips,
+                             float *wide, int next, const float *up, int ldut, int kc, float *o, int ldo, int first) {
+#ifdef PRISM_X86
+    pb_widen(qp, cols, sp, nb, block, rows, c0, strips, wide, next);
+    for (int j = 0; j < strips; j++) pb_strip_targets(wide + (long)j * PB_STRIP(rows), rows, up, ldut, kc, o + c0 + 16 * j, ldo, first);
+#else
+    pb_widen_neon(qp, cols, sp, nb, block, rows, c0, strips, wide, next);
+    for (int j = 0; j < strips; j++)
+        pb_strip_targets_neon(wide + (long)j * PB_STRIP(rows), rows, up, ldut, kc, o + c0 + 16 * j, ldo, first);
+#endif
+}
+#endif
+
 static void pb_coef_portable(const uint16_t *scales, long nb, int b, const float *ut, int ldut, int rows, int kc, float *coef) {
     for (int r = 0; r < rows; r++) {
         float s = prism_half_to_float(scales[(long)r * nb + b]);
@@ -142,6 +259,25 @@ static void pb_block_portable(const int8_t *qp, int cols, const uint16_t *sp, lo
     pb_columns_strided(qp, cols, rows, coef, kc, kc, c0, c1, o, ldo, first);
 }
 
+// The vector loop prism_q8_pullback runs for these arguments, or NULL for the portable one.
+// Widened strips of 16 columns must each lie in one block (one scale per row).
+static const char *pb_vector_loop(int kernel, int block, int col0) {
+    if (block <= 0 || block % 16 != 0 || col0 % 16 != 0) return NULL;
+#ifdef PRISM_X86
+    if (kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2) return "avx2-fma";
+#elif defined(__aarch64__)
+    if (prism_runnable_kernel(kernel) >= PRISM_KERNEL_NEON) return "neon";
+#else
+    (void)kernel;
+#endif
+    return NULL;
+}
+
+const char *prism_q8_pullback_loop(int kernel, int block, int col0) {
+    const char *name = pb_vector_loop(kernel, block, col0);
+    return name ? name : "portable";
+}
+
 void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int rows, int cols, int block,
                        const float *u, int count, int ldu, float *out, int ldo, int col0, int col1) {
     if (rows <= 0 || cols <= 0 || block <= 0 || count <= 0 || col0 >= col1) return;
@@ -152,14 +288,10 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
     int ldut = count;
     float *ut = calloc((size_t)rows * (size_t)ldut, sizeof(float));
     float *coef = malloc(sizeof(float) * (size_t)panel * (size_t)kmax);
-    int use_avx2 = 0;
+    int use_vector = pb_vector_loop(kernel, block, col0) != NULL;
     float *wide = NULL;
-#ifdef PRISM_X86
-    // Widened strips of 16 columns must each lie in one block (one scale per row).
-    use_avx2 = kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2 && block % 16 == 0 && col0 % 16 == 0;
-    if (use_avx2) wide = aligned_alloc(32, sizeof(float) * PB_STRIP(PB_PANEL) * (PB_CHUNK / 16));
-#endif
-    if (!ut || !coef || (use_avx2 && !wide)) {
+    if (use_vector) wide = aligned_alloc(32, sizeof(float) * PB_STRIP(PB_PANEL) * (PB_CHUNK / 16));
+    if (!ut || !coef || (use_vector && !wide)) {
         // No room for the tables: the same sums, the scale applied per element.
         for (int k = 0; k < count; k++)
             for (int c = col0; c < col1; c++) {
@@ -184,16 +316,14 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
             const uint16_t *sp = scales + (long)r0 * nb;
             const float *up = ut + (long)r0 * ldut + k0;
             int first = r0 == 0;
-#ifdef PRISM_X86
-            if (use_avx2) {
+#ifdef PB_VECTOR
+            if (use_vector) {
                 for (int c = col0; c < col1; c += PB_CHUNK) {
                     int width = col1 - c < PB_CHUNK ? col1 - c : PB_CHUNK;
                     int strips = width / 16;
                     if (strips > 0) {
                         int next = col1 - (c + width) < PB_CHUNK ? col1 - (c + width) : PB_CHUNK;
-                        pb_widen(qp, cols, sp, nb, block, pr, c, strips, wide, next);
-                        for (int j = 0; j < strips; j++)
-                            pb_strip_targets(wide + (long)j * PB_STRIP(pr), pr, up, ldut, kc, o + c + 16 * j, ldo, first);
+                        pb_vector_strips(qp, cols, sp, nb, block, pr, c, strips, wide, next, up, ldut, kc, o, ldo, first);
                     }
                     // A last partial strip (fewer than 16 columns left) lies in one block.
                     int t0 = c + 16 * strips;

@@ -10,6 +10,12 @@
 // The quantizer's output (quants, scales and the error statistics written into the .prism file)
 // must not depend on the kernel: no multiply-add is ever fused, here or in the vector loop.
 #pragma STDC FP_CONTRACT OFF
+// GCC ignores the standard pragma and fuses by default (-ffp-contract=fast) where the target has
+// an FMA: on aarch64 it made the portable loop's `v - r * scale` and `e2 += e * e` multiply-adds,
+// and would fuse the NEON loop's vmulq/vsubq (plain C operators in its arm_neon.h) as it pleased.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 // One block of n <= block values: its f16 scale, its quants, and its float error sums added to
 // the row's doubles in block order. The reference every vector loop must equal bit for bit.
@@ -189,12 +195,137 @@ static int quantize_row_avx2(const float *x, int cols, int block, int8_t *q, uin
 }
 #endif
 
-int prism_quantize_weight_row_kernel(int kernel, const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
+#if defined(__aarch64__)
+#include "prism_arm.h"
+
+// The NEON loop takes blocks whose size is a multiple of 4 (any length: the groups are transposed
+// in registers, 4 x 4 at a time, with no buffer); others take the portable loop.
+
+// r[k] <- column k of the 4x4 matrix whose rows are r[0..3].
+static inline void transpose4x4(float32x4_t r[4]) {
+    float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);
+    float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
+    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+}
+
+// rint(v * inv) clamped to [-127, 127], as the portable loop computes it: frintn rounds to
+// nearest even, which is rintf (frintx) in the default rounding mode; the values are never NaN
+// (x is finite, inv is finite), so fmin/fmax equal its comparisons.
+static inline float32x4_t quant_value_neon(float32x4_t v, float32x4_t inv) {
+    float32x4_t r = vrndnq_f32(vmulq_f32(v, inv));
+    return vminq_f32(vmaxq_f32(r, vdupq_n_f32(-127.0f)), vdupq_n_f32(127.0f));
+}
+
+// Quants (integral floats in [-127, 127], so the conversion is exact) to bytes.
+static inline int8x8_t narrow_quants8(float32x4_t a, float32x4_t b) {
+    return vmovn_s16(vcombine_s16(vmovn_s32(vcvtq_s32_f32(a)), vmovn_s32(vcvtq_s32_f32(b))));
+}
+
+// Four consecutive full blocks of `block` values (a multiple of 4). max |x| is exact in any order,
+// so it is taken in memory order; the statistics need each block's float sums in element order,
+// so lane j of every vector is block j (4 x 4 transposes) and runs the portable loop's exact
+// sequence of operations. The quants are then computed again in memory order.
+static int quantize_4_blocks_neon(const float *x, int block, int8_t *q, uint16_t *scales,
+                                  double *sq_err, double *sq, double *max_err) {
+    float am[4];
+    for (int j = 0; j < 4; j++) {
+        float32x4_t a = vdupq_n_f32(0);
+        for (int i = 0; i < block; i += 4) a = vmaxq_f32(vabsq_f32(vld1q_f32(x + j * block + i)), a);
+        am[j] = vmaxvq_f32(a);
+    }
+    // fcvtn rounds to nearest even (the default FPCR mode), as the portable (_Float16) cast; an
+    // amax / 127 beyond f16 becomes inf (0x7c00, it is >= 0): clamped to 65504 (0x7bff) and counted.
+    uint16x4_t h = vreinterpret_u16_f16(vcvt_f16_f32(vdivq_f32(vld1q_f32(am), vdupq_n_f32(127.0f))));
+    uint16x4_t inf = vceq_u16(h, vdup_n_u16(0x7c00));
+    int overflowed = vaddv_u16(vand_u16(inf, vdup_n_u16(1)));
+    h = vbsl_u16(inf, vdup_n_u16(0x7bff), h);
+    vst1_u16(scales, h);
+    float32x4_t scale = vcvt_f32_f16(vreinterpret_f16_u16(h));
+    uint32x4_t positive = vcgtq_f32(scale, vdupq_n_f32(0));
+    float32x4_t inv = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vdivq_f32(vdupq_n_f32(1.0f), scale)), positive));
+    float32x4_t e2 = vdupq_n_f32(0), v2 = vdupq_n_f32(0), em = vdupq_n_f32(0);
+    for (int i0 = 0; i0 < block; i0 += 4) {
+        float32x4_t r[4];
+        for (int j = 0; j < 4; j++) r[j] = vld1q_f32(x + j * block + i0);
+        transpose4x4(r);
+        for (int k = 0; k < 4; k++) {
+            float32x4_t v = r[k];
+            float32x4_t e = vsubq_f32(v, vmulq_f32(quant_value_neon(v, inv), scale));
+            e2 = vaddq_f32(e2, vmulq_f32(e, e));
+            v2 = vaddq_f32(v2, vmulq_f32(v, v));
+            em = vmaxq_f32(vabsq_f32(e), em);
+        }
+    }
+    float le2[4], lv2[4], lem[4], linv[4];
+    vst1q_f32(le2, e2); vst1q_f32(lv2, v2); vst1q_f32(lem, em); vst1q_f32(linv, inv);
+    for (int j = 0; j < 4; j++) {   // into the row's doubles in block order, as the portable loop adds
+        *sq_err += le2[j];
+        *sq += lv2[j];
+        *max_err = lem[j] > *max_err ? lem[j] : *max_err;
+    }
+    for (int j = 0; j < 4; j++) {
+        float32x4_t invj = vdupq_n_f32(linv[j]);
+        const float *xb = x + j * block;
+        int8_t *qb = q + j * block;
+        int i = 0;
+        for (; i + 16 <= block; i += 16) {
+            int8x8_t lo = narrow_quants8(quant_value_neon(vld1q_f32(xb + i), invj), quant_value_neon(vld1q_f32(xb + i + 4), invj));
+            int8x8_t hi = narrow_quants8(quant_value_neon(vld1q_f32(xb + i + 8), invj), quant_value_neon(vld1q_f32(xb + i + 12), invj));
+            vst1q_s8(qb + i, vcombine_s8(lo, hi));
+        }
+        for (; i < block; i += 4) {   // 4, 8 or 12 left
+            float32x4_t r = quant_value_neon(vld1q_f32(xb + i), invj);
+            int32_t four = vget_lane_s32(vreinterpret_s32_s8(narrow_quants8(r, r)), 0);
+            memcpy(qb + i, &four, 4);   // 4 bytes at any alignment
+        }
+    }
+    return overflowed;
+}
+
+// The portable row loop with groups of 4 full blocks done by the vector loop: same block order,
+// same double sums, so the same bits.
+static int quantize_row_neon(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
+    double sq_err = 0, sq = 0, max_err = 0;
+    int overflowed = 0, c0 = 0, b = 0;
+    for (; c0 + 4 * block <= cols; c0 += 4 * block, b += 4)
+        overflowed += quantize_4_blocks_neon(x + c0, block, q + c0, scales + b, &sq_err, &sq, &max_err);
+    overflowed += quantize_blocks_portable(x, cols, block, c0, b, q, scales, &sq_err, &sq, &max_err);
+    add_row_stats(stats, sq_err, sq, max_err);
+    return overflowed;
+}
+#endif
+
+// The vector loop prism_quantize_weight_row_kernel runs for `kernel` and `block`, or NULL for the
+// portable one.
+static const char *quantize_vector_loop(int kernel, int block) {
 #if defined(__x86_64__)
     if (kernel >= PRISM_KERNEL_AVX2 && prism_best_kernel() >= PRISM_KERNEL_AVX2 && block > 0 && block % 8 == 0 &&
         block <= PRISM_Q8_MAX_VECTOR_BLOCK)
-        return quantize_row_avx2(x, cols, block, q, scales, stats);
+        return "avx2";
+#elif defined(__aarch64__)
+    if (prism_runnable_kernel(kernel) >= PRISM_KERNEL_NEON && block > 0 && block % 4 == 0) return "neon";
+#else
+    (void)kernel; (void)block;
 #endif
+    return NULL;
+}
+
+const char *prism_quantize_weight_row_loop(int kernel, int block) {
+    const char *name = quantize_vector_loop(kernel, block);
+    return name ? name : "portable";
+}
+
+int prism_quantize_weight_row_kernel(int kernel, const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats) {
+    if (quantize_vector_loop(kernel, block)) {
+#if defined(__x86_64__)
+        return quantize_row_avx2(x, cols, block, q, scales, stats);
+#elif defined(__aarch64__)
+        return quantize_row_neon(x, cols, block, q, scales, stats);
+#endif
+    }
     return quantize_row_portable(x, cols, block, q, scales, stats);
 }
 

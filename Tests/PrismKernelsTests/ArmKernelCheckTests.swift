@@ -38,5 +38,15 @@ final class ArmKernelCheckTests: XCTestCase {
         XCTAssertTrue(text.contains("CPU's best int8 kernel: neon;"), text.suffix(2000).description)
         XCTAssertTrue(text.contains("CPU's best int8 kernel: neon-dotprod;"), text.suffix(2000).description)
         XCTAssertFalse(text.contains("FAIL"), text.suffix(4000).description)
+        // The pull-back and the weight quantizer took their NEON loops with both kernels (a
+        // `loops` line per kernel says which loop ran how many checks).
+        for kernel in ["neon ", "neon-dotprod"] {
+            let lines = text.split(separator: "\n").filter { $0.hasPrefix("loops \(kernel)") }
+            XCTAssertFalse(lines.isEmpty, "no loops line for \(kernel)")
+            for line in lines {
+                XCTAssertNotNil(line.range(of: #"pull-back: neon [1-9]"#, options: .regularExpression), String(line))
+                XCTAssertNotNil(line.range(of: #"weight quantizer: neon [1-9]"#, options: .regularExpression), String(line))
+            }
+        }
     }
 }

@@ -10,9 +10,15 @@
 int prism_quantize_weight_row(const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats);
 
 // The same with a chosen loop (`kernel` as for the int8 products, clamped to what the CPU runs):
-// AVX2 and above take the vector loop for blocks that are a multiple of 8 (up to 256), which
-// equals the portable loop bit for bit (quants, scales, overflow count and stats).
+// AVX2 and above take the vector loop for blocks that are a multiple of 8 (up to 256), NEON for
+// blocks that are a multiple of 4; each equals the portable loop bit for bit (quants, scales,
+// overflow count and stats).
 int prism_quantize_weight_row_kernel(int kernel, const float *x, int cols, int block, int8_t *q, uint16_t *scales, double *stats);
+
+// The loop prism_quantize_weight_row_kernel takes for `kernel` and `block` ("avx2", "neon" or
+// "portable"; a row's last blocks, fewer than a vector group, run the portable loop even then).
+// For checks and reports; a static string.
+const char *prism_quantize_weight_row_loop(int kernel, int block);
 
 // How many of x[0..n) are NaN or +-inf; *first gets the index of the first one (-1 if none) and
 // *nans how many of them are NaN.

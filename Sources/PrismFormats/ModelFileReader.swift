@@ -85,6 +85,10 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
 
     public func release(_ buffer: UnsafeRawBufferPointer) { file.release(buffer) }
 
+    public func populate(_ buffer: UnsafeRawBufferPointer) { file.populate(buffer) }
+
+    @discardableResult public func warmPageCache() -> Bool { file.warmPageCache() }
+
     public func entry(_ name: String) -> ModelFileFormat.TensorEntry? { byName[name].map { directory.tensors[$0] } }
 
     public func bytes(_ part: ModelFileFormat.Part) -> UnsafeRawBufferPointer { file.bytes(part.offset..<(part.offset + part.length)) }

@@ -15,6 +15,7 @@ public final class ModelFileWriter {
     public init(output: String, force: Bool) throws {
         self.output = output
         file = try AtomicOutput(path: output, force: force)
+        file.dropsCacheOnCommit = true
         try write(Array(repeating: 0, count: ModelFileFormat.headerSize))
     }
 

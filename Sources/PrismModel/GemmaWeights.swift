@@ -27,6 +27,8 @@ public struct GemmaLayerWeights: Sendable {
     public var matrices: [WeightMatrix] { [q, k, v, o, gate, up, down] }
     public var byteCount: Int { matrices.reduce(0) { $0 + $1.byteCount } }
     public func release() { for m in matrices { m.release() } }
+    /// Maps every weight page of the layer now (see `WeightMatrix.populate`).
+    public func populate() { for m in matrices { m.populate() } }
 }
 
 /// All weights of a Gemma model: views into mapped files plus small f32 norm gains.
@@ -34,6 +36,18 @@ public struct GemmaWeights: Sendable {
     public var embedding: WeightMatrix  // [vocab, d], also the unembedding (tied)
     public var layers: [GemmaLayerWeights]
     public var finalNormGain: [Float]  // [d]
+
+    /// Reads each file the weights are mapped from into the page cache in one sequential pass,
+    /// where most of it is not there yet (see `MappedFile.warmPageCache`): a forward pass then
+    /// reads it no slower, and a run that streams its weights under a budget maps it in large
+    /// folios. Files already cached cost one `mincore` each.
+    public func warmPageCache() {
+        var seen = Set<ObjectIdentifier>()
+        for m in [embedding] + layers.flatMap(\.matrices) {
+            guard let owner = m.owner as? PageReleasing, seen.insert(ObjectIdentifier(owner)).inserted else { continue }
+            owner.warmPageCache()
+        }
+    }
 }
 
 /// Hugging Face tensor names of Gemma{,2,3}ForCausalLM checkpoints (the canonical names every

@@ -34,6 +34,8 @@ public final class PrismSession {
     private var parsedTokenizer: GemmaTokenizer?
     /// The id -> piece table, read instead of the tokenizer when only pieces are needed.
     private var readVocabulary: TokenizerVocabulary?
+    /// Whether the model's files were read into the page cache (once, before the first run).
+    private var warmed = false
 
     public init(loaded: LoadedModel, budget: Int? = nil, route: ActivationRoute = .int8) {
         self.loaded = loaded
@@ -187,6 +189,10 @@ public final class PrismSession {
         let plan = try MemoryPlan.make(
             model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
             extraBytes: extraBytes, logitRows: logitRows)
+        if !warmed {
+            model.weights.warmPageCache()
+            warmed = true
+        }
         // The plan counts the process as its baseline plus what it plans, so memory the allocator
         // kept from earlier passes (a previous batch chunk's buffers, freed but resident) goes back first.
         if budget != nil { Heap.releaseFree() }

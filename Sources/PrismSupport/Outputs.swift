@@ -124,6 +124,11 @@ public final class AtomicOutput {
     /// The named temporary, where the file system has no unnamed files.
     private let temporary: String?
     private var done = false
+    /// Drop the file's pages from the page cache once it is synced (a converted model): the
+    /// next reader then reads it from disk into huge folios (see `MappedFile`), which a run
+    /// that streams its weights under a budget maps 2 MiB at a time; the pages this writer
+    /// left are mostly 4 KiB ones, which made such a run re-fault the model page by page.
+    public var dropsCacheOnCommit = false
 
     /// - Throws: `PrismError` when the output's directory cannot hold a new file.
     public init(path: String, force: Bool) throws {
@@ -210,6 +215,7 @@ public final class AtomicOutput {
     public func commit() throws {
         guard !done else { return }
         guard fsync(fd) == 0 else { throw failure(errno) }
+        if dropsCacheOnCommit { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) }
         if let temporary {
             if force {
                 guard rename(temporary, path) == 0 else { throw renameFailure(errno) }

@@ -16,9 +16,13 @@ public enum ResourceUsage {
         return Int(u.ru_maxrss) * 1024
     }
 
-    /// A `kB` field of /proc/self/status, in bytes.
-    static func statusField(_ name: String) -> Int? {
-        guard let data = FileManager.default.contents(atPath: "/proc/self/status") else { return nil }
+    /// Memory the kernel could give without swapping (`MemAvailable` of /proc/meminfo), in bytes;
+    /// nil where /proc is missing.
+    public static var memoryAvailable: Int? { statusField("MemAvailable:", file: "/proc/meminfo") }
+
+    /// A `kB` field of /proc/self/status (or `file`), in bytes.
+    static func statusField(_ name: String, file: String = "/proc/self/status") -> Int? {
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 2, let kB = Int(fields[1]) else { return nil }

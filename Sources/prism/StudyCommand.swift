@@ -117,13 +117,7 @@ struct CapitalsStudyCommand: ParsableCommand {
             s.country = country
             s.layer = layer
             s.head = head
-            if let pairs {
-                s.pairs = try pairs.split(separator: ",").map { item in
-                    let kv = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
-                    guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw PrismError("--pairs: '\(item)' is not Country=Capital") }
-                    return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
-                }
-            }
+            if let pairs { s.pairs = try Self.parsePairs(pairs) }
             let (r, dir) = try study.run("capitals") { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
             notePrefix(r.prefix, isDefault: r.prefixIsDefault)
             if !r.dropped.isEmpty {
@@ -136,6 +130,18 @@ struct CapitalsStudyCommand: ParsableCommand {
             print(
                 "wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)"
             )
+        }
+    }
+}
+
+extension CapitalsStudyCommand {
+    /// `--pairs "France=Paris,Italy=Rome"`.
+    /// - Throws: `PrismError` naming an item that is not `Country=Capital`.
+    static func parsePairs(_ text: String) throws -> [CapitalsStudy.Pair] {
+        try text.split(separator: ",").map { item in
+            let kv = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw PrismError("--pairs: '\(item)' is not Country=Capital") }
+            return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
         }
     }
 }

@@ -97,6 +97,7 @@ let package = Package(
         .testTarget(name: "PrismSessionTests", dependencies: ["PrismSession", "PrismModel", "PrismTokenizer", "Prisms", "PrismSupport", "PrismKernels"]),
         .testTarget(name: "PrismBatchTests", dependencies: ["PrismBatch", "PrismSupport"]),
         .testTarget(name: "PrismExplorerTests", dependencies: ["PrismExplorer", "PrismModel", "Prisms", "PrismSession"]),
+        .testTarget(name: "PrismBenchTests", dependencies: ["PrismBench"]),
         .testTarget(name: "PrismOutputsTests", dependencies: ["PrismOutputs", "PrismSession", "Prisms", "PrismFormats", "PrismSupport"]),
         .testTarget(name: "PrismCLITests", dependencies: ["prism", "PrismFormats"]),
         // Inputs the fuzz targets in Fuzz/ found, replayed through the same parsers.

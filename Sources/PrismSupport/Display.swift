@@ -19,3 +19,10 @@ public enum Display {
         return out + "\""
     }
 }
+
+/// A table cell padded to `width` characters (Foundation's `%-10@` ignores the width on Linux);
+/// a longer text is kept whole.
+public func cell(_ s: String, _ width: Int, right: Bool = false) -> String {
+    let pad = String(repeating: " ", count: max(0, width - s.count))
+    return right ? pad + s : s + pad
+}

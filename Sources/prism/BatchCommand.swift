@@ -74,12 +74,7 @@ struct BatchCommand: ParsableCommand {
             if let summary { try Summaries.check(summary, force: force, inputs: [model.model, input, output]) }
             let session = try model.session(runtime)
             let input = try BatchInput.read(path: self.input) { XXH64.hex(XXH64.hash([UInt8]($0))) }
-            var runner = BatchRunner()
-            runner.detail = detail
-            runner.top = top
-            runner.maxChunk = chunk
-            runner.showProgress = !quiet
-            runner.shard = try shard.map(Shard.parse) ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shards: shards) ?? .all
+            let runner = try self.runner()
             // The smallest chunk (one prompt) must fit, or nothing can run.
             _ = try session.plan(tokens: 1)
             let s = try runner.run(session, input: input, output: output)
@@ -96,6 +91,17 @@ struct BatchCommand: ParsableCommand {
             }
             if let summary { try Summaries.write(results: output, to: summary, force: force) }
         }
+    }
+}
+
+extension BatchCommand {
+    /// The runner as the options set it; the shard from `--shard`, else the environment.
+    /// - Throws: `PrismError` for a malformed shard in the environment.
+    func runner() throws -> BatchRunner {
+        var runner = BatchRunner()
+        (runner.detail, runner.top, runner.maxChunk, runner.showProgress) = (detail, top, chunk, !quiet)
+        runner.shard = try shard.map(Shard.parse) ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shards: shards) ?? .all
+        return runner
     }
 }
 

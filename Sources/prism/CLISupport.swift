@@ -30,9 +30,3 @@ enum CLI {
         }
     }
 }
-
-/// A table cell padded to `width` characters (Foundation's `%-10@` ignores the width on Linux).
-func cell(_ s: String, _ width: Int, right: Bool = false) -> String {
-    let pad = String(repeating: " ", count: max(0, width - s.count))
-    return right ? pad + s : s + pad
-}

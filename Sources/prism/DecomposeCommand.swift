@@ -28,13 +28,7 @@ struct DecomposeCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var prompt: PromptOptions
-    @OptionGroup var targets: TargetOptions
-    @OptionGroup var output: OutputOptions
-    @OptionGroup var runtime: RuntimeOptions
-
-    @OptionGroup var at: PositionOptions
+    @OptionGroup var input: DecomposeInputOptions
 
     @Option(help: "How many of the largest terms to list per kind.")
     var top = 10
@@ -63,64 +57,62 @@ struct DecomposeCommand: ParsableCommand {
     }
 
     func run() throws {
-        try CLI.guarded {
-            let inputs = [model.model] + (at.acts.map { [$0] } ?? []) + (compareF32.map { [$0] } ?? [])
-            for dir in [npy, csv].compactMap({ $0 }) { try Outputs.checkSet(dir, force: force, inputs: inputs) }
-            if let npy, npy == csv { throw PrismError("--npy and --csv name the same directory \(npy); give each its own") }
-            let clock = RuntimeOptions.Clock()
-            let session = try model.session(runtime)
-            let loaded = session.loaded
-            defer { runtime.report(clock, session: session) }
+        try input.run(checking: checkOutputs) { session in
             // The decomposition and its output are planned with the forward pass.
-            let (source, ids, p, options, logits) = try ActivationInput.source(
-                session, prompt: prompt, acts: at.acts, position: at.position,
-                lastPositionOnly: true
-            ) { p in
+            let (source, ids, p, options, logits) = try input.activations(session, lastPositionOnly: true) { p in
                 DecompositionJSON.outputBytes(
-                    heldBytes: Decomposition.heldBytes(targets: targets.count, position: p, config: loaded.model.config),
+                    heldBytes: Decomposition.heldBytes(targets: input.targets.count, position: p, config: session.model.config),
                     detail: npy != nil || csv != nil ? .full : detail)
             }
-            let ts = try targets.resolve(session)
-            var prism = Prism.once(loaded.model)
-            prism.logitKind = targets.logitKind
-            let d = try prism.decompose(source, position: p, targets: ts, options: options)
+            let (d, ts) = try input.targets.decompose(session, source, position: p, options: options)
             let pieces = try session.texts(ids)
             let ranks = logits.map(LogitRanks.init)
             let top1Token = try ranks?.top1.map { try session.text($0.id) }
-            if let ranks {
-                for text in targets.targetTokens {
-                    if let w = try TargetRanking.twinWarning(text, session: session, ranks: ranks) {
-                        FileHandle.standardError.write(Data((w + "\n").utf8))
-                    }
-                }
-            }
-            let stored = at.acts != nil
-            if npy != nil || csv != nil {
-                let context = try DecompositionFiles.Context(session: session, d: d, stored: stored)
-                if let dir = npy { try DecompositionFiles.writeNPY(d, context, dir: dir, force: force, inputs: inputs) }
-                if let dir = csv { try DecompositionFiles.writeCSV(d, context, dir: dir, force: force, inputs: inputs) }
-            }
+            try input.targets.warnTwins(session, ranks: ranks)
+            try writeFiles(d, session: session)
             if let refPath = compareF32 {
-                try compare(d, reference: refPath, session: session, ids: Array(ids[...p]), targets: ts, pieces: pieces, stored: stored)
-                return
+                try compare(d, reference: refPath, session: session, ids: Array(ids[...p]), targets: ts, pieces: pieces)
+            } else {
+                try write(d, session: session, pieces: pieces, ranks: ranks, top1Token: top1Token)
             }
-            if output.json {
-                var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
-                if let ranks { DecompositionJSON.addRanks(&obj, ranks: ranks, top1Token: top1Token) }
-                OutputStamp.stamp(&obj, session, stored: stored)
-                try JSONOut.print(obj)
-            } else if npy == nil && csv == nil {
-                var out = StandardOutput()
-                DecompositionTable.write(
-                    d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: OutputStamp.routeText(session, stored: stored), to: &out)
-            }
+        }
+    }
+
+    /// The inputs no output may replace (the reference model too), and the --csv/--npy
+    /// directories checked before any work.
+    var inputs: [String] { input.inputs + (compareF32.map { [$0] } ?? []) }
+
+    func checkOutputs() throws {
+        for dir in [npy, csv].compactMap({ $0 }) { try Outputs.checkSet(dir, force: force, inputs: inputs) }
+        if let npy, npy == csv { throw PrismError("--npy and --csv name the same directory \(npy); give each its own") }
+    }
+
+    /// `--npy` and `--csv`: the arrays as files.
+    func writeFiles(_ d: Decomposition, session: PrismSession) throws {
+        guard npy != nil || csv != nil else { return }
+        let context = try DecompositionFiles.Context(session: session, d: d, stored: input.stored)
+        if let dir = npy { try DecompositionFiles.writeNPY(d, context, dir: dir, force: force, inputs: inputs) }
+        if let dir = csv { try DecompositionFiles.writeCSV(d, context, dir: dir, force: force, inputs: inputs) }
+    }
+
+    /// The JSON object, or the table (unless the arrays went to files instead).
+    func write(_ d: Decomposition, session: PrismSession, pieces: [String]?, ranks: LogitRanks?, top1Token: String?) throws {
+        if input.output.json {
+            var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
+            if let ranks { DecompositionJSON.addRanks(&obj, ranks: ranks, top1Token: top1Token) }
+            OutputStamp.stamp(&obj, session, stored: input.stored)
+            try JSONOut.print(obj)
+        } else if npy == nil && csv == nil {
+            var out = StandardOutput()
+            DecompositionTable.write(
+                d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: OutputStamp.routeText(session, stored: input.stored), to: &out)
         }
     }
 
     /// `--compare-f32`: decomposes `ids` again with the reference model (fp32 activations) and
     /// writes, per term kind, how far `d`'s terms are from its.
     func compare(
-        _ d: Decomposition, reference refPath: String, session: PrismSession, ids: [Int], targets ts: [Target], pieces: [String]?, stored: Bool
+        _ d: Decomposition, reference refPath: String, session: PrismSession, ids: [Int], targets ts: [Target], pieces: [String]?
     )
         throws
     {
@@ -132,17 +124,18 @@ struct DecomposeCommand: ParsableCommand {
         refOptions.threads = session.threads
         let (refSource, _) = try ref.model.record(ids, options: refOptions)
         var refPrism = Prism.once(ref.model)
-        refPrism.logitKind = targets.logitKind
+        refPrism.logitKind = input.targets.logitKind
         let refD = try refPrism.decompose(refSource, position: d.position, targets: ts)
         let rows = Faithfulness.compare(d, against: refD)
-        if output.json {
+        if input.output.json {
             var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
             obj["compare_f32"] = FaithfulnessOutput.json(rows)
-            OutputStamp.stamp(&obj, session, stored: stored)
+            OutputStamp.stamp(&obj, session, stored: input.stored)
             try JSONOut.print(obj)
         } else {
             var out = StandardOutput()
-            FaithfulnessOutput.writeTable(rows, reference: refPath, targets: ts.count, routeText: OutputStamp.routeText(session, stored: stored), to: &out)
+            FaithfulnessOutput.writeTable(
+                rows, reference: refPath, targets: ts.count, routeText: OutputStamp.routeText(session, stored: input.stored), to: &out)
         }
     }
 }

@@ -20,12 +20,7 @@ struct ExploreCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var prompt: PromptOptions
-    @OptionGroup var targets: TargetOptions
-    @OptionGroup var output: OutputOptions
-    @OptionGroup var runtime: RuntimeOptions
-    @OptionGroup var at: PositionOptions
+    @OptionGroup var input: DecomposeInputOptions
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The HTML file to write.", valueName: "file.html"))
     var outputPath: String
@@ -49,60 +44,55 @@ struct ExploreCommand: ParsableCommand {
     }
 
     func run() throws {
-        try CLI.guarded {
-            let inputs = [model.model] + (at.acts.map { [$0] } ?? [])
-            try Outputs.checkFile(outputPath, force: force, inputs: inputs)
-            let clock = RuntimeOptions.Clock()
-            let session = try model.session(runtime)
-            defer { runtime.report(clock, session: session) }
+        try input.run(checking: { try Outputs.checkFile(outputPath, force: force, inputs: input.inputs) }) { session in
             let config = session.model.config
             // Every position is recorded (the lens and the patterns cover the whole prompt); the
             // decomposition, the lens readout and the patterns' copy are planned with the pass.
-            let (source, ids, p, options, logits) = try ActivationInput.source(
-                session, prompt: prompt, acts: at.acts, position: at.position
-            ) { p in
-                Decomposition.heldBytes(targets: targets.count, position: p, config: config)
+            let (source, ids, p, options, logits) = try input.activations(session) { p in
+                Decomposition.heldBytes(targets: input.targets.count, position: p, config: config)
                     + LensGrid.readoutBytes(config, positions: p + 1)
                     + 4 * config.numHiddenLayers * config.numAttentionHeads * (p + 1) * (p + 1)
             }
-            let ts = try targets.resolve(session)
-            var prism = Prism.once(session.model)
-            prism.logitKind = targets.logitKind
-            let d = try prism.decompose(source, position: p, targets: ts, options: options)
+            let (d, ts) = try input.targets.decompose(session, source, position: p, options: options)
             let ranks = logits.map(LogitRanks.init)
-            if let ranks {
-                for text in targets.targetTokens {
-                    if let w = try TargetRanking.twinWarning(text, session: session, ranks: ranks) {
-                        FileHandle.standardError.write(Data((w + "\n").utf8))
-                    }
-                }
-            }
+            try input.targets.warnTwins(session, ranks: ranks)
             let lens = try LensGrid.read(
                 session.model, source: source, positions: p + 1, targets: ts, top: lensTop,
-                softcap: targets.logitKind == .capped, streamWeights: options.streamWeights)
+                softcap: input.targets.logitKind == .capped, streamWeights: options.streamWeights)
             let patterns = try Self.patterns(source, layers: config.numHiddenLayers, positions: p + 1)
             var decomposeObject = DecompositionJSON.object(d, pieces: try session.texts(ids), detail: .summary, top: top)
             if let ranks {
                 let top1Token = try ranks.top1.map { try session.text($0.id) }
                 DecompositionJSON.addRanks(&decomposeObject, ranks: ranks, top1Token: top1Token)
             }
-            var shown = Set(ids.prefix(p + 1)).union(ts.flatMap(\.ids)).union(lens.cells.flatMap { $0.flatMap(\.topIds) })
-            if let best = ranks?.top1 { shown.insert(best.id) }
-            var pieces: [Int: String] = [:]
-            if session.hasTokenizer { for id in shown { pieces[id] = try session.piece(id) } }
             var inputsForPage = ExplorerInputs(
-                modelPath: model.model, config: config, route: session.route, decomposition: d, decomposeJSON: decomposeObject,
-                ranks: ranks, lens: lens, patterns: patterns, pieces: pieces)
+                modelPath: input.model.model, config: config, route: session.route, decomposition: d, decomposeJSON: decomposeObject,
+                ranks: ranks, lens: lens, patterns: patterns,
+                pieces: try Self.pieces(session, ids: Array(ids.prefix(p + 1)), targets: ts, lens: lens, ranks: ranks))
             inputsForPage.neuronsPerLayer = neuronsPerLayer
-            let title = "prism explore: " + ts.map(\.label).joined(separator: ", ")
-            let html = try ExplorerHTML.page(ExplorerData.object(inputsForPage), title: title)
-            let bytes = Data(html.utf8)
-            try writeFileAtomically(bytes, to: outputPath, force: force)
-            if output.json {
-                try JSONOut.print(decomposeObject)
-            } else {
-                print("wrote \(outputPath) (\(ByteSize.format(bytes.count))): open it in a browser")
-            }
+            try write(ExplorerData.object(inputsForPage), title: "prism explore: " + ts.map(\.label).joined(separator: ", "), decomposeObject)
+        }
+    }
+
+    /// The piece of every token the page shows: the prompt's, the targets', the lens cells' and
+    /// the model's top-1 (none without a tokenizer).
+    static func pieces(_ session: PrismSession, ids: [Int], targets ts: [Target], lens: LensGrid, ranks: LogitRanks?) throws -> [Int: String] {
+        var shown = Set(ids).union(ts.flatMap(\.ids)).union(lens.cells.flatMap { $0.flatMap(\.topIds) })
+        if let best = ranks?.top1 { shown.insert(best.id) }
+        var pieces: [Int: String] = [:]
+        if session.hasTokenizer { for id in shown { pieces[id] = try session.piece(id) } }
+        return pieces
+    }
+
+    /// The page written to `--output`; then the `decompose --json` object (`--json`) or a line naming the file.
+    func write(_ data: [String: Any], title: String, _ decomposeObject: [String: Any]) throws {
+        let html = try ExplorerHTML.page(data, title: title)
+        let bytes = Data(html.utf8)
+        try writeFileAtomically(bytes, to: outputPath, force: force)
+        if input.output.json {
+            try JSONOut.print(decomposeObject)
+        } else {
+            print("wrote \(outputPath) (\(ByteSize.format(bytes.count))): open it in a browser")
         }
     }
 

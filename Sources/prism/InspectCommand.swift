@@ -31,52 +31,59 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let file = try PrismFormatsFacade.open(model)
-            let dir = file.directory
-            let config = try GemmaConfig.decode(Data(dir.config.utf8), source: "embedded config.json")
-            if output.json {
-                let tensors: [[String: Any]] = dir.tensors.map { t in
-                    var o: [String: Any] = [
-                        "name": t.name, "shape": t.shape, "encoding": t.encoding.rawValue,
-                        "bytes": t.parts.values.reduce(0) { $0 + $1.length }, "source_dtype": t.sourceDType,
-                    ]
-                    if let b = t.block { o["block"] = b }
-                    if let q = t.quantError { o["quant_error"] = ["rmse": q.rmse, "max_abs": q.maxAbs, "rel_rmse": q.relRMSE] }
-                    return o
-                }
-                // The embedded config was checked when the file was opened; a parse failure here is corruption.
-                let cfg: Any
-                do {
-                    cfg = try JSONSerialization.jsonObject(with: Data(dir.config.utf8))
-                } catch {
-                    throw PrismError("\(model): the embedded config.json is not valid JSON")
-                }
-                try JSONOut.print([
-                    "file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
-                    "weights": dir.weights, "converter": dir.converter, "config": cfg,
-                    "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors,
-                ])
-                return
-            }
+            let config = try GemmaConfig.decode(Data(file.directory.config.utf8), source: "embedded config.json")
+            if output.json { try printJSON(file) } else { try printTable(file, config: config) }
+        }
+    }
+
+    /// `--json`: the header, the embedded config and every tensor as one object.
+    func printJSON(_ file: ModelFile) throws {
+        let dir = file.directory
+        let tensors: [[String: Any]] = dir.tensors.map { t in
+            var o: [String: Any] = [
+                "name": t.name, "shape": t.shape, "encoding": t.encoding.rawValue,
+                "bytes": t.parts.values.reduce(0) { $0 + $1.length }, "source_dtype": t.sourceDType,
+            ]
+            if let b = t.block { o["block"] = b }
+            if let q = t.quantError { o["quant_error"] = ["rmse": q.rmse, "max_abs": q.maxAbs, "rel_rmse": q.relRMSE] }
+            return o
+        }
+        // The embedded config was checked when the file was opened; a parse failure here is corruption.
+        let cfg: Any
+        do {
+            cfg = try JSONSerialization.jsonObject(with: Data(dir.config.utf8))
+        } catch {
+            throw PrismError("\(model): the embedded config.json is not valid JSON")
+        }
+        try JSONOut.print([
+            "file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
+            "weights": dir.weights, "converter": dir.converter, "config": cfg,
+            "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors,
+        ])
+    }
+
+    /// The header, config and tokenizer lines, then a row per tensor (its quantization error beside it).
+    func printTable(_ file: ModelFile, config: GemmaConfig) throws {
+        let dir = file.directory
+        print(
+            "\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)"
+        )
+        print(
+            "config: \(config.generation.displayName) (\(config.generation.rawValue)), \(config.numHiddenLayers) layers, d_model \(config.hiddenSize), \(config.numAttentionHeads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediateSize), vocab \(config.vocabSize), rope theta \(config.ropeTheta)"
+                + InspectCommand.generationDetails(config)
+        )
+        if let provenance = try InspectCommand.ggufProvenance(dir.config) { print(provenance) }
+        print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
+        print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
+        for t in dir.tensors {
+            let bytes = t.parts.values.reduce(0) { $0 + $1.length }
+            // A GGUF's Q8_0 blocks are carried bit for bit: no error against the source.
+            let carried = t.sourceDType == "Q8_0" && t.encoding == .q8 && t.quantError?.maxAbs == 0
+            let q = carried ? "exact (Q8_0 blocks carried)" : t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
+            let shape = t.shape.map(String.init).joined(separator: "x")
             print(
-                "\(model): logit-prisms model v\(file.header.versionMajor).\(file.header.versionMinor), \(ByteSize.format(file.file.size)), weights \(dir.weights)"
-            )
-            print(
-                "config: \(config.generation.displayName) (\(config.generation.rawValue)), \(config.numHiddenLayers) layers, d_model \(config.hiddenSize), \(config.numAttentionHeads) heads x \(config.headDim) (\(config.kvHeads) kv), mlp \(config.intermediateSize), vocab \(config.vocabSize), rope theta \(config.ropeTheta)"
-                    + InspectCommand.generationDetails(config)
-            )
-            if let provenance = try InspectCommand.ggufProvenance(dir.config) { print(provenance) }
-            print("tokenizer: \(dir.tokenizer.map { ByteSize.format($0.length) } ?? "none")")
-            print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
-            for t in dir.tensors {
-                let bytes = t.parts.values.reduce(0) { $0 + $1.length }
-                // A GGUF's Q8_0 blocks are carried bit for bit: no error against the source.
-                let carried = t.sourceDType == "Q8_0" && t.encoding == .q8 && t.quantError?.maxAbs == 0
-                let q = carried ? "exact (Q8_0 blocks carried)" : t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
-                let shape = t.shape.map(String.init).joined(separator: "x")
-                print(
-                    cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  "
-                        + q)
-            }
+                cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  "
+                    + q)
         }
     }
 }

@@ -67,13 +67,8 @@ struct LensCommand: ParsableCommand {
     }
 
     func run() throws {
-        try CLI.guarded {
-            let inputs = [model.model] + (at.acts.map { [$0] } ?? [])
-            if let csv { try Outputs.checkFile(csv, force: force, inputs: inputs) }
-            if let npy { try Outputs.checkSet(npy, force: force, inputs: inputs) }
-            let clock = RuntimeOptions.Clock()
-            let session = try model.session(runtime)
-            defer { runtime.report(clock, session: session) }
+        let inputs = [model.model] + (at.acts.map { [$0] } ?? [])
+        try model.run(runtime, checking: { try checkOutputs(inputs) }) { session in
             let tokens = targetIds.count + targetTokens.count + targetDiffs.count
             // The readout over the vocabulary at every point, and its output, are planned with the forward pass.
             let (source, ids, p, options, _) = try ActivationInput.source(
@@ -91,14 +86,25 @@ struct LensCommand: ParsableCommand {
             let out = try LensOutput(
                 session: session, ids: ids, positions: positions, targets: ts, lens: lens, norm: norm,
                 preSoftcap: preSoftcap, stored: at.acts != nil)
-            if let csv { try writeFileAtomically(Data(out.csv().utf8), to: csv, force: force) }
-            if let npy { try DecompositionFiles.writeSet(npy, force: force, inputs: inputs, try out.npyFiles()) }
-            if output.json {
-                try JSONOut.print(out.json())
-            } else if csv == nil && npy == nil {
-                var stdout = StandardOutput()
-                out.writeTable(to: &stdout)
-            }
+            try write(out, inputs: inputs)
+        }
+    }
+
+    /// `--csv` and `--npy` checked before any work.
+    func checkOutputs(_ inputs: [String]) throws {
+        if let csv { try Outputs.checkFile(csv, force: force, inputs: inputs) }
+        if let npy { try Outputs.checkSet(npy, force: force, inputs: inputs) }
+    }
+
+    /// The CSV file, the NPY set, and the JSON object or (with neither file) the table.
+    func write(_ out: LensOutput, inputs: [String]) throws {
+        if let csv { try writeFileAtomically(Data(out.csv().utf8), to: csv, force: force) }
+        if let npy { try DecompositionFiles.writeSet(npy, force: force, inputs: inputs, try out.npyFiles()) }
+        if output.json {
+            try JSONOut.print(out.json())
+        } else if csv == nil && npy == nil {
+            var stdout = StandardOutput()
+            out.writeTable(to: &stdout)
         }
     }
 }
@@ -120,13 +126,7 @@ struct PathsCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var prompt: PromptOptions
-    @OptionGroup var targets: TargetOptions
-    @OptionGroup var output: OutputOptions
-    @OptionGroup var runtime: RuntimeOptions
-
-    @OptionGroup var at: PositionOptions
+    @OptionGroup var input: DecomposeInputOptions
 
     @Option(help: "Layer of the head or neuron.")
     var layer: Int
@@ -149,24 +149,12 @@ struct PathsCommand: ParsableCommand {
     }
 
     func run() throws {
-        try CLI.guarded {
-            let clock = RuntimeOptions.Clock()
-            let session = try model.session(runtime)
-            defer { runtime.report(clock, session: session) }
-            let (src, ids, p, _, _) = try ActivationInput.source(session, prompt: prompt, acts: at.acts, position: at.position)
-            let ts = try targets.resolve(session)
+        try input.run { session in
+            let (src, ids, p, _, _) = try input.activations(session)
+            let ts = try input.targets.resolve(session)
             var prism = Prism(model: session.model)
-            prism.logitKind = targets.logitKind
-            let paths: [PathDecomposition]
-            let maps: [FrozenMap]
-            if let head, let source {
-                let j = source < 0 ? ids.count + source : source
-                paths = try prism.headPath(src, position: p, layer: layer, head: head, source: j, targets: ts)
-                maps = try prism.headMaps(src, position: p, layer: layer, head: head, source: j, targets: ts)
-            } else {
-                paths = try prism.neuronPath(src, position: p, layer: layer, neuron: neuron ?? 0, targets: ts)
-                maps = try prism.neuronMaps(src, position: p, layer: layer, neuron: neuron ?? 0, targets: ts)
-            }
+            prism.logitKind = input.targets.logitKind
+            let (paths, maps) = try self.paths(prism, src, ids: ids, position: p, targets: ts)
             let applied = try applyTo.map { try session.singleToken($0) }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
             let sourceInfo = try headSource(src, session: session, ids: ids, position: p)
@@ -174,17 +162,35 @@ struct PathsCommand: ParsableCommand {
                 Decomposition.frozen(prism.model.config, logit: prism.logitKind) + [
                     "per-source 1/rms of the block's input norm (blocks.*.ln1.scale / ln2.scale)"
                 ]
-            let stored = at.acts != nil
             let out = PathsOutput(
                 ids: ids, position: p, paths: paths, frozen: frozen, appliedTo: applyTo, values: values, source: sourceInfo,
-                route: OutputStamp.route(session, stored: stored), routeText: OutputStamp.routeText(session, stored: stored))
-            if output.json {
+                route: OutputStamp.route(session, stored: input.stored), routeText: OutputStamp.routeText(session, stored: input.stored))
+            if input.output.json {
                 try JSONOut.print(out.json())
             } else {
                 var stdout = StandardOutput()
                 out.writeTable(to: &stdout)
             }
         }
+    }
+
+    /// The head's (through `--source`) or the neuron's path, and its frozen maps.
+    func paths(
+        _ prism: Prism, _ src: ActivationSource, ids: [Int], position p: Int, targets ts: [Target]
+    ) throws -> (
+        [PathDecomposition], [FrozenMap]
+    ) {
+        if let head, let source {
+            let j = source < 0 ? ids.count + source : source
+            return (
+                try prism.headPath(src, position: p, layer: layer, head: head, source: j, targets: ts),
+                try prism.headMaps(src, position: p, layer: layer, head: head, source: j, targets: ts)
+            )
+        }
+        return (
+            try prism.neuronPath(src, position: p, layer: layer, neuron: neuron ?? 0, targets: ts),
+            try prism.neuronMaps(src, position: p, layer: layer, neuron: neuron ?? 0, targets: ts)
+        )
     }
 
     /// The source a head path goes through, named, with the head's attention to it (nil for a

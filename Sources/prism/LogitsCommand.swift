@@ -38,31 +38,33 @@ struct LogitsCommand: ParsableCommand {
     }
 
     func run() throws {
-        try CLI.guarded {
-            let clock = RuntimeOptions.Clock()
-            let session = try model.session(runtime)
+        try model.run(runtime) { session in
             let ids = try prompt.tokens(for: session)
             let m = session.model
             let wanted = full ? Array(ids.indices) : [ids.count - 1]
             let options = try session.plan(tokens: ids.count, logitRows: wanted.count)
-            defer { runtime.report(clock, session: session) }
             let cache = m.makeCache(sequences: 1, capacity: ids.count)
             let logits = try m.forward([ids], cache: cache, logitsAt: [wanted], options: options)[0]
             guard let last = logits.last else { throw PrismError("no logits computed") }
-            let best = TopK.largest(last, k: top)
-            let nans = TopK.nanCount(last[...])
-            if output.json {
-                // Each token as its id and its text (see PrismSession.text).
-                let texts = try best.map { try session.text($0.id) }
-                try JSONOut.print(
-                    LogitsOutput.json(
-                        ids: ids, top: best, texts: texts, nanCount: nans, logits: full ? logits : nil, route: OutputStamp.route(session)))
-            } else {
-                // Read before anything is printed; from the id -> piece table when ids were given.
-                let pieces = try best.map { try session.hasTokenizer ? session.piece($0.id) : nil }
-                var out = StandardOutput()
-                LogitsOutput.writeTable(tokens: ids.count, top: best, pieces: pieces, nanCount: nans, vocabulary: last.count, to: &out)
-            }
+            try write(session, ids: ids, logits: logits, last: last)
+        }
+    }
+
+    /// The top tokens of the last position (and every row with `--full`) as JSON or a table.
+    func write(_ session: PrismSession, ids: [Int], logits: [[Float]], last: [Float]) throws {
+        let best = TopK.largest(last, k: top)
+        let nans = TopK.nanCount(last[...])
+        if output.json {
+            // Each token as its id and its text (see PrismSession.text).
+            let texts = try best.map { try session.text($0.id) }
+            try JSONOut.print(
+                LogitsOutput.json(
+                    ids: ids, top: best, texts: texts, nanCount: nans, logits: full ? logits : nil, route: OutputStamp.route(session)))
+        } else {
+            // Read before anything is printed; from the id -> piece table when ids were given.
+            let pieces = try best.map { try session.hasTokenizer ? session.piece($0.id) : nil }
+            var out = StandardOutput()
+            LogitsOutput.writeTable(tokens: ids.count, top: best, pieces: pieces, nanCount: nans, vocabulary: last.count, to: &out)
         }
     }
 }

@@ -24,6 +24,24 @@ struct ModelOptions: ParsableArguments {
         CPUs.limitBLAS(to: runtime.threadCount)
         return session
     }
+
+    /// Runs a model command the way they all run: `check` first (output paths, before any
+    /// work), then the model opened under `runtime`, `body` with it, and `--stats` when `body`
+    /// ends, also when it throws; any `PrismError` is one `error:` line (`CLI.guarded`).
+    func run(_ runtime: RuntimeOptions, checking check: () throws -> Void = {}, _ body: (PrismSession) throws -> Void) throws {
+        try CLI.guarded {
+            try check()
+            try withSession(runtime, body)
+        }
+    }
+
+    /// `body` with the model opened under `runtime`, and `--stats` when it ends (also when it throws).
+    func withSession<R>(_ runtime: RuntimeOptions, _ body: (PrismSession) throws -> R) throws -> R {
+        let clock = RuntimeOptions.Clock()
+        let session = try session(runtime)
+        defer { runtime.report(clock, session: session) }
+        return try body(session)
+    }
 }
 
 /// `--prompt TEXT` or `--ids 2,651,6037`: exactly one.
@@ -69,6 +87,38 @@ struct PositionOptions: ParsableArguments {
 
     @Option(help: "Read activations from a store written by `prism run` instead of running the model.")
     var acts: String?
+}
+
+/// What decompose, explore and paths read: the model, the prompt (or a store), the targets,
+/// the output format, the runtime and the position, in the order `--help` lists them.
+struct DecomposeInputOptions: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+    @OptionGroup var targets: TargetOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var at: PositionOptions
+
+    /// The files read: the model and the store, which no output may replace.
+    var inputs: [String] { [model.model] + (at.acts.map { [$0] } ?? []) }
+
+    /// Whether the activations come from a store (`--acts`).
+    var stored: Bool { at.acts != nil }
+
+    /// `ModelOptions.run` under these runtime options.
+    func run(checking check: () throws -> Void = {}, _ body: (PrismSession) throws -> Void) throws {
+        try model.run(runtime, checking: check, body)
+    }
+
+    /// `ActivationInput.source` for this prompt, store and position.
+    func activations(
+        _ session: PrismSession, lastPositionOnly: Bool = false, extraBytes: (_ position: Int) -> Int = { _ in 0 }
+    )
+        throws -> (source: ActivationSource, ids: [Int], position: Int, options: RunOptions, logits: [Float]?)
+    {
+        try ActivationInput.source(
+            session, prompt: prompt, acts: at.acts, position: at.position, lastPositionOnly: lastPositionOnly, extraBytes: extraBytes)
+    }
 }
 
 /// Where the prisms' activations come from: a store written by `prism run` (`--acts`), or a

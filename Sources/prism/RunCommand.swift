@@ -33,21 +33,16 @@ struct RunCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        try CLI.guarded {
-            try Outputs.checkFile(output, force: force, inputs: [model.model])
-            let clock = RuntimeOptions.Clock()
-            let session = try model.session(runtime)
-            let loaded = session.loaded
+        try model.run(runtime, checking: { try Outputs.checkFile(output, force: force, inputs: [model.model]) }) { session in
             let ids = try prompt.tokens(for: session)
             let m = session.model
             // Activations go to disk as they are produced: only the scratch is planned.
             let options = try session.plan(tokens: ids.count, logitRows: 1)
-            defer { runtime.report(clock, session: session) }
             let recorder = try StoreRecorder(path: output, names: all ? nil : PrismActivations.needed(layers: m.config.numHiddenLayers), force: force)
             let logits = try m.forward(
                 [ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
                 options: options)
-            try recorder.finish(model: loaded, ids: ids)
+            try recorder.finish(model: session.loaded, ids: ids)
             let size = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
             let top = logits[0].first.map { l in l.indices.max { l[$0] < l[$1] } ?? 0 }
             print("wrote \(output): \(ids.count) tokens, \(ByteSize.format(size))\(top.map { "; next token \($0)" } ?? "")")

@@ -23,38 +23,29 @@ struct StudyCommand: ParsableCommand {
     )
 }
 
-extension RuntimeOptions {
-    /// A study's context under this budget: the smallest run (one token) must fit, or nothing can;
-    /// each of the study's forward passes is then planned by the context.
-    func studyContext(_ model: ModelOptions) throws -> StudyContext {
-        let session = try model.session(self)
-        _ = try session.plan(tokens: 1)
-        return try StudyContext(session: session)
-    }
-}
+/// What every study takes: the model, the output folder and the runtime, in the order `--help` lists them.
+struct StudyOptions: ParsableArguments {
+    @OptionGroup var model: ModelOptions
 
-struct StudyOutputOptions: ParsableArguments {
     @Option(name: [.short, .customLong("output")], help: "Output folder (default: study-NAME).")
     var output: String?
 
     @Flag(help: "Replace the files an earlier run wrote in the output folder (only those: a folder holding anything else is refused).")
     var force = false
 
-    func directory(_ name: String) -> String { output ?? "study-\(name)" }
+    @OptionGroup var runtime: RuntimeOptions
 
     /// Runs study `name` the same way for every study: the output folder checked before any
-    /// work, the model opened under the budget, `--stats` reported at the end.
+    /// work, the model opened under the budget (the smallest run, one token, must fit, or nothing
+    /// can; each of the study's forward passes is then planned by its context), `--stats` at the end.
     /// - Returns: the study's result and the folder it wrote.
-    func run<R>(
-        _ name: String, model: ModelOptions, runtime: RuntimeOptions,
-        _ study: (_ ctx: StudyContext, _ dir: String, _ force: Bool) throws -> R
-    ) throws -> (result: R, dir: String) {
-        let dir = directory(name)
+    func run<R>(_ name: String, _ study: (_ ctx: StudyContext, _ dir: String, _ force: Bool) throws -> R) throws -> (result: R, dir: String) {
+        let dir = output ?? "study-\(name)"
         try Outputs.checkSet(dir, force: force, inputs: [model.model])
-        let clock = RuntimeOptions.Clock()
-        let ctx = try runtime.studyContext(model)
-        defer { runtime.report(clock, session: ctx.session) }
-        return (try study(ctx, dir, force), dir)
+        return try model.withSession(runtime) { session in
+            _ = try session.plan(tokens: 1)
+            return (try study(try StudyContext(session: session), dir, force), dir)
+        }
     }
 }
 
@@ -96,9 +87,7 @@ struct CapitalsStudyCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var out: StudyOutputOptions
-    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var study: StudyOptions
 
     @Option(help: "Prompt template; {country} is replaced (\\n: newline).")
     var template = "The capital city of {country} is"
@@ -128,14 +117,8 @@ struct CapitalsStudyCommand: ParsableCommand {
             s.country = country
             s.layer = layer
             s.head = head
-            if let pairs {
-                s.pairs = try pairs.split(separator: ",").map { item in
-                    let kv = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
-                    guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw PrismError("--pairs: '\(item)' is not Country=Capital") }
-                    return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
-                }
-            }
-            let (r, dir) = try out.run("capitals", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
+            if let pairs { s.pairs = try Self.parsePairs(pairs) }
+            let (r, dir) = try study.run("capitals") { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
             notePrefix(r.prefix, isDefault: r.prefixIsDefault)
             if !r.dropped.isEmpty {
                 FileHandle.standardError.write(Data("note: left out (not one token in this vocabulary): \(r.dropped.joined(separator: ", "))\n".utf8))
@@ -147,6 +130,18 @@ struct CapitalsStudyCommand: ParsableCommand {
             print(
                 "wrote \(dir)/index.html: layer \(r.layer), head \(r.head); own capital wins the head's map for \(r.mapWins)/\(r.mapCountries) countries; top heads read the country token in \(r.readsCountry)/\(r.readsCountryChecked); greedy answer right for \(r.correct)/\(r.prompts)"
             )
+        }
+    }
+}
+
+extension CapitalsStudyCommand {
+    /// `--pairs "France=Paris,Italy=Rome"`.
+    /// - Throws: `PrismError` naming an item that is not `Country=Capital`.
+    static func parsePairs(_ text: String) throws -> [CapitalsStudy.Pair] {
+        try text.split(separator: ",").map { item in
+            let kv = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw PrismError("--pairs: '\(item)' is not Country=Capital") }
+            return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
         }
     }
 }
@@ -168,9 +163,7 @@ struct AdditionStudyCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var out: StudyOutputOptions
-    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var study: StudyOptions
 
     @Option(help: "Prompt template; {a} and {b} are replaced (\\n: newline).")
     var template = "{a}+{b}="
@@ -197,7 +190,7 @@ struct AdditionStudyCommand: ParsableCommand {
             s.example = (ab[0], ab[1])
             s.neurons = neurons
             s.layer = layer
-            let (r, dir) = try out.run("addition", model: model, runtime: runtime) { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
+            let (r, dir) = try study.run("addition") { ctx, dir, force in try s.run(ctx, output: dir, force: force) }
             notePrefix(r.prefix, isDefault: r.prefixIsDefault)
             print("wrote \(dir)/index.html: layer \(r.layer); \(AdditionStudy.headline(r, layer: r.layer, neurons: neurons))")
         }
@@ -211,13 +204,11 @@ struct DigitsStudyCommand: ParsableCommand {
         discussion: "Reports the explained variance, how symmetric the shape is about the 0-5 axis, and whether the digits go round the centre in order."
     )
 
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var out: StudyOutputOptions
-    @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var study: StudyOptions
 
     func run() throws {
         try CLI.guarded {
-            let (r, dir) = try out.run("digits", model: model, runtime: runtime) { ctx, dir, force in try DigitsStudy().run(ctx, output: dir, force: force) }
+            let (r, dir) = try study.run("digits") { ctx, dir, force in try DigitsStudy().run(ctx, output: dir, force: force) }
             print(
                 "wrote \(dir)/index.html: explained variance \(String(format: "%.1f", r.explained.0 * 100))% + \(String(format: "%.1f", r.explained.1 * 100))%, asymmetry \(String(format: "%.3f", r.asymmetry)); order round the centre \(r.angularOrder.map(String.init).joined(separator: " ")) (\(r.ringNeighbours)/10 pairs k, k+1 adjacent)"
             )

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import PrismModel
+import PrismOutputs
 import PrismSession
 import PrismSupport
 import PrismTokenizer
@@ -39,6 +41,31 @@ struct TargetOptions: ParsableArguments {
     /// Targets in command-line order (`--target-token A --target 5` decomposes A first).
     func resolve(_ session: PrismSession) throws -> [Target] {
         try Self.resolve(session, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
+    }
+
+    /// The targets resolved, and position `position` of `source` decomposed into them by a prism
+    /// that keeps no pull-backs (one prompt), on the logit `--pre-softcap` names.
+    /// - Throws: `PrismError` for a target that does not resolve, or a source that lacks an activation.
+    func decompose(
+        _ session: PrismSession, _ source: ActivationSource, position: Int, options: RunOptions
+    ) throws -> (
+        decomposition: Decomposition, targets: [Target]
+    ) {
+        let ts = try resolve(session)
+        var prism = Prism.once(session.model)
+        prism.logitKind = logitKind
+        return (try prism.decompose(source, position: position, targets: ts, options: options), ts)
+    }
+
+    /// A warning on stderr for each `--target-token` whose text the model ranks below a twin
+    /// spelling of it (`TargetRanking.twinWarning`); nothing without the position's logits.
+    func warnTwins(_ session: PrismSession, ranks: LogitRanks?) throws {
+        guard let ranks else { return }
+        for text in targetTokens {
+            if let w = try TargetRanking.twinWarning(text, session: session, ranks: ranks) {
+                FileHandle.standardError.write(Data((w + "\n").utf8))
+            }
+        }
     }
 
     /// `session.targets` (ids, then texts, then differences) put back in the order the options

@@ -42,7 +42,7 @@ public struct BenchSuite {
         ]
         configs += budgets.map { ("int8, --max-memory \($0)", child + ["--max-memory", $0]) }
         configs += also.map { path in
-            ((path as NSString).lastPathComponent, ["bench-child", "-m", path, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + threadArgs)
+            (PathNames.lastComponent(of: path), ["bench-child", "-m", path, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + threadArgs)
         }
         var results = BenchResults(threads: threads)
         for c in configs {

@@ -196,7 +196,7 @@ public struct Converter {
     /// The one-line error for the first non-finite value of a tensor: the file, the tensor, the
     /// value and where it is (row and column of a matrix, and the flat index).
     func nonFiniteError(_ view: TensorView, shape: [Int], flat: Int, value: Float) -> PrismError {
-        let file = (view.owner as? MappedFile).map { ($0.path as NSString).lastPathComponent + ": " } ?? ""
+        let file = (view.owner as? MappedFile).map { PathNames.lastComponent(of: $0.path) + ": " } ?? ""
         let what = value.isNaN ? "NaN" : (value > 0 ? "+inf" : "-inf")
         let at = shape.count == 2 ? "row \(flat / shape[1]), column \(flat % shape[1]) (flat index \(flat))" : "index \(flat)"
         return PrismError("\(file)tensor \(view.name): \(what) at \(at); pass --allow-non-finite to convert it anyway")

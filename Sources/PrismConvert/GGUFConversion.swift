@@ -156,7 +156,7 @@ extension Converter {
         }
         obj["prism_source"] =
             [
-                "format": "gguf", "file": (source as NSString).lastPathComponent,
+                "format": "gguf", "file": PathNames.lastComponent(of: source),
                 "general.name": (try g.file.stringIfPresent("general.name")) ?? "",
                 "general.file_type": (try g.file.intIfPresent("general.file_type")) ?? -1,
             ] as [String: Any]

@@ -80,7 +80,7 @@ public enum ExplorerData {
         return [
             "prism_version": PrismVersion.string,
             "model": [
-                "path": x.modelPath, "name": (x.modelPath as NSString).lastPathComponent, "generation": c.generation.displayName,
+                "path": x.modelPath, "name": PathNames.lastComponent(of: x.modelPath), "generation": c.generation.displayName,
                 "layers": c.numHiddenLayers, "heads": c.numAttentionHeads, "kv_heads": c.numKeyValueHeads, "d_model": c.hiddenSize,
                 "d_mlp": c.intermediateSize, "vocab": c.vocabSize,
                 "softcap": c.finalLogitSoftcapping.map { $0 as Any } ?? NSNull(),

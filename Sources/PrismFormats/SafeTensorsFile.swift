@@ -25,7 +25,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         self.path = path
         let file = try MappedFile(path: path)
         self.file = file
-        let name = (path as NSString).lastPathComponent
+        let name = PathNames.lastComponent(of: path)
         (entries, metadata) = try Self.parseHeader(file.all, name: name)
     }
 

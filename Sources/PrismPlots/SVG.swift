@@ -24,8 +24,10 @@ public struct SVG: Sendable, Equatable {
 /// Writes `text` as UTF-8 to `path` atomically, creating missing parent directories.
 func writeTextFile(_ text: String, to path: String) throws {
     let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    // The parent in plain Swift: Foundation's path methods trapped on one-character names.
+    if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+        try FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
+    }
     try Data(text.utf8).write(to: url, options: .atomic)
 }
 

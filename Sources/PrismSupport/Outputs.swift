@@ -65,10 +65,7 @@ public enum Outputs {
     }
 
     /// The directory part of `path` ("." for a bare name).
-    public static func directory(of path: String) -> String {
-        let d = (path as NSString).deletingLastPathComponent
-        return d.isEmpty ? "." : d
-    }
+    public static func directory(of path: String) -> String { PathNames.directory(of: path) }
 
     static func checkNotAnInput(_ path: String, inputs: [String]) throws {
         var out = stat()
@@ -289,7 +286,7 @@ public func writeFileSet(_ dir: String, _ files: [(name: String, bytes: Data)], 
     do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
         throw PrismError("cannot create directory \(parent): \(describeIOError(error))")
     }
-    let base = (dir as NSString).lastPathComponent
+    let base = PathNames.lastComponent(of: dir)
     var template = Array((parent + "/." + base + ".XXXXXX").utf8CString)
     guard let made = mkdtemp(&template) else { throw PrismError("cannot write \(dir): \(String(cString: strerror(errno)))") }
     let fresh = String(cString: made)

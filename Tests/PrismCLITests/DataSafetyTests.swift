@@ -46,6 +46,23 @@ final class DataSafetyTests: XCTestCase {
 
     // MARK: outputs
 
+    /// One-character output names in the working directory (`-o y`, `--npy q`): Foundation's
+    /// path methods trapped on them (exit 132, SIGILL) before the outputs' paths were split in
+    /// plain Swift (`PathNames`).
+    func testOneCharacterOutputNamesAreWritten() throws {
+        let exe = try XCTUnwrap(CLIRunner.executable)
+        let inDir = { (args: [String]) in try CLIRunner.runProcess("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", self.dir, exe] + args) }
+        let study = try inDir(["study", "digits", "-m", f32, "-o", "y"])
+        XCTAssertEqual(study.status, 0, study.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/y/.prism-output"))
+        let npy = try inDir(["decompose", "-m", f32, "--ids", "2,5,9", "--target", "3", "--npy", "q"])
+        XCTAssertEqual(npy.status, 0, npy.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/q/.prism-output"))
+        let run = try inDir(["run", "-m", f32, "--ids", "2,5,9", "-o", "r"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/r"))
+    }
+
     /// A directory given where a file is expected is refused, never removed (it was deleted
     /// recursively by `run -o DIR`, `convert -o DIR --force` and `merge -o DIR --force`).
     func testDirectoryAsOutputIsRefusedAndKept() throws {

@@ -68,3 +68,16 @@ final class PageCacheTests: TemporaryDirectoryTestCase {
         XCTAssertLessThan(ResourceUsage.currentRSS - before, 1 << 20, "and given back")
     }
 }
+
+final class PathNamesTests: XCTestCase {
+    func testDirectoryAndLastComponentAsDirnameAndBasename() {
+        let cases: [(String, String, String)] = [
+            ("y", ".", "y"), ("./y", ".", "y"), ("a/b", "a", "b"), ("a/b/", "a", "b"), ("a//b", "a", "b"),
+            ("/y", "/", "y"), ("/", "/", "/"), ("//", "/", "/"), ("/a/b/c.npy", "/a/b", "c.npy"), ("", ".", ""), ("é", ".", "é"),
+        ]
+        for (path, dir, last) in cases {
+            XCTAssertEqual(PathNames.directory(of: path), dir, path)
+            XCTAssertEqual(PathNames.lastComponent(of: path), last, path)
+        }
+    }
+}

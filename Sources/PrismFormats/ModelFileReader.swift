@@ -85,15 +85,20 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
 
     public func release(_ buffer: UnsafeRawBufferPointer) { file.release(buffer) }
 
-    public func populate(_ buffer: UnsafeRawBufferPointer) { file.populate(buffer) }
-
     @discardableResult public func warmPageCache() -> Bool { file.warmPageCache() }
 
     public func entry(_ name: String) -> ModelFileFormat.TensorEntry? { byName[name].map { directory.tensors[$0] } }
 
     public func bytes(_ part: ModelFileFormat.Part) -> UnsafeRawBufferPointer { file.bytes(part.offset..<(part.offset + part.length)) }
 
-    public var tokenizerJSON: [UInt8]? { directory.tokenizer.map { Array(bytes($0)) } }
+    /// The embedded tokenizer.json, read with `pread` (see `MappedFile.copy`).
+    /// - Throws: `PrismError` when the file cannot be read.
+    public func tokenizerJSON() throws -> [UInt8]? { try directory.tokenizer.map { try file.copy($0.offset..<($0.offset + $0.length), readahead: true) } }
+
+    /// A part's bytes copied with `pread` and no readahead (small tensors read at open: see
+    /// `MappedFile.copy`).
+    /// - Throws: `PrismError` when the file cannot be read.
+    public func copy(_ part: ModelFileFormat.Part) throws -> [UInt8] { try file.copy(part.offset..<(part.offset + part.length), readahead: false) }
 
     /// Recomputes every checksum and checks that every byte not in a part (alignment
     /// padding) is zero. Returns the first problem found, naming the tensor, or nil.

@@ -68,13 +68,6 @@ public struct WeightMatrix: @unchecked Sendable {
         for b in storedBytes(rows: range ?? 0..<rows) { owner.release(b) }
     }
 
-    /// Maps the pages of rows `range` now, in one call per stored part, before a product reads
-    /// them (a weight streamed under a budget); a no-op for memory not from a file.
-    public func populate(rows range: Range<Int>? = nil) {
-        guard let owner = owner as? PageReleasing else { return }
-        for b in storedBytes(rows: range ?? 0..<rows) { owner.populate(b) }
-    }
-
     /// Writes rows `range` as f32 into `out` (`range.count * cols` floats).
     public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let n = range.count * cols

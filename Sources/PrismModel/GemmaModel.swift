@@ -82,9 +82,6 @@ public final class GemmaModel: Sendable {
         offer(recorder, ActivationName.embed, pass, x, width: d, shape: [d])
         for l in 0..<config.numHiddenLayers {
             let lw = weights.layers[l]
-            // A streamed layer is mapped whole before its products run (one call per matrix,
-            // instead of a page fault every few pages inside the kernels).
-            if options.releasesLayer(l) { lw.populate() }
             offer(recorder, ActivationName.residPre(l), pass, x, width: d, shape: [d])
             rmsNorm(x, rows: n, gain: lw.ln1Gain, into: h, recorder: recorder, name: ActivationName.ln1Scale(l), pass)
             attention(layer: l, h, pass, cache: cache, into: x, recorder: recorder)
@@ -356,7 +353,6 @@ public final class GemmaModel: Sendable {
             while r0 < vocab {
                 let r1 = min(vocab, r0 + tile)
                 let slice = WeightMatrix(sliceOf: e, rows: r0..<r1)
-                slice.populate()
                 matmulTransposed(
                     picked.p, segments: pickedSegments, slice, part.p, route: pass.options.route, decoding: true, kernel: pass.options.kernel,
                     threads: pass.options.threads)

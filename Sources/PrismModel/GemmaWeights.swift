@@ -27,8 +27,6 @@ public struct GemmaLayerWeights: Sendable {
     public var matrices: [WeightMatrix] { [q, k, v, o, gate, up, down] }
     public var byteCount: Int { matrices.reduce(0) { $0 + $1.byteCount } }
     public func release() { for m in matrices { m.release() } }
-    /// Maps every weight page of the layer now (see `WeightMatrix.populate`).
-    public func populate() { for m in matrices { m.populate() } }
 }
 
 /// All weights of a Gemma model: views into mapped files plus small f32 norm gains.

@@ -44,8 +44,9 @@ extension GemmaWeights {
         func gain(_ name: String) throws -> [Float] {
             let e = try entry(name)
             guard e.encoding == .f32, let p = e.parts["data"] else { throw PrismError("\(file.path): norm \(name) must be f32") }
-            let b = file.bytes(p)
-            return (0..<(p.length / 4)).map { 1 + b.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+            // Copied with pread, not faulted in through the mapping (see `MappedFile.copy`).
+            let b = try file.copy(p)
+            return b.withUnsafeBytes { raw in (0..<(p.length / 4)).map { 1 + raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
         }
         try self.init(config: c, matrix: matrix, gain: gain)
     }

@@ -68,7 +68,7 @@ public final class LoadedModel: @unchecked Sendable {
         let weights = try GemmaWeights(modelFile: file, config: config)
         let model = try GemmaModel(config: config, weights: weights)
         let fingerprint = "prism:" + XXH64.hex(file.header.directoryChecksum)
-        return LoadedModel(path: path, model: model, tokenizerJSON: file.tokenizerJSON, files: [file.file], fingerprint: fingerprint) {
+        return LoadedModel(path: path, model: model, tokenizerJSON: try file.tokenizerJSON(), files: [file.file], fingerprint: fingerprint) {
             if let problem = file.verify() { throw PrismError("\(path) is corrupt: \(problem)") }
             return fingerprint
         }

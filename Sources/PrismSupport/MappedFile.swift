@@ -12,8 +12,6 @@ import Darwin
 /// under a budget even when the model file is larger than the budget.
 public protocol PageReleasing: AnyObject {
     func release(_ buffer: UnsafeRawBufferPointer)
-    /// Maps the pages under `buffer` now, in one call, before they are read.
-    func populate(_ buffer: UnsafeRawBufferPointer)
     /// Reads the whole file into the page cache in one sequential pass if it is not there yet.
     @discardableResult func warmPageCache() -> Bool
 }
@@ -112,6 +110,32 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
 
     public var all: UnsafeRawBufferPointer { bytes(0..<size) }
 
+    /// Copies `range` out of the file with `pread`, not through the mapping. A page fault on a
+    /// file not yet cached reads the disk's whole readahead window around it (8 MiB here) in
+    /// small folios; the small tensors read while a model opens (norm gains between the layers'
+    /// matrices) had left ~300 MB of gemma-2b-shaped weights cached that way. `readahead: false`
+    /// reads only the pages of `range` (`POSIX_FADV_RANDOM` for the call); true, for one long
+    /// sequential range (a tokenizer), lets the kernel read ahead as usual.
+    /// - Throws: `PrismError` when the file is shorter than `range` or cannot be read.
+    public func copy(_ range: Range<Int>, readahead: Bool) throws -> [UInt8] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= size, "range outside file")
+        if !readahead { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) }
+        defer { if !readahead { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL) } }
+        var out = [UInt8](repeating: 0, count: range.count)
+        var done = 0
+        try out.withUnsafeMutableBytes { buffer in
+            while done < range.count, let p = buffer.baseAddress {
+                let n = pread(fd, p + done, range.count - done, off_t(range.lowerBound + done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw PrismError("cannot read \(path): \(n < 0 ? String(cString: strerror(errno)) : "file shorter than expected")")
+                }
+                done += n
+            }
+        }
+        return out
+    }
+
     /// Tells the kernel the pages of `range` are no longer needed, so resident memory
     /// can shrink after a layer is done (they are re-read from the page cache on demand).
     public func release(_ range: Range<Int>) {
@@ -129,14 +153,16 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
         release((p - base)..<(p - base + buffer.count))
     }
 
-    /// Reads the file into the page cache front to back, 8 MiB at a time (mapped, then
-    /// released: resident memory grows by 8 MiB at most), when less than 90% of it is there and
-    /// the machine has room to keep it. Why: read in one sequential pass, the kernel holds a
-    /// file in large folios; read by a forward pass (two threads, four streams a matrix) it
-    /// holds it in small ones, and every later run that maps and releases the weights (a
-    /// budget) then pays per 4 KiB page: on gemma-2b-shaped int8, bringing back the 1.7 GB a
-    /// budgeted decode step streams took ~70 ms after a sequential read and ~190 ms after a
-    /// forward pass had read the file (`tools/stream_floor.c`). Costs nothing when cached.
+    /// Reads the file into the page cache front to back with `pread`, 8 MiB at a time into one
+    /// buffer (nothing stays mapped), when less than 90% of it is there and the machine has room
+    /// to keep it. Why: how a file enters the page cache decides its folio sizes, and those
+    /// decide what every later run pays to map it. Read in one sequential `read` pass, the kernel
+    /// (6.18, ext4) holds the file in large folios (2 MiB, mapped whole); faulted in by a forward
+    /// pass (two threads, four streams a matrix, 8 MiB readahead windows) or through
+    /// `MADV_POPULATE_READ`, in small ones. A run under a budget maps and releases most of the
+    /// model every decode step: on gemma-2b-shaped int8 under 1 GiB a step took ~95 ms with the
+    /// file read sequentially and ~280-350 ms with it faulted in (`tools/stream_floor.c`
+    /// shows which state a file is in). Costs one `mincore` sample when the file is cached.
     /// - Returns: whether it read anything.
     @discardableResult
     public func warmPageCache() -> Bool {
@@ -154,33 +180,22 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
             resident += vector.reduce(0) { $0 + Int($1 & 1) }
         }
         guard resident < windows * 64 * 9 / 10, let available = ResourceUsage.memoryAvailable, available > size + size / 4 else { return false }
+        // What little is cached (the header, pages read while the model opened) goes first: a
+        // sequential read that meets cached islands restarts its readahead small after each,
+        // and left the file in smaller folios (a budgeted decode step 10-40% slower).
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
         let chunk = 8 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: page)
+        defer { buffer.deallocate() }
         var offset = 0
         while offset < size {
-            let n = min(chunk, size - offset)
-            _ = madvise(start + offset, n, Self.populateRead)
-            _ = madvise(start + offset, n, Int32(MADV_DONTNEED))
+            let n = pread(fd, buffer, min(chunk, size - offset), off_t(offset))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
             offset += n
         }
         return true
     }
-
-    /// Maps the pages under `buffer` (a view into this mapping) in one `MADV_POPULATE_READ`
-    /// (Linux 5.14; a no-op before): a layer streamed under a budget is mapped whole before its
-    /// products run instead of fault by fault inside them. On gemma-2b-shaped weights held in
-    /// the page cache as huge folios, bringing 1.7 GB back this way took ~100 ms where page
-    /// faults took ~170 ms and reading it already mapped ~80 ms (`tools/stream_floor.c`).
-    public func populate(_ buffer: UnsafeRawBufferPointer) {
-        guard let base, let p = buffer.baseAddress, p >= base, p + buffer.count <= base + size, buffer.count > 0 else { return }
-        if ProcessInfo.processInfo.environment["PRISM_EXPERIMENT_NO_POPULATE"] != nil { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = ((p - base) / page) * page
-        let end = min(size, p - base + buffer.count)
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Self.populateRead)
-    }
-
-    /// `MADV_POPULATE_READ` (Linux 5.14), which older C headers lack.
-    private static let populateRead: Int32 = 22
 
     /// Hints that `range` will be read soon and sequentially.
     public func willNeed(_ range: Range<Int>) {

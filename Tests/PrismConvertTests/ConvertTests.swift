@@ -131,7 +131,7 @@ final class ConvertTests: XCTestCase {
         let path = try convert("tiny-f32", .int8)
         let file = try ModelFile(path: path)
         let original = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/tiny-f32/tokenizer.json"))
-        XCTAssertEqual(file.tokenizerJSON.map { Data($0) }, original)
+        XCTAssertEqual(try file.tokenizerJSON().map { Data($0) }, original)
         XCTAssertNil(file.verify())
         let q = try XCTUnwrap(file.entry("model.layers.0.mlp.up_proj.weight"))
         XCTAssertEqual(q.encoding, .q8)

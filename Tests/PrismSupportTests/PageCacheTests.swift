@@ -6,7 +6,7 @@ import XCTest
 import Glibc
 #endif
 
-/// `MappedFile.warmPageCache` and `populate`: what they leave in the page cache and in the
+/// `MappedFile.warmPageCache` and `copy`: what they leave in the page cache and in the
 /// process's resident memory (their speed is measured by `tools/stream_floor.c`, not here).
 final class PageCacheTests: TemporaryDirectoryTestCase {
     /// Fraction of the file's pages in the page cache, by `mincore` over a fresh mapping.
@@ -52,20 +52,20 @@ final class PageCacheTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(f.bytes((47 << 20)..<((47 << 20) + 4)).map { $0 }, [0, 131, 6, 137])
     }
 
+    func testCopyReadsTheBytesWithOrWithoutReadahead() throws {
+        let path = try uncachedFile(mebibytes: 16)
+        let f = try MappedFile(path: path)
+        let range = ((5 << 20) + 3)..<((5 << 20) + 4099)
+        let expected = Array(f.bytes(range))
+        XCTAssertEqual(try f.copy(range, readahead: false), expected)
+        XCTAssertEqual(try f.copy(range, readahead: true), expected)
+        XCTAssertEqual(expected.prefix(3), [UInt8(truncatingIfNeeded: 3 &* 131), UInt8(truncatingIfNeeded: 4 &* 131), UInt8(truncatingIfNeeded: 5 &* 131)])
+    }
+
     func testSmallFilesAreNotWarmed() throws {
         let path = dir + "/small"
         try Data(count: 1 << 20).write(to: URL(fileURLWithPath: path))
         XCTAssertFalse(try MappedFile(path: path).warmPageCache())
-    }
-
-    func testPopulateMapsTheRangeAndReleaseGivesItBack() throws {
-        let path = try uncachedFile(mebibytes: 32)
-        let f = try MappedFile(path: path)
-        let before = ResourceUsage.currentRSS
-        f.populate(f.bytes(0..<(16 << 20)))
-        XCTAssertGreaterThan(ResourceUsage.currentRSS - before, 15 << 20, "16 MiB mapped by one call")
-        f.release(0..<(16 << 20))
-        XCTAssertLessThan(ResourceUsage.currentRSS - before, 1 << 20, "and given back")
     }
 }
 

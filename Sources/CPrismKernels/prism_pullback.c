@@ -42,6 +42,22 @@ static void pb_columns_strided(const int8_t *q, long stride, int rows, const flo
 // strips spread over cache sets instead of landing a power of two apart.
 #define PB_STRIP(rows) ((long)(rows) * 16 + 16)
 
+// One strip's loop for 1..6 targets, for `pb_strip_groups`.
+typedef void (*pb_strip_fn)(const float *p, int rows, const float *ut, int ldut, float *out, int ldo, int first);
+
+// Targets [0, kc) over one widened strip, in groups of up to 6 (AVX2: 12 accumulators, 2 weight
+// registers and a broadcast fit in 16; NEON keeps the same groups); 7..10 targets as two even
+// groups. `strip[m - 1]` runs m targets.
+static void pb_strip_groups(const pb_strip_fn strip[6], const float *p, int rows, const float *ut, int ldut, int kc, float *out,
+                            int ldo, int first) {
+    for (int k = 0; k < kc;) {
+        int m = kc - k;
+        if (m > 6) m = m <= 10 ? (m + 1) / 2 : 6;
+        strip[m - 1](p, rows, ut + k, ldut, out + (long)k * ldo, ldo, first);
+        k += m;
+    }
+}
+
 #ifdef PRISM_X86
 
 // Widens rows [0, rows) x columns [c0, c0 + 16 * strips) of the int8 weights into fp32 with each
@@ -109,25 +125,9 @@ DEFINE_STRIP(4)
 DEFINE_STRIP(5)
 DEFINE_STRIP(6)
 
-// Targets [0, kc) over one widened strip, in groups of up to 6 (12 accumulators, 2 weight
-// registers and a broadcast fit in 16); 7..10 targets as two even groups.
-__attribute__((target("avx2,fma")))
 static void pb_strip_targets(const float *p, int rows, const float *ut, int ldut, int kc, float *out, int ldo, int first) {
-    for (int k = 0; k < kc;) {
-        int m = kc - k;
-        if (m > 6) m = m <= 10 ? (m + 1) / 2 : 6;
-        const float *u = ut + k;
-        float *o = out + (long)k * ldo;
-        switch (m) {
-        case 1: pb_strip16_1(p, rows, u, ldut, o, ldo, first); break;
-        case 2: pb_strip16_2(p, rows, u, ldut, o, ldo, first); break;
-        case 3: pb_strip16_3(p, rows, u, ldut, o, ldo, first); break;
-        case 4: pb_strip16_4(p, rows, u, ldut, o, ldo, first); break;
-        case 5: pb_strip16_5(p, rows, u, ldut, o, ldo, first); break;
-        default: pb_strip16_6(p, rows, u, ldut, o, ldo, first); break;
-        }
-        k += m;
-    }
+    static const pb_strip_fn strip[6] = {pb_strip16_1, pb_strip16_2, pb_strip16_3, pb_strip16_4, pb_strip16_5, pb_strip16_6};
+    pb_strip_groups(strip, p, rows, ut, ldut, kc, out, ldo, first);
 }
 #endif
 
@@ -206,24 +206,11 @@ DEFINE_STRIP_NEON(4)
 DEFINE_STRIP_NEON(5)
 DEFINE_STRIP_NEON(6)
 
-// Targets [0, kc) over one widened strip, in groups of up to 6; 7..10 targets as two even groups
-// (as on x86).
+// Targets [0, kc) in groups of up to 6, as on x86.
 static void pb_strip_targets_neon(const float *p, int rows, const float *ut, int ldut, int kc, float *out, int ldo, int first) {
-    for (int k = 0; k < kc;) {
-        int m = kc - k;
-        if (m > 6) m = m <= 10 ? (m + 1) / 2 : 6;
-        const float *u = ut + k;
-        float *o = out + (long)k * ldo;
-        switch (m) {
-        case 1: pb_strip16_neon_1(p, rows, u, ldut, o, ldo, first); break;
-        case 2: pb_strip16_neon_2(p, rows, u, ldut, o, ldo, first); break;
-        case 3: pb_strip16_neon_3(p, rows, u, ldut, o, ldo, first); break;
-        case 4: pb_strip16_neon_4(p, rows, u, ldut, o, ldo, first); break;
-        case 5: pb_strip16_neon_5(p, rows, u, ldut, o, ldo, first); break;
-        default: pb_strip16_neon_6(p, rows, u, ldut, o, ldo, first); break;
-        }
-        k += m;
-    }
+    static const pb_strip_fn strip[6] = {pb_strip16_neon_1, pb_strip16_neon_2, pb_strip16_neon_3,
+                                         pb_strip16_neon_4, pb_strip16_neon_5, pb_strip16_neon_6};
+    pb_strip_groups(strip, p, rows, ut, ldut, kc, out, ldo, first);
 }
 #endif
 

@@ -48,15 +48,6 @@ public struct LensOutput {
         session: PrismSession, ids: [Int], positions: [Int], targets: [Target], lens: [[LogitLens.Point]],
         norm: LogitLens.NormMode, preSoftcap: Bool, stored: Bool
     ) throws {
-        self.ids = ids
-        self.positions = positions
-        self.targets = targets
-        self.lens = lens
-        self.norm = norm
-        self.preSoftcap = preSoftcap
-        cap = session.model.config.finalLogitSoftcapping
-        route = OutputStamp.route(session, stored: stored)
-        routeText = OutputStamp.routeText(session, stored: stored)
         // Read before anything is printed (from the id -> piece table when no text was encoded:
         // a lens given ids never parses the tokenizer).
         var piece: [Int: String] = [:], text: [Int: String] = [:]
@@ -65,8 +56,10 @@ public struct LensOutput {
             text[id] = try TokenText.of(id, session)
             if session.hasTokenizer { piece[id] = try session.piece(id) }
         }
-        self.piece = piece
-        self.text = text
+        self.init(
+            ids: ids, positions: positions, targets: targets, lens: lens, norm: norm, preSoftcap: preSoftcap,
+            cap: session.model.config.finalLogitSoftcapping, route: OutputStamp.route(session, stored: stored),
+            routeText: OutputStamp.routeText(session, stored: stored), piece: piece, text: text)
     }
 
     /// Bytes the JSON of `points` points with `tokens` tokens each takes while it is built

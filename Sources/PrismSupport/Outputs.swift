@@ -53,7 +53,14 @@ public enum Outputs {
             throw PrismError("\(dir) holds this command's input \(input); choose another output directory")
         }
         var st = stat()
-        guard stat(dir, &st) == 0 else { return }
+        guard stat(dir, &st) == 0 else {
+            // A new set: its parent must exist, as for a single file (checked before any work).
+            let parent = directory(of: dir)
+            var ps = stat()
+            guard stat(parent, &ps) == 0 else { throw PrismError("cannot write \(dir): directory \(parent) does not exist") }
+            guard (ps.st_mode & S_IFMT) == S_IFDIR else { throw PrismError("cannot write \(dir): \(parent) is not a directory") }
+            return
+        }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw PrismError("\(dir) exists and is not a directory") }
         let entries = try listDirectory(dir)
         if entries.isEmpty { return }
@@ -281,11 +288,10 @@ public func writeFileAtomically(_ data: Data, to path: String, force: Bool) thro
 public func writeFileSet(_ dir: String, _ files: [(name: String, bytes: Data)], force: Bool, inputs: [String] = []) throws -> String? {
     try Outputs.checkSet(dir, force: force, inputs: inputs)
     let parent = Outputs.directory(of: dir)
+    // As for a single file: the set's parent must exist (a mistyped path is not created).
     var ps = stat()
-    if stat(parent, &ps) == 0, (ps.st_mode & S_IFMT) != S_IFDIR { throw PrismError("cannot write \(dir): \(parent) is not a directory") }
-    do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
-        throw PrismError("cannot create directory \(parent): \(describeIOError(error))")
-    }
+    guard stat(parent, &ps) == 0 else { throw PrismError("cannot write \(dir): directory \(parent) does not exist") }
+    if (ps.st_mode & S_IFMT) != S_IFDIR { throw PrismError("cannot write \(dir): \(parent) is not a directory") }
     let base = PathNames.lastComponent(of: dir)
     var template = Array((parent + "/." + base + ".XXXXXX").utf8CString)
     guard let made = mkdtemp(&template) else { throw PrismError("cannot write \(dir): \(String(cString: strerror(errno)))") }

@@ -64,7 +64,7 @@ struct BatchCommand: ParsableCommand {
 
     func validate() throws {
         if chunk < 1 { throw ValidationError("--chunk must be >= 1") }
-        if top < 0 { throw ValidationError("--top must be >= 0") }
+        if top < 0 || top > CLI.maxCount { throw ValidationError("--top must be between 0 and \(CLI.maxCount)") }
         if let shard { do { _ = try Shard.parse(shard) } catch let e as PrismError { throw ValidationError(e.message) } }
     }
 

@@ -63,6 +63,9 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        try CLI.checkCounts("--tokens", [tokens])
+        try CLI.checkCounts("--repeats", [repeats])
+        try CLI.checkCounts("--prism-tokens", prismTokens)
     }
 
     func run() throws {
@@ -92,6 +95,12 @@ struct BenchChildCommand: ParsableCommand {
     @Option var repeats = 5
     @Flag var readFloor = false
     @Option(help: "Measure the full decomposition for this many targets instead.") var prisms: Int?
+
+    func validate() throws {
+        try CLI.checkCounts("--tokens", [tokens])
+        try CLI.checkCounts("--repeats", [repeats])
+        if let prisms, prisms < 1 || prisms > CLI.maxCount { throw ValidationError("--prisms must be between 1 and \(CLI.maxCount)") }
+    }
 
     func run() throws {
         try CLI.guarded {

@@ -3,6 +3,17 @@ import Foundation
 import PrismSupport
 
 enum CLI {
+    /// The largest count a user may ask for (`--top`, `--max-tokens`, `--tokens`, `--repeats`):
+    /// far above any model's components or context, far below where `Int` arithmetic on it
+    /// overflows (a `--top 9223372036854775807` trapped).
+    static let maxCount = 1 << 24
+
+    /// Counts such as prompt lengths and repeats: at least 1, at most `maxCount`.
+    /// - Throws: `ValidationError` naming `option`.
+    static func checkCounts(_ option: String, _ values: [Int]) throws {
+        for v in values where v < 1 || v > maxCount { throw ValidationError("\(option) must be between 1 and \(maxCount), not \(v)") }
+    }
+
     /// Runs `body`; a PrismError becomes `error: <message>` on stderr and exit code 1,
     /// never a crash or a stack trace.
     /// Output on stdout that could not be written (`> /dev/full`, a full disk) is an error too.

@@ -53,7 +53,7 @@ struct DecomposeCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
-        if top < 0 { throw ValidationError("--top must be >= 0") }
+        if top < 0 || top > CLI.maxCount { throw ValidationError("--top must be between 0 and \(CLI.maxCount)") }
     }
 
     func run() throws {

@@ -38,7 +38,7 @@ struct ExploreCommand: ParsableCommand {
     var lensTop = 3
 
     func validate() throws {
-        if top < 0 { throw ValidationError("--top must be >= 0") }
+        if top < 0 || top > CLI.maxCount { throw ValidationError("--top must be between 0 and \(CLI.maxCount)") }
         if neuronsPerLayer < 1 { throw ValidationError("--neurons must be at least 1") }
         if lensTop < 1 { throw ValidationError("--lens-top must be at least 1") }
     }

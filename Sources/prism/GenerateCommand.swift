@@ -26,7 +26,7 @@ struct GenerateCommand: ParsableCommand {
     var maxTokens = 16
 
     func validate() throws {
-        if maxTokens < 1 { throw ValidationError("--max-tokens must be >= 1") }
+        if maxTokens < 1 || maxTokens > CLI.maxCount { throw ValidationError("--max-tokens must be between 1 and \(CLI.maxCount)") }
     }
 
     func run() throws {

@@ -62,7 +62,7 @@ struct LensCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
-        if top < 0 { throw ValidationError("--top must be >= 0") }
+        if top < 0 || top > CLI.maxCount { throw ValidationError("--top must be between 0 and \(CLI.maxCount)") }
         if targetDiffs.count % 2 != 0 { throw ValidationError("--target-diff takes two tokens each time") }
     }
 
@@ -134,7 +134,7 @@ struct PathsCommand: ParsableCommand {
     @Option(help: "Attention head (with --source).")
     var head: Int?
 
-    @Option(help: "Source position read by the head (negative counts from the end).")
+    @Option(parsing: .unconditional, help: "Source position read by the head (negative counts from the end).")
     var source: Int?
 
     @Option(help: "MLP neuron.")
@@ -180,8 +180,7 @@ struct PathsCommand: ParsableCommand {
     ) throws -> (
         [PathDecomposition], [FrozenMap]
     ) {
-        if let head, let source {
-            let j = source < 0 ? ids.count + source : source
+        if let head, let j = try sourcePosition(ids.count) {
             return (
                 try prism.headPath(src, position: p, layer: layer, head: head, source: j, targets: ts),
                 try prism.headMaps(src, position: p, layer: layer, head: head, source: j, targets: ts)
@@ -193,12 +192,21 @@ struct PathsCommand: ParsableCommand {
         )
     }
 
+    /// `--source` as a position of a prompt of `count` tokens (negative counts from the end).
+    /// - Throws: `PrismError` for a negative source before the prompt's start, named as given.
+    func sourcePosition(_ count: Int) throws -> Int? {
+        guard let source else { return nil }
+        guard source >= -count else {
+            throw PrismError("source \(source) is out of range: the prompt has \(count) tokens (-\(count)..-1 counting from the end)")
+        }
+        return source < 0 ? count + source : source
+    }
+
     /// The source a head path goes through, named, with the head's attention to it (nil for a
     /// neuron's path); a source the head does not read gives a term of zero, which is a question
     /// worth a warning.
     func headSource(_ src: ActivationSource, session: PrismSession, ids: [Int], position p: Int) throws -> PathsOutput.Source? {
-        guard let head, let source else { return nil }
-        let j = source < 0 ? ids.count + source : source
+        guard let head, let j = try sourcePosition(ids.count) else { return nil }
         let row = try src.patternRow(layer: layer, position: p)
         let keys = row.count / max(1, session.model.heads)
         let weights = Array(row[(head * keys)..<((head + 1) * keys)])

@@ -82,7 +82,8 @@ struct OutputOptions: ParsableArguments {
 
 /// `--position P` and `--acts RUN.acts`, shared by decompose, lens and paths.
 struct PositionOptions: ParsableArguments {
-    @Option(help: "Position to decompose (0-based; negative counts from the end, -1 = last).")
+    // `.unconditional`: `--position -2` takes -2 (a value that starts with a dash is not an option here).
+    @Option(parsing: .unconditional, help: "Position to decompose (0-based; negative counts from the end, -1 = last).")
     var position = -1
 
     @Option(help: "Read activations from a store written by `prism run` instead of running the model.")

@@ -46,6 +46,15 @@ final class DataSafetyTests: XCTestCase {
 
     // MARK: outputs
 
+    /// A set under a directory that does not exist is refused before any work, as a single
+    /// file is (`--npy /nonexistent/x` created `/nonexistent/x` like `mkdir -p`).
+    func testSetUnderAMissingDirectoryIsRefused() throws {
+        let missing = dir + "/no-such-dir/x"
+        try assertError(["decompose", "-m", f32, "--ids", "2,5,9", "--target", "3", "--npy", missing], "directory \(dir!)/no-such-dir does not exist")
+        try assertError(["study", "digits", "-m", f32, "-o", missing], "directory \(dir!)/no-such-dir does not exist")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/no-such-dir"))
+    }
+
     /// One-character output names in the working directory (`-o y`, `--npy q`): Foundation's
     /// path methods trapped on them (exit 132, SIGILL) before the outputs' paths were split in
     /// plain Swift (`PathNames`).

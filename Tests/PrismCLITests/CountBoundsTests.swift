@@ -1,0 +1,42 @@
+import Foundation
+import XCTest
+
+/// Counts and positions at the edges of `Int` end in one-line errors, never a trap (a fresh
+/// user's `--top 9223372036854775807` and `bench --tokens 0` crashed the process), and negative
+/// positions are taken as written (`--position -2` was read as an unknown option).
+final class CountBoundsTests: XCTestCase {
+    let f32 = CLIRunner.fixtures + "/tiny-f32"
+    let huge = "9223372036854775807"
+
+    func testHugeCountsAreRefusedWithTheirOption() throws {
+        let cases: [([String], String)] = [
+            (["decompose", "-m", f32, "--ids", "2,5,9", "--target", "3", "--top", huge], "--top must be between 0 and 16777216"),
+            (["lens", "-m", f32, "--ids", "2,5,9", "--top", huge], "--top must be between 0 and 16777216"),
+            (["generate", "-m", f32, "--ids", "2,5,9", "--max-tokens", huge], "--max-tokens must be between 1 and 16777216"),
+            (["bench", "-m", f32, "--repeats", "1", "--tokens", "0"], "--tokens must be between 1 and 16777216, not 0"),
+            (["bench", "-m", f32, "--repeats", "1", "--tokens", huge], "--tokens must be between 1 and 16777216"),
+            (["bench", "-m", f32, "--repeats", "0"], "--repeats must be between 1 and 16777216, not 0"),
+            (["bench", "-m", f32, "--repeats", "1", "--prism-tokens", "0"], "--prism-tokens must be between 1 and 16777216, not 0"),
+            (["bench-child", "-m", f32, "--tokens", huge], "--tokens must be between 1 and 16777216"),
+        ]
+        for (args, needle) in cases {
+            let r = try CLIRunner.run(args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("Swift runtime failure") || r.stderr.contains("crashed"), "\(args): \(r.stderr)")
+        }
+    }
+
+    func testNegativePositionsAreTakenAsWritten() throws {
+        let spaced = try CLIRunner.run(["decompose", "-m", f32, "--ids", "2,5,9,4", "--target", "3", "--position", "-2", "--json"])
+        let joined = try CLIRunner.run(["decompose", "-m", f32, "--ids", "2,5,9,4", "--target", "3", "--position=-2", "--json"])
+        XCTAssertEqual(spaced.status, 0, spaced.stderr)
+        XCTAssertEqual(spaced.stdout, joined.stdout)
+        XCTAssertTrue(spaced.stdout.contains("\"position\" : 2") || spaced.stdout.contains("\"position\":2"), spaced.stdout)
+        let source = try CLIRunner.run(["paths", "-m", f32, "--ids", "2,5,9,4", "--target", "3", "--layer", "0", "--head", "0", "--source", "-1"])
+        XCTAssertEqual(source.status, 0, source.stderr)
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["paths", "-m", f32, "--ids", "2,5", "--target", "3", "--layer", "0", "--head", "0", "--source=-9223372036854775808"]),
+            contains: "source -9223372036854775808 is out of range: the prompt has 2 tokens")
+    }
+}

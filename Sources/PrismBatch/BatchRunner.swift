@@ -82,6 +82,9 @@ public struct BatchRunner {
         progress.quiet = !showProgress
         var done = 0
         var i = 0
+        // The tokenizer counted as parsed whether or not text came first, so every chunk (and a
+        // record's over-budget error) is planned the same in every run and resume.
+        let held = session.heldBytes(assumeParsed: true)
         while i < pending.count {
             // A chunk: consecutive pending records, as many as the budget holds.
             var chunk: [Result<Job, BadLine>] = []
@@ -89,12 +92,12 @@ public struct BatchRunner {
             while i < pending.count && chunk.count < maxChunk {
                 if case .success(let job) = pending[i] {
                     let next = need.adding(job, config: model.config, detail: detail)
-                    if let budget, try !Self.fits(next, cacheBytes: cacheBytes, model: model, budget: budget) {
+                    if let budget, try !Self.fits(next, cacheBytes: cacheBytes, held: held, model: model, budget: budget) {
                         if !chunk.isEmpty { break }
                         // Alone over the budget: an error record naming what it needs, not a
                         // failed job (which every rerun would repeat).
-                        pending[i] = .failure(
-                            BadLine(id: job.id, line: job.line, error: Self.overBudget(job, need: next, cacheBytes: cacheBytes, model: model, budget: budget)))
+                        let error = Self.overBudget(job, need: next, cacheBytes: cacheBytes, held: held, model: model, budget: budget)
+                        pending[i] = .failure(BadLine(id: job.id, line: job.line, error: error))
                     } else {
                         need = next
                     }
@@ -103,7 +106,8 @@ public struct BatchRunner {
                 i += 1
             }
             let options = try session.plan(
-                tokens: max(1, need.tokens), cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: need.prompts)
+                tokens: max(1, need.tokens), cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: need.prompts,
+                heldBytes: held)
             let lines = try runChunk(chunk, session: session, options: options, prism: prism, stats: &stats)
             try loaded.checkUnchanged()
             try results.append(lines: lines.map(\.text))
@@ -150,11 +154,11 @@ public struct BatchRunner {
     /// Whether a chunk needing `need` fits `budget`; any error but the planner's over-budget one
     /// (kind `.overBudget`) is thrown.
     /// - Throws: what `MemoryPlan.make` throws other than that.
-    static func fits(_ need: ChunkNeed, cacheBytes: Int, model: GemmaModel, budget: Int) throws -> Bool {
+    static func fits(_ need: ChunkNeed, cacheBytes: Int, held: Int, model: GemmaModel, budget: Int) throws -> Bool {
         do {
             _ = try MemoryPlan.make(
                 model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens,
-                extraBytes: need.extra + cacheBytes, logitRows: need.prompts)
+                extraBytes: need.extra + cacheBytes, logitRows: need.prompts, heldBytes: held)
             return true
         } catch let e as PrismError where e.kind == .overBudget {
             return false
@@ -163,11 +167,12 @@ public struct BatchRunner {
 
     /// The error of a record that does not fit the budget even alone (the planner's own words,
     /// naming the minimum).
-    static func overBudget(_ job: Job, need: ChunkNeed, cacheBytes: Int, model: GemmaModel, budget: Int) -> String {
+    static func overBudget(_ job: Job, need: ChunkNeed, cacheBytes: Int, held: Int, model: GemmaModel, budget: Int) -> String {
         let what = "\(job.position + 1) tokens and \(job.targets.count) targets do not fit the memory budget"
         do {
             _ = try MemoryPlan.make(
-                model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: 0)
+                model: model, budget: budget, tokens: need.tokens, cacheTokens: need.cacheTokens, extraBytes: need.extra + cacheBytes, logitRows: 0,
+                heldBytes: held)
             return what
         } catch let e as PrismError {
             return "\(what): \(e.message)"

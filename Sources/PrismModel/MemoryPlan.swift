@@ -20,7 +20,11 @@ public struct MemoryPlan: Sendable {
     /// beyond the streamed floor), so each pass re-reads only the rest.
     public var residentLayers = 0
 
-    public var total: Int { Self.baseline + residentWeightBytes + workingBytes }
+    /// Memory the process already holds beyond the baseline when it plans (the tokenizer: see
+    /// `PrismSession.heldBytes`).
+    public var heldBytes = 0
+
+    public var total: Int { Self.baseline + heldBytes + residentWeightBytes + workingBytes }
 
     /// fp32 buffers of the forward pass per token in flight.
     public static func scratchPerToken(_ c: GemmaConfig) -> Int {
@@ -42,9 +46,13 @@ public struct MemoryPlan: Sendable {
     ///     is rectangular); nil when that is `tokens` (one sequence).
     ///   - extraBytes: recorded activations and other per-run state.
     ///   - logitRows: positions whose full-vocabulary logits are computed.
+    ///   - heldBytes: memory the process already holds beyond the baseline (the tokenizer: see
+    ///     `PrismSession.heldBytes`).
     /// - Throws: `PrismError` of kind `.overBudget` when `budget` is too small even with every
     ///   layer streamed (its message names the minimum).
-    public static func make(model: GemmaModel, budget: Int?, tokens: Int, cacheTokens: Int? = nil, extraBytes: Int, logitRows: Int) throws -> MemoryPlan {
+    public static func make(
+        model: GemmaModel, budget: Int?, tokens: Int, cacheTokens: Int? = nil, extraBytes: Int, logitRows: Int, heldBytes: Int = 0
+    ) throws -> MemoryPlan {
         let c = model.config
         let layers = model.weights.layers.map(\.byteCount)
         let embedding = model.weights.embedding.byteCount
@@ -60,13 +68,14 @@ public struct MemoryPlan: Sendable {
         var plan = MemoryPlan(
             budget: budget, weightBytes: weights, largestLayerBytes: largest, workingBytes: working,
             residentWeightBytes: weights, streamWeights: false)
+        plan.heldBytes = heldBytes
         guard let budget else { return plan }
         if plan.total <= budget { return plan }
         plan.streamWeights = true
         plan.residentWeightBytes = streamed
         guard plan.total <= budget else {
             throw PrismError(
-                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working)))",
+                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working))\(heldBytes > 0 ? ", tokenizer \(ByteSize.format(heldBytes))" : ""))",
                 kind: .overBudget)
         }
         // Keep leading layers resident in 60% of what is left: a decode step then faults in only

@@ -175,6 +175,18 @@ public final class PrismSession {
 
     // MARK: running
 
+    /// Memory this session holds beyond `MemoryPlan.baseline` when it plans a run: the model's
+    /// tokenizer.json, copied when the model opened, plus its parsed form once text has been
+    /// encoded (`assumeParsed`: count it anyway, for plans that must not depend on which records
+    /// came first). A fixed multiple of the JSON's size, so a plan is the same in every process:
+    /// gemma-3-270m's 13.8 MiB tokenizer held 14.4 MiB of heap as read and 52.9 MiB once parsed
+    /// (`RssAnon` at the first plan, against a model without one); the 100 MiB budgets that
+    /// ignored it peaked at 116-159 MiB.
+    public func heldBytes(assumeParsed: Bool = false) -> Int {
+        let json = loaded.tokenizerJSON?.count ?? 0
+        return json + (parsedTokenizer != nil || assumeParsed ? 3 * json : 0)
+    }
+
     /// Plans a forward pass of `tokens` tokens in flight that keeps `extraBytes` besides (recorded
     /// activations, decompositions, caches) and `logitRows` rows of full-vocabulary logits.
     /// - Returns: the options the run must use (streaming as the plan decided).
@@ -185,10 +197,11 @@ public final class PrismSession {
     /// with a progress of their own, batch and study, leave it off).
     public var showsProgress = false
 
-    public func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int = 0, logitRows: Int = 0) throws -> RunOptions {
+    /// `heldBytes`: what the process holds besides (default: `heldBytes()`, the tokenizer as it is now).
+    public func plan(tokens: Int, cacheTokens: Int? = nil, extraBytes: Int = 0, logitRows: Int = 0, heldBytes: Int? = nil) throws -> RunOptions {
         let plan = try MemoryPlan.make(
             model: model, budget: budget, tokens: tokens, cacheTokens: cacheTokens,
-            extraBytes: extraBytes, logitRows: logitRows)
+            extraBytes: extraBytes, logitRows: logitRows, heldBytes: heldBytes ?? self.heldBytes())
         if !warmed {
             model.weights.warmPageCache()
             warmed = true

@@ -69,6 +69,8 @@ final class ShippedModelTests: XCTestCase {
         let (loaded, _) = try load()
         let ctx = try StudyContext(loaded: loaded)
         let dir = NSTemporaryDirectory() + "shipped-\(UUID().uuidString)"
+        // A set's parent must exist (as for a single file).
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let c = try CapitalsStudy().run(ctx, output: dir + "/capitals")
         XCTAssertEqual(c.correct, 9)

@@ -78,6 +78,9 @@ public struct Converter {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: input, isDirectory: &isDir), !isDir.boolValue {
             guard Self.isGGUF(input) else {
+                if Self.starts(input, with: ModelFileFormat.magic) {
+                    throw PrismError("\(input) is already a converted model: give it to the other commands with -m")
+                }
                 throw PrismError("\(input) is neither a checkpoint directory nor a GGUF file")
             }
             return try convert(gguf: input, output: output)

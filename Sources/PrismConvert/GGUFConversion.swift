@@ -7,10 +7,13 @@ import PrismTokenizer
 
 extension Converter {
     /// Whether `path` is a GGUF file (by its magic, whatever its name).
-    public static func isGGUF(_ path: String) -> Bool {
+    public static func isGGUF(_ path: String) -> Bool { starts(path, with: Array("GGUF".utf8)) }
+
+    /// Whether the file at `path` begins with `magic` (false for one that cannot be read).
+    static func starts(_ path: String, with magic: [UInt8]) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }  // closing a read-only handle: nothing to lose
-        return h.readData(ofLength: 4) == Data("GGUF".utf8)
+        return h.readData(ofLength: magic.count) == Data(magic)
     }
 
     /// Converts a Gemma GGUF (llama.cpp's `gemma`, `gemma2` or `gemma3`) into a `.prism` file:

@@ -46,7 +46,13 @@ public enum ModelFileFormat {
 
         public static func decode(_ bytes: UnsafeRawBufferPointer, path: String) throws -> Header {
             guard bytes.count >= headerSize else { throw PrismError("\(path): truncated model file (no complete header)") }
-            guard Array(bytes[0..<8]) == magic else { throw PrismError("\(path): not a logit-prisms model file (bad magic)") }
+            guard Array(bytes[0..<8]) == magic else {
+                // A GGUF is the file users most often give here: say what to do with it.
+                if Array(bytes[0..<4]) == Array("GGUF".utf8) {
+                    throw PrismError("\(path) is a GGUF file, not a converted model: convert it first (prism convert \(path) -o MODEL.prism)")
+                }
+                throw PrismError("\(path): not a logit-prisms model file (bad magic)")
+            }
             func get<T: FixedWidthInteger>(_ off: Int, _: T.Type) -> T { T(littleEndian: bytes.loadUnaligned(fromByteOffset: off, as: T.self)) }
             let stored = get(56, UInt64.self)
             guard XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[0..<56])) == stored else {

@@ -39,4 +39,16 @@ final class CountBoundsTests: XCTestCase {
             try CLIRunner.run(["paths", "-m", f32, "--ids", "2,5", "--target", "3", "--layer", "0", "--head", "0", "--source=-9223372036854775808"]),
             contains: "source -9223372036854775808 is out of range: the prompt has 2 tokens")
     }
+
+    /// A GGUF given to `inspect`/`verify`, and a converted model given to `convert`, are named
+    /// for what they are (they said "bad magic" and "neither a checkpoint directory nor a GGUF").
+    func testMistakenFileKindsAreNamed() throws {
+        let gguf = CLIRunner.fixtures + "/gguf/types.gguf"
+        guard FileManager.default.fileExists(atPath: gguf) else { throw XCTSkip("no GGUF fixture at \(gguf)") }
+        CLIRunner.assertCleanError(try CLIRunner.run(["inspect", gguf]), contains: "is a GGUF file, not a converted model: convert it first")
+        let prism = CLIRunner.fixtures + "/../../models/tiny-gemma.prism"
+        let out = NSTemporaryDirectory() + "again-\(UUID().uuidString).prism"
+        CLIRunner.assertCleanError(try CLIRunner.run(["convert", prism, "-o", out]), contains: "is already a converted model")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
 }

@@ -30,7 +30,12 @@ public struct BatchInput: Sendable {
     public var checksum: String
 
     public static func read(path: String, checksum: (Data) -> String) throws -> BatchInput {
-        guard let data = FileManager.default.contents(atPath: path) else { throw PrismError("cannot read batch input \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            let why = !exists ? "no such file" : isDirectory.boolValue ? "it is a directory" : "permission denied"
+            throw PrismError("cannot read batch input \(path): \(why)")
+        }
         return read(data: data, checksum: checksum)
     }
 

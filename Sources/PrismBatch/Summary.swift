@@ -35,6 +35,11 @@ public enum BatchSummary {
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any] else {
                 throw PrismError("\(resultsPath): line \(k + 1) is not JSON")
             }
+            // What `prism batch` writes: its input line and either an error or the targets (a
+            // batch *input* file was summarized as an empty result before).
+            guard obj["line"] is Int, obj["error"] != nil || obj["targets"] != nil else {
+                throw PrismError("\(resultsPath): line \(k + 1) is not a result record (summarize reads what prism batch wrote)")
+            }
             records += 1
             if obj["error"] != nil { errors += 1; continue }
             for t in obj["targets"] as? [[String: Any]] ?? [] {

@@ -51,4 +51,18 @@ final class CountBoundsTests: XCTestCase {
         CLIRunner.assertCleanError(try CLIRunner.run(["convert", prism, "-o", out]), contains: "is already a converted model")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
+
+    /// `summarize` of a batch input (not its results) is refused, as `merge` refuses it (it wrote
+    /// an empty summary); a directory given as batch input is named as one.
+    func testSummarizeAndBatchNameWhatTheyWereGiven() throws {
+        let dir = NSTemporaryDirectory() + "kinds-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"id": "a", "ids": [2, 5, 7], "target_ids": [5]}"#.appending("\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["summarize", dir + "/in.jsonl", "-o", dir + "/s.json"]), contains: "line 1 is not a result record")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/s.json"))
+        let batch = try CLIRunner.run(["batch", "-m", f32, "--input", dir, "--output", dir + "/out.jsonl"])
+        CLIRunner.assertCleanError(batch, contains: "cannot read batch input \(dir): it is a directory")
+    }
 }

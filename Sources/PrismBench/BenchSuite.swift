@@ -33,8 +33,13 @@ public struct BenchSuite {
     }
 
     /// Runs every measurement, saying on stderr as each configuration is done.
-    /// - Throws: `PrismError` naming the command line of a step that failed or printed no JSON object.
+    /// - Throws: `PrismError` naming the command line of a step that failed or printed no JSON object,
+    ///   or a peer script that is not there.
     public func measure() throws -> BenchResults {
+        // Checked before minutes of measurements: the default path is relative to the repository.
+        if peerGGUF != nil, !FileManager.default.fileExists(atPath: peerScript) {
+            throw PrismError("peer script \(peerScript) not found: run prism bench from the repository root, or give --peer-script PATH")
+        }
         let threadArgs = ["--threads", "\(threads)"]
         let child = ["bench-child", "-m", model, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + threadArgs
         var configs: [(label: String, args: [String])] = [

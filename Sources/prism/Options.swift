@@ -59,18 +59,19 @@ struct PromptOptions: ParsableArguments {
 
     var isEmpty: Bool { prompt == nil && ids == nil }
 
-    static func parseIds(_ text: String) throws -> [Int] {
+    /// `name`: how the error names the ids (the option, or "token ids" for an argument).
+    static func parseIds(_ text: String, name: String = "--ids") throws -> [Int] {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !parts.isEmpty, !(parts.count == 1 && parts[0].isEmpty) else { throw ValidationError("--ids is empty") }
+        guard !parts.isEmpty, !(parts.count == 1 && parts[0].isEmpty) else { throw ValidationError("\(name) is empty") }
         return try parts.map { p in
-            guard let v = Int(p), v >= 0 else { throw ValidationError("--ids: '\(p)' is not a non-negative integer") }
+            guard let v = Int(p), v >= 0 else { throw ValidationError("\(name): '\(p)' is not a non-negative integer") }
             return v
         }
     }
 
     /// The token ids of the prompt, tokenizing text with the session's tokenizer.
     func tokens(for session: PrismSession) throws -> [Int] {
-        try session.tokens(text: prompt, ids: try ids.map(Self.parseIds))
+        try session.tokens(text: prompt, ids: try ids.map { try Self.parseIds($0) })
     }
 }
 

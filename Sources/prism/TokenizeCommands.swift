@@ -80,6 +80,10 @@ struct DetokenizeCommand: ParsableCommand {
     @Argument(help: "Token ids, comma-separated (e.g. 2,651,6037).")
     var ids: String
 
+    // Checked while parsing, so a bad list is a usage error of this command (it was thrown from
+    // run(), and the usage line named `prism <subcommand>`).
+    func validate() throws { _ = try PromptOptions.parseIds(ids, name: "token ids") }
+
     func run() throws {
         let parsed = try PromptOptions.parseIds(ids)
         try CLI.guarded {

@@ -65,4 +65,17 @@ final class CountBoundsTests: XCTestCase {
         let batch = try CLIRunner.run(["batch", "-m", f32, "--input", dir, "--output", dir + "/out.jsonl"])
         CLIRunner.assertCleanError(batch, contains: "cannot read batch input \(dir): it is a directory")
     }
+
+    /// `detokenize`'s errors are its own usage errors; a missing peer script is said before any
+    /// measurement (the bench ran minutes first, and the default path is the repository's).
+    func testDetokenizeAndBenchPeerScriptErrors() throws {
+        let model = CLIRunner.fixtures + "/../../models/tiny-gemma.prism"
+        let d = try CLIRunner.run(["detokenize", "-m", model, "a,b"])
+        XCTAssertEqual(d.status, 64)
+        XCTAssertTrue(d.stderr.contains("token ids: 'a' is not a non-negative integer"), d.stderr)
+        XCTAssertTrue(d.stderr.contains("Usage: prism detokenize"), d.stderr)
+        let b = try CLIRunner.run(["bench", "-m", model, "--repeats", "1", "--peer-gguf", "x.gguf", "--peer-script", "/nonexistent/peer.py"])
+        CLIRunner.assertCleanError(b, contains: "peer script /nonexistent/peer.py not found")
+        XCTAssertFalse(b.stderr.contains("done"), "no measurement runs first: \(b.stderr)")
+    }
 }

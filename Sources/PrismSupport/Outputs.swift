@@ -287,11 +287,8 @@ public func writeFileAtomically(_ data: Data, to path: String, force: Bool) thro
 @discardableResult
 public func writeFileSet(_ dir: String, _ files: [(name: String, bytes: Data)], force: Bool, inputs: [String] = []) throws -> String? {
     try Outputs.checkSet(dir, force: force, inputs: inputs)
+    // `checkSet` has refused a missing parent (a mistyped path is not created).
     let parent = Outputs.directory(of: dir)
-    // As for a single file: the set's parent must exist (a mistyped path is not created).
-    var ps = stat()
-    guard stat(parent, &ps) == 0 else { throw PrismError("cannot write \(dir): directory \(parent) does not exist") }
-    if (ps.st_mode & S_IFMT) != S_IFDIR { throw PrismError("cannot write \(dir): \(parent) is not a directory") }
     let base = PathNames.lastComponent(of: dir)
     var template = Array((parent + "/." + base + ".XXXXXX").utf8CString)
     guard let made = mkdtemp(&template) else { throw PrismError("cannot write \(dir): \(String(cString: strerror(errno)))") }

@@ -22,24 +22,9 @@ final class ExploreTests: XCTestCase {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     }
 
-    static var chromium: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    /// The DOM after the page's scripts ran, as `chromium --headless --dump-dom` prints it.
+    /// The DOM after the page's scripts ran (see `Chromium.dumpDOM`).
     func dumpDOM(_ path: String, dir: String) throws -> String {
-        guard let chromium = Self.chromium else {
-            throw XCTSkip(
-                "chromium is not installed (apt-get install chromium): the explorer page was written and its data checked, but not opened in a browser")
-        }
-        let r = try CLIRunner.runProcess(
-            chromium,
-            [
-                "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/chromium-profile", "--dump-dom",
-                URL(fileURLWithPath: path).absoluteString,
-            ])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return r.stdout
+        try Chromium.dumpDOM(path, profile: dir, unopened: "the explorer page was written and its data checked, but not opened in a browser")
     }
 
     static func count(_ needle: String, in text: String) -> Int { text.components(separatedBy: needle).count - 1 }

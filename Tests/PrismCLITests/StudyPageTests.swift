@@ -15,19 +15,9 @@ final class StudyPageTests: XCTestCase {
         return dir
     }
 
-    /// The DOM chromium builds from `path`, as `--dump-dom` prints it.
+    /// The DOM chromium builds from `path` (see `Chromium.dumpDOM`).
     func dumpDOM(_ path: String, dir: String) throws -> String {
-        guard let chromium = ExploreTests.chromium else {
-            throw XCTSkip("chromium is not installed (apt-get install chromium): the study pages were written but not opened in a browser")
-        }
-        let r = try CLIRunner.runProcess(
-            chromium,
-            [
-                "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(dir)/chromium-profile", "--dump-dom",
-                URL(fileURLWithPath: path).absoluteString,
-            ])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return r.stdout
+        try Chromium.dumpDOM(path, profile: dir, unopened: "the study pages were written but not opened in a browser")
     }
 
     /// Runs `prism study NAME` on the shipped model into `dir/NAME`.

@@ -5,27 +5,45 @@ import XCTest
 /// budget, by each child's own peak RSS (`--stats`' VmHWM). A fresh user found every command
 /// 20-70% over such budgets: the planner ignored the parsed tokenizer (~53 MiB), and a batch's
 /// content check left ~60 MiB of the model mapped (padding bytes read in 2 MiB folios).
-/// Needs `models/gemma-3-270m.prism` (`make run`); skipped without it unless
-/// `PRISM_REQUIRE_REAL_MODEL=1` (make test).
+/// Runs on `models/gemma-3-270m.prism` (`make run` writes it) or else on a conversion of
+/// `models/gemma-3-270m-q4_k_m.gguf` made here by `prism convert` (`make test` fetches only the
+/// GGUF); skipped when neither exists, unless `PRISM_REQUIRE_REAL_MODEL=1` (make test).
 final class RealModelBudgetTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let model = root.appendingPathComponent("models/gemma-3-270m.prism").path
+    static let converted = root.appendingPathComponent("models/gemma-3-270m.prism").path
+    static let gguf = root.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
     static let budgetMiB = 128
+    /// This run's own conversion, when `models/` has none; removed after the class.
+    nonisolated(unsafe) static var scratch: String?
     var work: String!
 
+    override class func tearDown() {
+        if let scratch { try? FileManager.default.removeItem(atPath: scratch) }  // this run's scratch file only
+    }
+
+    /// The converted model: the one `make run` wrote, or this run's conversion of the GGUF.
+    var model: String { Self.scratch ?? Self.converted }
+
     override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: Self.model) else {
-            if ProcessInfo.processInfo.environment["PRISM_REQUIRE_REAL_MODEL"] == "1" { XCTFail("\(Self.model) is missing: run make run") }
-            throw XCTSkip("\(Self.model) is absent (make run fetches and converts gemma-3-270m)")
-        }
         work = NSTemporaryDirectory() + "real-budget-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: Self.converted) || Self.scratch != nil { return }
+        guard FileManager.default.fileExists(atPath: Self.gguf) else {
+            if ProcessInfo.processInfo.environment["PRISM_REQUIRE_REAL_MODEL"] == "1" {
+                XCTFail("\(Self.gguf) is missing: run python3 tools/fetch_gemma3_270m.py")
+            }
+            throw XCTSkip("\(Self.converted) and \(Self.gguf) are absent (make run fetches and converts gemma-3-270m)")
+        }
+        let out = NSTemporaryDirectory() + "budget-gemma-3-270m-\(getpid()).prism"
+        let r = try CLIRunner.run(["convert", Self.gguf, "-o", out, "--quiet"])
+        guard r.status == 0 else { throw ConversionFailed(stderr: r.stderr) }
+        Self.scratch = out
     }
 
     override func tearDownWithError() throws { if let work { try? FileManager.default.removeItem(atPath: work) } }
 
     func assertWithinBudget(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try CLIRunner.run(args + ["-m", Self.model, "--max-memory", "\(Self.budgetMiB)MiB", "--stats"])
+        let r = try CLIRunner.run(args + ["-m", model, "--max-memory", "\(Self.budgetMiB)MiB", "--stats"])
         XCTAssertEqual(r.status, 0, "\(args[0]) failed: \(r.stderr)", file: file, line: line)
         let peak = try XCTUnwrap(BudgetTests.statsPeak(r.stderr), "no --stats line: \(r.stderr)", file: file, line: line)
         XCTAssertLessThanOrEqual(peak, Self.budgetMiB << 20, "\(args[0]): peak RSS \(peak >> 20) MiB over \(Self.budgetMiB) MiB", file: file, line: line)
@@ -42,8 +60,14 @@ final class RealModelBudgetTests: XCTestCase {
 
     /// Under a budget the model cannot meet with its tokenizer, the refusal names the tokenizer.
     func testTooSmallBudgetNamesTheTokenizer() throws {
-        let r = try CLIRunner.run(["logits", "-m", Self.model, "--prompt", "The capital of France is", "--max-memory", "64MiB"])
+        let r = try CLIRunner.run(["logits", "-m", model, "--prompt", "The capital of France is", "--max-memory", "64MiB"])
         CLIRunner.assertCleanError(r, contains: "is too small")
         XCTAssertTrue(r.stderr.contains("tokenizer "), r.stderr)
     }
+}
+
+/// `prism convert` of the GGUF exited non-zero; its stderr says why.
+struct ConversionFailed: Error, CustomStringConvertible {
+    let stderr: String
+    var description: String { "prism convert failed: \(stderr)" }
 }

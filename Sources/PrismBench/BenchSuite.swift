@@ -24,7 +24,26 @@ public struct BenchSuite {
     public var peerGGUF: String?
     /// The Hugging Face checkpoint the peer converts from; nil: the GGUF is measured as it is.
     public var peerCheckpoint: String?
-    public var peerScript = "tools/bench_llamacpp.py"
+    public var peerScript = BenchSuite.peerScriptName
+
+    /// The peer script's path inside the repository.
+    public static let peerScriptName = "tools/bench_llamacpp.py"
+
+    /// `tools/bench_llamacpp.py` in the working directory if it is there, else in the nearest
+    /// directory above `executable` that has it (`.build/<triple>/release/prism` lies three levels
+    /// under the repository), else the relative name, which `measure()` then reports missing.
+    public static func defaultPeerScript(executable: String, workingDirectory: String = FileManager.default.currentDirectoryPath) -> String {
+        if FileManager.default.fileExists(atPath: workingDirectory + "/" + peerScriptName) { return peerScriptName }
+        var dir = PathNames.directory(of: executable)
+        for _ in 0..<6 {
+            let candidate = dir + "/" + peerScriptName
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            let up = PathNames.directory(of: dir)
+            if up == dir { break }
+            dir = up
+        }
+        return peerScriptName
+    }
 
     public init(executable: String, model: String, threads: Int) {
         self.executable = executable
@@ -38,7 +57,7 @@ public struct BenchSuite {
     public func measure() throws -> BenchResults {
         // Checked before minutes of measurements: the default path is relative to the repository.
         if peerGGUF != nil, !FileManager.default.fileExists(atPath: peerScript) {
-            throw PrismError("peer script \(peerScript) not found: run prism bench from the repository root, or give --peer-script PATH")
+            throw PrismError("peer script \(peerScript) not found: give --peer-script PATH")
         }
         let threadArgs = ["--threads", "\(threads)"]
         let child = ["bench-child", "-m", model, "--tokens", "\(tokens)", "--repeats", "\(repeats)"] + threadArgs

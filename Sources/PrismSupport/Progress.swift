@@ -52,6 +52,8 @@ public final class Progress: @unchecked Sendable {
 
     public func finish() {
         guard !quiet else { return }
+        // A log already holding the 100% line gets no second one.
+        if !isTerminal && lastPercent >= 100 { return }
         update(total, force: true)
         if isTerminal && drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }

@@ -46,8 +46,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The GGUF file of the peer (written on first use).")
     var peerGguf: String?
 
-    @Option(help: "The peer script.")
-    var peerScript = "tools/bench_llamacpp.py"
+    @Option(help: "The peer script (default: tools/bench_llamacpp.py here, else in the repository this prism was built in).")
+    var peerScript: String?
 
     @Option(name: .customLong("prism-tokens"), help: "Prompt lengths for the prisms' cost (repeatable; default: --tokens and 128).")
     var prismTokens: [Int] = []
@@ -73,7 +73,8 @@ struct BenchCommand: ParsableCommand {
             guard let exe = Bundle.main.executablePath else { throw PrismError("cannot find the prism executable") }
             var suite = BenchSuite(executable: exe, model: model.model, threads: threads ?? CPUs.available)
             (suite.also, suite.tokens, suite.repeats, suite.budgets, suite.prismTokens) = (also, tokens, repeats, budgets, prismTokens)
-            (suite.peerGGUF, suite.peerCheckpoint, suite.peerScript) = (peerGguf, peerCheckpoint, peerScript)
+            (suite.peerGGUF, suite.peerCheckpoint) = (peerGguf, peerCheckpoint)
+            suite.peerScript = peerScript ?? BenchSuite.defaultPeerScript(executable: exe)
             let results = try suite.measure()
             if json { return try JSONOut.print(results.json) }
             var out = StandardOutput()

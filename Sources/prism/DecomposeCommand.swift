@@ -30,7 +30,11 @@ struct DecomposeCommand: ParsableCommand {
 
     @OptionGroup var input: DecomposeInputOptions
 
-    @Option(help: "How many of the largest terms to list per kind.")
+    @Option(
+        help: """
+            How many of the largest heads, head x source pairs and neurons to list per target \
+            (the residual prism, one row per layer part, is always listed whole).
+            """)
     var top = 10
 
     @Option(help: "summary (residual terms + top-K finer terms) or full (every head, source and neuron).")

@@ -88,6 +88,16 @@ final class BatchTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out.jsonl")), before)
     }
 
+    /// Piped (a scheduler's log), progress is a line every tenth, and the last one once.
+    func testPipedProgressEndsWithOneFullLine() throws {
+        let args = batch(dir + "/out.jsonl").filter { $0 != "--quiet" }
+        let r = try CLIRunner.run(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("batch: ") && $0.contains("%") }
+        XCTAssertEqual(lines.filter { $0.hasPrefix("batch: 100%") }.count, 1, r.stderr)
+        XCTAssertEqual(lines.last?.hasPrefix("batch: 100%"), true, r.stderr)
+    }
+
     func testKilledJobsResumeWithNothingLostOrDuplicated() throws {
         let reference = dir + "/reference.jsonl"
         XCTAssertEqual(try CLIRunner.run(batch(reference)).status, 0)

@@ -85,6 +85,8 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
 
     public func release(_ buffer: UnsafeRawBufferPointer) { file.release(buffer) }
 
+    public func release(spanning buffers: [UnsafeRawBufferPointer]) { file.release(spanning: buffers) }
+
     @discardableResult public func warmPageCache() -> Bool { file.warmPageCache() }
 
     public func entry(_ name: String) -> ModelFileFormat.TensorEntry? { byName[name].map { directory.tensors[$0] } }

@@ -62,10 +62,24 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
-    /// Gives the pages of rows `range` back to the kernel (no-op for memory not from a file).
+    /// Gives the pages of rows `range` back to the kernel (no-op for memory not from a file),
+    /// each stored part widened to whole huge pages (see `MappedFile.release(spanning:)`).
     public func release(rows range: Range<Int>? = nil) {
         guard let owner = owner as? PageReleasing else { return }
-        for b in storedBytes(rows: range ?? 0..<rows) { owner.release(b) }
+        for b in storedBytes(rows: range ?? 0..<rows) { owner.release(spanning: [b]) }
+    }
+
+    /// Gives back the pages of several matrices in one span (a layer's, once used): see
+    /// `MappedFile.release(spanning:)`. Matrices from different files, or not from a file, are
+    /// released one by one.
+    public static func release(together matrices: [WeightMatrix]) {
+        guard let first = matrices.first?.owner, let owner = first as? PageReleasing,
+            matrices.allSatisfy({ $0.owner === first })
+        else {
+            for m in matrices { m.release() }
+            return
+        }
+        owner.release(spanning: matrices.flatMap { $0.storedBytes(rows: 0..<$0.rows) })
     }
 
     /// Writes rows `range` as f32 into `out` (`range.count * cols` floats).

@@ -26,7 +26,8 @@ public struct GemmaLayerWeights: Sendable {
 
     public var matrices: [WeightMatrix] { [q, k, v, o, gate, up, down] }
     public var byteCount: Int { matrices.reduce(0) { $0 + $1.byteCount } }
-    public func release() { for m in matrices { m.release() } }
+    /// Gives the layer's weight pages back in one span (see `WeightMatrix.release(together:)`).
+    public func release() { WeightMatrix.release(together: matrices) }
 }
 
 /// All weights of a Gemma model: views into mapped files plus small f32 norm gains.

@@ -12,6 +12,9 @@ import Darwin
 /// under a budget even when the model file is larger than the budget.
 public protocol PageReleasing: AnyObject {
     func release(_ buffer: UnsafeRawBufferPointer)
+    /// Releases everything from the lowest to the highest of `buffers` in one call, widened to
+    /// whole huge pages (see `MappedFile.release(spanning:)`).
+    func release(spanning buffers: [UnsafeRawBufferPointer])
     /// Reads the whole file into the page cache in one sequential pass if it is not there yet.
     @discardableResult func warmPageCache() -> Bool
 }
@@ -151,6 +154,39 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
     public func release(_ buffer: UnsafeRawBufferPointer) {
         guard let base, let p = buffer.baseAddress, p >= base, p + buffer.count <= base + size else { return }
         release((p - base)..<(p - base + buffer.count))
+    }
+
+    /// The unit a streamed layer is released in: a PMD's 2 MiB with 4 KiB pages, else one page.
+    static let releaseUnit: Int = {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return page == 4096 ? 2 << 20 : page
+    }()
+
+    /// Releases the span from the lowest to the highest of `buffers` (views into this mapping:
+    /// a layer's matrices), widened outward to whole 2 MiB units of the address space. Why: a
+    /// file read sequentially sits in the page cache in 2 MiB folios that a fault maps whole (one
+    /// PMD entry), and `MADV_DONTNEED` over part of such a mapping splits it into 4 KiB entries
+    /// for good, so every later step faults that region back page by page. Releasing tensor by
+    /// tensor split the PMD at each of a layer's 14 part boundaries. Widening may release the
+    /// head or tail of a neighbouring tensor: it is read back from the page cache when used.
+    public func release(spanning buffers: [UnsafeRawBufferPointer]) {
+        guard let base else { return }
+        var low = Int.max, high = 0
+        for b in buffers {
+            guard let p = b.baseAddress, p >= base, p + b.count <= base + size, b.count > 0 else { continue }
+            low = min(low, p - base)
+            high = max(high, p - base + b.count)
+        }
+        guard low < high else { return }
+        release(Self.widened(low..<high, address: Int(bitPattern: base), size: size, unit: Self.releaseUnit))
+    }
+
+    /// `range` (offsets into a mapping of `size` bytes at `address`) widened outward to whole
+    /// `unit`s of the address space, clipped to the mapping.
+    static func widened(_ range: Range<Int>, address: Int, size: Int, unit: Int) -> Range<Int> {
+        let start = max(0, (address + range.lowerBound) / unit * unit - address)
+        let end = min(size, ((address + range.upperBound + unit - 1) / unit) * unit - address)
+        return start..<max(start, end)
     }
 
     /// Reads the file into the page cache front to back with `pread`, 8 MiB at a time into one

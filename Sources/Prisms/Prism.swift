@@ -126,8 +126,7 @@ public struct Prism {
                 }
                 // Under a memory budget the weights stream: give these pages back as the forward pass does.
                 if options.releasesLayer(l) {
-                    lw.o.release()
-                    lw.down.release()
+                    WeightMatrix.release(together: [lw.o, lw.down])
                 }
             }
             for (i, item) in items.enumerated() {

@@ -1,6 +1,7 @@
 import Foundation
-import PrismSupport
 import XCTest
+
+@testable import PrismSupport
 
 final class MappedFileTests: TemporaryDirectoryTestCase {
     func testMapsTheFileBytes() throws {
@@ -52,5 +53,32 @@ final class MappedFileTests: TemporaryDirectoryTestCase {
         try h.close()
         XCTAssertTrue(message { try g.checkUnchanged() }.contains("\(path) changed while running"))
         XCTAssertTrue(message { try MappedFile.checkAllUnchanged() }.contains("changed while running"))
+    }
+}
+
+/// A streamed layer is released in whole 2 MiB units of the address space, so no PMD mapping of
+/// the file is split (a split region faults back 4 KiB at a time on every later step).
+final class ReleaseSpanTests: XCTestCase {
+    let mib = 1 << 20
+
+    func testWidenedOutwardToWholeUnits() {
+        // A mapping at a 2 MiB boundary: offsets and addresses agree modulo the unit.
+        let r = MappedFile.widened((3 * mib + 5)..<(7 * mib + 1), address: 64 * mib, size: 100 * mib, unit: 2 * mib)
+        XCTAssertEqual(r, (2 * mib)..<(8 * mib))
+    }
+
+    func testUnitsFollowTheAddressNotTheOffset() {
+        // A mapping 1 MiB past a boundary: unit edges sit at odd MiB offsets.
+        let r = MappedFile.widened((2 * mib)..<(2 * mib + 10), address: 65 * mib, size: 100 * mib, unit: 2 * mib)
+        XCTAssertEqual(r, (1 * mib)..<(3 * mib))
+    }
+
+    func testClippedToTheMapping() {
+        XCTAssertEqual(MappedFile.widened(10..<20, address: 65 * mib, size: 5 * mib, unit: 2 * mib), 0..<(1 * mib))
+        XCTAssertEqual(MappedFile.widened((4 * mib)..<(5 * mib), address: 64 * mib, size: 5 * mib, unit: 2 * mib), (4 * mib)..<(5 * mib))
+    }
+
+    func testAlreadyAlignedIsUnchanged() {
+        XCTAssertEqual(MappedFile.widened((2 * mib)..<(6 * mib), address: 0, size: 8 * mib, unit: 2 * mib), (2 * mib)..<(6 * mib))
     }
 }

@@ -150,8 +150,8 @@ static void NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x,
 // fused multiply-add with the eight rows' scales serve eight rows, and no horizontal sums
 // remain. NT tokens share each load of the tile: three with AVX2's 16 vector registers
 // (microbenchmark on this machine, one thread: 36 -> 50 GMAC/s against the 4-row tile above).
-// A token's sums do not depend on NT: each (token, row) is summed in the same order. AVX2 and
-// AVX-VNNI use this one; AVX512-VNNI has its own below (unsigned weights, in-place accumulation).
+// A token's sums do not depend on NT: each (token, row) is summed in the same order. AVX2 uses
+// this one; the VNNI kernels have their own below (unsigned weights, in-place accumulation).
 #define DEFINE_INTERLEAVED(NAME, TARGET, DOT, NT)                                                                  \
 __attribute__((target(TARGET)))                                                                               \
 static void NAME##_pack(const int8_t *w, const uint16_t *ws, long cols, int nb, int r, __m256i *W, __m256i *A, float *S) { \
@@ -220,101 +220,102 @@ static int NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, 
 }
 
 DEFINE_INTERLEAVED(interleaved_avx2, "avx2,fma,f16c", DOT_AVX2, 3)
-DEFINE_INTERLEAVED(interleaved_avxvnni, "avx2,fma,f16c,avxvnni", DOT_AVXVNNI, 3)
 
-// The AVX512-VNNI prompt kernel: the interleaved tile above, but each weight byte is offset to
-// unsigned once per tile (w + 128: a flip of its top bit), so a (4-byte group, token) pair is one
-// vpdpbusd that accumulates in place with the token's four bytes as an embedded broadcast
-// ({1to8}), instead of a broadcast, a sign flip, a product into zero and an add. The offset's
-// share, 128 x (the token's block sum), is where each block's accumulator starts: the block's
-// int32 sum is exact (|sum| < 2^21), equal to the sign-flip kernels', and the float steps after
-// it are the same, so the results equal the portable loop bit for bit. The accumulators no longer
-// need scratch registers, so NT tokens share each tile load (see PRISM_VNNI512_NT).
+// The VNNI prompt kernels: the interleaved tile above, but each weight byte is offset to unsigned
+// once per tile (w + 128: a flip of its top bit), so a (4-byte group, token) pair is one vpdpbusd
+// that accumulates in place with the token's four bytes broadcast (with AVX512-VL an embedded
+// {1to8} broadcast), instead of a broadcast, a sign flip, a product into zero and an add. The
+// offset's share, 128 x (the token's block sum), is where each block's accumulator starts: the
+// block's int32 sum is exact (|sum| < 2^21), equal to the sign-flip kernels', and the float steps
+// after it are the same, so the results equal the portable loop bit for bit. NT tokens share each
+// tile load: eight with AVX-512VL's 32 registers (one thread, 32 x 2048 x 2048, clang -O3: 81 ->
+// 130 GMAC/s over the sign-flip tile; NT 4: 119, 12: 91), four with AVX-VNNI's 16 (accumulators
+// and sums must fit: 2 NT + 2). AVX-VNNI's instance is this source with the VEX intrinsic; it is
+// checked here through the AVX512-VNNI instance built with NT 4 (`-DPRISM_VNNI512_NT=4`,
+// `tools/kernel_check.sh`), since no CPU here has AVX-VNNI.
 #ifndef PRISM_VNNI512_NT
 #define PRISM_VNNI512_NT 8
 #endif
-#define V512_TARGET "avx2,fma,f16c,avx512f,avx512vnni,avx512vl"
-
-__attribute__((target(V512_TARGET)))
-static void v512_pack(const int8_t *w, const uint16_t *ws, long cols, int nb, int r, __m256i *W, float *S) {
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
-    for (int b = 0; b < nb; b++) {
-        __m256i v[8];
-        for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_si256((const __m256i *)(w + (long)(r + i) * cols + b * 32));
-        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
-        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
-        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
-        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
-        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-        W[b * 8 + 0] = _mm256_xor_si256(_mm256_permute2x128_si256(u0, u4, 0x20), flip);
-        W[b * 8 + 1] = _mm256_xor_si256(_mm256_permute2x128_si256(u1, u5, 0x20), flip);
-        W[b * 8 + 2] = _mm256_xor_si256(_mm256_permute2x128_si256(u2, u6, 0x20), flip);
-        W[b * 8 + 3] = _mm256_xor_si256(_mm256_permute2x128_si256(u3, u7, 0x20), flip);
-        W[b * 8 + 4] = _mm256_xor_si256(_mm256_permute2x128_si256(u0, u4, 0x31), flip);
-        W[b * 8 + 5] = _mm256_xor_si256(_mm256_permute2x128_si256(u1, u5, 0x31), flip);
-        W[b * 8 + 6] = _mm256_xor_si256(_mm256_permute2x128_si256(u2, u6, 0x31), flip);
-        W[b * 8 + 7] = _mm256_xor_si256(_mm256_permute2x128_si256(u3, u7, 0x31), flip);
-        for (int i = 0; i < 8; i++) S[b * 8 + i] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);
-    }
+#define DEFINE_UNSIGNED_INTERLEAVED(NAME, TARGET, DPBUSD, NT)                                                      \
+__attribute__((target(TARGET)))                                                                               \
+static void NAME##_pack(const int8_t *w, const uint16_t *ws, long cols, int nb, int r, __m256i *W, float *S) { \
+    const __m256i flip = _mm256_set1_epi8((char)0x80);                                                        \
+    for (int b = 0; b < nb; b++) {                                                                            \
+        __m256i v[8];                                                                                         \
+        for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_si256((const __m256i *)(w + (long)(r + i) * cols + b * 32)); \
+        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);              \
+        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);              \
+        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);              \
+        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);              \
+        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);                      \
+        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);                      \
+        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);                      \
+        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);                      \
+        W[b * 8 + 0] = _mm256_xor_si256(_mm256_permute2x128_si256(u0, u4, 0x20), flip);                      \
+        W[b * 8 + 1] = _mm256_xor_si256(_mm256_permute2x128_si256(u1, u5, 0x20), flip);                      \
+        W[b * 8 + 2] = _mm256_xor_si256(_mm256_permute2x128_si256(u2, u6, 0x20), flip);                      \
+        W[b * 8 + 3] = _mm256_xor_si256(_mm256_permute2x128_si256(u3, u7, 0x20), flip);                      \
+        W[b * 8 + 4] = _mm256_xor_si256(_mm256_permute2x128_si256(u0, u4, 0x31), flip);                      \
+        W[b * 8 + 5] = _mm256_xor_si256(_mm256_permute2x128_si256(u1, u5, 0x31), flip);                      \
+        W[b * 8 + 6] = _mm256_xor_si256(_mm256_permute2x128_si256(u2, u6, 0x31), flip);                      \
+        W[b * 8 + 7] = _mm256_xor_si256(_mm256_permute2x128_si256(u3, u7, 0x31), flip);                      \
+        for (int i = 0; i < 8; i++) S[b * 8 + i] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);                   \
+    }                                                                                                         \
+}                                                                                                             \
+/* nt (at most NT) tokens from t against the packed tile; out rows r..r+7 of each. */                       \
+/* `start[t * nb + b]` = -128 x (token t's block b sum). */                                                  \
+__attribute__((target(TARGET)))                                                                               \
+static inline void NAME##_tokens(const __m256i *W, const float *S, int nb, const int8_t *x, const float *xs,   \
+                                 const int32_t *start, long cols, int t, int nt, float *out, int ldo) {       \
+    __m256 f[NT];                                                                                             \
+    for (int j = 0; j < nt; j++) f[j] = _mm256_setzero_ps();                                                  \
+    for (int b = 0; b < nb; b++) {                                                                            \
+        __m256i acc[NT];                                                                                      \
+        for (int j = 0; j < nt; j++) acc[j] = _mm256_set1_epi32(start[(long)(t + j) * nb + b]);               \
+        for (int k = 0; k < 8; k++) {                                                                         \
+            __m256i wg = _mm256_load_si256(W + b * 8 + k);                                                    \
+            for (int j = 0; j < nt; j++) {                                                                    \
+                int32_t x4;                                                                                   \
+                memcpy(&x4, x + (long)(t + j) * cols + b * 32 + 4 * k, 4);                                    \
+                acc[j] = DPBUSD(acc[j], wg, _mm256_set1_epi32(x4));                                           \
+            }                                                                                                 \
+        }                                                                                                     \
+        __m256 s = _mm256_load_ps(S + b * 8);                                                                 \
+        for (int j = 0; j < nt; j++)                                                                          \
+            f[j] = _mm256_fmadd_ps(_mm256_mul_ps(s, _mm256_set1_ps(xs[(long)(t + j) * nb + b])), _mm256_cvtepi32_ps(acc[j]), f[j]); \
+    }                                                                                                         \
+    for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + (long)(t + j) * ldo, f[j]);                           \
+}                                                                                                             \
+__attribute__((target(TARGET)))                                                                               \
+static int NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,             \
+                int tokens, float *out, int ldo, int row0, int row1) {                                       \
+    int nb = cols / 32;                                                                                       \
+    __m256i *W = aligned_alloc(32, (size_t)nb * 8 * 32);                                                      \
+    float *S = aligned_alloc(32, (size_t)nb * 8 * 4);                                                         \
+    int32_t *start = malloc(sizeof(int32_t) * (size_t)nb * (size_t)tokens);                                   \
+    int r = row0;                                                                                             \
+    if (W && S && start) {                                                                                    \
+        for (long i = 0; i < (long)nb * tokens; i++) {                                                        \
+            const int8_t *xb = x + (i / nb) * (long)cols + (i % nb) * 32;                                     \
+            int32_t sum = 0;                                                                                  \
+            for (int e = 0; e < 32; e++) sum += xb[e];                                                        \
+            start[i] = -128 * sum;                                                                            \
+        }                                                                                                     \
+        for (; r + 8 <= row1; r += 8) {                                                                       \
+            NAME##_pack(w, ws, cols, nb, r, W, S);                                                            \
+            int t = 0;                                                                                        \
+            for (; t + NT <= tokens; t += NT) NAME##_tokens(W, S, nb, x, xs, start, cols, t, NT, out + r, ldo); \
+            if (t < tokens) NAME##_tokens(W, S, nb, x, xs, start, cols, t, tokens - t, out + r, ldo);         \
+        }                                                                                                     \
+    }                                                                                                         \
+    free(W);                                                                                                  \
+    free(S);                                                                                                  \
+    free(start);                                                                                              \
+    return r;                                                                                                 \
 }
 
-// nt (at most PRISM_VNNI512_NT) tokens from t against the packed tile; out rows r..r+7 of each.
-// `start[t * nb + b]` = -128 x (token t's block b sum).
-__attribute__((target(V512_TARGET)))
-static inline void v512_tokens(const __m256i *W, const float *S, int nb, const int8_t *x, const float *xs, const int32_t *start,
-                               long cols, int t, int nt, float *out, int ldo) {
-    enum { NT = PRISM_VNNI512_NT };
-    __m256 f[NT];
-    for (int j = 0; j < nt; j++) f[j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m256i acc[NT];
-        for (int j = 0; j < nt; j++) acc[j] = _mm256_set1_epi32(start[(long)(t + j) * nb + b]);
-        for (int k = 0; k < 8; k++) {
-            __m256i wg = _mm256_load_si256(W + b * 8 + k);
-            for (int j = 0; j < nt; j++) {
-                int32_t x4;
-                memcpy(&x4, x + (long)(t + j) * cols + b * 32 + 4 * k, 4);
-                acc[j] = _mm256_dpbusd_epi32(acc[j], wg, _mm256_set1_epi32(x4));
-            }
-        }
-        __m256 s = _mm256_load_ps(S + b * 8);
-        for (int j = 0; j < nt; j++)
-            f[j] = _mm256_fmadd_ps(_mm256_mul_ps(s, _mm256_set1_ps(xs[(long)(t + j) * nb + b])), _mm256_cvtepi32_ps(acc[j]), f[j]);
-    }
-    for (int j = 0; j < nt; j++) _mm256_storeu_ps(out + (long)(t + j) * ldo, f[j]);
-}
-
-__attribute__((target(V512_TARGET)))
-static int interleaved_avx512vnni(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, const float *xs,
-                                  int tokens, float *out, int ldo, int row0, int row1) {
-    enum { NT = PRISM_VNNI512_NT };
-    int nb = cols / 32;
-    __m256i *W = aligned_alloc(32, (size_t)nb * 8 * 32);
-    float *S = aligned_alloc(32, (size_t)nb * 8 * 4);
-    int32_t *start = malloc(sizeof(int32_t) * (size_t)nb * (size_t)tokens);
-    int r = row0;
-    if (W && S && start) {
-        for (long i = 0; i < (long)nb * tokens; i++) {
-            const int8_t *xb = x + (i / nb) * (long)cols + (i % nb) * 32;
-            int32_t sum = 0;
-            for (int e = 0; e < 32; e++) sum += xb[e];
-            start[i] = -128 * sum;
-        }
-        for (; r + 8 <= row1; r += 8) {
-            v512_pack(w, ws, cols, nb, r, W, S);
-            int t = 0;
-            for (; t + NT <= tokens; t += NT) v512_tokens(W, S, nb, x, xs, start, cols, t, NT, out + r, ldo);
-            if (t < tokens) v512_tokens(W, S, nb, x, xs, start, cols, t, tokens - t, out + r, ldo);
-        }
-    }
-    free(W);
-    free(S);
-    free(start);
-    return r;
-}
+DEFINE_UNSIGNED_INTERLEAVED(interleaved_avx512vnni, "avx2,fma,f16c,avx512f,avx512vnni,avx512vl", _mm256_dpbusd_epi32, PRISM_VNNI512_NT)
+DEFINE_UNSIGNED_INTERLEAVED(interleaved_avxvnni, "avx2,fma,f16c,avxvnni", _mm256_dpbusd_avx_epi32, 4)
 
 DEFINE_MATMUL(matmul_avx2, "avx2,fma,f16c", DOT_AVX2)
 DEFINE_MATMUL(matmul_avxvnni, "avx2,fma,f16c,avxvnni", DOT_AVXVNNI)

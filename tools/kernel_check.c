@@ -464,7 +464,9 @@ int main(int argc, char **argv) {
     for (int k = 1; k < NKERNELS; k++)
         if (prism_runnable_kernel(k) != k) printf("(%s is not on this CPU: asked for, it runs as %s)\n", names[k], names[prism_runnable_kernel(k)]);
     int shapes[][3] = {{1, 37, 64}, {2, 64, 96}, {3, 13, 96}, {5, 130, 2048}, {9, 70, 512}, {17, 260, 256}, {32, 257, 256}, {33, 70, 512},
-                       {1, 3, 32}, {1, 4, 32}, {2, 5, 32}, {1, 9, 64}, {4, 7, 160}};
+                       {1, 3, 32}, {1, 4, 32}, {2, 5, 32}, {1, 9, 64}, {4, 7, 160},
+                       // Activations over 4 MiB: the prompt kernels' token blocks (256 + 44; 64 + 6).
+                       {300, 19, 16384}, {70, 9, 65536}};
     int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     for (int i = 0; i < nshapes; i++) check_products(shapes[i][0], shapes[i][1], shapes[i][2]);
     // Random shapes: 1..12 tokens, 1..140 rows, 1..40 blocks of 32.

@@ -301,12 +301,22 @@ static int NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x, 
             for (int e = 0; e < 32; e++) sum += xb[e];                                                        \
             start[i] = -128 * sum;                                                                            \
         }                                                                                                     \
-        for (; r + 8 <= row1; r += 8) {                                                                       \
-            NAME##_pack(w, ws, cols, nb, r, W, S);                                                            \
-            int t = 0;                                                                                        \
-            for (; t + NT <= tokens; t += NT) NAME##_tokens(W, S, nb, x, xs, start, cols, t, NT, out + r, ldo); \
-            if (t < tokens) NAME##_tokens(W, S, nb, x, xs, start, cols, t, tokens - t, out + r, ldo);         \
+        /* Tokens in blocks whose activations (4 MiB) stay in cache while every tile passes over */     \
+        /* them: re-packing a tile per block costs ~1%, where 1536 tokens x 16384 columns (24 MiB) */     \
+        /* read from memory for every tile ran at 99 GMAC/s against 130. */                               \
+        int block = (int)((4L << 20) / cols) / NT * NT;                                                       \
+        if (block < NT) block = NT;                                                                           \
+        int rows8 = row0 + (row1 - row0) / 8 * 8;                                                             \
+        for (int t0 = 0; t0 < tokens; t0 += block) {                                                          \
+            int t1 = tokens - t0 < block ? tokens : t0 + block;                                               \
+            for (r = row0; r < rows8; r += 8) {                                                               \
+                NAME##_pack(w, ws, cols, nb, r, W, S);                                                        \
+                int t = t0;                                                                                   \
+                for (; t + NT <= t1; t += NT) NAME##_tokens(W, S, nb, x, xs, start, cols, t, NT, out + r, ldo); \
+                if (t < t1) NAME##_tokens(W, S, nb, x, xs, start, cols, t, t1 - t, out + r, ldo);             \
+            }                                                                                                 \
         }                                                                                                     \
+        r = rows8;                                                                                            \
     }                                                                                                         \
     free(W);                                                                                                  \
     free(S);                                                                                                  \

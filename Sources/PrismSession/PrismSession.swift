@@ -213,9 +213,11 @@ public final class PrismSession {
         var options = RunOptions(plan: plan, route: route, meter: meter)
         options.threads = threads
         if showsProgress {
-            // On a terminal, a forward pass still running after 2 s shows its layers (gemma-2b under
-            // a budget, long prompts); quick commands and piped runs print nothing.
-            let progress = Progress.onTerminal(label: "forward", total: model.config.numHiddenLayers, unit: "layers", delay: 2)
+            // A forward pass still running after 2 s shows its layers on a terminal (gemma-2b under
+            // a budget, long prompts), after 10 s in a log (a 20,000-token prompt on gemma-3-270m
+            // ran for minutes with no word); quick commands print nothing.
+            let progress = Progress.delayed(
+                label: "forward", total: model.config.numHiddenLayers, unit: "layers", terminalDelay: 2, logDelay: 10)
             options.onLayer = { done, total in
                 if done == total { progress.finish() } else { progress.update(done) }
             }

@@ -58,11 +58,12 @@ public final class Progress: @unchecked Sendable {
         if isTerminal && drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
-    /// A bar for a terminal only, shown once `delay` seconds have passed (nothing when piped).
-    public static func onTerminal(label: String, total: Int, unit: String, delay: TimeInterval) -> Progress {
+    /// A bar on a terminal once `terminalDelay` seconds have passed; piped or logged (a batch
+    /// scheduler's log), plain lines every tenth once `logDelay` seconds have passed, so a quick
+    /// command prints nothing and a long one is not silent for minutes.
+    public static func delayed(label: String, total: Int, unit: String, terminalDelay: TimeInterval, logDelay: TimeInterval) -> Progress {
         let p = Progress(label: label, total: total, unit: unit)
-        p.quiet = !p.isTerminal
-        p.delay = delay
+        p.delay = p.isTerminal ? terminalDelay : logDelay
         return p
     }
 }

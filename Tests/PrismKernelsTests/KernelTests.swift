@@ -113,7 +113,8 @@ final class KernelTests: XCTestCase {
     /// dequantizing product for the exact rows, and the per-segment route, likewise.
     func testProductsDoNotDependOnTheBatch() {
         let available = Int8Kernel.runnable
-        for (k, (count, rows, cols)) in [(9, 70, 512), (6, 37, 64), (17, 260, 256), (3, 13, 96)].enumerated() {
+        // (260, 11, 16384): activations over 4 MiB, which the VNNI prompt kernels take in token blocks (256 + 4).
+        for (k, (count, rows, cols)) in [(9, 70, 512), (6, 37, 64), (17, 260, 256), (3, 13, 96), (260, 11, 16384)].enumerated() {
             let m = randomQ8(rows: rows, cols: cols, seed: UInt64(900 + k))
             var rng = Rng(UInt64(k + 77))
             let x = (0..<(count * cols)).map { _ in Float(rng.normal()) }

@@ -259,30 +259,44 @@ public final class GemmaModel: Sendable {
                 (vc.baseAddress! + past * kvw).update(from: v.p + rowStart[s] * kvw, count: t * kvw)
             }
             var pattern = wantPattern ? [Float](repeating: 0, count: heads * t * total) : []
-            var scores = [Float](repeating: 0, count: total)
-            cache.keys[s][l].withUnsafeBufferPointer { kc in
-                cache.values[s][l].withUnsafeBufferPointer { vc in
-                    for i in 0..<t {
-                        let row = rowStart[s] + i, visible = past + i + 1
-                        // Keys first..<visible: all earlier ones, or the window's on a sliding layer.
-                        let first = window.map { max(0, visible - $0) } ?? 0
-                        for hh in 0..<heads {
-                            let g = hh / group
-                            let qh = q.p + row * qw + hh * headDim
+            // Every (query, head) pair is independent: pairs are dealt round-robin to the
+            // workers (a causal prompt's later rows see more keys, so contiguous ranges would
+            // not balance), each with its own scores row. A pair's arithmetic is the same
+            // whichever worker runs it, so results do not depend on the thread count. Small
+            // passes (a decoding step) stay on the calling thread.
+            let work = t * heads * total * headDim
+            let parts = work >= 1 << 21 ? min(t * heads, max(1, pass.options.threads) * 4) : 1
+            pattern.withUnsafeMutableBufferPointer { pb in
+                cache.keys[s][l].withUnsafeBufferPointer { kc in
+                    cache.values[s][l].withUnsafeBufferPointer { vc in
+                        let keys = SharedPointer(kc.baseAddress!), values = SharedPointer(vc.baseAddress!)
+                        // (An empty array's base address is the shared empty storage: never written.)
+                        let queries = SharedPointer(q.p), mixed = SharedPointer(z.p), patternOut = wantPattern ? pb.baseAddress.map(SharedPointer.init) : nil
+                        let rowStart = rowStart[s]
+                        DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            var scores = [Float](repeating: 0, count: total)
                             scores.withUnsafeMutableBufferPointer { sc in
-                                for j in first..<visible {
-                                    sc[j] = Ops.dot(qh, kc.baseAddress! + j * kvw + g * headDim, count: headDim) * scale
-                                }
-                                if let cap { for j in first..<visible { sc[j] = tanhf(sc[j] / cap) * cap } }
-                                Ops.softmax(sc.baseAddress! + first, count: visible - first)
-                                let zh = z.p + row * qw + hh * headDim
-                                zh.update(repeating: 0, count: headDim)
-                                for j in first..<visible {
-                                    Ops.axpy(sc[j], vc.baseAddress! + j * kvw + g * headDim, zh, count: headDim)
-                                }
-                                if wantPattern {
-                                    let base = (hh * t + i) * total
-                                    for j in first..<visible { pattern[base + j] = sc[j] }
+                                for pair in stride(from: part, to: t * heads, by: parts) {
+                                    let i = pair / heads, hh = pair % heads
+                                    let row = rowStart + i, visible = past + i + 1
+                                    // Keys first..<visible: all earlier ones, or the window's on a sliding layer.
+                                    let first = window.map { max(0, visible - $0) } ?? 0
+                                    let g = hh / group
+                                    let qh = queries.p + row * qw + hh * headDim
+                                    for j in first..<visible {
+                                        sc[j] = Ops.dot(qh, keys.p + j * kvw + g * headDim, count: headDim) * scale
+                                    }
+                                    if let cap { for j in first..<visible { sc[j] = tanhf(sc[j] / cap) * cap } }
+                                    Ops.softmax(sc.baseAddress! + first, count: visible - first)
+                                    let zh = mixed.p + row * qw + hh * headDim
+                                    zh.update(repeating: 0, count: headDim)
+                                    for j in first..<visible {
+                                        Ops.axpy(sc[j], values.p + j * kvw + g * headDim, zh, count: headDim)
+                                    }
+                                    if let patternOut {
+                                        let base = (hh * t + i) * total
+                                        for j in first..<visible { patternOut.p[base + j] = sc[j] }
+                                    }
                                 }
                             }
                         }

@@ -110,6 +110,7 @@ struct BenchChildCommand: ParsableCommand {
                 return
             }
             let session = try model.session(runtime)
+            session.showsProgress = false  // a measurement: its stderr is the parent's
             if let k = prisms {
                 try JSONOut.print(try Measurements.prisms(session, tokens: tokens, repeats: repeats, targets: k))
             } else {

@@ -27,6 +27,21 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
+    /// A prompt long enough that attention splits its (query, head) pairs over the workers
+    /// (120 tokens x 4 heads x 120 keys x 64 dims is over its threshold): the decomposition,
+    /// head x source terms included (they read the recorded patterns), is the same bit for bit.
+    func testLongPromptAttentionDoesNotDependOnThreads() throws {
+        let ids = (0..<120).map { String(2 + ($0 * 37) % 1000) }.joined(separator: ",")
+        func decompose(_ n: Int) throws -> String {
+            let r = try CLIRunner.run(["decompose", "-m", Self.model, "--ids", ids, "--target", "17", "--json", "--detail", "full", "--threads", "\(n)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdout
+        }
+        let one = try decompose(1)
+        XCTAssertTrue(one.contains("\"head_sources\""), String(one.prefix(300)))
+        for n in [2, 3] { XCTAssertEqual(try decompose(n), one, "--threads 1 and --threads \(n) differ") }
+    }
+
     func testStatsNamesTheThreadCount() throws {
         for n in [1, 2, 7] {
             let r = try logits(["--threads", "\(n)"])

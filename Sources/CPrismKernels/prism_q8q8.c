@@ -152,25 +152,32 @@ static void NAME(const int8_t *w, const uint16_t *ws, int cols, const int8_t *x,
 // (microbenchmark on this machine, one thread: 36 -> 50 GMAC/s against the 4-row tile above).
 // A token's sums do not depend on NT: each (token, row) is summed in the same order. AVX2 uses
 // this one; the VNNI kernels have their own below (unsigned weights, in-place accumulation).
+// Block b (32 bytes) of rows r..r+7 as eight registers: register g holds bytes 4g..4g+3 of each
+// of the eight rows (an 8x8 transpose of 32-bit groups), for the interleaved prompt kernels.
+__attribute__((target("avx2"), always_inline))
+static inline void interleave8(const int8_t *w, long cols, int r, int b, __m256i g[8]) {
+    __m256i v[8];
+    for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_si256((const __m256i *)(w + (long)(r + i) * cols + b * 32));
+    __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    g[0] = _mm256_permute2x128_si256(u0, u4, 0x20); g[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+    g[2] = _mm256_permute2x128_si256(u2, u6, 0x20); g[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+    g[4] = _mm256_permute2x128_si256(u0, u4, 0x31); g[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    g[6] = _mm256_permute2x128_si256(u2, u6, 0x31); g[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
 #define DEFINE_INTERLEAVED(NAME, TARGET, DOT, NT)                                                                  \
 __attribute__((target(TARGET)))                                                                               \
 static void NAME##_pack(const int8_t *w, const uint16_t *ws, long cols, int nb, int r, __m256i *W, __m256i *A, float *S) { \
     for (int b = 0; b < nb; b++) {                                                                            \
-        __m256i v[8];                                                                                         \
-        for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_si256((const __m256i *)(w + (long)(r + i) * cols + b * 32)); \
-        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);              \
-        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);              \
-        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);              \
-        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);              \
-        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);                      \
-        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);                      \
-        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);                      \
-        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);                      \
         __m256i g[8];                                                                                         \
-        g[0] = _mm256_permute2x128_si256(u0, u4, 0x20); g[1] = _mm256_permute2x128_si256(u1, u5, 0x20);     \
-        g[2] = _mm256_permute2x128_si256(u2, u6, 0x20); g[3] = _mm256_permute2x128_si256(u3, u7, 0x20);     \
-        g[4] = _mm256_permute2x128_si256(u0, u4, 0x31); g[5] = _mm256_permute2x128_si256(u1, u5, 0x31);     \
-        g[6] = _mm256_permute2x128_si256(u2, u6, 0x31); g[7] = _mm256_permute2x128_si256(u3, u7, 0x31);     \
+        interleave8(w, cols, r, b, g);                                                                        \
         for (int k = 0; k < 8; k++) { W[b * 8 + k] = g[k]; A[b * 8 + k] = _mm256_sign_epi8(g[k], g[k]); }   \
         for (int i = 0; i < 8; i++) S[b * 8 + i] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);                   \
     }                                                                                                         \
@@ -241,24 +248,9 @@ __attribute__((target(TARGET)))                                                 
 static void NAME##_pack(const int8_t *w, const uint16_t *ws, long cols, int nb, int r, __m256i *W, float *S) { \
     const __m256i flip = _mm256_set1_epi8((char)0x80);                                                        \
     for (int b = 0; b < nb; b++) {                                                                            \
-        __m256i v[8];                                                                                         \
-        for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_si256((const __m256i *)(w + (long)(r + i) * cols + b * 32)); \
-        __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);              \
-        __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);              \
-        __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);              \
-        __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);              \
-        __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);                      \
-        __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);                      \
-        __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);                      \
-        __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);                      \
-        W[b * 8 + 0] = _mm256_xor_si256(_mm256_permute2x128_si256(u0, u4, 0x20), flip);                      \
-        W[b * 8 + 1] = _mm256_xor_si256(_mm256_permute2x128_si256(u1, u5, 0x20), flip);                      \
-        W[b * 8 + 2] = _mm256_xor_si256(_mm256_permute2x128_si256(u2, u6, 0x20), flip);                      \
-        W[b * 8 + 3] = _mm256_xor_si256(_mm256_permute2x128_si256(u3, u7, 0x20), flip);                      \
-        W[b * 8 + 4] = _mm256_xor_si256(_mm256_permute2x128_si256(u0, u4, 0x31), flip);                      \
-        W[b * 8 + 5] = _mm256_xor_si256(_mm256_permute2x128_si256(u1, u5, 0x31), flip);                      \
-        W[b * 8 + 6] = _mm256_xor_si256(_mm256_permute2x128_si256(u2, u6, 0x31), flip);                      \
-        W[b * 8 + 7] = _mm256_xor_si256(_mm256_permute2x128_si256(u3, u7, 0x31), flip);                      \
+        __m256i g[8];                                                                                         \
+        interleave8(w, cols, r, b, g);                                                                        \
+        for (int k = 0; k < 8; k++) W[b * 8 + k] = _mm256_xor_si256(g[k], flip);                              \
         for (int i = 0; i < 8; i++) S[b * 8 + i] = _cvtsh_ss(ws[(long)(r + i) * nb + b]);                   \
     }                                                                                                         \
 }                                                                                                             \

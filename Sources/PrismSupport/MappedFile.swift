@@ -165,10 +165,11 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
     /// Releases the span from the lowest to the highest of `buffers` (views into this mapping:
     /// a layer's matrices), widened outward to whole 2 MiB units of the address space. Why: a
     /// file read sequentially sits in the page cache in 2 MiB folios that a fault maps whole (one
-    /// PMD entry), and `MADV_DONTNEED` over part of such a mapping splits it into 4 KiB entries
-    /// for good, so every later step faults that region back page by page. Releasing tensor by
-    /// tensor split the PMD at each of a layer's 14 part boundaries. Widening may release the
-    /// head or tail of a neighbouring tensor: it is read back from the page cache when used.
+    /// PMD entry), and `MADV_DONTNEED` over part of such a mapping splits it, leaving the rest of
+    /// those 2 MiB to be faulted back in 4 KiB pages. Releasing tensor by tensor did that at each
+    /// of a layer's 14 part boundaries (`perf` showed 4 KiB fault-around work in every budgeted
+    /// step). Widening may release the head or tail of a neighbouring tensor: it is read back
+    /// from the page cache when used.
     public func release(spanning buffers: [UnsafeRawBufferPointer]) {
         guard let base else { return }
         var low = Int.max, high = 0

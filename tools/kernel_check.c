@@ -15,7 +15,8 @@
 //                                             within 1e-5 relative of a double-precision product
 //   prism_q8_pullback         (the prisms)    within 1e-5 relative of a double-precision product, for 1..30
 //                                             targets, partial panels, chunks and strips, any block, any
-//                                             column range (the columns outside it untouched)
+//                                             column range (the columns outside it untouched); the
+//                                             AVX-512 loop bit for bit equal to the AVX2 loop
 //   prism_quantize_weight_row (the converter) bit for bit: quants, f16 scales, overflow count, statistics
 //                                             (ties, clamps, zero blocks, f16 overflow edge and ties, extremes)
 //   prism_gelu_tanh                           within 2e-6 of the formula in double
@@ -188,12 +189,18 @@ static void check_pullback(int count, int rows, int cols, int block, int ldu, in
         prism_q8_dequantize_row(w + (long)r * cols, ws + (long)r * nb, cols, block, dense);
         for (int k = 0; k < count; k++) for (int c = 0; c < cols; c++) want[(long)k * cols + c] += (double)u[(long)k * ldu + r] * dense[c];
     }
+    float *avx2 = NULL;   // the AVX2 loop's floats, which the AVX-512 loop must equal bit for bit
     for (int i = 0; i < nkernels; i++) {
         int k = kernels[i];
         checks[k]++;
-        count_loop(pull_loops, pull_vector, k, prism_q8_pullback_loop(k, block, col0));
+        const char *loop = prism_q8_pullback_loop(k, block, col0);
+        count_loop(pull_loops, pull_vector, k, loop);
         for (long j = 0; j < (long)count * ldo; j++) out[j] = NAN;
         prism_q8_pullback(k, w, ws, rows, cols, block, u, count, ldu, out, ldo, col0, col1);
+        if (strcmp(loop, "avx2-fma") == 0 && (avx2 = malloc(sizeof(float) * count * ldo)))
+            memcpy(avx2, out, sizeof(float) * count * ldo);
+        if (strcmp(loop, "avx512-fma") == 0 && avx2 && memcmp(avx2, out, sizeof(float) * count * ldo) != 0)
+            fail("q8_pullback (avx512-fma bitwise equal to avx2-fma)", k, count, rows, cols, 1);
         double m = 1e-30, e = 0;
         int outside = 0;
         for (int t = 0; t < count; t++)
@@ -207,7 +214,7 @@ static void check_pullback(int count, int rows, int cols, int block, int ldu, in
         if (e / m > 1e-5) fail("q8_pullback", k, count, rows, cols, e / m);
         if (outside) fail("q8_pullback (outside range)", k, count, rows, cols, outside);
     }
-    free(w); free(ws); free(u); free(out); free(want); free(dense);
+    free(w); free(ws); free(u); free(out); free(want); free(dense); free(avx2);
 }
 
 // Fixed shapes, every target count 1..30, and random ones: partial panels (64 rows) and chunks (512
@@ -453,6 +460,33 @@ static void time_kernels(int quick) {
     free(w); free(xq); free(ws); free(x); free(xs); free(out);
 }
 
+// Throughput of the pull-back, one thread, 10 targets through 2048 x 16384 (gemma-2b's W_down),
+// eight such matrices (256 MiB, more than any cache) taken in turn: GMAC/s, median of 5.
+static void time_pullback(int quick) {
+    int rows = quick ? 256 : 2048, cols = quick ? 2048 : 16384, count = 10, nb = cols / 32, mats = quick ? 1 : 8;
+    int8_t *w = malloc((size_t)mats * rows * cols);
+    uint16_t *ws = malloc(sizeof(uint16_t) * mats * rows * nb);
+    float *u = malloc(sizeof(float) * count * rows), *out = malloc(sizeof(float) * count * cols);
+    if (!w || !ws || !u || !out) { printf("time  q8_pullback: no memory for the timing\n"); free(w); free(ws); free(u); free(out); return; }
+    for (int m = 0; m < mats; m++) make_weights(rows, cols, 32, w + (long)m * rows * cols, ws + (long)m * rows * nb);
+    for (long i = 0; i < (long)count * rows; i++) u[i] = normal();
+    for (int i = 0; i < nkernels; i++) {
+        int k = kernels[i];
+        if (k == PRISM_KERNEL_PORTABLE && !quick) continue;   // ~1 s a matrix
+        double times[5];
+        for (int r = 0; r < 5; r++) {
+            double t = now();
+            for (int m = 0; m < mats; m++)
+                prism_q8_pullback(k, w + (long)m * rows * cols, ws + (long)m * rows * nb, rows, cols, 32, u, count, rows, out, cols, 0, cols);
+            times[r] = (now() - t) / mats;
+        }
+        for (int a = 0; a < 5; a++) for (int b = a + 1; b < 5; b++) if (times[b] < times[a]) { double s = times[a]; times[a] = times[b]; times[b] = s; }
+        printf("time  q8_pullback        %-12s %2d x %4d x %5d, one thread: %8.3f ms, %6.2f GMAC/s (median of 5, %s)\n", names[k], count, rows,
+               cols, times[2] * 1e3, (double)count * rows * cols / times[2] * 1e-9, prism_q8_pullback_loop(k, 32, 0));
+    }
+    free(w); free(ws); free(u); free(out);
+}
+
 int main(int argc, char **argv) {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     int best = prism_best_kernel();
@@ -490,6 +524,7 @@ int main(int argc, char **argv) {
     hash_weight_quant();
     for (int i = 0; i < nkernels; i++) printf("ran   %-12s %5ld checks\n", names[kernels[i]], checks[kernels[i]]);
     time_kernels(quick);
+    time_pullback(quick);
     printf(failures ? "%d check(s) FAILED\n" : "all kernels agree with the portable loop\n", failures);
     return failures ? 1 : 0;
 }

@@ -161,10 +161,12 @@ final class KernelTests: XCTestCase {
     }
 
     /// The fused int8 pull-back `U W` (the prisms' `W_O^T u`, `W_down^T u`): the portable loop and
-    /// the AVX2 kernel each equal the naive product over the dequantized weights (1e-5 relative),
-    /// on odd shapes, partial blocks and chunks, and target counts that exercise every register group.
+    /// the AVX2 and AVX-512 kernels each equal the naive product over the dequantized weights (1e-5
+    /// relative), on odd shapes, partial blocks and chunks, and target counts that exercise every
+    /// register group; the AVX-512 loop equals the AVX2 loop bit for bit.
     func testPullBackMatchesNaive() {
-        let kernels: [Int8Kernel] = Int8Kernel.best >= .avx2 ? [.portable, .avx2] : [.portable]
+        var kernels: [Int8Kernel] = Int8Kernel.best >= .avx2 ? [.portable, .avx2] : [.portable]
+        if Int8Kernel.best == .avx512VNNI { kernels.append(.avx512VNNI) }
         let cases = [
             (1, 37, 50, 32), (5, 64, 96, 32), (10, 33, 2048, 32), (7, 130, 64, 16), (23, 7, 160, 32), (13, 300, 530, 32),
             (2, 5, 17, 32), (41, 16, 48, 32),
@@ -184,6 +186,7 @@ final class KernelTests: XCTestCase {
                     expected[k * cols + c] = Float(s)
                 }
             }
+            var outs: [Int8Kernel: [Float]] = [:]
             for kernel in kernels {
                 var out = [Float](repeating: .nan, count: count * cols)
                 withMatrix(m) { w in
@@ -192,6 +195,10 @@ final class KernelTests: XCTestCase {
                     }
                 }
                 XCTAssertLessThanOrEqual(maxRelative(out, expected), 1e-5, "\(kernel) \(count)x\(rows)x\(cols) block \(block)")
+                outs[kernel] = out
+            }
+            if let wide = outs[.avx512VNNI], let narrow = outs[.avx2] {
+                XCTAssertEqual(wide.map(\.bitPattern), narrow.map(\.bitPattern), "AVX-512 vs AVX2 \(count)x\(rows)x\(cols) block \(block)")
             }
         }
     }

@@ -137,19 +137,20 @@ static void pb_strip_targets(const float *p, int rows, const float *ut, int ldut
 // targets; the sums run in pb_strip16's order (per column, rows in order from zero, then added to
 // `out`), so the results equal the AVX2 loop's bit for bit. One thread, 2048 x 16384 matrices
 // streamed from memory, 10 targets: 25 GMAC/s with the widened panel, 37 fused with the prefetch
-// below (FMA peak here: 58). `pf` > 0: bytes ahead in each row to prefetch (the next chunk).
+// below (FMA peak here: 58). `pf` != 0: bytes from each row's weights to the same row's in the
+// chunk read next, to prefetch.
 #define PB_GROUP512 12
 typedef void (*pb_fused_fn)(const int8_t *q, long stride, const uint16_t *sc, long nb, int rows, const float *ut, int ldut,
-                            float *out, int ldo, int first, int pf);
+                            float *out, int ldo, int first, long pf);
 #define DEFINE_FUSED512(NW, M)                                                                                    \
 __attribute__((target("avx512f,f16c")))                                                                         \
 static void pb_fused512_##NW##_##M(const int8_t *q, long stride, const uint16_t *sc, long nb, int rows, const float *ut, \
-                                   int ldut, float *out, int ldo, int first, int pf) {                           \
+                                   int ldut, float *out, int ldo, int first, long pf) {                           \
     __m512 a[NW][M];                                                                                             \
     for (int v = 0; v < NW; v++) for (int i = 0; i < M; i++) a[v][i] = _mm512_setzero_ps();                      \
     for (int r = 0; r < rows; r++) {                                                                             \
         const int8_t *wr = q + (long)r * stride;                                                                 \
-        if (pf > 0) _mm_prefetch((const char *)(wr + pf), _MM_HINT_T0);                                          \
+        if (pf != 0) _mm_prefetch((const char *)(wr + pf), _MM_HINT_T0);                                          \
         __m512 s = _mm512_set1_ps(_cvtsh_ss(sc[(long)r * nb]));                                                  \
         __m512 w[NW];                                                                                            \
         for (int v = 0; v < NW; v++)                                                                             \
@@ -176,9 +177,11 @@ DEFINE_FUSED512_ALL(1)
 DEFINE_FUSED512_ALL(2)
 
 // A chunk's `strips` full strips of 16 columns from c0, two at a time where both lie in one block,
-// every target in groups of up to PB_GROUP512 (more than 12: even groups). `next` as for pb_widen.
+// every target in groups of up to PB_GROUP512 (more than 12: even groups). `ahead`: bytes from
+// this chunk to the one read next (the next chunk of the panel, or the next panel's first), 0 if
+// none: its lines are prefetched while this chunk's products run.
 static void pb_fused512_strips(const int8_t *qp, int cols, const uint16_t *sp, long nb, int block, int rows, int c0, int strips,
-                               int next, const float *up, int ldut, int kc, float *o, int ldo, int first) {
+                               long ahead, const float *up, int ldut, int kc, float *o, int ldo, int first) {
     static const pb_fused_fn one[PB_GROUP512] = {pb_fused512_1_1, pb_fused512_1_2, pb_fused512_1_3,  pb_fused512_1_4,
                                                  pb_fused512_1_5, pb_fused512_1_6, pb_fused512_1_7,  pb_fused512_1_8,
                                                  pb_fused512_1_9, pb_fused512_1_10, pb_fused512_1_11, pb_fused512_1_12};
@@ -189,8 +192,8 @@ static void pb_fused512_strips(const int8_t *qp, int cols, const uint16_t *sp, l
     for (int j = 0; j < strips;) {
         int cc = c0 + 16 * j;
         int pair = j + 1 < strips && cc / block == (cc + 31) / block;
-        // One prefetch per 64-byte line of each row: the line 512 bytes on, in the next chunk.
-        int pf = next > 0 && (cc - c0) % 64 == 0 ? PB_CHUNK : 0;
+        // One prefetch per 64-byte line of each row, the same line of the chunk read next.
+        long pf = (cc - c0) % 64 == 0 ? ahead : 0;
         for (int g = 0, k = 0; g < groups; g++) {
             int m = (kc - k) / (groups - g);
             (pair ? two : one)[m - 1](qp + cc, cols, sp + cc / block, nb, rows, up + k, ldut, o + (long)k * ldo + cc, ldo, first,
@@ -290,16 +293,18 @@ static void pb_strip_targets_neon(const float *p, int rows, const float *ut, int
 // A chunk's `strips` full strips of 16 columns from c0: widened into `wide` once, then every
 // target over each strip, with this CPU's vector loop (chosen by the caller).
 static void pb_vector_strips(const int8_t *qp, int cols, const uint16_t *sp, long nb, int block, int rows, int c0, int strips,
-                             float *wide, int next, const float *up, int ldut, int kc, float *o, int ldo, int first, int fused) {
+                             float *wide, int next, long ahead, const float *up, int ldut, int kc, float *o, int ldo, int first,
+                             int fused) {
 #ifdef PRISM_X86
     if (fused) {
-        pb_fused512_strips(qp, cols, sp, nb, block, rows, c0, strips, next, up, ldut, kc, o, ldo, first);
+        pb_fused512_strips(qp, cols, sp, nb, block, rows, c0, strips, ahead, up, ldut, kc, o, ldo, first);
         return;
     }
     pb_widen(qp, cols, sp, nb, block, rows, c0, strips, wide, next);
     for (int j = 0; j < strips; j++) pb_strip_targets(wide + (long)j * PB_STRIP(rows), rows, up, ldut, kc, o + c0 + 16 * j, ldo, first);
 #else
     (void)fused;
+    (void)ahead;
     pb_widen_neon(qp, cols, sp, nb, block, rows, c0, strips, wide, next);
     for (int j = 0; j < strips; j++)
         pb_strip_targets_neon(wide + (long)j * PB_STRIP(rows), rows, up, ldut, kc, o + c0 + 16 * j, ldo, first);
@@ -391,7 +396,9 @@ void prism_q8_pullback(int kernel, const int8_t *q, const uint16_t *scales, int 
                     int strips = width / 16;
                     if (strips > 0) {
                         int next = col1 - (c + width) < PB_CHUNK ? col1 - (c + width) : PB_CHUNK;
-                        pb_vector_strips(qp, cols, sp, nb, block, pr, c, strips, wide, next, up, ldut, kc, o, ldo, first, fused);
+                        // The chunk read after this one: the panel's next, or the next panel's first.
+                        long ahead = next > 0 ? PB_CHUNK : r0 + pr < rows ? (long)pr * cols - (c - col0) : 0;
+                        pb_vector_strips(qp, cols, sp, nb, block, pr, c, strips, wide, next, ahead, up, ldut, kc, o, ldo, first, fused);
                     }
                     // A last partial strip (fewer than 16 columns left) lies in one block.
                     int t0 = c + 16 * strips;

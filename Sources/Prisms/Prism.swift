@@ -129,57 +129,42 @@ public struct Prism {
                     WeightMatrix.release(together: [lw.o, lw.down])
                 }
             }
+            // This layer's recorded activations at each prompt's position (read here: sources are
+            // not Sendable), then every (prompt, target) pair's terms on the workers.
+            var inputs: [LayerInputs] = []
+            var tasks: [LayerTask] = []
             for (i, item) in items.enumerated() {
                 let source = item.source, p = positions[i]
-                let attnOut = try source.row(ActivationName.attnOut(l), p)
-                let mlpOut = try source.row(ActivationName.mlpOut(l), p)
-                let z = try source.row(ActivationName.z(l), p)  // [H * hd]
-                let v = try source.activation(ActivationName.v(l))  // [T, kvH, hd]
-                let pattern = try source.patternRow(layer: l, position: p)  // [H, S]
-                let post = try source.row(ActivationName.post(l), p)  // [ff]
+                let input = LayerInputs(
+                    attnOut: try source.row(ActivationName.attnOut(l), p), mlpOut: try source.row(ActivationName.mlpOut(l), p),
+                    z: try source.row(ActivationName.z(l), p),  // [H * hd]
+                    v: try source.activation(ActivationName.v(l)),  // [T, kvH, hd]
+                    pattern: try source.patternRow(layer: l, position: p),  // [H, S]
+                    post: try source.row(ActivationName.post(l), p))  // [ff]
                 // The post-norms' frozen 1/rms of this position's block outputs (1 without post-norms).
                 let sA = try postScale(source, ActivationName.ln1PostScale(l), lw.ln1PostGain, p)
                 let sM = try postScale(source, ActivationName.ln2PostScale(l), lw.ln2PostGain, p)
-                let S = pattern.count / H
-                guard pattern.count == H * S, S > p, (v.shape.first ?? 0) > p, v.values.count >= (p + 1) * kvw else {
+                let S = input.pattern.count / H
+                guard input.pattern.count == H * S, S > p, (input.v.shape.first ?? 0) > p, input.v.values.count >= (p + 1) * kvw else {
                     throw PrismError("activation shapes of layer \(l) do not match the prompt")
                 }
+                inputs.append(input)
                 for (k, target) in effective[i].enumerated() {
                     let row = offsets[i] + k
-                    let uk = u[(row * d)..<((row + 1) * d)]
-                    outs[i][k].attn.append(dotD(uk, attnOut))
-                    outs[i][k].mlp.append(dotD(uk, mlpOut))
                     // This target's pull-backs at layer l: its tokens' rows times the prompt's frozen scale.
                     combine(target, scale: scales[i] * sA, layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
                     combine(target, scale: scales[i] * sM, layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
-                    var heads = [Double](repeating: 0, count: H)
-                    var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
-                    z.withUnsafeBufferPointer { zp in
-                        v.values.withUnsafeBufferPointer { vp in
-                            uWo.withUnsafeBufferPointer { wp in
-                                for h in 0..<H {
-                                    let w = wp.baseAddress! + h * hd
-                                    heads[h] = dotD(zp.baseAddress! + h * hd, w, hd)
-                                    let g = h / group
-                                    for j in 0...p {
-                                        sources[h][j] = Double(pattern[h * S + j]) * dotD(vp.baseAddress! + j * kvw + g * hd, w, hd)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    outs[i][k].heads.append(heads)
-                    outs[i][k].headSources.append(sources)
-                    let neurons = post.withUnsafeBufferPointer { pp in
-                        uWd.withUnsafeBufferPointer { cp in
-                            [Double](unsafeUninitializedCapacity: ff) { buf, n in
-                                for j in 0..<ff { buf[j] = Double(pp[j]) * Double(cp[j]) }
-                                n = ff
-                            }
-                        }
-                    }
-                    outs[i][k].neurons.append(neurons)
+                    tasks.append(LayerTask(item: i, target: k, position: p, S: S, u: Array(u[(row * d)..<((row + 1) * d)]), uWo: uWo, uWd: uWd))
                 }
+            }
+            let terms = Self.layerTerms(tasks, inputs, heads: H, headDim: hd, group: group, kvWidth: kvw, threads: options.threads)
+            for (t, task) in tasks.enumerated() {
+                let k = task.target
+                outs[task.item][k].attn.append(terms[t].attn)
+                outs[task.item][k].mlp.append(terms[t].mlp)
+                outs[task.item][k].heads.append(terms[t].heads)
+                outs[task.item][k].headSources.append(terms[t].sources)
+                outs[task.item][k].neurons.append(terms[t].neurons)
             }
         }
         for (j, e) in fresh.enumerated() { pullBacks.insert(missing[j], e) }

@@ -1,0 +1,96 @@
+import Foundation
+import PrismKernels
+import PrismModel
+
+/// One prompt's recorded activations at its decomposed position `p` in one layer.
+struct LayerInputs: Sendable {
+    let attnOut: ArraySlice<Float>  // [d]
+    let mlpOut: ArraySlice<Float>  // [d]
+    let z: ArraySlice<Float>  // [H * hd]
+    let v: ActivationTensor  // [T, kvH, hd]
+    let pattern: [Float]  // [H, S]
+    let post: ArraySlice<Float>  // [ff]
+}
+
+/// One (prompt, target) pair in one layer: the target's frozen readout and its pull-backs,
+/// already times the prompt's frozen scales.
+struct LayerTask: Sendable {
+    let item: Int
+    let target: Int
+    let position: Int
+    /// Source positions in the pattern rows.
+    let S: Int
+    let u: [Float]  // [d]
+    let uWo: [Float]  // [H * hd]
+    let uWd: [Float]  // [ff]
+}
+
+/// A target's terms in one layer.
+struct LayerTerms: Sendable {
+    var attn = 0.0
+    var mlp = 0.0
+    var heads: [Double] = []  // [H]
+    var sources: [[Double]] = []  // [H][p + 1]
+    var neurons: [Double] = []  // [ff]
+}
+
+extension Prism {
+    /// Every task's terms, the tasks split over up to `threads` workers (each task's sums in the
+    /// same order however they are split: the results do not depend on `threads`).
+    static func layerTerms(
+        _ tasks: [LayerTask], _ inputs: [LayerInputs], heads H: Int, headDim hd: Int, group: Int, kvWidth kvw: Int, threads: Int
+    ) -> [LayerTerms] {
+        var out = [LayerTerms](repeating: LayerTerms(), count: tasks.count)
+        guard !tasks.isEmpty else { return out }
+        let parts = min(max(1, threads), tasks.count)
+        out.withUnsafeMutableBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            let shared = SharedPointer(base)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                for t in stride(from: part, to: tasks.count, by: parts) {
+                    shared.p[t] = terms(tasks[t], inputs[tasks[t].item], heads: H, headDim: hd, group: group, kvWidth: kvw)
+                }
+            }
+        }
+        return out
+    }
+
+    /// One target's terms: block outputs read out by `u`; per head `z_h . (u W_O)_h`; per head and
+    /// source `A[h, j] v_j . (u W_O)_h` (the head's value at j through the same pull-back); per
+    /// neuron `post_n (u W_down)_n`. Products in fp32 widened, sums in Double.
+    static func terms(_ task: LayerTask, _ input: LayerInputs, heads H: Int, headDim hd: Int, group: Int, kvWidth kvw: Int) -> LayerTerms {
+        let p = task.position, S = task.S
+        var r = LayerTerms()
+        r.attn = dotD(task.u[...], input.attnOut)
+        r.mlp = dotD(task.u[...], input.mlpOut)
+        var heads = [Double](repeating: 0, count: H)
+        var sources = [[Double]](repeating: [Double](repeating: 0, count: p + 1), count: H)
+        input.z.withUnsafeBufferPointer { zp in
+            input.v.values.withUnsafeBufferPointer { vp in
+                task.uWo.withUnsafeBufferPointer { wp in
+                    guard let z = zp.baseAddress, let v = vp.baseAddress, let uw = wp.baseAddress else { return }
+                    for h in 0..<H {
+                        let w = uw + h * hd
+                        heads[h] = dotD(z + h * hd, w, hd)
+                        let g = h / group
+                        for j in 0...p {
+                            sources[h][j] = Double(input.pattern[h * S + j]) * dotD(v + j * kvw + g * hd, w, hd)
+                        }
+                    }
+                }
+            }
+        }
+        r.heads = heads
+        r.sources = sources
+        let ff = task.uWd.count
+        r.neurons = input.post.withUnsafeBufferPointer { pp in
+            task.uWd.withUnsafeBufferPointer { cp in
+                [Double](unsafeUninitializedCapacity: ff) { buf, n in
+                    for j in 0..<ff { buf[j] = Double(pp[j]) * Double(cp[j]) }
+                    n = ff
+                }
+            }
+        }
+        return r
+    }
+}

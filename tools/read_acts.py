@@ -2,10 +2,11 @@
 """Load a logit-prisms activation store (.acts) into numpy.
 
     from read_acts import load
-    acts = load("france.acts")           # {"ids": [...], "model": ..., "tensors": {name: ndarray}}
+    acts = load("france.acts")           # {"ids": [...], "model": ..., "route": ..., "tensors": {name: ndarray}}
     acts["tensors"]["blocks.3.attn.pattern"].shape   # (heads, T, T)
 
-Layout: docs/ACTIVATIONS.md. Needs numpy and the PyPI package `lz4`.
+Layout: docs/ACTIVATIONS.md. Needs numpy and the PyPI packages `lz4` and `xxhash`
+(`pip install -r tools/requirements-acts.txt`).
 """
 import json
 import struct
@@ -39,7 +40,8 @@ def load(path, names=None):
                 raise ValueError(f"{path}: chunk of {t['name']} is corrupt")
             parts.append(lz4.block.decompress(blob, uncompressed_size=c["raw"]))
         tensors[t["name"]] = np.frombuffer(b"".join(parts), dtype="<f4").reshape(t["shape"])
-    return {"ids": index["ids"], "model": index["model"], "model_path": index["model_path"], "tensors": tensors}
+    return {"ids": index["ids"], "model": index["model"], "model_path": index["model_path"],
+            "route": index.get("route"), "tensors": tensors}
 
 
 if __name__ == "__main__":

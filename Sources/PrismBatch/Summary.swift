@@ -31,6 +31,7 @@ public enum BatchSummary {
         var heads: [String: Accumulator] = [:], neurons: [String: Accumulator] = [:]
         var records = 0, errors = 0, targets = 0
         var maxError = 0.0
+        var routes = Set<String>()
         for (k, raw) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any] else {
                 throw PrismError("\(resultsPath): line \(k + 1) is not JSON")
@@ -41,6 +42,7 @@ public enum BatchSummary {
                 throw PrismError("\(resultsPath): line \(k + 1) is not a result record (summarize reads what prism batch wrote)")
             }
             records += 1
+            if let route = obj["route"] as? String { routes.insert(route) }
             if obj["error"] != nil { errors += 1; continue }
             for t in obj["targets"] as? [[String: Any]] ?? [] {
                 targets += 1
@@ -77,7 +79,7 @@ public enum BatchSummary {
                 ["name": $0.key, "appearances": $0.value.n, "mean": $0.value.mean]
             }
         }
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "records": records, "errors": errors, "targets": targets, "max_abs_closure_error": maxError,
             "components": Dictionary(uniqueKeysWithValues: names.compactMap { n in components[n].map { (n, stat($0)) } }),
             "component_order": names,
@@ -85,6 +87,8 @@ public enum BatchSummary {
             "heads_most_often_in_top": topList(heads),
             "neurons_most_often_in_top": topList(neurons),
         ]
+        // The records' route (all alike unless files from different runs were merged).
+        DecompositionJSON.stamp(&object, route: routes.count == 1 ? routes.first ?? "" : routes.isEmpty ? "unknown" : "mixed")
         var csv = "component,n,mean,std,mean_abs,share_towards_target\n"
         for n in names {
             guard let a = components[n] else { continue }

@@ -51,7 +51,8 @@ public struct ExplorerInputs {
 public enum ExplorerData {
     /// The object, keys:
     /// - `prism_version`, `model` {path, name, generation, layers, heads, kv_heads, d_model, d_mlp, vocab},
-    ///   `route` {id: "int8"|"exact", text}, `position`, `tokens` [{id, text}] for `0...position`,
+    ///   `route` {id: "int8"|"exact", text}, `position`, `prompt_length` (the whole prompt's
+    ///   tokens), `tokens` [{id, text}] for `0...position` (what the page shows),
     ///   `model_top1` {id, text, logit} or null, `frozen` [String];
     /// - `targets` [{label, ids, coefficients, logit, sum, error, finer_closure, ranks, residual
     ///   [{name, layer, kind, value}], heads [L][H], head_sources [L][H][P], neurons [L][{n, v}]}];
@@ -70,7 +71,7 @@ public enum ExplorerData {
         let tokens = d.ids.prefix(d.position + 1).map { ["id": $0, "text": text($0)] as [String: Any] }
         var top1: Any = NSNull()
         if let ranks = x.ranks, let best = ranks.top1 {
-            top1 = ["id": best.id, "text": text(best.id), "logit": round5(Double(best.logit))] as [String: Any]
+            top1 = ["id": best.id, "text": text(best.id), "logit": Double(best.logit)] as [String: Any]  // one number: not rounded
         }
         let targets = d.targets.map { t -> [String: Any] in
             for id in t.target.ids { _ = text(id) }
@@ -87,6 +88,7 @@ public enum ExplorerData {
             ] as [String: Any],
             "route": routeObject(x.route),
             "position": d.position,
+            "prompt_length": d.ids.count,
             "tokens": tokens,
             "model_top1": top1,
             "frozen": d.frozen,

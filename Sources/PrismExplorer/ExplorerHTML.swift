@@ -215,7 +215,8 @@ public enum ExplorerHTML {
               var s = htmlEl("span", { "class": "tok" + (j === D.position ? " decomposed" : ""), "title": "position " + j + ", id " + t.id }, t.text, pr);
               if (j === D.position) s.setAttribute("id", "decomposed-token");
             });
-            row("decomposed", "position " + D.position + " " + q(D.tokens[D.position].text) + " of " + P + " tokens");
+            row("decomposed", "position " + D.position + " " + q(D.tokens[D.position].text) + " of " + D.prompt_length + " tokens" +
+              (P < D.prompt_length ? " (the page shows positions 0-" + D.position + ": later tokens cannot change it)" : ""));
             var top1 = D.model_top1;
             row("model's top-1", top1 ? q(top1.text) + " (id " + top1.id + ", logit " + plain(top1.logit) + ")" :
               "not known (activations read from a store keep no logits)").setAttribute("id", "top1");

@@ -35,7 +35,11 @@ public enum ActivationStoreFormat {
         public var modelPath: String
         public var ids: [Int]
         public var tensors: [Tensor]
-        enum CodingKeys: String, CodingKey { case format, model, modelPath = "model_path", ids, tensors }
+        /// The route the activations were recorded on ("int8" or "exact", as `RunOptions.routeName`;
+        /// on "int8", W_O and W_down took fp32 activations at every position); nil in stores
+        /// written before it was recorded.
+        public var route: String? = nil
+        enum CodingKeys: String, CodingKey { case format, model, modelPath = "model_path", ids, tensors, route }
     }
 }
 
@@ -73,8 +77,8 @@ public final class ActivationStoreWriter {
         tensors.append(.init(name: name, shape: shape, dtype: "f32", chunks: chunks))
     }
 
-    public func finish(model: String, modelPath: String, ids: [Int]) throws {
-        let index = ActivationStoreFormat.Index(model: model, modelPath: modelPath, ids: ids, tensors: tensors)
+    public func finish(model: String, modelPath: String, ids: [Int], route: String? = nil) throws {
+        let index = ActivationStoreFormat.Index(model: model, modelPath: modelPath, ids: ids, tensors: tensors, route: route)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(index)

@@ -20,9 +20,10 @@ public final class StoreRecorder: ActivationRecorder {
         do { try writer.add(name: name, shape: shape, values: values) } catch { failure = error }
     }
 
-    public func finish(model: LoadedModel, ids: [Int]) throws {
+    /// - Parameter route: the route the activations were recorded on (`RunOptions.routeName`).
+    public func finish(model: LoadedModel, ids: [Int], route: String? = nil) throws {
         if let failure { throw failure }
-        try writer.finish(model: model.fingerprint, modelPath: model.path, ids: ids)
+        try writer.finish(model: model.fingerprint, modelPath: model.path, ids: ids, route: route)
     }
 }
 

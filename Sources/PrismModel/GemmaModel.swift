@@ -66,6 +66,8 @@ public final class GemmaModel: Sendable {
     /// names the one new-token index per sequence that will be decomposed, only there (the
     /// other rows take the int8 route; the prisms of that position read them only through the
     /// recorded keys, values and residual pieces, which are exact records of what was computed).
+    /// Without a recorder, `decomposedAt` still makes those rows exact: the logits there are then
+    /// the ones a decomposition of that position reports.
     public func forward(
         _ tokens: [[Int]], cache: KVCache, logitsAt: [[Int]], recorder: ActivationRecorder? = nil,
         decomposedAt: [Int]? = nil, options: RunOptions = RunOptions()
@@ -110,7 +112,8 @@ public final class GemmaModel: Sendable {
         /// Position of every row in its sequence.
         let positions: [Int]
         /// Rows that must be exact in the products the prisms split: nil means all rows (the
-        /// decomposed positions are not known, e.g. an activation store), [] none (no recorder).
+        /// decomposed positions are not known, e.g. an activation store), [] none (no recorder
+        /// and no named positions).
         let exactRows: [Int]?
         /// A decoding step: one new token per sequence after a cached prefix.
         let decoding: Bool
@@ -125,14 +128,14 @@ public final class GemmaModel: Sendable {
             rowStart = starts
             segments = tokens.indices.map { starts[$0]..<(starts[$0] + tokens[$0].count) }
             positions = tokens.indices.flatMap { s in (0..<tokens[s].count).map { cache.lengths[s] + $0 } }
+            // Named positions are exact with or without a recorder (`prism logits` computes its
+            // last position as `decompose` does); a recorder without them makes every row exact.
             exactRows =
-                recorder == nil
-                ? []
-                : decomposedAt.map { at in
+                decomposedAt.map { at in
                     tokens.indices.compactMap { s in
                         s < at.count && at[s] >= 0 && at[s] < tokens[s].count ? starts[s] + at[s] : nil
                     }
-                }
+                } ?? (recorder == nil ? [] : nil)
             decoding = tokens.indices.allSatisfy { tokens[$0].count == 1 && cache.lengths[$0] > 0 }
             self.options = options
         }

@@ -11,19 +11,23 @@ import Prisms
 public enum OutputStamp {
     /// `int8`: int8 weights multiplied with activations quantized to int8 per block of 32 (the
     /// default on an int8 model); `exact`: fp32 activations (`--exact-activations`, or weights
-    /// that are not int8, where there is nothing to quantize); `stored`: activations read from a
-    /// store (`--acts`), made by the route of the `prism run` that wrote them, which the store
-    /// does not record.
+    /// that are not int8, where there is nothing to quantize). Activations read from a store
+    /// (`--acts`) have the route the store records (that of the `prism run` that wrote it), or
+    /// `stored` when the store predates recording it.
     public static func route(_ session: PrismSession, stored: Bool = false) -> String {
-        if stored { return "stored" }
+        if stored { return session.storedRoute ?? "stored" }
         return RunOptions(route: session.route).routeName(for: session.model)
     }
 
     /// The route as the tables say it.
     public static func routeText(_ session: PrismSession, stored: Bool = false) -> String {
-        switch route(session, stored: stored) {
-        case "int8": return "int8 activations with the int8 weights (--exact-activations for fp32)"
-        case "stored": return "activations read from the store (its route is the one `prism run` used)"
+        switch (route(session, stored: stored), stored) {
+        case ("int8", false): return "int8 activations with the int8 weights (--exact-activations for fp32)"
+        case ("int8", true):
+            return "int8 activations with the int8 weights, read from the store; `prism run` made W_O and W_down exact at every position "
+                + "(a direct run makes them exact at the decomposed position only: its numbers differ slightly)"
+        case ("stored", _): return "activations read from the store (its route is the one `prism run` used)"
+        case (_, true): return "exact fp32 activations, read from the store"
         default: return session.model.hasInt8Weights ? "exact fp32 activations with the int8 weights" : "fp32 activations (the weights are not int8)"
         }
     }

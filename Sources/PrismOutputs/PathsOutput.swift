@@ -60,6 +60,7 @@ public struct PathsOutput {
                 [
                     "label": path.target.label, "pieces": Dictionary(uniqueKeysWithValues: zip(path.pieceNames, path.pieces)),
                     "piece_order": path.pieceNames, "total": path.total, "sum": path.pieces.reduce(0, +), "error": path.error,
+                    "recorded_term": path.recorded,
                     "applied": appliedTo.isEmpty ? [] : zip(appliedTo, values[k]).map { ["token": $0.0, "value": $0.1] as [String: Any] },
                 ] as [String: Any]
             },
@@ -83,6 +84,9 @@ public struct PathsOutput {
         for (k, path) in paths.enumerated() {
             Swift.print(
                 "\ntarget \(path.target.label): term \(String(format: "%+.5f", path.total)) = sum of pieces \(String(format: "%+.5f", path.pieces.reduce(0, +))) (error \(String(format: "%.2e", path.error)))",
+                to: &out)
+            Swift.print(
+                "  (the frozen map in fp32; decompose's term, from the recorded activations: \(String(format: "%+.5f", path.recorded))\(route == "int8" ? ", whose product's input the int8 route quantized" : ""))",
                 to: &out)
             for (name, v) in zip(path.pieceNames, path.pieces) {
                 Swift.print("  \(DecompositionTable.pad(name, 18)) \(DecompositionTable.fmt(v))", to: &out)

@@ -27,6 +27,9 @@ public final class PrismSession {
     /// How many threads split each product (`--threads`; default: the CPUs this process may
     /// use, see `CPUs`). Every `RunOptions` the session plans carries it.
     public var threads: Int = CPUs.available
+    /// The route recorded in the store this session's activations were read from (`--acts`):
+    /// "int8" or "exact"; nil when they were not read from a store or the store predates it.
+    public var storedRoute: String?
     /// Weight bytes read by every run of this session (`--stats`).
     public let meter = RunMeter()
     /// The plan of the latest run (`--stats` says whether weights were streamed).

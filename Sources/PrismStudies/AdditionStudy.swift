@@ -57,6 +57,8 @@ public struct AdditionStudy {
     /// formats and writes them.
     public struct Findings {
         public var modelPath: String
+        /// The route the prompts ran on (`RunOptions.routeName`: "int8" or "exact").
+        public var route: String
         /// What the decompositions held fixed (`Decomposition.frozen`).
         public var frozen: [String]
         /// The example prompt, its token pieces, and its right next digit.
@@ -171,7 +173,7 @@ public struct AdditionStudy {
             layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: rows.filter(\.correct).count,
             oneDigit: one, twoDigit: two, prefix: prefix, prefixIsDefault: self.prefix == nil)
         return Findings(
-            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b, prefix: prefix),
+            modelPath: ctx.loaded.path, route: ctx.routeName, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b, prefix: prefix),
             exampleTokens: ctx.pieces(ids), right: right,
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) }, lens: lens,
             layers: layers, layerGiven: layer != nil, neurons: top,
@@ -211,7 +213,7 @@ public struct AdditionStudy {
         let r = f.result, l = r.layer, right = f.right
         let labels = (0...9).map(String.init)
         var out = try StudyOutput(
-            directory: dir, force: force, inputs: [f.modelPath], title: "Adding small digits: \(String(f.example.dropFirst(r.prefix.count)))",
+            directory: dir, force: force, inputs: [f.modelPath], route: f.route, title: "Adding small digits: \(String(f.example.dropFirst(r.prefix.count)))",
             subtitle: "logit prisms on \(f.modelPath)")
         out.report.paragraph(
             "Prompt `\(StudyText.escape(f.example))` (\(f.exampleTokens.map { "`\(StudyText.escape($0))`" }.joined(separator: " "))), candidates the ten digits; the right next token is `\(right)`. Frozen: \(f.frozen.joined(separator: "; "))."

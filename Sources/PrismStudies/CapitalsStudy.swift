@@ -85,6 +85,8 @@ public struct CapitalsStudy {
     /// formats and writes them.
     public struct Findings {
         public var modelPath: String
+        /// The route the prompts ran on (`RunOptions.routeName`: "int8" or "exact").
+        public var route: String
         /// What the decompositions held fixed (`Decomposition.frozen`).
         public var frozen: [String]
         /// The main prompt, prefix included.
@@ -246,7 +248,7 @@ public struct CapitalsStudy {
             readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count,
             dropped: dropped, skippedCountries: skipped, prefix: prefix, prefixIsDefault: self.prefix == nil)
         return Findings(
-            modelPath: ctx.loaded.path, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country, prefix: prefix), ids: ids,
+            modelPath: ctx.loaded.path, route: ctx.routeName, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country, prefix: prefix), ids: ids,
             tokens: ctx.pieces(ids),
             candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
             logits: d.targets.map(\.logit), sums: d.targets.map(\.sum), errors: d.targets.map(\.error),
@@ -329,7 +331,7 @@ public struct CapitalsStudy {
     public func report(_ f: Findings, output dir: String, force: Bool = false) throws {
         let r = f.result, names = f.candidates
         var out = try StudyOutput(
-            directory: dir, force: force, inputs: [f.modelPath], title: "Capital cities: \(String(f.prompt.dropFirst(r.prefix.count)))",
+            directory: dir, force: force, inputs: [f.modelPath], route: f.route, title: "Capital cities: \(String(f.prompt.dropFirst(r.prefix.count)))",
             subtitle: "logit prisms on \(f.modelPath)")
         if !f.dropped.isEmpty {
             out.report.paragraph("Left out (not one token in this vocabulary): \(f.dropped.joined(separator: ", ")).")

@@ -18,6 +18,8 @@ public struct StudyContext {
     public let prism: Prism
     /// The memory budget in bytes (`--max-memory`) each forward pass is planned against; nil: none.
     public var budget: Int? { session.budget }
+    /// The route the study's prompts run on ("int8" or "exact"), for its outputs.
+    public var routeName: String { RunOptions(route: session.route).routeName(for: session.model) }
 
     /// - Throws: `PrismError` when the model has no tokenizer (the studies tokenize text).
     public init(session: PrismSession) throws {
@@ -155,17 +157,20 @@ public struct StudyOutput {
     public let directory: String
     public let force: Bool
     let inputs: [String]
+    /// The route of the study's runs ("int8" or "exact"): in summary.json and the report.
+    public let route: String
     public var report: HTMLReport
     public private(set) var files: [String] = []
     private var contents: [String: Data] = [:]
 
     /// - Throws: `PrismError` when `directory` may not be written (see `Outputs.checkSet`).
-    public init(directory: String, force: Bool, inputs: [String], title: String, subtitle: String) throws {
+    public init(directory: String, force: Bool, inputs: [String], route: String, title: String, subtitle: String) throws {
         try Outputs.checkSet(directory, force: force, inputs: inputs)
         self.directory = directory
         self.force = force
         self.inputs = inputs
-        report = HTMLReport(title: title, subtitle: subtitle)
+        self.route = route
+        report = HTMLReport(title: title, subtitle: subtitle + " (route: \(route))")
     }
 
     /// Adds the figure as `name.svg` and its data as `name.csv`, and puts both in the report.
@@ -180,7 +185,13 @@ public struct StudyOutput {
         if !files.contains(name) { files.append(name) }
     }
 
+    /// A JSON file; an object gets `prism_version` and `route`, as every JSON output does.
     public mutating func json(_ object: Any, _ name: String) throws {
+        var object = object
+        if var obj = object as? [String: Any] {
+            DecompositionJSON.stamp(&obj, route: route)
+            object = obj
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try write(String(decoding: data, as: UTF8.self) + "\n", name)
     }

@@ -13,8 +13,14 @@ public struct PathDecomposition: Sendable {
     /// Piece names in stream order: `embed`, `blocks.0.attn`, `blocks.0.mlp`, ...
     public var pieceNames: [String]
     public var pieces: [Double]
-    /// The term being split (head-source term or neuron term), computed directly.
+    /// The term being split (head-source term or neuron term), computed directly: the frozen
+    /// map applied to the whole input stream.
     public var total: Double
+    /// The same term as `decompose` reports it, from the recorded activations (the head's value
+    /// at the source, the neuron's post-activation). On the int8 route the forward pass
+    /// quantized the input of that product (W_V's, W_up's), which the fp32 map does not: the
+    /// two then differ at the 1e-3 level; with exact activations they agree to rounding.
+    public var recorded: Double
     public var error: Double { pieces.reduce(0, +) - total }
 }
 
@@ -24,6 +30,8 @@ public struct FrozenMap: Sendable {
     public var through: String
     public var factor: Double
     public var direction: [Float]  // r, [d]
+    /// The term `decompose` reports for this target and component (see `PathDecomposition.recorded`).
+    public var recorded: Double
 
     public func apply(_ x: ArraySlice<Float>) -> Double { factor * dotD(direction[...], x) }
 }
@@ -52,6 +60,11 @@ extension Prism {
         let pattern = try source.patternRow(layer: l, position: p)
         let a = Double(pattern[h * (pattern.count / H) + j])
         let s1 = Double(try source.row(ActivationName.ln1Scale(l), j).first ?? 0)
+        // The head's recorded value at the source: [T, kvH, hd], group g's row at j.
+        let v = try source.activation(ActivationName.v(l))
+        let kvw = model.kvHeads * hd
+        guard v.values.count >= (j + 1) * kvw else { throw PrismError("activation shapes of layer \(l) do not match the prompt") }
+        let vj = v.values[(j * kvw + g * hd)..<(j * kvw + (g + 1) * hd)]
         var maps: [FrozenMap] = []
         for k in 0..<K {
             var r = [Float](repeating: 0, count: d)
@@ -60,7 +73,11 @@ extension Prism {
                 for e in 0..<d { r[e] += c * wv[i * d + e] }
             }
             for e in 0..<d { r[e] *= lw.ln1Gain[e] }
-            maps.append(FrozenMap(target: targets[k], through: ComponentName.headSource(l, h, j), factor: a * s1 * sPost, direction: r))
+            let uw = uWo[(k * H * hd + h * hd)..<(k * H * hd + (h + 1) * hd)]
+            maps.append(
+                FrozenMap(
+                    target: targets[k], through: ComponentName.headSource(l, h, j), factor: a * s1 * sPost, direction: r,
+                    recorded: a * sPost * dotD(vj, uw)))
         }
         return maps
     }
@@ -85,8 +102,11 @@ extension Prism {
         for e in 0..<d { wUp[e] *= lw.ln2Gain[e] }
         let gate = Double(try source.row(ActivationName.gateAct(l), p).dropFirst(n).first ?? 0)
         let s2 = Double(try source.row(ActivationName.ln2Scale(l), p).first ?? 0)
+        let post = Double(try source.row(ActivationName.post(l), p).dropFirst(n).first ?? 0)
         return (0..<K).map { k in
-            FrozenMap(target: targets[k], through: ComponentName.neuron(l, n), factor: gate * Double(uWd[k * ff + n]) * s2 * sPost, direction: wUp)
+            FrozenMap(
+                target: targets[k], through: ComponentName.neuron(l, n), factor: gate * Double(uWd[k * ff + n]) * s2 * sPost, direction: wUp,
+                recorded: post * Double(uWd[k * ff + n]) * sPost)
         }
     }
 
@@ -96,7 +116,8 @@ extension Prism {
         let (names, pieces) = try residualPieces(source, position: j, upTo: l, includeAttentionOf: false)
         let x = try source.row(ActivationName.residPre(l), j)
         return maps.map { m in
-            PathDecomposition(target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x))
+            PathDecomposition(
+                target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x), recorded: m.recorded)
         }
     }
 
@@ -107,7 +128,8 @@ extension Prism {
         let (names, pieces) = try residualPieces(source, position: p, upTo: l, includeAttentionOf: true)
         let x = try source.row(ActivationName.residMid(l), p)
         return maps.map { m in
-            PathDecomposition(target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x))
+            PathDecomposition(
+                target: m.target, through: m.through, pieceNames: names, pieces: pieces.map { m.apply($0) }, total: m.apply(x), recorded: m.recorded)
         }
     }
 

@@ -68,7 +68,7 @@ struct DecomposeCommand: ParsableCommand {
                     heldBytes: Decomposition.heldBytes(targets: input.targets.count, position: p, config: session.model.config),
                     detail: npy != nil || csv != nil ? .full : detail)
             }
-            let (d, ts) = try input.targets.decompose(session, source, position: p, options: options)
+            let (d, ts) = try input.targets.decompose(session, source, position: p, prompt: ids, options: options)
             let pieces = try session.texts(ids)
             let ranks = logits.map(LogitRanks.init)
             let top1Token = try ranks?.top1.map { try session.text($0.id) }

@@ -12,7 +12,7 @@ struct ExploreCommand: ParsableCommand {
         commandName: "explore",
         abstract: "Write one self-contained HTML explorer of a decomposition (opens from disk, no network).",
         discussion: """
-            The page states the model, the route (int8 or exact activations), the model's top-1 token, each target's logit, rank and closure, and what was frozen; it draws the residual prism as bars, the layer x head grid of head terms, the selected head's attention pattern and source terms, the top neurons per layer, and the logit lens at every position (own or frozen norm). Hover any mark for its value; click a head or a layer to filter the rest. The data are one JSON object inside the page (with the object `decompose --json` prints, under "decompose").
+            The page states the model, the route (int8 or exact activations), the model's top-1 token, each target's logit, rank and closure, and what was frozen; it draws the residual prism as bars, the layer x head grid of head terms, the selected head's attention pattern and source terms, the top neurons per layer, and the logit lens at every position (own or frozen norm). Hover any mark for its value; click a head or a layer to filter the rest. The data are one JSON object inside the page (with the object `decompose --json` prints, under "decompose"); --json prints that object on stdout after writing the page, instead of the line naming the file.
 
             Examples:
               prism explore -m models/tiny-gemma.prism --prompt "The capital of France is" --target-token " Paris" -o paris.html
@@ -53,7 +53,7 @@ struct ExploreCommand: ParsableCommand {
                     + LensGrid.readoutBytes(config, positions: p + 1)
                     + 4 * config.numHiddenLayers * config.numAttentionHeads * (p + 1) * (p + 1)
             }
-            let (d, ts) = try input.targets.decompose(session, source, position: p, options: options)
+            let (d, ts) = try input.targets.decompose(session, source, position: p, prompt: ids, options: options)
             let ranks = logits.map(LogitRanks.init)
             try input.targets.warnTwins(session, ranks: ranks)
             let lens = try LensGrid.read(
@@ -65,6 +65,7 @@ struct ExploreCommand: ParsableCommand {
                 let top1Token = try ranks.top1.map { try session.text($0.id) }
                 DecompositionJSON.addRanks(&decomposeObject, ranks: ranks, top1Token: top1Token)
             }
+            OutputStamp.stamp(&decomposeObject, session, stored: input.stored)
             var inputsForPage = ExplorerInputs(
                 modelPath: input.model.model, config: config, route: session.route, decomposition: d, decomposeJSON: decomposeObject,
                 ranks: ranks, lens: lens, patterns: patterns,

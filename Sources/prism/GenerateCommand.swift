@@ -40,6 +40,7 @@ struct GenerateCommand: ParsableCommand {
             if output.json {
                 var obj: [String: Any] = ["ids": ids, "generated": generated, "stopped": stop]
                 if let text { obj["text"] = text }
+                OutputStamp.stamp(&obj, session)
                 try JSONOut.print(obj)
             } else {
                 print(text ?? generated.map(String.init).joined(separator: ","))

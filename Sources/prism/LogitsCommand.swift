@@ -14,6 +14,9 @@ struct LogitsCommand: ParsableCommand {
             Prints the top tokens at the last position. With --json, one object:
               {"prism_version": .., "route": "int8"|"exact", "ids": [...], "top": [{"id": .., "logit": ..}, ...], "logits": [[...], ...]}
             where "logits" (one row per position, full vocabulary) appears only with --full. \
+            The last position is computed as `prism decompose` computes the position it decomposes \
+            (on the int8 route, W_O and W_down take fp32 activations there), so both print the same \
+            logits; `generate` takes the int8 route at every position. \
             NaN logits (from NaN weights) are not ranked: the output says how many there are \
             ("nan_logits": N in JSON, where NaN and inf are the strings "NaN", "Infinity", "-Infinity").
 
@@ -44,7 +47,9 @@ struct LogitsCommand: ParsableCommand {
             let wanted = full ? Array(ids.indices) : [ids.count - 1]
             let options = try session.plan(tokens: ids.count, logitRows: wanted.count)
             let cache = m.makeCache(sequences: 1, capacity: ids.count)
-            let logits = try m.forward([ids], cache: cache, logitsAt: [wanted], options: options)[0]
+            // The last position as `decompose` computes it (W_O and W_down on fp32 activations
+            // there), so the two commands print the same logits.
+            let logits = try m.forward([ids], cache: cache, logitsAt: [wanted], decomposedAt: [ids.count - 1], options: options)[0]
             guard let last = logits.last else { throw PrismError("no logits computed") }
             try write(session, ids: ids, logits: logits, last: last)
         }

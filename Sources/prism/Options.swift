@@ -140,6 +140,12 @@ enum ActivationInput {
         if let acts {
             let stored = try StoredActivations(path: acts)
             try stored.check(against: session.loaded)
+            session.storedRoute = stored.reader.index.route
+            // The route was the `prism run`'s: --exact-activations cannot change stored numbers.
+            if session.route == .exact, stored.reader.index.route == "int8" {
+                throw PrismError(
+                    "\(acts) was recorded on the int8 route: --exact-activations cannot apply to it; record it again with `prism run --exact-activations`")
+            }
             // No forward pass, but the prisms still read weights (the unembedding, W_O, W_down) and
             // the mapped store: plan them too, so the weights stream when the budget asks for it.
             if !prompt.isEmpty, try prompt.tokens(for: session) != stored.tokenIds {

@@ -42,7 +42,7 @@ struct RunCommand: ParsableCommand {
             let logits = try m.forward(
                 [ids], cache: m.makeCache(sequences: 1, capacity: ids.count), logitsAt: [[ids.count - 1]], recorder: recorder,
                 options: options)
-            try recorder.finish(model: session.loaded, ids: ids)
+            try recorder.finish(model: session.loaded, ids: ids, route: options.routeName(for: m))
             let size = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? Int) ?? 0
             let top = logits[0].first.map { l in l.indices.max { l[$0] < l[$1] } ?? 0 }
             print("wrote \(output): \(ids.count) tokens, \(ByteSize.format(size))\(top.map { "; next token \($0)" } ?? "")")

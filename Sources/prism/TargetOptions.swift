@@ -46,15 +46,20 @@ struct TargetOptions: ParsableArguments {
     /// The targets resolved, and position `position` of `source` decomposed into them by a prism
     /// that keeps no pull-backs (one prompt), on the logit `--pre-softcap` names.
     /// - Throws: `PrismError` for a target that does not resolve, or a source that lacks an activation.
+    /// - Parameter prompt: the whole prompt's ids. The forward pass ran only up to `position`
+    ///   (later tokens cannot change it), so the source holds that prefix; the decomposition
+    ///   reports the whole prompt, as the user gave it.
     func decompose(
-        _ session: PrismSession, _ source: ActivationSource, position: Int, options: RunOptions
+        _ session: PrismSession, _ source: ActivationSource, position: Int, prompt: [Int], options: RunOptions
     ) throws -> (
         decomposition: Decomposition, targets: [Target]
     ) {
         let ts = try resolve(session)
         var prism = Prism.once(session.model)
         prism.logitKind = logitKind
-        return (try prism.decompose(source, position: position, targets: ts, options: options), ts)
+        var d = try prism.decompose(source, position: position, targets: ts, options: options)
+        if prompt.count > d.ids.count, Array(prompt.prefix(d.ids.count)) == d.ids { d.ids = prompt }
+        return (d, ts)
     }
 
     /// A warning on stderr for each `--target-token` whose text the model ranks below a twin

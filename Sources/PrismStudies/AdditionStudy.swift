@@ -173,7 +173,8 @@ public struct AdditionStudy {
             layer: l, peaksRight: rows.filter { $0.peak == $0.right }.count, prompts: rows.count, correct: rows.filter(\.correct).count,
             oneDigit: one, twoDigit: two, prefix: prefix, prefixIsDefault: self.prefix == nil)
         return Findings(
-            modelPath: ctx.loaded.path, route: ctx.routeName, frozen: Decomposition.frozen(ctx.loaded.model.config), example: prompt(example.a, example.b, prefix: prefix),
+            modelPath: ctx.loaded.path, route: ctx.routeName, frozen: Decomposition.frozen(ctx.loaded.model.config),
+            example: prompt(example.a, example.b, prefix: prefix),
             exampleTokens: ctx.pieces(ids), right: right,
             componentLabels: ctx.componentLabels, residual: d.targets.map { $0.residualTerms.map(\.value) }, lens: lens,
             layers: layers, layerGiven: layer != nil, neurons: top,

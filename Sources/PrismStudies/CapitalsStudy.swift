@@ -248,7 +248,8 @@ public struct CapitalsStudy {
             readsCountry: reads, readsCountryChecked: checked, correct: correct, prompts: pairs.count,
             dropped: dropped, skippedCountries: skipped, prefix: prefix, prefixIsDefault: self.prefix == nil)
         return Findings(
-            modelPath: ctx.loaded.path, route: ctx.routeName, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country, prefix: prefix), ids: ids,
+            modelPath: ctx.loaded.path, route: ctx.routeName, frozen: Decomposition.frozen(ctx.loaded.model.config), prompt: prompt(country, prefix: prefix),
+            ids: ids,
             tokens: ctx.pieces(ids),
             candidates: pairs.map(\.capital), dropped: dropped, rightAnswer: pairs[correctIndex].capital,
             logits: d.targets.map(\.logit), sums: d.targets.map(\.sum), errors: d.targets.map(\.error),

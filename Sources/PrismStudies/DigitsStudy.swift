@@ -108,7 +108,8 @@ public struct DigitsStudy {
     public func report(_ r: Result, output dir: String, force: Bool = false) throws {
         // No activations: the unembedding's dequantized weights in fp32 (the exact route's arithmetic).
         var out = try StudyOutput(
-            directory: dir, force: force, inputs: [r.modelPath], route: "exact", title: "The digit unembeddings in two dimensions", subtitle: "logit prisms on \(r.modelPath)")
+            directory: dir, force: force, inputs: [r.modelPath], route: "exact", title: "The digit unembeddings in two dimensions",
+            subtitle: "logit prisms on \(r.modelPath)")
         let points = r.coordinates.enumerated().map { ScatterPoint(x: $1.x, y: $1.y, label: "\($0)") }
         let e1 = PlotFormat.fixed(r.explained.0 * 100, decimals: 1), e2 = PlotFormat.fixed(r.explained.1 * 100, decimals: 1)
         out.report.paragraph(

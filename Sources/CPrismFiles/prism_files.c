@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <stdio_ext.h>
+#endif
 
 int prism_open_tmpfile(const char *dir, int mode) {
 #ifdef O_TMPFILE
@@ -90,5 +93,11 @@ int prism_start_writeback(int fd, long long offset, long long length) {
 #else
     (void)fd; (void)offset; (void)length;
     return 0;
+#endif
+}
+
+void prism_discard_stdout_buffer(void) {
+#if defined(__GLIBC__)
+    __fpurge(stdout);
 #endif
 }

@@ -211,6 +211,12 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or Kubernetes Indexed Jobs
     /// (JOB_COMPLETION_INDEX, with the count from --shards).
     public static func fromEnvironment(_ env: [String: String], shards: Int?) throws -> Shard? {
+        // A variable that is set but not a number would otherwise be ignored, and every task run
+        // every record.
+        for name in ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT", "JOB_COMPLETION_INDEX"] {
+            if let v = env[name], Int(v) == nil { throw PrismError("\(name)=\(v) is not a whole number") }
+        }
+        if let shards, shards < 1 { throw PrismError("--shards must be at least 1") }
         if let id = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) {
             let min = env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0
             guard let count = shards ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) else {
@@ -221,6 +227,10 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         if let id = env["JOB_COMPLETION_INDEX"].flatMap(Int.init) {
             guard let count = shards else { throw PrismError("JOB_COMPLETION_INDEX is set; pass --shards N (the Job's completions)") }
             return try Shard(index: id, count: count)
+        }
+        if let shards, shards > 1 {
+            throw PrismError(
+                "--shards \(shards) needs this task's index: set JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm), or pass --shard I/\(shards)")
         }
         return nil
     }

@@ -54,11 +54,12 @@ public struct BatchRunner {
         session.showsProgress = false  // the job shows its own progress
         // The journal names the weights by their content, checked now: a model changed between
         // two runs of a job (even in place, at the same size) is never mixed into one output.
+        // The route too: records made on two routes are never mixed into one output.
         let header = Journal.Header(
             model: try loaded.contentFingerprint(), input: input.checksum, shard: shard.description,
-            options: "detail=\(detail.rawValue) top=\(top)")
+            options: "detail=\(detail.rawValue) top=\(top) route=\(RunOptions(route: session.route).routeName(for: model))")
         let journal = try Journal(path: output + ".journal", header: header, output: output)
-        let results = try ResultsFile(path: output, committed: journal.committedBytes)
+        let results = try ResultsFile(path: output, committed: journal.committedBytes, bound: journal.writtenBytesBound)
         var stats = Stats()
         // One prism for the whole run: its pull-backs of the target tokens serve every chunk.
         let prism = Prism(model: model)
@@ -110,6 +111,7 @@ public struct BatchRunner {
                 heldBytes: held)
             let lines = try runChunk(chunk, session: session, options: options, prism: prism, stats: &stats)
             try loaded.checkUnchanged()
+            try journal.intend(outputBytes: results.bytes + lines.reduce(0) { $0 + $1.text.utf8.count + 1 })
             try results.append(lines: lines.map(\.text))
             try journal.commit(lines: lines.map(\.line), outputBytes: results.bytes)
             stats.chunks += 1

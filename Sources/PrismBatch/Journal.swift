@@ -3,15 +3,18 @@ import PrismFormats
 import PrismSupport
 
 /// The journal beside a batch output (`OUTPUT.journal`): a header naming the model, input,
-/// shard and options, then one line per completed chunk with its records' input line numbers
-/// (every input line yields exactly one record; ids are the user's and may repeat or be
-/// missing) and the output's length after it. Results are appended and fsynced before their journal line, so after a kill at
-/// any moment the journal's last complete line says exactly which output bytes are committed:
-/// anything after them (a torn line, a chunk not journalled) is cut off on resume.
+/// shard and options (the route among them), then per chunk two lines: an intent naming the
+/// output's length once the chunk is written, fsynced before the chunk is appended, and, once
+/// the chunk is durable, its records' input line numbers (every input line yields exactly one
+/// record; ids are the user's and may repeat or be missing) with the output's length after it.
+/// After a kill at any moment the last commit says exactly which output bytes are committed,
+/// and a pending intent how far prism may have written past them: those bytes (a torn line, a
+/// chunk not journalled) are cut off on resume; anything longer was written by someone else,
+/// and the resume refuses rather than cut it.
 public final class Journal {
     public struct Header: Codable, Equatable {
         public var format = Header.currentFormat
-        public static let currentFormat = "logit-prisms batch journal 2"
+        public static let currentFormat = "logit-prisms batch journal 3"
         public var model: String
         public var input: String
         public var shard: String
@@ -24,11 +27,20 @@ public final class Journal {
         var bytes: Int
     }
 
+    /// Written before a chunk's results: the output's length once they are appended.
+    struct Intent: Codable {
+        var intent: Int
+        var bytes: Int
+    }
+
     public let path: String
     public let header: Header
     /// Input line numbers whose records are committed.
     public private(set) var completed: Set<Int> = []
     public private(set) var committedBytes = 0
+    /// The most bytes prism may have written to the output: the committed ones, or a pending
+    /// intent's (a chunk appended, or being appended, when the last run stopped).
+    public private(set) var writtenBytesBound = 0
     private var chunks = 0
     private let handle: FileHandle
 
@@ -57,19 +69,27 @@ public final class Journal {
                 if old.model != header.model { what.append("model") }
                 if old.input != header.input { what.append("input") }
                 if old.shard != header.shard { what.append("shard") }
-                if old.options != header.options { what.append("options") }
+                if old.options != header.options { what.append("options (\(old.options), now \(header.options))") }
                 throw PrismError(
-                    "\(output) was written by a different \(what.joined(separator: ", ")) (see \(path)); refusing to append — use another --output or remove both files"
+                    "\(output) was written with another \(what.joined(separator: " and ")) (see \(path)); refusing to append — use another --output or remove both files"
                 )
             }
             var keep = first.count + 1
+            var pending: Int?
             for line in lines.dropFirst() {
-                guard let e = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { break }
-                completed.formUnion(e.lines)
-                committedBytes = e.bytes
-                chunks = e.chunk + 1
+                if let e = try? JSONDecoder().decode(Entry.self, from: Data(line)) {
+                    completed.formUnion(e.lines)
+                    committedBytes = e.bytes
+                    chunks = e.chunk + 1
+                    pending = nil
+                } else if let i = try? JSONDecoder().decode(Intent.self, from: Data(line)) {
+                    pending = i.bytes
+                } else {
+                    break
+                }
                 keep += line.count + 1
             }
+            writtenBytesBound = max(committedBytes, pending ?? committedBytes)
             // Cut the journal after its last good line.
             guard truncate(path, off_t(keep)) == 0 else { throw PrismError("cannot repair journal \(path)") }
         } else {
@@ -84,15 +104,23 @@ public final class Journal {
         handle = h
     }
 
-    /// Records a chunk whose results are already durable in the output, ending at `bytes`.
-    public func commit(lines: [Int], outputBytes: Int) throws {
-        let entry = Entry(chunk: chunks, lines: lines, bytes: outputBytes)
+    /// Records, durably, that a chunk is about to be appended and where the output will end.
+    public func intend(outputBytes: Int) throws {
+        try append(try JSONEncoder().encode(Intent(intent: chunks, bytes: outputBytes)))
+    }
+
+    private func append(_ line: Data) throws {
         do {
-            try handle.write(contentsOf: try JSONEncoder().encode(entry) + Data("\n".utf8))
+            try handle.write(contentsOf: line + Data("\n".utf8))
             try handle.synchronize()
         } catch {
             throw PrismError("writing journal \(path) failed: \(describeIOError(error))")
         }
+    }
+
+    /// Records a chunk whose results are already durable in the output, ending at `bytes`.
+    public func commit(lines: [Int], outputBytes: Int) throws {
+        try append(try JSONEncoder().encode(Entry(chunk: chunks, lines: lines, bytes: outputBytes)))
         completed.formUnion(lines)
         committedBytes = outputBytes
         chunks += 1
@@ -106,8 +134,9 @@ public final class ResultsFile {
     public private(set) var bytes: Int
 
     /// Opens the output, cutting it back to `committed` bytes (drops a torn line or an
-    /// uncommitted chunk left by a kill).
-    public init(path: String, committed: Int) throws {
+    /// uncommitted chunk left by a kill). An output longer than `bound` (what prism may have
+    /// written, see `Journal.writtenBytesBound`) holds bytes someone else added: refused.
+    public init(path: String, committed: Int, bound: Int) throws {
         self.path = path
         let fm = FileManager.default
         if !fm.fileExists(atPath: path) {
@@ -116,6 +145,11 @@ public final class ResultsFile {
         let size = ((try? fm.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         guard size >= committed else {
             throw PrismError("\(path) is shorter (\(size) bytes) than its journal says (\(committed)); it was modified outside prism")
+        }
+        guard size <= max(bound, committed) else {
+            throw PrismError(
+                "\(path) is longer (\(size) bytes) than prism wrote (\(max(bound, committed)), by its journal); it was modified outside prism: restore it, or use another --output"
+            )
         }
         if size > committed { guard truncate(path, off_t(committed)) == 0 else { throw PrismError("cannot repair \(path)") } }
         guard let h = FileHandle(forWritingAtPath: path) else { throw PrismError("cannot open output \(path) for writing") }

@@ -14,6 +14,10 @@ public final class OutputLock {
     /// - Throws: `PrismError` naming the holder when another process writes `output`.
     public init(output: String) throws {
         path = output + ".lock"
+        // A file of that name that is not a lock (a user's) is not overwritten with the note.
+        if let existing = FileManager.default.contents(atPath: path), !existing.isEmpty, !existing.starts(with: Data("pid ".utf8)) {
+            throw PrismError("\(path) exists and is not a prism batch lock; move it, or use another --output")
+        }
         // Retried when the file was replaced between opening and locking it.
         for _ in 0..<8 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)

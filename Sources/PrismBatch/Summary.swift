@@ -99,7 +99,9 @@ public enum BatchSummary {
 }
 
 /// Joins shard outputs, checking that every input line's record appears exactly once (and,
-/// given the input, that every input line is there); the merged lines follow the input's order.
+/// given the input, that every input line is there), and that the parts are shards of one job:
+/// their journals name the same model, input and options (route included), and their records
+/// one route. The merged lines follow the input's order.
 public enum BatchMerge {
     public static func merge(parts: [String], output: String, input: BatchInput?, force: Bool) throws -> (records: Int, errors: Int) {
         let fm = FileManager.default
@@ -107,6 +109,8 @@ public enum BatchMerge {
         var seen: [Int: String] = [:]
         var lines: [(line: Int, text: Data)] = []
         var errors = 0
+        var job: (header: Journal.Header, part: String)?
+        var routes: [String: String] = [:]  // route -> the first part holding it
         for part in parts {
             if let holder = OutputLock.holder(of: part) { throw PrismError("\(part) is still being written (\(holder)); merge once that shard has finished") }
             guard let data = fm.contents(atPath: part) else { throw PrismError("cannot read \(part)") }
@@ -114,6 +118,26 @@ public enum BatchMerge {
             if fm.fileExists(atPath: part + ".journal") {
                 let journal = fm.contents(atPath: part + ".journal") ?? Data()
                 if journal.last != UInt8(ascii: "\n") { throw PrismError("\(part).journal is torn: resume that shard first") }
+                if let first = journal.split(separator: UInt8(ascii: "\n")).first,
+                    let header = try? JSONDecoder().decode(Journal.Header.self, from: Data(first))
+                {
+                    if let input, header.input != input.checksum {
+                        throw PrismError("\(part) was made from another input than the one given (see \(part).journal)")
+                    }
+                    if let job {
+                        var what: [String] = []
+                        if header.model != job.header.model { what.append("models") }
+                        if header.input != job.header.input { what.append("inputs") }
+                        if header.options != job.header.options || header.format != job.header.format { what.append("options") }
+                        if !what.isEmpty {
+                            throw PrismError(
+                                "\(part) and \(job.part) were made with different \(what.joined(separator: " and ")) (see their journals); merge only the shards of one job"
+                            )
+                        }
+                    } else {
+                        job = (header, part)
+                    }
+                }
             }
             for (k, raw) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
                 let notRecord = PrismError("\(part): line \(k + 1) is not a result record")
@@ -122,6 +146,12 @@ public enum BatchMerge {
                 guard let obj = parsed as? [String: Any], let n = obj["line"] as? Int else { throw notRecord }
                 if let first = seen[n] { throw PrismError("the record of input line \(n) appears in both \(first) and \(part)") }
                 seen[n] = part
+                if let route = obj["route"] as? String, routes[route] == nil {
+                    if let (other, holder) = routes.first {
+                        throw PrismError("\(part) holds records of the \(route) route, \(holder) of the \(other) route; merge only the shards of one job")
+                    }
+                    routes[route] = part
+                }
                 if obj["error"] != nil { errors += 1 }
                 lines.append((n, Data(raw)))
             }

@@ -91,8 +91,10 @@ public enum JSONOut {
     }
 
     /// `string(obj)` and a line break, on standard output.
-    /// - Throws: as `string`.
+    /// - Throws: as `string`; `PrismError` when a mapped model changed under the command (its
+    ///   results are not printed).
     public static func print(_ obj: Any) throws {
+        try MappedFile.checkAllUnchanged()
         Swift.print(try string(obj))
     }
 }

@@ -33,6 +33,9 @@ public enum Outputs {
                 throw PrismError("\(path) is a directory; give a file name for the output")
             }
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw PrismError("\(path) exists and is not a regular file; refusing to replace it") }
+            if let output = batchOutput(owning: path) {
+                throw PrismError("\(path) belongs to the batch output \(output) (it resumes the job); prism never replaces it, even with --force")
+            }
             guard force else { throw PrismError("\(path) exists; pass --force to replace it") }
         } else if lstat(path, &st) == 0 {
             // A dangling link: replacing it would be fine, but writing through it would not.
@@ -74,9 +77,27 @@ public enum Outputs {
     /// The directory part of `path` ("." for a bare name).
     public static func directory(of path: String) -> String { PathNames.directory(of: path) }
 
+    /// A batch output's journal or lock (`OUT.journal`, `OUT.lock` beside an `OUT.journal`):
+    /// the output it belongs to, else nil.
+    static func batchOutput(owning path: String) -> String? {
+        for suffix in [".journal", ".lock"] where path.hasSuffix(suffix) {
+            let output = String(path.dropLast(suffix.count))
+            if !output.isEmpty, FileManager.default.fileExists(atPath: output + ".journal") { return output }
+        }
+        return nil
+    }
+
     static func checkNotAnInput(_ path: String, inputs: [String]) throws {
         var out = stat()
-        guard stat(path, &out) == 0 else { return }
+        guard stat(path, &out) == 0 else {
+            // Not there yet: the same name as an input not there yet either (a batch's output,
+            // written later in the same command) is the same file.
+            let name = resolved(path)
+            for input in inputs where resolved(input) == name {
+                throw PrismError("\(path) is this command's input \(input); choose another output")
+            }
+            return
+        }
         for input in inputs {
             var st = stat()
             if stat(input, &st) == 0, st.st_dev == out.st_dev, st.st_ino == out.st_ino {
@@ -84,6 +105,9 @@ public enum Outputs {
             }
         }
     }
+
+    /// `path` with its links resolved and `.`/`..` removed, as far as it exists.
+    static func resolved(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
 
     /// Whether `path` lies inside directory `dir` (both resolved).
     static func isInside(_ path: String, _ dir: String) -> Bool {
@@ -218,6 +242,8 @@ public final class AtomicOutput {
     /// - Throws: `PrismError` naming the path and the system's reason.
     public func commit() throws {
         guard !done else { return }
+        // Results from a model rewritten under the command are not given a name.
+        try MappedFile.checkAllUnchanged()
         guard fsync(fd) == 0 else { throw failure(errno) }
         if dropsCacheOnCommit { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) }
         if let temporary {
@@ -286,6 +312,7 @@ public func writeFileAtomically(_ data: Data, to path: String, force: Bool) thro
 /// - Throws: `PrismError` naming the file and the system's reason.
 @discardableResult
 public func writeFileSet(_ dir: String, _ files: [(name: String, bytes: Data)], force: Bool, inputs: [String] = []) throws -> String? {
+    try MappedFile.checkAllUnchanged()
     try Outputs.checkSet(dir, force: force, inputs: inputs)
     // `checkSet` has refused a missing parent (a mistyped path is not created).
     let parent = Outputs.directory(of: dir)
@@ -356,4 +383,10 @@ public func writeFileSet(_ dir: String, _ files: [(name: String, bytes: Data)], 
         removeFresh()
         throw error
     }
+}
+
+/// Drops what standard output still holds in its buffer, unwritten (glibc; elsewhere nothing):
+/// results found invalid before they were flushed are not reported.
+public func discardBufferedStandardOutput() {
+    prism_discard_stdout_buffer()
 }

@@ -71,7 +71,14 @@ struct BatchCommand: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             try Outputs.checkFile(output, force: true, inputs: [model.model, input])
-            if let summary { try Summaries.check(summary, force: force, inputs: [model.model, input, output]) }
+            // Appended to and locked by name: a link would let two names be two locks of one file.
+            var link = stat()
+            if lstat(output, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK {
+                throw PrismError("\(output) is a link; give the batch output's real path")
+            }
+            if let summary {
+                try Summaries.check(summary, force: force, inputs: [model.model, input, output, output + ".journal", output + ".lock"])
+            }
             let session = try model.session(runtime)
             let input = try BatchInput.read(path: self.input) { XXH64.hex(XXH64.hash([UInt8]($0))) }
             let runner = try self.runner()

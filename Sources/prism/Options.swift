@@ -36,11 +36,18 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// `body` with the model opened under `runtime`, and `--stats` when it ends (also when it throws).
+    /// The model's files are checked while still mapped: results computed from a model rewritten
+    /// in place under the command are refused (what stdout still buffers is dropped).
     func withSession<R>(_ runtime: RuntimeOptions, _ body: (PrismSession) throws -> R) throws -> R {
         let clock = RuntimeOptions.Clock()
         let session = try session(runtime)
         defer { runtime.report(clock, session: session) }
-        return try body(session)
+        let result = try body(session)
+        do { try session.loaded.checkUnchanged() } catch {
+            discardBufferedStandardOutput()
+            throw error
+        }
+        return result
     }
 }
 

@@ -158,7 +158,11 @@ final class ShardTests: XCTestCase {
 
     func testFromEnvironment() throws {
         XCTAssertNil(try Shard.fromEnvironment([:], shards: nil))
-        XCTAssertNil(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "x"], shards: 4), "a non-number is not a task id")
+        // A variable set to something else than a number is an error: ignored, every task would run every record.
+        XCTAssertThrowsError(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "x"], shards: 4))
+        XCTAssertThrowsError(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "2 "], shards: 4))
+        XCTAssertThrowsError(try Shard.fromEnvironment([:], shards: 3), "--shards without an index")
+        XCTAssertNil(try Shard.fromEnvironment([:], shards: 1))
         XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"], shards: nil), try Shard(index: 2, count: 4))
         XCTAssertEqual(
             try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "3"], shards: nil),

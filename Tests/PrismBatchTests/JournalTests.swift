@@ -94,7 +94,8 @@ final class JournalTests: BatchFilesTestCase {
         other.options = "detail=full"
         XCTAssertEqual(
             message { _ = try Journal(path: self.journalPath, header: other, output: self.output) },
-            "\(output) was written by a different model, options (see \(journalPath)); refusing to append — use another --output or remove both files")
+            "\(output) was written with another model and options (detail=top, now detail=full) (see \(journalPath)); refusing to append — use another --output or remove both files"
+        )
 
         try write(#"{"format":"logit-prisms batch journal 1","model":"m","input":"i","shard":"0/1","options":""}"# + "\n", journalPath)
         XCTAssertTrue(
@@ -115,17 +116,48 @@ final class JournalTests: BatchFilesTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: journalPath))
     }
 
-    /// The results file is cut back to what the journal committed (a chunk not journalled).
+    /// The results file is cut back to what the journal committed (a chunk not journalled),
+    /// as far as a pending intent says prism may have written.
     func testResultsFileKeepsOnlyCommittedBytes() throws {
         try write("line one\nline two\nhalf a li", output)
-        let r = try ResultsFile(path: output, committed: 18)
+        let r = try ResultsFile(path: output, committed: 18, bound: 30)
         XCTAssertEqual(try read(output), "line one\nline two\n")
         try r.append(lines: ["line three"])
         XCTAssertEqual(r.bytes, 29)
         XCTAssertEqual(try read(output), "line one\nline two\nline three\n")
         XCTAssertTrue(
-            message { _ = try ResultsFile(path: self.output, committed: 100) }
+            message { _ = try ResultsFile(path: self.output, committed: 100, bound: 100) }
                 .contains("is shorter (29 bytes) than its journal says (100); it was modified outside prism"))
+    }
+
+    /// Bytes past what prism may have written (lines a user appended to a finished output) are
+    /// refused, not cut: the file is left as it is.
+    func testResultsFileRefusesBytesPrismDidNotWrite() throws {
+        try write("line one\nline two\nsomeone else's line\n", output)
+        XCTAssertEqual(
+            message { _ = try ResultsFile(path: self.output, committed: 18, bound: 18) },
+            "\(output) is longer (38 bytes) than prism wrote (18, by its journal); it was modified outside prism: restore it, or use another --output"
+        )
+        XCTAssertEqual(try read(output), "line one\nline two\nsomeone else's line\n", "nothing was cut")
+    }
+
+    /// An intent bounds what a resume may cut: pending until its chunk commits, void after.
+    func testIntentBoundsWhatPrismMayHaveWritten() throws {
+        do {
+            let j = try Journal(path: journalPath, header: try header, output: output)
+            try j.commit(lines: [1], outputBytes: 10)
+            try j.intend(outputBytes: 25)
+        }
+        do {
+            let j = try Journal(path: journalPath, header: try header, output: output)
+            XCTAssertEqual(j.committedBytes, 10)
+            XCTAssertEqual(j.writtenBytesBound, 25, "a chunk may have been appended before the kill")
+            try j.intend(outputBytes: 25)
+            try j.commit(lines: [2], outputBytes: 25)
+        }
+        let j = try Journal(path: journalPath, header: try header, output: output)
+        XCTAssertEqual(j.committedBytes, 25)
+        XCTAssertEqual(j.writtenBytesBound, 25, "no intent pending")
     }
 }
 

@@ -475,7 +475,7 @@ final class BadInputCatalogueTests: XCTestCase {
         XCTAssertEqual(try run(["batch", "-m", f32, "--input", input, "--output", out, "--quiet"]).status, 0)
         try assertError(
             ["batch", "-m", f32, "--input", other, "--output", out, "--quiet"],
-            "\(out) was written by a different input (see \(out).journal); refusing to append")
+            "\(out) was written with another input (see \(out).journal); refusing to append")
         try assertError(["batch", "-m", bf16, "--input", input, "--output", out, "--quiet"], "refusing to append")
     }
 

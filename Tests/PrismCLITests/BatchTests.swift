@@ -117,10 +117,16 @@ final class BatchTests: XCTestCase {
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()
             }
-            // Simulate a torn write too: garbage without a newline at the end of the output.
-            if let h = FileHandle(forWritingAtPath: out) {
-                h.seekToEndOfFile()
-                h.write(Data(#"{"id": "r-torn", "tar"#.utf8))
+            // Simulate a kill in the middle of appending a chunk too: the intent prism journals
+            // first (the output's length once the chunk is in), then part of a line.
+            let torn = Data(#"{"id": "r-torn", "tar"#.utf8)
+            let journal = try Data(contentsOf: URL(fileURLWithPath: out + ".journal"))
+            if journal.last == UInt8(ascii: "\n"), let h = FileHandle(forWritingAtPath: out), let j = FileHandle(forWritingAtPath: out + ".journal") {
+                let size = h.seekToEndOfFile()
+                j.seekToEndOfFile()
+                j.write(Data(#"{"intent": 999, "bytes": \#(Int(size) + torn.count + 100)}"#.utf8 + [10]))
+                j.closeFile()
+                h.write(torn)
                 h.closeFile()
             }
             let r = try CLIRunner.run(batch(out))
@@ -161,7 +167,7 @@ final class BatchTests: XCTestCase {
         XCTAssertEqual(try CLIRunner.run(batch(dir + "/shard.jsonl", ["--shard", "1/3"])).status, 0)
         assertSameResults(try records(dir + "/slurm.jsonl"), try records(dir + "/shard.jsonl"))
         // Appending with other options, or to a file without a journal, is refused.
-        CLIRunner.assertCleanError(try CLIRunner.run(batch(dir + "/shard.jsonl", ["--shard", "2/3"])), contains: "different shard")
+        CLIRunner.assertCleanError(try CLIRunner.run(batch(dir + "/shard.jsonl", ["--shard", "2/3"])), contains: "another shard")
         try "{}\n".write(toFile: dir + "/foreign.jsonl", atomically: true, encoding: .utf8)
         CLIRunner.assertCleanError(try CLIRunner.run(batch(dir + "/foreign.jsonl")), contains: "no journal")
         CLIRunner.assertCleanError(try CLIRunner.run(batch(dir + "/x.jsonl", ["--max-memory", "1KiB"])), contains: "too small")

@@ -358,6 +358,78 @@ final class DataSafetyTests: XCTestCase {
         XCTAssertEqual((obj["generated"] as? [Int])?.count, 9)
     }
 
+    // MARK: what resumes a batch job
+
+    /// Lines appended to a finished output by someone else are refused on resume, not cut off
+    /// (the resume used to truncate the file back to its journal, deleting them silently).
+    func testBatchRefusesBytesItDidNotWrite() throws {
+        let input = dir + "/in.jsonl", out = dir + "/out.jsonl"
+        try batchInput(6, path: input)
+        let args = ["batch", "-m", f32, "--input", input, "--output", out, "--quiet", "--chunk", "2"]
+        XCTAssertEqual(try run(args).status, 0)
+        let h = try XCTUnwrap(FileHandle(forWritingAtPath: out))
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(#"{"line": 99, "id": "mine", "targets": []}"#.utf8 + [10]))
+        try h.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: out))
+        try assertError(args, "\(out) is longer (\(before.count) bytes) than prism wrote")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), before, "nothing was cut")
+    }
+
+    /// A batch output's journal and lock are never replaced, not even with --force (a summary or
+    /// merge written over the journal lost the whole job), and the batch's own --summary may not
+    /// name its output (that was found only after every record had run).
+    func testBatchJournalAndLockAreNeverReplaced() throws {
+        let input = dir + "/in.jsonl", out = dir + "/out.jsonl"
+        try batchInput(4, path: input)
+        XCTAssertEqual(try run(["batch", "-m", f32, "--input", input, "--output", out, "--quiet"]).status, 0)
+        let journal = try Data(contentsOf: URL(fileURLWithPath: out + ".journal"))
+        try assertError(["summarize", out, "-o", out + ".journal", "--force"], "belongs to the batch output \(out)")
+        try assertError(["merge", out, "-o", out + ".lock", "--force"], "belongs to the batch output \(out)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + ".journal")), journal)
+        let other = dir + "/other.jsonl"
+        let r = try run(["batch", "-m", f32, "--input", input, "--output", other, "--summary", other, "--quiet"])
+        CLIRunner.assertCleanError(r, contains: "\(other) is this command's input")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: other), "refused before any record ran")
+        // A file of the lock's name that prism did not write is not overwritten.
+        try write("my notes\n", dir + "/third.jsonl.lock")
+        try assertError(["batch", "-m", f32, "--input", input, "--output", dir + "/third.jsonl", "--quiet"], "is not a prism batch lock")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/third.jsonl.lock", encoding: .utf8), "my notes\n")
+        // A link as the output: refused (two names would be two locks of one file).
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.jsonl", withDestinationPath: dir + "/nowhere.jsonl")
+        try assertError(["batch", "-m", f32, "--input", input, "--output", dir + "/link.jsonl", "--quiet"], "is a link")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/nowhere.jsonl"))
+    }
+
+    /// The route is part of a job: a resume with --exact-activations refuses to append to int8
+    /// records, and merge refuses shards of two routes or two models.
+    func testBatchRouteIsPartOfTheJob() throws {
+        let int8 = dir + "/m.prism", input = dir + "/in.jsonl"
+        XCTAssertEqual(try run(["convert", f32, "-o", int8, "--quiet"]).status, 0)
+        try batchInput(6, path: input)
+        let a = dir + "/a.jsonl"
+        XCTAssertEqual(try run(["batch", "-m", int8, "--input", input, "--output", a, "--quiet", "--shard", "0/2"]).status, 0)
+        try assertError(
+            ["batch", "-m", int8, "--input", input, "--output", a, "--quiet", "--shard", "0/2", "--exact-activations"],
+            "was written with another options (detail=summary top=10 route=int8, now detail=summary top=10 route=exact)")
+        let b = dir + "/b.jsonl", c = dir + "/c.jsonl"
+        XCTAssertEqual(
+            try run(["batch", "-m", int8, "--input", input, "--output", b, "--quiet", "--shard", "1/2", "--exact-activations"]).status, 0)
+        try assertError(["merge", a, b, "-o", dir + "/ab.jsonl", "--input", input], "were made with different options")
+        XCTAssertEqual(try run(["batch", "-m", f32, "--input", input, "--output", c, "--quiet", "--shard", "1/2"]).status, 0)
+        try assertError(["merge", a, c, "-o", dir + "/ac.jsonl", "--input", input], "were made with different models")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ab.jsonl"))
+    }
+
+    /// --shards N without a task index would have every task run every record.
+    func testShardsNeedAnIndex() throws {
+        let input = dir + "/in.jsonl"
+        try batchInput(3, path: input)
+        try assertError(
+            ["batch", "-m", f32, "--input", input, "--output", dir + "/o.jsonl", "--shards", "3"],
+            "--shards 3 needs this task's index: set JOB_COMPLETION_INDEX")
+    }
+
     func testVersion() throws {
         let r = try run(["--version"])
         XCTAssertEqual(r.status, 0)

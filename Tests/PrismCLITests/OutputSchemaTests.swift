@@ -179,7 +179,7 @@ final class OutputSchemaTests: XCTestCase {
         XCTAssertTrue(String(decoding: header, as: UTF8.self).contains("'shape': (3, 5, 2)"))
     }
 
-    /// Every JSON output and table states its route; a store's is "stored".
+    /// Every JSON output and table states its route; a store's is the one it records.
     func testRouteIsStated() throws {
         let ids = ["--ids", "2,10,20"]
         func route(_ args: [String]) throws -> String? { try json(try output("r.json", args + ["--json"]))["route"] as? String }
@@ -190,7 +190,11 @@ final class OutputSchemaTests: XCTestCase {
         XCTAssertEqual(try route(["logits", "-m", int8] + ids), "int8")
         XCTAssertEqual(try route(["paths", "-m", int8] + ids + ["--target", "5", "--layer", "0", "--neuron", "3"]), "int8")
         try output("run.out", ["run", "-m", int8] + ids + ["-o", dir + "/i.acts"])
-        XCTAssertEqual(try route(["decompose", "-m", int8, "--acts", dir + "/i.acts", "--target", "5"]), "stored")
+        XCTAssertEqual(try route(["decompose", "-m", int8, "--acts", dir + "/i.acts", "--target", "5"]), "int8", "the store records its route")
+        try output("run-exact.out", ["run", "-m", int8, "--exact-activations"] + ids + ["-o", dir + "/e.acts"])
+        XCTAssertEqual(try route(["decompose", "-m", int8, "--acts", dir + "/e.acts", "--target", "5"]), "exact")
+        let refused = try CLIRunner.run(["decompose", "-m", int8, "--acts", dir + "/i.acts", "--target", "5", "--exact-activations"])
+        CLIRunner.assertCleanError(refused, contains: "was recorded on the int8 route: --exact-activations cannot apply to it")
         let d = try json(try output("v.json", ["decompose", "-m", int8] + ids + ["--target", "5", "--json"]))
         XCTAssertNotNil(d["prism_version"] as? String)
         let table = try CLIRunner.run(["decompose", "-m", int8] + ids + ["--target", "5"])

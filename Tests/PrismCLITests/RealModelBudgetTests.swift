@@ -49,6 +49,42 @@ final class RealModelBudgetTests: XCTestCase {
         XCTAssertLessThanOrEqual(peak, Self.budgetMiB << 20, "\(args[0]): peak RSS \(peak >> 20) MiB over \(Self.budgetMiB) MiB", file: file, line: line)
     }
 
+    /// A one-shot command whose model is rewritten in place while it runs refuses its results
+    /// (exit 1, nothing on stdout): the check used to run after the session had unmapped the
+    /// model, so it saw no file and passed with shifted numbers. The child is stopped once the
+    /// model is mapped, the copy rewritten at the same size, then the child resumed.
+    func testOneShotCommandsRefuseAModelRewrittenUnderThem() throws {
+        let exe = try XCTUnwrap(CLIRunner.executable)
+        let ids = (0..<1200).map { String(2 + ($0 * 7919) % 200_000) }.joined(separator: ",")
+        for args in [["logits", "--ids", ids], ["decompose", "--ids", ids, "--target", "5", "--json"]] {
+            let copy = work + "/rewritten.prism"
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: model, toPath: copy)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = args + ["-m", copy, "--threads", "1"]
+            let out = Pipe(), err = Pipe()
+            (p.standardOutput, p.standardError) = (out, err)
+            try p.run()
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/maps", encoding: .utf8))?.contains(copy) != true {
+                usleep(2_000)
+            }
+            kill(p.processIdentifier, SIGSTOP)
+            let h = try XCTUnwrap(FileHandle(forUpdatingAtPath: copy))
+            try h.seek(toOffset: 1 << 20)
+            try h.write(contentsOf: Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131) }))
+            try h.close()
+            kill(p.processIdentifier, SIGCONT)
+            let stdout = out.fileHandleForReading.readDataToEndOfFile(),
+                stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 1, "\(args[0]): \(stderr)")
+            XCTAssertTrue(stderr.contains("\(copy) changed while running (rewritten in place); results are discarded"), "\(args[0]): \(stderr)")
+            XCTAssertEqual(stdout.count, 0, "\(args[0]) printed results from a changed model")
+        }
+    }
+
     func testTextPromptsStayWithinBudget() throws {
         let prompt = "The capital of France is"
         try assertWithinBudget(["logits", "--prompt", prompt])

@@ -29,4 +29,8 @@ int prism_start_writeback(int fd, long long offset, long long length);
 void prism_watch_mapping(const void *base, unsigned long size, const char *message);
 void prism_unwatch_mapping(const void *base);
 
+// Drops what standard output holds in its buffer, unwritten (glibc's __fpurge; elsewhere a
+// no-op): results found invalid before they were flushed are not reported.
+void prism_discard_stdout_buffer(void);
+
 #endif

@@ -167,8 +167,15 @@ def convert(checkpoint, gguf_path):
     t0 = time.perf_counter()
     with open(os.path.join(checkpoint, "config.json")) as f:
         cfg = json.load(f)
-    with open(os.path.join(checkpoint, "model.safetensors.index.json")) as f:
-        weight_map = json.load(f)["weight_map"]
+    index = os.path.join(checkpoint, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            weight_map = json.load(f)["weight_map"]
+    elif os.path.exists(os.path.join(checkpoint, "model.safetensors")):
+        # One file, no index: every tensor is in it.
+        weight_map = {name: "model.safetensors" for name in SafetensorsShard(os.path.join(checkpoint, "model.safetensors")).header}
+    else:
+        raise SystemExit(f"{checkpoint}: neither model.safetensors.index.json nor model.safetensors")
     shards = {fn: SafetensorsShard(os.path.join(checkpoint, fn)) for fn in sorted(set(weight_map.values()))}
 
     n_layers = cfg["num_hidden_layers"]
@@ -335,10 +342,13 @@ def ensure_gguf(args):
             raise SystemExit(f"{args.gguf} does not exist")
         log(f"measuring {args.gguf} as it is (no checkpoint to convert)")
         return None
-    if (not args.force_convert and os.path.exists(args.gguf)
-            and os.path.getmtime(args.gguf) > checkpoint_mtime(args.checkpoint)):
-        log(f"GGUF {args.gguf} is newer than the checkpoint: conversion skipped")
-        return None
+    if not args.force_convert and os.path.exists(args.gguf):
+        if os.path.getmtime(args.gguf) > checkpoint_mtime(args.checkpoint):
+            log(f"GGUF {args.gguf} is newer than the checkpoint: conversion skipped")
+            return None
+        # A file the user has is never replaced unasked.
+        raise SystemExit(f"{args.gguf} is older than the checkpoint {args.checkpoint}; pass --force-convert to rewrite it, "
+                         "or give another --gguf")
     os.makedirs(os.path.dirname(os.path.abspath(args.gguf)) or ".", exist_ok=True)
     log(f"converting {args.checkpoint} -> {args.gguf} (Q8_0), in a child process ...")
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--convert-only",
@@ -546,4 +556,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        # One line, not a traceback: a checkpoint that is not bf16 safetensors, a file missing.
+        raise SystemExit(f"error: {type(e).__name__}: {e}")

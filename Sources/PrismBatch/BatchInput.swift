@@ -30,10 +30,13 @@ public struct BatchInput: Sendable {
     public var checksum: String
 
     public static func read(path: String, checksum: (Data) -> String) throws -> BatchInput {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let why = !exists ? "no such file" : isDirectory.boolValue ? "it is a directory" : "permission denied"
+        var st = stat()
+        let exists = stat(path, &st) == 0
+        let kind = st.st_mode & S_IFMT
+        guard exists, kind == S_IFREG, let data = FileManager.default.contents(atPath: path) else {
+            let why =
+                !exists
+                ? "no such file" : kind == S_IFDIR ? "it is a directory" : kind != S_IFREG ? "not a regular file (a pipe or a device)" : "permission denied"
             throw PrismError("cannot read batch input \(path): \(why)")
         }
         return read(data: data, checksum: checksum)

@@ -75,7 +75,7 @@ public struct MemoryPlan: Sendable {
         plan.residentWeightBytes = streamed
         guard plan.total <= budget else {
             throw PrismError(
-                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest)), working set \(ByteSize.format(working))\(heldBytes > 0 ? ", tokenizer \(ByteSize.format(heldBytes))" : ""))",
+                "--max-memory \(ByteSize.format(budget)) is too small: this model and prompt need at least \(ByteSize.format(plan.total)) (one layer of weights \(ByteSize.format(largest))\(embeddingTile > 0 ? ", a tile of the unembedding \(ByteSize.format(embeddingTile))" : ""), working set \(ByteSize.format(working))\(heldBytes > 0 ? ", tokenizer \(ByteSize.format(heldBytes))" : ""), the process itself \(ByteSize.format(Self.baseline)))",
                 kind: .overBudget)
         }
         // Keep leading layers resident in 60% of what is left: a decode step then faults in only

@@ -52,6 +52,10 @@ public final class LoadedModel: @unchecked Sendable {
             throw PrismError("model not found: \(path)")
         }
         if isDir.boolValue { return try openDirectory(path) }
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw PrismError("\(path) is not a regular file (a pipe or a device); give a .prism file or a checkpoint directory")
+        }
         if let h = FileHandle(forReadingAtPath: path) {
             let magic = h.readData(ofLength: 4)
             try h.close()

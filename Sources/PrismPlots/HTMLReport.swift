@@ -27,7 +27,8 @@ public struct HTMLReport: Sendable {
         self.subtitle = subtitle
     }
 
-    /// A section heading; level 2 headings (the default) are listed in the contents.
+    /// A section heading; level 2 headings (the default) are listed in the contents. Spans
+    /// between backticks are set as `code`, as in paragraphs.
     public mutating func heading(_ text: String, level: Int = 2) {
         sectionCount += 1
         blocks.append(.heading(level: min(max(level, 2), 4), text: text, id: "sec-\(sectionCount)"))
@@ -93,7 +94,7 @@ public struct HTMLReport: Sendable {
         }
         guard sections.count >= 2 else { return "" }
         var h = "<nav class=\"toc\">\n<p class=\"toc-title\">Contents</p>\n<ol>\n"
-        for (text, id) in sections { h += "<li><a href=\"#" + id + "\">" + Text.escape(text) + "</a></li>\n" }
+        for (text, id) in sections { h += "<li><a href=\"#" + id + "\">" + inline(text) + "</a></li>\n" }
         return h + "</ol>\n</nav>\n"
     }
 
@@ -101,7 +102,7 @@ public struct HTMLReport: Sendable {
         let e = Text.escape
         switch b {
         case let .heading(level, text, id):
-            return "<h\(level) id=\"\(id)\">" + e(text) + "</h\(level)>\n"
+            return "<h\(level) id=\"\(id)\">" + inline(text) + "</h\(level)>\n"
         case let .paragraph(text):
             return "<p>" + inline(text) + "</p>\n"
         case let .bullets(items):

@@ -232,7 +232,7 @@ public struct AdditionStudy {
         out.report.table(
             headers: ["layer", "MLP term for \(right)", "mean over digits", "separation"],
             rows: f.layers.enumerated().map { k, v in ["m\(k)", f3(v.right), f3(v.mean), f3(v.separation)] },
-            numericColumns: [1, 2, 3], caption: "MLP layers by how far they lift the right digit above the mean.")
+            numericColumns: [1, 2, 3], caption: "MLP layers, in layer order: how far each lifts the right digit above the mean.")
         try out.lensFigure(f.lens, tokens: f.exampleTokens)
 
         // (2) Neuron templates of that layer.

@@ -208,6 +208,9 @@ public struct CapitalsStudy {
             throw PrismError("the capital of \(country) is not one token in this model's vocabulary; the study needs single-token candidates")
         }
         guard pairs.count >= 2 else {
+            if dropped.isEmpty {
+                throw PrismError("the study compares capitals: give at least two --pairs (e.g. France=Paris,Germany=Berlin)")
+            }
             throw PrismError("fewer than two candidate capitals are single tokens in this vocabulary (left out: \(dropped.joined(separator: ", ")))")
         }
         let targets = zip(pairs, candidateIds).map { Target.token($1, label: $0.capital) }

@@ -21,6 +21,10 @@ public enum ByteSize {
         guard let m = multipliers[unit] else {
             throw PrismError("malformed size '\(text)': unknown unit '\(unit)'; use B, KiB, MiB, GiB or TiB")
         }
+        // `--max-memory 1.5` meant 1.5 of something, not 2 bytes.
+        guard m > 1 || value == value.rounded() else {
+            throw PrismError("size '\(text)' is a fraction of a byte; give a unit, e.g. \(number)GiB")
+        }
         let bytes = value * m
         guard bytes < 9e18 else { throw PrismError("size '\(text)' is too large") }
         return Int(bytes.rounded())

@@ -32,7 +32,8 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer (forever); it is refused below.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PrismError("cannot open \(path): \(String(cString: strerror(errno)))") }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
@@ -42,6 +43,10 @@ public final class MappedFile: PageReleasing, @unchecked Sendable {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             close(fd)
             throw PrismError("\(path) is a directory, expected a file")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw PrismError("\(path) is not a regular file (a pipe or a device), expected a file")
         }
         self.fd = fd
         self.size = Int(st.st_size)

@@ -14,14 +14,15 @@ struct BatchCommand: ParsableCommand {
         discussion: """
             Input, one JSON object per line:
               {"id": "fr", "prompt": "The capital of France is", "targets": [" Paris"], "position": -1}
-              {"id": "x7", "ids": [2, 651, 6037], "target_ids": [9], "target_diffs": [[" Paris", " London"]]}
-            Output: one line per record, the schema of `prism decompose --json` plus "id", or \
-            {"id": ..., "error": "..."} for a bad record (the job goes on; it exits non-zero only for \
+              {"id": "x7", "ids": [2, 343, 339, 341, 643, 335], "target_ids": [715], "target_diffs": [[" Paris", " London"]]}
+            Output: one line per input line, the schema of `prism decompose --json` plus "id" and \
+            "line" (the input line it answers), or {"id": ..., "line": N, "error": "..."} for a bad record (the job goes on; it exits non-zero only for \
             job-level failures).
 
             Prompts run layer-major in chunks (each weight read once per chunk); the chunk size comes \
             from --max-memory. Results and a journal (OUTPUT.journal) are fsynced per chunk: after a \
-            kill, rerunning the same command resumes, and the output holds every id exactly once.
+            kill, rerunning the same command resumes, and the output holds every input line's record \
+            exactly once (ids are yours: they may repeat).
 
             Sharding: --shard I/N takes records k with k mod N == I. Without it, SLURM_ARRAY_TASK_ID / \
             SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX (with --shards N) are read. Join the parts \
@@ -38,16 +39,16 @@ struct BatchCommand: ParsableCommand {
     @Option(help: "Output JSONL file (appended to when resuming).")
     var output: String
 
-    @Option(help: "Most prompts per chunk (the memory budget may allow fewer).")
+    @Option(parsing: .unconditional, help: "Most prompts per chunk (the memory budget may allow fewer).")
     var chunk = 64
 
-    @Option(help: "This job's share of the records, I/N (0-based).")
+    @Option(parsing: .unconditional, help: "This job's share of the records, I/N (0-based).")
     var shard: String?
 
-    @Option(help: "Number of shards, with JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT.")
+    @Option(parsing: .unconditional, help: "Number of shards, with JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT.")
     var shards: Int?
 
-    @Option(help: "How many of the largest terms to keep per kind (summary detail).")
+    @Option(parsing: .unconditional, help: "How many of the largest terms to keep per kind (summary detail).")
     var top = 10
 
     @Option(help: "summary or full (every head, source and neuron: large).")
@@ -155,7 +156,7 @@ struct SummarizeCommand: ParsableCommand {
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Join the outputs of batch shards, checking every id appears exactly once.",
+        abstract: "Join the outputs of batch shards of one job, checking every input line's record appears exactly once.",
         discussion: "With --input, also checks that every input record is in some part.")
 
     @Argument(help: "Shard outputs.")

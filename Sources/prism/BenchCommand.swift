@@ -31,10 +31,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "More model files to measure the same way (e.g. an f32 conversion).")
     var also: [String] = []
 
-    @Option(help: "Prompt tokens for the prefill.")
+    @Option(parsing: .unconditional, help: "Prompt tokens for the prefill.")
     var tokens = 32
 
-    @Option(help: "Repeats per measurement (medians are reported).")
+    @Option(parsing: .unconditional, help: "Repeats per measurement (medians are reported).")
     var repeats = 5
 
     @Option(name: .customLong("budget"), help: "Also run under these --max-memory budgets (repeatable).")
@@ -49,13 +49,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The peer script (default: tools/bench_llamacpp.py here, else in the repository this prism was built in).")
     var peerScript: String?
 
-    @Option(name: .customLong("prism-tokens"), help: "Prompt lengths for the prisms' cost (repeatable; default: --tokens and 128).")
+    @Option(
+        name: .customLong("prism-tokens"), parsing: .unconditionalSingleValue,
+        help: "Prompt lengths for the prisms' cost (repeatable; default: --tokens and 128).")
     var prismTokens: [Int] = []
 
     @Flag(help: "Print the measurements as one JSON object.")
     var json = false
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Threads for every measurement and the peer (default: the CPUs this process may use, by affinity mask and cgroup CPU quota).",
             valueName: "n"))
@@ -66,6 +69,11 @@ struct BenchCommand: ParsableCommand {
         try CLI.checkCounts("--tokens", [tokens])
         try CLI.checkCounts("--repeats", [repeats])
         try CLI.checkCounts("--prism-tokens", prismTokens)
+        // Checked before the first measurement, not after minutes of them.
+        for b in budgets {
+            do { _ = try ByteSize.parse(b) } catch let e as PrismError { throw ValidationError("--budget: \(e.message)") }
+        }
+        for path in also where !FileManager.default.fileExists(atPath: path) { throw ValidationError("--also: \(path) does not exist") }
     }
 
     func run() throws {
@@ -92,10 +100,10 @@ struct BenchChildCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option var tokens = 32
-    @Option var repeats = 5
+    @Option(parsing: .unconditional) var tokens = 32
+    @Option(parsing: .unconditional) var repeats = 5
     @Flag var readFloor = false
-    @Option(help: "Measure the full decomposition for this many targets instead.") var prisms: Int?
+    @Option(parsing: .unconditional, help: "Measure the full decomposition for this many targets instead.") var prisms: Int?
 
     func validate() throws {
         try CLI.checkCounts("--tokens", [tokens])

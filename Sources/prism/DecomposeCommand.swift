@@ -31,6 +31,7 @@ struct DecomposeCommand: ParsableCommand {
     @OptionGroup var input: DecomposeInputOptions
 
     @Option(
+        parsing: .unconditional,
         help: """
             How many of the largest heads, head x source pairs and neurons to list per target \
             (the residual prism, one row per layer part, is always listed whole).
@@ -58,6 +59,9 @@ struct DecomposeCommand: ParsableCommand {
 
     func validate() throws {
         if top < 0 || top > CLI.maxCount { throw ValidationError("--top must be between 0 and \(CLI.maxCount)") }
+        if detail == .full && !input.output.json {
+            throw ValidationError("--detail full applies to --json (the table lists the --top largest terms; --csv and --npy always hold every term)")
+        }
     }
 
     func run() throws {
@@ -74,11 +78,8 @@ struct DecomposeCommand: ParsableCommand {
             let top1Token = try ranks?.top1.map { try session.text($0.id) }
             try input.targets.warnTwins(session, ranks: ranks)
             try writeFiles(d, session: session)
-            if let refPath = compareF32 {
-                try compare(d, reference: refPath, session: session, ids: Array(ids[...p]), targets: ts, pieces: pieces)
-            } else {
-                try write(d, session: session, pieces: pieces, ranks: ranks, top1Token: top1Token)
-            }
+            let faithfulness = try compareF32.map { try compare(d, reference: $0, session: session, ids: Array(ids[...p]), targets: ts) }
+            try write(d, session: session, pieces: pieces, ranks: ranks, top1Token: top1Token, faithfulness: faithfulness)
         }
     }
 
@@ -99,27 +100,36 @@ struct DecomposeCommand: ParsableCommand {
         if let dir = csv { try DecompositionFiles.writeCSV(d, context, dir: dir, force: force, inputs: inputs) }
     }
 
-    /// The JSON object, or the table (unless the arrays went to files instead).
-    func write(_ d: Decomposition, session: PrismSession, pieces: [String]?, ranks: LogitRanks?, top1Token: String?) throws {
+    /// The JSON object, or the table (unless the arrays went to files instead); with
+    /// `--compare-f32`, its rows too (under "compare_f32", or as a second table).
+    func write(
+        _ d: Decomposition, session: PrismSession, pieces: [String]?, ranks: LogitRanks?, top1Token: String?,
+        faithfulness: (rows: [Faithfulness.Row], reference: String)?
+    ) throws {
         if input.output.json {
             var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
             if let ranks { DecompositionJSON.addRanks(&obj, ranks: ranks, top1Token: top1Token) }
+            if let faithfulness { obj["compare_f32"] = FaithfulnessOutput.json(faithfulness.rows) }
             OutputStamp.stamp(&obj, session, stored: input.stored)
             try JSONOut.print(obj)
-        } else if npy == nil && csv == nil {
-            var out = StandardOutput()
-            DecompositionTable.write(
-                d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: OutputStamp.routeText(session, stored: input.stored), to: &out)
+            return
+        }
+        var out = StandardOutput()
+        let route = OutputStamp.routeText(session, stored: input.stored)
+        if npy == nil && csv == nil {
+            DecompositionTable.write(d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: route, to: &out)
+        }
+        if let faithfulness {
+            if npy == nil && csv == nil { Swift.print("", to: &out) }
+            FaithfulnessOutput.writeTable(faithfulness.rows, reference: faithfulness.reference, targets: d.targets.count, routeText: route, to: &out)
         }
     }
 
     /// `--compare-f32`: decomposes `ids` again with the reference model (fp32 activations) and
-    /// writes, per term kind, how far `d`'s terms are from its.
+    /// returns, per term kind, how far `d`'s terms are from its.
     func compare(
-        _ d: Decomposition, reference refPath: String, session: PrismSession, ids: [Int], targets ts: [Target], pieces: [String]?
-    )
-        throws
-    {
+        _ d: Decomposition, reference refPath: String, session: PrismSession, ids: [Int], targets ts: [Target]
+    ) throws -> (rows: [Faithfulness.Row], reference: String) {
         let ref = try LoadedModel.open(refPath)
         guard ref.model.config.vocabSize == session.model.vocab, ref.model.config.hiddenSize == session.model.d else {
             throw PrismError("\(refPath) is not the same architecture as \(session.loaded.path)")
@@ -130,17 +140,7 @@ struct DecomposeCommand: ParsableCommand {
         var refPrism = Prism.once(ref.model)
         refPrism.logitKind = input.targets.logitKind
         let refD = try refPrism.decompose(refSource, position: d.position, targets: ts)
-        let rows = Faithfulness.compare(d, against: refD)
-        if input.output.json {
-            var obj = DecompositionJSON.object(d, pieces: pieces, detail: detail, top: top)
-            obj["compare_f32"] = FaithfulnessOutput.json(rows)
-            OutputStamp.stamp(&obj, session, stored: input.stored)
-            try JSONOut.print(obj)
-        } else {
-            var out = StandardOutput()
-            FaithfulnessOutput.writeTable(
-                rows, reference: refPath, targets: ts.count, routeText: OutputStamp.routeText(session, stored: input.stored), to: &out)
-        }
+        return (Faithfulness.compare(d, against: refD), refPath)
     }
 }
 

@@ -28,13 +28,13 @@ struct ExploreCommand: ParsableCommand {
     @Flag(help: "Replace the output file if it exists.")
     var force = false
 
-    @Option(help: "How many of the largest terms per kind the embedded `decompose --json` object lists.")
+    @Option(parsing: .unconditional, help: "How many of the largest terms per kind the embedded `decompose --json` object lists.")
     var top = 10
 
-    @Option(name: .customLong("neurons"), help: "Neurons kept per layer and target (the largest |term|).")
+    @Option(name: .customLong("neurons"), parsing: .unconditional, help: "Neurons kept per layer and target (the largest |term|).")
     var neuronsPerLayer = 12
 
-    @Option(name: .customLong("lens-top"), help: "Top tokens kept per logit-lens cell.")
+    @Option(name: .customLong("lens-top"), parsing: .unconditional, help: "Top tokens kept per logit-lens cell.")
     var lensTop = 3
 
     func validate() throws {

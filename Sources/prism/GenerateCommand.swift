@@ -22,7 +22,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(help: "Most tokens to generate.")
+    @Option(parsing: .unconditional, help: "Most tokens to generate.")
     var maxTokens = 16
 
     func validate() throws {

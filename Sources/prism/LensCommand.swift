@@ -25,7 +25,7 @@ struct LensCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(name: .customLong("target"), help: "A target token id to follow (repeatable).")
+    @Option(name: .customLong("target"), parsing: .unconditionalSingleValue, help: "A target token id to follow (repeatable).")
     var targetIds: [Int] = []
 
     @Option(name: .customLong("target-token"), help: ArgumentHelp("A target token as text (repeatable).", valueName: "text"))
@@ -41,7 +41,7 @@ struct LensCommand: ParsableCommand {
     @Flag(name: .customLong("all-positions"), help: "Read every position of the prompt, from 0 to --position.")
     var allPositions = false
 
-    @Option(help: "Top tokens per point.")
+    @Option(parsing: .unconditional, help: "Top tokens per point.")
     var top = 5
 
     @Option(help: "own (each point's 1/rms) or frozen (the position's final 1/rms).")
@@ -128,16 +128,16 @@ struct PathsCommand: ParsableCommand {
 
     @OptionGroup var input: DecomposeInputOptions
 
-    @Option(help: "Layer of the head or neuron.")
+    @Option(parsing: .unconditional, help: "Layer of the head or neuron.")
     var layer: Int
 
-    @Option(help: "Attention head (with --source).")
+    @Option(parsing: .unconditional, help: "Attention head (with --source).")
     var head: Int?
 
     @Option(parsing: .unconditional, help: "Source position read by the head (negative counts from the end).")
     var source: Int?
 
-    @Option(help: "MLP neuron.")
+    @Option(parsing: .unconditional, help: "MLP neuron.")
     var neuron: Int?
 
     @Option(name: .customLong("apply-to"), parsing: .upToNextOption, help: "Tokens (text or #id) whose scaled embeddings the frozen map is applied to.")

@@ -30,7 +30,7 @@ struct LogitsCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    @Option(help: "How many top tokens to list (at the last position).")
+    @Option(parsing: .unconditional, help: "How many top tokens to list (at the last position).")
     var top = 10
 
     @Flag(help: "Also output every position's full-vocabulary logits.")
@@ -38,6 +38,7 @@ struct LogitsCommand: ParsableCommand {
 
     func validate() throws {
         if top < 0 { throw ValidationError("--top must be >= 0") }
+        if full && !output.json { throw ValidationError("--full applies to --json (the table lists the --top tokens of the last position)") }
     }
 
     func run() throws {

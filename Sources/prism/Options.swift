@@ -56,7 +56,7 @@ struct PromptOptions: ParsableArguments {
     @Option(help: "The prompt as text (tokenized with the model's tokenizer, <bos> added).")
     var prompt: String?
 
-    @Option(help: "The prompt as comma-separated token ids, e.g. 2,651,6037.")
+    @Option(parsing: .unconditional, help: "The prompt as comma-separated token ids, e.g. 2,651,6037.")
     var ids: String?
 
     func validate() throws {

@@ -9,6 +9,7 @@ import PrismSupport
 struct RuntimeOptions: ParsableArguments {
     @Option(
         name: .customLong("max-memory"),
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Memory budget (e.g. 512MiB, 1GiB). The working set is planned before starting; when the model does not fit, each layer's weight pages are released once used.",
             valueName: "size"))
@@ -18,6 +19,7 @@ struct RuntimeOptions: ParsableArguments {
     var stats = false
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Threads to split each product over (default: the CPUs this process may use, by its affinity mask and cgroup CPU quota: \(CPUs.available) here). Results do not depend on it.",
             valueName: "n"))

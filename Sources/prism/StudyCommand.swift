@@ -104,10 +104,10 @@ struct CapitalsStudyCommand: ParsableCommand {
     )
     var pairs: String?
 
-    @Option(help: "Attention layer to study (default: the one that separates the right capital most).")
+    @Option(parsing: .unconditional, help: "Attention layer to study (default: the one that separates the right capital most).")
     var layer: Int?
 
-    @Option(help: "Head of that layer for the chained prism (default: the one that separates most).")
+    @Option(parsing: .unconditional, help: "Head of that layer for the chained prism (default: the one that separates most).")
     var head: Int?
 
     func run() throws {
@@ -177,7 +177,7 @@ struct AdditionStudyCommand: ParsableCommand {
     @Option(help: "How many neurons to show.")
     var neurons = 8
 
-    @Option(help: "MLP layer to study (default: the one that separates the right digit most).")
+    @Option(parsing: .unconditional, help: "MLP layer to study (default: the one that separates the right digit most).")
     var layer: Int?
 
     func run() throws {

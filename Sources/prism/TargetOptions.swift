@@ -9,7 +9,7 @@ import Prisms
 
 /// `--target ID`, `--target-token STR`, `--target-diff A B`: what to decompose.
 struct TargetOptions: ParsableArguments {
-    @Option(name: .customLong("target"), help: "A target token id (repeatable).")
+    @Option(name: .customLong("target"), parsing: .unconditionalSingleValue, help: "A target token id (repeatable).")
     var targetIds: [Int] = []
 
     @Option(

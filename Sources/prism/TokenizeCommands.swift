@@ -70,7 +70,7 @@ struct DetokenizeCommand: ParsableCommand {
             into UTF-8 (invalid sequences become U+FFFD). With --json: {"text": "..."}.
 
             Example:
-              prism detokenize -m models/tiny-gemma.prism 2,651,6037
+              prism detokenize -m models/tiny-gemma.prism 2,343,339,341
             """
     )
 

@@ -27,9 +27,10 @@ final class ByteSizeFormatTests: XCTestCase {
         XCTAssertEqual(try ByteSize.parse("3TiB"), 3 << 40)
         XCTAssertEqual(try ByteSize.parse("7b"), 7)
         XCTAssertEqual(try ByteSize.parse("1.5KiB"), 1536)
-        // Fractions of a byte round to the nearest byte.
-        XCTAssertEqual(try ByteSize.parse("0.4"), 0)
-        XCTAssertEqual(try ByteSize.parse("2.6"), 3)
+        // A fraction of a byte is a forgotten unit (`--max-memory 1.5` meant 1.5 GiB, not 2 bytes).
+        XCTAssertThrowsError(try ByteSize.parse("0.4"))
+        XCTAssertThrowsError(try ByteSize.parse("2.6B"))
+        XCTAssertEqual(try ByteSize.parse("2.0"), 2)
     }
 
     func testErrorsNameTheInput() {

@@ -75,6 +75,7 @@ public struct BatchInput: Sendable {
         func bad(_ id: String?, _ msg: String) -> Result<BatchRecord, BadLine> {
             .failure(BadLine(id: id, line: line, error: msg))
         }
+        guard String(validating: data, as: UTF8.self) != nil else { return bad(nil, "line \(line) is not valid UTF-8") }
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: data) } catch { return bad(nil, "line \(line) is not a JSON object") }
         guard let obj = parsed as? [String: Any] else { return bad(nil, "line \(line) is not a JSON object") }

@@ -93,9 +93,18 @@ public final class ModelFile: PageReleasing, @unchecked Sendable {
 
     public func bytes(_ part: ModelFileFormat.Part) -> UnsafeRawBufferPointer { file.bytes(part.offset..<(part.offset + part.length)) }
 
-    /// The embedded tokenizer.json, read with `pread` (see `MappedFile.copy`).
-    /// - Throws: `PrismError` when the file cannot be read.
-    public func tokenizerJSON() throws -> [UInt8]? { try directory.tokenizer.map { try file.copy($0.offset..<($0.offset + $0.length), readahead: true) } }
+    /// The embedded tokenizer.json, read with `pread` (see `MappedFile.copy`) and checked
+    /// against its checksum (a corrupt tokenizer otherwise surfaced as a JSON error that named
+    /// neither the file nor the cause).
+    /// - Throws: `PrismError` when the file cannot be read or the bytes do not match.
+    public func tokenizerJSON() throws -> [UInt8]? {
+        guard let t = directory.tokenizer else { return nil }
+        let bytes = try file.copy(t.offset..<(t.offset + t.length), readahead: true)
+        guard XXH64.hex(XXH64.hash(bytes)) == t.xxh64.lowercased() else {
+            throw PrismError("\(path): the embedded tokenizer is corrupt (checksum mismatch); `prism verify \(path)` checks every part")
+        }
+        return bytes
+    }
 
     /// A part's bytes copied with `pread` and no readahead (small tensors read at open: see
     /// `MappedFile.copy`).

@@ -118,7 +118,8 @@ public struct LensOutput {
                 ] as [String: Any]
             },
         ]
-        if !piece.isEmpty { o["tokens"] = ids.map { piece[$0] ?? "?" } }
+        // As decompose writes them: each token's text (SentencePiece's ▁ as a space), not its raw piece.
+        if !piece.isEmpty { o["tokens"] = ids.map { text[$0] ?? "#\($0)" } }
         return o
     }
 

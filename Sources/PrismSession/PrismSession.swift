@@ -131,16 +131,17 @@ public final class PrismSession {
     }
 
     /// `#123` is an id; any other text must tokenize to exactly one token.
+    /// - Parameter role: what the token is, for the error (`target`, `--apply-to token`).
     /// - Throws: `PrismError` naming the pieces when it is several tokens, or when an id is
     ///   outside the vocabulary.
-    public func singleToken(_ text: String) throws -> Int {
+    public func singleToken(_ text: String, role: String = "target") throws -> Int {
         if text.hasPrefix("#"), let id = Int(text.dropFirst()) { return try checkedId(id) }
-        guard hasTokenizer else { throw PrismError("target '\(text)' is text but the model has no tokenizer; give its id as #ID") }
+        guard hasTokenizer else { throw PrismError("\(role) '\(text)' is text but the model has no tokenizer; give its id as #ID") }
         let t = try tokenizer()
         let ids = t.encode(text, addBos: false)
         guard ids.count == 1 else {
             let pieces = ids.map { t.piece(for: $0) ?? "?" }.joined(separator: "|")
-            throw PrismError("target '\(text)' is \(ids.count) tokens (\(pieces)), not one; give a single token or its id")
+            throw PrismError("\(role) '\(text)' is \(ids.count) tokens (\(pieces)), not one; give a single token or its id")
         }
         return ids[0]
     }

@@ -155,7 +155,7 @@ struct PathsCommand: ParsableCommand {
             var prism = Prism(model: session.model)
             prism.logitKind = input.targets.logitKind
             let (paths, maps) = try self.paths(prism, src, ids: ids, position: p, targets: ts)
-            let applied = try applyTo.map { try session.singleToken($0) }
+            let applied = try applyTo.map { try session.singleToken($0, role: "--apply-to token") }
             let values = applied.isEmpty ? [] : try prism.applyToEmbeddings(maps, tokens: applied)
             let sourceInfo = try headSource(src, session: session, ids: ids, position: p)
             let frozen =

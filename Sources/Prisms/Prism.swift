@@ -133,6 +133,7 @@ public struct Prism {
             // not Sendable), then every (prompt, target) pair's terms on the workers.
             var inputs: [LayerInputs] = []
             var tasks: [LayerTask] = []
+            var scalesA: [Float] = [], scalesM: [Float] = [], sources: [Int] = []
             for (i, item) in items.enumerated() {
                 let source = item.source, p = positions[i]
                 let input = LayerInputs(
@@ -149,22 +150,32 @@ public struct Prism {
                     throw PrismError("activation shapes of layer \(l) do not match the prompt")
                 }
                 inputs.append(input)
-                for (k, target) in effective[i].enumerated() {
-                    let row = offsets[i] + k
-                    // This target's pull-backs at layer l: its tokens' rows times the prompt's frozen scale.
-                    combine(target, scale: scales[i] * sA, layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
-                    combine(target, scale: scales[i] * sM, layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
-                    tasks.append(LayerTask(item: i, target: k, position: p, S: S, u: Array(u[(row * d)..<((row + 1) * d)]), uWo: uWo, uWd: uWd))
-                }
+                scalesA.append(sA)
+                scalesM.append(sM)
+                sources.append(S)
             }
-            let terms = Self.layerTerms(tasks, inputs, heads: H, headDim: hd, group: group, kvWidth: kvw, threads: options.threads)
-            for (t, task) in tasks.enumerated() {
-                let k = task.target
-                outs[task.item][k].attn.append(terms[t].attn)
-                outs[task.item][k].mlp.append(terms[t].mlp)
-                outs[task.item][k].heads.append(terms[t].heads)
-                outs[task.item][k].headSources.append(terms[t].sources)
-                outs[task.item][k].neurons.append(terms[t].neurons)
+            // (prompt, target) pairs a group at a time: each task holds copies of its pull-backs
+            // (~(d + H hd + ff) floats), which a group keeps bounded however many prompts a chunk has.
+            let pairs = items.indices.flatMap { i in effective[i].indices.map { (i, $0) } }
+            for first in stride(from: 0, to: pairs.count, by: Self.layerGroup) {
+                tasks.removeAll(keepingCapacity: true)
+                for (i, k) in pairs[first..<min(pairs.count, first + Self.layerGroup)] {
+                    let row = offsets[i] + k, target = effective[i][k]
+                    // This target's pull-backs at layer l: its tokens' rows times the prompt's frozen scale.
+                    combine(target, scale: scales[i] * scalesA[i], layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
+                    combine(target, scale: scales[i] * scalesM[i], layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
+                    tasks.append(
+                        LayerTask(item: i, target: k, position: positions[i], S: sources[i], u: Array(u[(row * d)..<((row + 1) * d)]), uWo: uWo, uWd: uWd))
+                }
+                let terms = Self.layerTerms(tasks, inputs, heads: H, headDim: hd, group: group, kvWidth: kvw, threads: options.threads)
+                for (t, task) in tasks.enumerated() {
+                    let k = task.target
+                    outs[task.item][k].attn.append(terms[t].attn)
+                    outs[task.item][k].mlp.append(terms[t].mlp)
+                    outs[task.item][k].heads.append(terms[t].heads)
+                    outs[task.item][k].headSources.append(terms[t].sources)
+                    outs[task.item][k].neurons.append(terms[t].neurons)
+                }
             }
         }
         for (j, e) in fresh.enumerated() { pullBacks.insert(missing[j], e) }

@@ -406,6 +406,18 @@ final class BadInputCatalogueTests: XCTestCase {
         try assertError(["decompose", "-m", f32, "--acts", acts, "--target", "5"], "is corrupt (checksum mismatch)")
     }
 
+    /// A byte flipped inside the embedded tokenizer: named as such (it surfaced as a JSON error
+    /// that named neither the file nor the cause).
+    func testCorruptEmbeddedTokenizerIsNamed() throws {
+        let model = dir + "/m.prism"
+        XCTAssertEqual(try run(["convert", f32, "-o", model, "--quiet"]).status, 0)
+        let part = try XCTUnwrap(try ModelFile(path: model).directory.tokenizer)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: model)))
+        bytes[part.offset + part.length / 2] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: model))
+        try assertError(["logits", "-m", model, "--ids", "2,5"], "\(model): the embedded tokenizer is corrupt (checksum mismatch)")
+    }
+
     func testActivationsWithWrongShapes() throws {
         // A store that claims the right weights (the fingerprint is only a string in the file)
         // but holds tensors the model could not have recorded: refused before the prisms index rows.

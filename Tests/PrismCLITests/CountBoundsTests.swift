@@ -40,6 +40,39 @@ final class CountBoundsTests: XCTestCase {
             contains: "source -9223372036854775808 is out of range: the prompt has 2 tokens")
     }
 
+    /// A negative number given as its own word reaches the option's own check (it was read as an
+    /// option: "Missing value for '--top <top>'"), and a size without unit must be whole bytes.
+    func testNegativeNumbersReachTheirChecks() throws {
+        let cases: [([String], String)] = [
+            (["decompose", "-m", f32, "--ids", "2,5,9", "--target", "3", "--top", "-1"], "--top must be between 0 and 16777216"),
+            (["logits", "-m", f32, "--ids", "2,5,9", "--threads", "-1"], "--threads must be at least 1, not -1"),
+            (["logits", "-m", f32, "--ids", "-1"], "--ids: '-1' is not a non-negative integer"),
+            (["logits", "-m", f32, "--ids", "2,5", "--max-memory", "-1MiB"], "malformed size '-1MiB'"),
+            (["logits", "-m", f32, "--ids", "2,5", "--max-memory", "1.5"], "size '1.5' is a fraction of a byte; give a unit"),
+            (["generate", "-m", f32, "--ids", "2,5", "--max-tokens", "-3"], "--max-tokens must be between 1 and 16777216"),
+        ]
+        for (args, needle) in cases {
+            let r = try CLIRunner.run(args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
+        }
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["decompose", "-m", f32, "--ids", "2,5,9", "--target", "-1"]), contains: "target id -1 is outside the vocabulary")
+    }
+
+    /// A FIFO or a device as the model or the batch input is refused at once (opening a FIFO
+    /// waited for a writer forever).
+    func testPipesAndDevicesAreNotFiles() throws {
+        let fifo = NSTemporaryDirectory() + "fifo-\(UUID().uuidString)"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { unlink(fifo) }
+        CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", fifo, "--ids", "2"]), contains: "is not a regular file")
+        CLIRunner.assertCleanError(try CLIRunner.run(["inspect", fifo]), contains: "is not a regular file")
+        CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", "/dev/zero", "--ids", "2"]), contains: "is not a regular file")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["batch", "-m", f32, "--input", fifo, "--output", fifo + ".jsonl"]), contains: "not a regular file")
+    }
+
     /// A GGUF given to `inspect`/`verify`, and a converted model given to `convert`, are named
     /// for what they are (they said "bad magic" and "neither a checkpoint directory nor a GGUF").
     func testMistakenFileKindsAreNamed() throws {

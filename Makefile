@@ -22,7 +22,8 @@ fetch:
 $(GGUF):
 	python3 tools/fetch_gemma3_270m.py $(GGUF)
 
-$(REAL): $(GGUF) | release
+# Converted again when the converter's sources change: the file is what this converter writes.
+$(REAL): $(GGUF) $(wildcard Sources/PrismConvert/*.swift Sources/PrismFormats/*.swift) | release
 	.build/release/prism convert $(GGUF) -o $(REAL) --force --quiet
 
 # The main job: why gemma-3-270m answers " Paris" in a few-shot capital prompt.

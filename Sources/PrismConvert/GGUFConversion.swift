@@ -18,11 +18,13 @@ extension Converter {
 
     /// Converts a Gemma GGUF (llama.cpp's `gemma`, `gemma2` or `gemma3`) into a `.prism` file:
     /// tensors under their Hugging Face names, llama.cpp's `1 + w` norms turned back into `w`,
-    /// Q8_0 blocks carried over bit for bit when the output is int8 (same block of 32, same f16
-    /// scale), other ggml types dequantized a slab of rows at a time and stored as `weights` asks
-    /// (int8 from a 4/5/6-bit source is a second rounding, reported per tensor against the
-    /// dequantized source), the SentencePiece vocabulary rebuilt as Hugging Face's tokenizer, and
-    /// the configuration rebuilt from the metadata with the defaults it used recorded.
+    /// Q8_0, Q5_0 and Q4_0 blocks carried over exactly when the output is int8 (a block of 32
+    /// integers and one f16 scale, `x = d q`, is this file's int8 encoding: the integers and the
+    /// scale are copied, not re-rounded), other ggml types (with a per-block minimum, or the K
+    /// types' sub-block scales) dequantized a slab of rows at a time and stored as `weights` asks
+    /// (int8 from them is a second rounding, reported per tensor against the dequantized source),
+    /// the SentencePiece vocabulary rebuilt as Hugging Face's tokenizer, and the configuration
+    /// rebuilt from the metadata with the defaults it used recorded.
     /// - Throws: `PrismError` for a bad or unsupported GGUF, an output that may not be written,
     ///   or a tensor of a ggml type this tool cannot dequantize.
     public func convert(gguf input: String, output: String) throws -> Summary {
@@ -43,8 +45,8 @@ extension Converter {
         let writer = try ModelFileWriter(output: output, force: force)
         let tally = try writeTensors(order, sourceBytes: { gemma.tensors[$0]?.byteCount }, writer: writer) { name, stats in
             guard let info = gemma.tensors[name] else { return nil }
-            if info.type == .Q8_0, info.shape.count == 2, encoding(for: info.shape) == .q8, blockSize == 32,
-                let carried = try carryQ8_0(info, file: file, name: name, writer: writer, stats: &stats)
+            if Self.carriesExactly(info.type), info.shape.count == 2, encoding(for: info.shape) == .q8, blockSize == 32,
+                let carried = try carryBlocks(info, file: file, name: name, writer: writer, stats: &stats)
             {
                 return (carried, Quantize.NonFinite(), nil)
             }
@@ -77,13 +79,43 @@ extension Converter {
         }
     }
 
-    /// Q8_0 (a block of 32 int8 and one f16 scale, `x = d * q`) is this file's int8 encoding
-    /// split in two parts: the quants and the scales are copied, not re-rounded. Returns nil
-    /// (the caller dequantizes instead) when a scale is not finite.
-    func carryQ8_0(
+    /// The ggml types whose blocks are `x = d q` with one f16 `d` per 32 values and integer
+    /// `q` within int8: Q8_0 (q in -128..127), Q5_0 (5 bits less 16: -16..15), Q4_0 (4 bits less
+    /// 8: -8..7). Q4_1 and Q5_1 add a per-block minimum, the K types scale sub-blocks of 16 or
+    /// 32 by 6-bit factors: none of those fits one f16 scale per 32 integers.
+    public static func carriesExactly(_ type: GGMLType) -> Bool { type == .Q8_0 || type == .Q5_0 || type == .Q4_0 }
+
+    /// One block's 32 integers `q` (`x = d q`, `d` the f16 at the block's start) into `out`, as
+    /// ggml's dequantizers read them (see `GGMLDequantize`).
+    public static func blockIntegers(_ type: GGMLType, _ p: UnsafeRawPointer, into out: UnsafeMutablePointer<Int8>) {
+        let b = p.assumingMemoryBound(to: UInt8.self)
+        switch type {
+        case .Q4_0:
+            for j in 0..<16 {
+                out[j] = Int8(Int(b[2 + j] & 15) - 8)
+                out[j + 16] = Int8(Int(b[2 + j] >> 4) - 8)
+            }
+        case .Q5_0:
+            let qh = UInt32(b[2]) | UInt32(b[3]) << 8 | UInt32(b[4]) << 16 | UInt32(b[5]) << 24
+            for j in 0..<16 {
+                let lo = Int(b[6 + j] & 15) | Int((qh >> UInt32(j)) & 1) << 4
+                let hi = Int(b[6 + j] >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
+                out[j] = Int8(lo - 16)
+                out[j + 16] = Int8(hi - 16)
+            }
+        default:  // Q8_0
+            UnsafeMutableRawPointer(out).copyMemory(from: p + 2, byteCount: 32)
+        }
+    }
+
+    /// A Q8_0, Q5_0 or Q4_0 tensor (see `carriesExactly`) is this file's int8 encoding split in
+    /// two parts: the blocks' integers and their f16 scales are copied, not re-rounded, so every
+    /// dequantized value equals the GGUF's. Returns nil (the caller dequantizes instead) when a
+    /// scale is not finite.
+    func carryBlocks(
         _ info: GGUFTensorInfo, file: GGUFFile, name: String, writer: ModelFileWriter, stats: inout KindStats
     ) throws -> ModelFileFormat.TensorEntry? {
-        let rows = info.shape[0], cols = info.shape[1], bs = 32, blockBytes = 34
+        let rows = info.shape[0], cols = info.shape[1], bs = 32, blockBytes = info.type.typeSize
         let blocks = cols / bs
         guard cols % bs == 0 else { return nil }
         let bytes = file.bytes(of: info)
@@ -106,8 +138,7 @@ extension Converter {
             while r0 < rows {
                 let r1 = min(rows, r0 + slabRows)
                 for b in (r0 * blocks)..<(r1 * blocks) {
-                    let src = base + b * blockBytes + 2
-                    (UnsafeMutableRawPointer(quants) + (b - r0 * blocks) * bs).copyMemory(from: src, byteCount: bs)
+                    Self.blockIntegers(info.type, base + b * blockBytes, into: quants + (b - r0 * blocks) * bs)
                 }
                 let chunk = UnsafeRawBufferPointer(start: quants, count: (r1 - r0) * cols)
                 if sample.count < Self.lz4SampleBytes { sample += chunk.prefix(Self.lz4SampleBytes - sample.count) }

@@ -11,8 +11,9 @@ struct ConvertCommand: ParsableCommand {
             From a Hugging Face directory: reads config.json, model.safetensors or the shards of \
             model.safetensors.index.json (BF16, F16 or F32) and tokenizer.json. From a GGUF (gemma, gemma2, \
             gemma3 as llama.cpp writes them): reads the metadata, the SentencePiece vocabulary and the \
-            tensors (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K); Q8_0 blocks are carried \
-            into int8 bit for bit, the others dequantized and stored as --weights asks.
+            tensors (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K); Q8_0, Q5_0 and Q4_0 \
+            blocks (integers times one f16 scale per 32) are carried into int8 exactly, the others \
+            dequantized and stored as --weights asks.
 
             Writes int8 weights with one f16 scale per 32 inputs (default), norm weights in f32, the \
             config and tokenizer embedded, every byte checksummed (docs/FORMAT.md). It streams tensor by \

@@ -77,9 +77,11 @@ struct InspectCommand: ParsableCommand {
         print(cell("tensor", 48) + " " + cell("shape", 14) + " " + cell("enc", 5) + " " + cell("bytes", 10, right: true) + "  rel.rmse / max|err|")
         for t in dir.tensors {
             let bytes = t.parts.values.reduce(0) { $0 + $1.length }
-            // A GGUF's Q8_0 blocks are carried bit for bit: no error against the source.
-            let carried = t.sourceDType == "Q8_0" && t.encoding == .q8 && t.quantError?.maxAbs == 0
-            let q = carried ? "exact (Q8_0 blocks carried)" : t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
+            // A GGUF's Q8_0, Q5_0 and Q4_0 blocks are carried exactly: no error against the source.
+            let carried = ["Q8_0", "Q5_0", "Q4_0"].contains(t.sourceDType) && t.encoding == .q8 && t.quantError?.maxAbs == 0
+            let q =
+                carried
+                ? "exact (\(t.sourceDType) blocks carried)" : t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
             let shape = t.shape.map(String.init).joined(separator: "x")
             print(
                 cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  "

@@ -214,4 +214,30 @@ final class ConvertTests: XCTestCase {
         let lp = logSoftmax(p), lq = logSoftmax(q)
         return zip(lp, lq).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) }
     }
+
+    /// The integers carried from Q8_0, Q5_0 and Q4_0 blocks, times the block's f16 scale, are
+    /// the values ggml's dequantizer gives, on random blocks (every bit pattern of the quants).
+    func testCarriedBlockIntegersEqualTheDequantizer() throws {
+        var rng = SystemRandomNumberGenerator()
+        for type in [GGMLType.Q8_0, .Q5_0, .Q4_0] {
+            XCTAssertTrue(Converter.carriesExactly(type))
+            let size = type.typeSize
+            for _ in 0..<200 {
+                var block = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let d = Float16(Float.random(in: -2...2, using: &rng)).bitPattern
+                block[0] = UInt8(d & 0xff)
+                block[1] = UInt8(d >> 8)
+                var want = [Float](repeating: 0, count: 32)
+                var q = [Int8](repeating: 0, count: 32)
+                try block.withUnsafeBytes { raw in
+                    let base = try XCTUnwrap(raw.baseAddress)
+                    try want.withUnsafeMutableBufferPointer { try GGMLDequantize.rows(type, base, elements: 32, into: try XCTUnwrap($0.baseAddress)) }
+                    q.withUnsafeMutableBufferPointer { Converter.blockIntegers(type, base, into: $0.baseAddress!) }
+                }
+                let scale = Float(Float16(bitPattern: d))
+                XCTAssertEqual(q.map { Float($0) * scale }, want, "\(type.name)")
+            }
+        }
+        for type in [GGMLType.Q4_1, .Q5_1, .Q4_K, .Q6_K] { XCTAssertFalse(Converter.carriesExactly(type), type.name) }
+    }
 }

@@ -35,7 +35,11 @@ public struct BatchRunner {
         var id: String
         /// The input line it came from: the record's key in the journal and output.
         var line: Int
+        /// The prompt up to the decomposed position: what the forward pass runs (later tokens
+        /// cannot change it).
         var ids: [Int]
+        /// The whole prompt, as the record gave it: what the line reports.
+        var prompt: [Int]
         var position: Int
         var targets: [Target]
     }
@@ -193,7 +197,7 @@ public struct BatchRunner {
         }
         let p = try Prism.resolve(position: r.position, count: ids.count)
         let targets = try session.targets(ids: r.targetIds, tokens: r.targets, diffs: r.targetDiffs.map { ($0[0], $0[1]) }, style: .quoted)
-        return Job(id: r.id, line: r.line, ids: Array(ids[...p]), position: p, targets: targets)
+        return Job(id: r.id, line: r.line, ids: Array(ids[...p]), prompt: ids, position: p, targets: targets)
     }
 
     /// One layer-major forward pass over the chunk's prompts, then each one's decomposition,
@@ -222,9 +226,11 @@ public struct BatchRunner {
             while start < jobs.count {
                 let group = Array(jobs.indices[start..<min(jobs.count, start + Self.decompositionGroup)])
                 let ds = try prism.decomposeMany(group.map { (recorder.source(sequence: $0), jobs[$0].position, jobs[$0].targets) }, options: options)
-                for (s, d) in zip(group, ds) {
+                for (s, decomposition) in zip(group, ds) {
                     let job = jobs[s]
-                    var obj = DecompositionJSON.object(d, pieces: try session.texts(job.ids), detail: detail, top: top)
+                    var d = decomposition
+                    d.ids = job.prompt  // the whole prompt, as `prism decompose` reports it
+                    var obj = DecompositionJSON.object(d, pieces: try session.texts(job.prompt), detail: detail, top: top)
                     DecompositionJSON.stamp(&obj, route: route)
                     if let r = ranks[s] {
                         DecompositionJSON.addRanks(&obj, ranks: r, top1Token: try r.top1.map { try session.text($0.id) })

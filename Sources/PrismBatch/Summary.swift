@@ -115,6 +115,11 @@ public enum BatchMerge {
             if let holder = OutputLock.holder(of: part) { throw PrismError("\(part) is still being written (\(holder)); merge once that shard has finished") }
             guard let data = fm.contents(atPath: part) else { throw PrismError("cannot read \(part)") }
             if let last = data.last, last != UInt8(ascii: "\n") { throw PrismError("\(part) ends in a torn line: resume that shard first") }
+            if !fm.fileExists(atPath: part + ".journal") {
+                // Records carry their route, not their model: without the journal that is all merge can check.
+                FileHandle.standardError.write(
+                    Data("warning: \(part) has no journal: merge cannot check that it comes from the same model and options as the other parts\n".utf8))
+            }
             if fm.fileExists(atPath: part + ".journal") {
                 let journal = fm.contents(atPath: part + ".journal") ?? Data()
                 if journal.last != UInt8(ascii: "\n") { throw PrismError("\(part).journal is torn: resume that shard first") }

@@ -60,6 +60,11 @@ public struct Converter {
         public var kept: [KeptTensor] = []
         /// Tensors with NaN or inf values, in file order: empty unless `allowNonFinite`.
         public var nonFinite: [NonFiniteTensor] = []
+        /// Tensors of a multimodal checkpoint's vision tower and projector, not converted (the
+        /// file holds the text model).
+        public var skipped: [String] = []
+        /// The checkpoint had no tokenizer.json: the file takes token ids only.
+        public var noTokenizer = false
     }
 
     /// Thrown while a tensor is being written when its values do not fit the encoding chosen
@@ -75,6 +80,11 @@ public struct Converter {
 
     /// Converts a Hugging Face checkpoint directory or a GGUF file (see `convert(gguf:output:)`).
     public func convert(input: String, output: String) throws -> Summary {
+        // A FIFO or a device: reading its magic below would wait for a writer.
+        var st = stat()
+        if stat(input, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR, (st.st_mode & S_IFMT) != S_IFREG {
+            throw PrismError("\(input) is not a regular file (a pipe or a device); give a checkpoint directory or a GGUF file")
+        }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: input, isDirectory: &isDir), !isDir.boolValue {
             guard Self.isGGUF(input) else {
@@ -85,6 +95,7 @@ public struct Converter {
             }
             return try convert(gguf: input, output: output)
         }
+        guard FileManager.default.fileExists(atPath: input) else { throw PrismError("\(input) does not exist") }
         let start = Date()
         try Outputs.checkFile(output, force: force, inputs: [input])
         let configPath = input + "/config.json"
@@ -94,7 +105,13 @@ public struct Converter {
         let config = try GemmaConfig.decode(configData, source: configPath)
         let checkpoint = try SafeTensorsCheckpoint(directory: input)
         let (shapes, naming) = try GemmaTensorNames.check(checkpoint, config: config)
-        let tokenizer = FileManager.default.contents(atPath: input + "/tokenizer.json").map { [UInt8]($0) }
+        let tokenizerPath = input + "/tokenizer.json"
+        var tst = stat()
+        if lstat(tokenizerPath, &tst) == 0, (tst.st_mode & S_IFMT) != S_IFREG, stat(tokenizerPath, &tst) != 0 || (tst.st_mode & S_IFMT) != S_IFREG {
+            throw PrismError("\(tokenizerPath) is not a regular file (a pipe, a device or a broken link)")
+        }
+        let tokenizer = FileManager.default.contents(atPath: tokenizerPath).map { [UInt8]($0) }
+        if tokenizer == nil, FileManager.default.fileExists(atPath: tokenizerPath) { throw PrismError("cannot read \(tokenizerPath)") }
         try Outputs.checkFile(output, force: force, inputs: [input, configPath, input + "/tokenizer.json"] + checkpoint.shards.map(\.file.path))
 
         let order = GemmaTensorNames.ordered(config)
@@ -112,7 +129,10 @@ public struct Converter {
         // A shard rewritten in place while it was read would give a file of mixed weights.
         for shard in checkpoint.shards { try shard.file.checkUnchanged() }
         try writer.finish(directory: dir)
-        return tally.summary(output: output, since: start)
+        var summary = tally.summary(output: output, since: start)
+        summary.skipped = naming.skipped
+        summary.noTokenizer = tokenizer == nil
+        return summary
     }
 
     /// What a conversion wrote, tensor by tensor, for its summary.
@@ -140,7 +160,9 @@ public struct Converter {
     ) throws -> Tally {
         var tally = Tally()
         tally.sourceBytes = order.reduce(0) { $0 + (sourceBytes($1) ?? 0) }
-        let progress = Progress(label: "convert", total: tally.sourceBytes)
+        // A bar at once on a terminal; in a log, lines only once a conversion has run 5 s (a
+        // small model's conversion printed a handful of lines for a hundredth of a second).
+        let progress = Progress.delayed(label: "convert", total: tally.sourceBytes, unit: "B", terminalDelay: 0, logDelay: 5)
         progress.quiet = !showProgress
         var done = 0
         for name in order {

@@ -54,6 +54,28 @@ public struct GemmaConfig: Encodable, Equatable, Sendable {
             case type = "rope_type"
             case factor
         }
+
+        public init(theta: Double, type: String, factor: Double) {
+            self.theta = theta
+            self.type = type
+            self.factor = factor
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            theta = try c.decode(Double.self, forKey: .theta)
+            type = try c.decode(String.self, forKey: .type)
+            factor = try c.decodeIfPresent(Double.self, forKey: .factor) ?? 1
+        }
+
+        /// `factor` only where it means something: transformers warns about a `factor` under
+        /// rope_type `default` ("Unrecognized keys").
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(theta, forKey: .theta)
+            try c.encode(type, forKey: .type)
+            if type != "default" || factor != 1 { try c.encode(factor, forKey: .factor) }
+        }
     }
 
     public var generation: Generation

@@ -135,7 +135,11 @@ extension GemmaTensorNames {
         }
         for (name, shape) in expected.sorted(by: { $0.key < $1.key }) {
             let v = try checkpoint.require(naming.actual(name))
-            try v.requireShape(shape)
+            guard v.shape == shape else {
+                throw PrismError(
+                    "\(checkpoint.directory): tensor \(v.name) has shape \(v.shape), but config.json (hidden_size, intermediate_size, heads, vocab_size) needs \(shape)"
+                )
+            }
         }
         return (expected, naming)
     }

@@ -102,7 +102,9 @@ public enum JSONOut {
 /// Standard output as a `TextOutputStream`: through `print`, so it shares stdout's buffer with
 /// everything else the process prints (and the CLI's final flush sees its write errors).
 public struct StandardOutput: TextOutputStream {
-    public init() {}
+    /// - Throws: `PrismError` when a mapped model changed under the command: a table longer
+    ///   than stdout's buffer would otherwise be partly written before the final check.
+    public init() throws { try MappedFile.checkAllUnchanged() }
     public mutating func write(_ string: String) { Swift.print(string, terminator: "") }
 }
 

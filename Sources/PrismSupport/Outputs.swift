@@ -23,8 +23,10 @@ public enum Outputs {
     ///   - path: the output file.
     ///   - force: whether an existing file may be replaced.
     ///   - inputs: every file or directory the command reads.
+    ///   - resumable: the caller is the batch job that appends to `path` (its own output,
+    ///     journalled); any other command refuses to replace a batch output.
     /// - Throws: `PrismError` naming the path and what is wrong.
-    public static func checkFile(_ path: String, force: Bool, inputs: [String]) throws {
+    public static func checkFile(_ path: String, force: Bool, inputs: [String], resumable: Bool = false) throws {
         guard !path.isEmpty else { throw PrismError("the output path is empty") }
         try checkNotAnInput(path, inputs: inputs)
         var st = stat()
@@ -35,6 +37,9 @@ public enum Outputs {
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw PrismError("\(path) exists and is not a regular file; refusing to replace it") }
             if let output = batchOutput(owning: path) {
                 throw PrismError("\(path) belongs to the batch output \(output) (it resumes the job); prism never replaces it, even with --force")
+            }
+            if !resumable, FileManager.default.fileExists(atPath: path + ".journal") {
+                throw PrismError("\(path) is a batch job's output (it has a journal); prism never replaces it, even with --force")
             }
             guard force else { throw PrismError("\(path) exists; pass --force to replace it") }
         } else if lstat(path, &st) == 0 {

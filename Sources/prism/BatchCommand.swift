@@ -66,12 +66,16 @@ struct BatchCommand: ParsableCommand {
     func validate() throws {
         if chunk < 1 { throw ValidationError("--chunk must be >= 1") }
         if top < 0 || top > CLI.maxCount { throw ValidationError("--top must be between 0 and \(CLI.maxCount)") }
-        if let shard { do { _ = try Shard.parse(shard) } catch let e as PrismError { throw ValidationError(e.message) } }
+        if let shard {
+            let parsed: Shard
+            do { parsed = try Shard.parse(shard) } catch let e as PrismError { throw ValidationError(e.message) }
+            if let shards, shards != parsed.count { throw ValidationError("--shard \(shard) and --shards \(shards) disagree on the number of shards") }
+        }
     }
 
     func run() throws {
         try CLI.guarded {
-            try Outputs.checkFile(output, force: true, inputs: [model.model, input])
+            try Outputs.checkFile(output, force: true, inputs: [model.model, input], resumable: true)
             // Appended to and locked by name: a link would let two names be two locks of one file.
             var link = stat()
             if lstat(output, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK {

@@ -37,7 +37,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Repeats per measurement (medians are reported).")
     var repeats = 5
 
-    @Option(name: .customLong("budget"), help: "Also run under these --max-memory budgets (repeatable).")
+    @Option(name: .customLong("budget"), parsing: .unconditionalSingleValue, help: "Also run under these --max-memory budgets (repeatable).")
     var budgets: [String] = []
 
     @Option(help: "The Hugging Face checkpoint the peer converts from.")
@@ -65,7 +65,9 @@ struct BenchCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        if let threads, threads < 1 || threads > 1024 {
+            throw ValidationError("--threads must be between 1 and 1024, not \(threads) (more threads than CPUs only adds switching)")
+        }
         try CLI.checkCounts("--tokens", [tokens])
         try CLI.checkCounts("--repeats", [repeats])
         try CLI.checkCounts("--prism-tokens", prismTokens)
@@ -85,7 +87,7 @@ struct BenchCommand: ParsableCommand {
             suite.peerScript = peerScript ?? BenchSuite.defaultPeerScript(executable: exe)
             let results = try suite.measure()
             if json { return try JSONOut.print(results.json) }
-            var out = StandardOutput()
+            var out = try StandardOutput()
             BenchTable.write(results, model: model.model, tokens: tokens, repeats: repeats, peerCheckpoint: peerCheckpoint, to: &out)
         }
     }

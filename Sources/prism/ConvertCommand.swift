@@ -70,11 +70,19 @@ struct ConvertCommand: ParsableCommand {
             // Tensors kept unquantized or holding NaN/inf are said even when quiet: they change what the file is.
             for k in s.kept { print("kept in \(k.encoding.rawValue), not \(weights): \(k.name): \(k.reason)") }
             for n in s.nonFinite { print("non-finite values kept: \(n.name): \(n.count) (\(n.nans) NaN, \(n.infs) inf)") }
+            if s.noTokenizer {
+                print("note: no tokenizer.json beside the checkpoint: the file has no tokenizer, so commands take token ids (--ids), not text")
+            }
+            if !s.skipped.isEmpty {
+                print(
+                    "skipped \(s.skipped.count) tensors of the vision tower and projector (the file holds the text model): \(s.skipped.prefix(3).joined(separator: ", "))\(s.skipped.count > 3 ? ", ..." : "")"
+                )
+            }
             guard !quiet else { return }
             print("kind        tensors  source      stored      rel.rmse   lz4 (as is / byte-grouped), on a sample")
             for k in s.kinds {
                 let lz = k.lz4Sampled > 0 ? "\(pct(k.lz4Compressed, k.lz4Sampled)) / \(pct(k.lz4GroupedCompressed, k.lz4Sampled))" : "-"
-                let rel = k.quant.count > 0 ? String(format: "%.2e", k.quant.relRMSE) : "exact"
+                let rel = k.quant.count > 0 && k.quant.relRMSE > 0 ? String(format: "%.2e", k.quant.relRMSE) : "exact"
                 print(
                     cell(k.kind, 10) + " " + cell("\(k.tensors)", 8, right: true) + "  " + cell(ByteSize.format(k.sourceBytes), 10) + "  "
                         + cell(ByteSize.format(k.storedBytes), 10) + "  " + cell(rel, 9) + "  " + lz)

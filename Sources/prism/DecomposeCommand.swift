@@ -114,7 +114,7 @@ struct DecomposeCommand: ParsableCommand {
             try JSONOut.print(obj)
             return
         }
-        var out = StandardOutput()
+        var out = try StandardOutput()
         let route = OutputStamp.routeText(session, stored: input.stored)
         if npy == nil && csv == nil {
             DecompositionTable.write(d, pieces: pieces, top: top, ranks: ranks, top1Token: top1Token, route: route, to: &out)

@@ -58,7 +58,7 @@ struct InspectCommand: ParsableCommand {
         try JSONOut.print([
             "file": model, "bytes": file.file.size, "format_version": "\(file.header.versionMajor).\(file.header.versionMinor)",
             "weights": dir.weights, "converter": dir.converter, "config": cfg,
-            "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors,
+            "tokenizer_bytes": dir.tokenizer?.length ?? 0, "tensors": tensors, "prism_version": PrismVersion.string,
         ])
     }
 
@@ -81,7 +81,8 @@ struct InspectCommand: ParsableCommand {
             let carried = ["Q8_0", "Q5_0", "Q4_0"].contains(t.sourceDType) && t.encoding == .q8 && t.quantError?.maxAbs == 0
             let q =
                 carried
-                ? "exact (\(t.sourceDType) blocks carried)" : t.quantError.map { String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) } ?? "exact"
+                ? "exact (\(t.sourceDType) blocks carried)"
+                : t.quantError.flatMap { $0.maxAbs > 0 ? String(format: "%.2e / %.2e", $0.relRMSE, $0.maxAbs) : nil } ?? "exact"
             let shape = t.shape.map(String.init).joined(separator: "x")
             print(
                 cell(t.name, 48) + " " + cell(shape, 14) + " " + cell(t.encoding.rawValue, 5) + " " + cell(ByteSize.format(bytes), 10, right: true) + "  "

@@ -78,6 +78,7 @@ struct LensCommand: ParsableCommand {
                     return LogitLens.readoutBytes(session.model.config, positions: n, targets: tokens, top: top)
                         + LensOutput.outputBytes(points: n * (1 + 2 * session.model.config.numHiddenLayers), tokens: tokens + top)
                 })
+            try TargetOptions.checkPreSoftcap(preSoftcap, session)
             let ts = try TargetOptions.resolve(session, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
             let positions = allPositions ? Array(0...p) : [p]
             let lens = try LogitLens(prism: Prism(model: session.model)).run(
@@ -103,7 +104,7 @@ struct LensCommand: ParsableCommand {
         if output.json {
             try JSONOut.print(out.json())
         } else if csv == nil && npy == nil {
-            var stdout = StandardOutput()
+            var stdout = try StandardOutput()
             out.writeTable(to: &stdout)
         }
     }
@@ -168,7 +169,7 @@ struct PathsCommand: ParsableCommand {
             if input.output.json {
                 try JSONOut.print(out.json())
             } else {
-                var stdout = StandardOutput()
+                var stdout = try StandardOutput()
                 out.writeTable(to: &stdout)
             }
         }

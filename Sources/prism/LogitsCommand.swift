@@ -69,7 +69,7 @@ struct LogitsCommand: ParsableCommand {
         } else {
             // Read before anything is printed; from the id -> piece table when ids were given.
             let pieces = try best.map { try session.hasTokenizer ? session.piece($0.id) : nil }
-            var out = StandardOutput()
+            var out = try StandardOutput()
             LogitsOutput.writeTable(tokens: ids.count, top: best, pieces: pieces, nanCount: nans, vocabulary: last.count, to: &out)
         }
     }

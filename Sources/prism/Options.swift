@@ -153,6 +153,10 @@ enum ActivationInput {
                 throw PrismError(
                     "\(acts) was recorded on the int8 route: --exact-activations cannot apply to it; record it again with `prism run --exact-activations`")
             }
+            if session.route == .exact, stored.reader.index.route == nil {
+                FileHandle.standardError.write(
+                    Data("warning: \(acts) does not record its route (an older prism wrote it): --exact-activations cannot change stored activations\n".utf8))
+            }
             // No forward pass, but the prisms still read weights (the unembedding, W_O, W_down) and
             // the mapped store: plan them too, so the weights stream when the budget asks for it.
             if !prompt.isEmpty, try prompt.tokens(for: session) != stored.tokenIds {

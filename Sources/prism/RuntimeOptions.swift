@@ -32,7 +32,9 @@ struct RuntimeOptions: ParsableArguments {
     var exactActivations = false
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, not \(threads)") }
+        if let threads, threads < 1 || threads > 1024 {
+            throw ValidationError("--threads must be between 1 and 1024, not \(threads) (more threads than CPUs only adds switching)")
+        }
         if let maxMemory {
             do { _ = try ByteSize.parse(maxMemory) } catch let e as PrismError { throw ValidationError(e.message) }
         }

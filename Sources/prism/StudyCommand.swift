@@ -138,11 +138,15 @@ extension CapitalsStudyCommand {
     /// `--pairs "France=Paris,Italy=Rome"`.
     /// - Throws: `PrismError` naming an item that is not `Country=Capital`.
     static func parsePairs(_ text: String) throws -> [CapitalsStudy.Pair] {
-        try text.split(separator: ",").map { item in
+        let pairs = try text.split(separator: ",").map { item in
             let kv = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw PrismError("--pairs: '\(item)' is not Country=Capital") }
             return CapitalsStudy.Pair(country: kv[0], capital: kv[1])
         }
+        guard !pairs.isEmpty else { throw PrismError("--pairs is empty: give Country=Capital pairs, e.g. France=Paris,Germany=Berlin") }
+        var seen = Set<String>()
+        for p in pairs where !seen.insert(p.country).inserted { throw PrismError("--pairs names \(p.country) twice") }
+        return pairs
     }
 }
 
@@ -174,7 +178,7 @@ struct AdditionStudyCommand: ParsableCommand {
     @Option(help: "The example prompt's a and b, e.g. 7,2.")
     var example = "7,2"
 
-    @Option(help: "How many neurons to show.")
+    @Option(parsing: .unconditional, help: "How many neurons to show.")
     var neurons = 8
 
     @Option(parsing: .unconditional, help: "MLP layer to study (default: the one that separates the right digit most).")

@@ -40,7 +40,15 @@ struct TargetOptions: ParsableArguments {
 
     /// Targets in command-line order (`--target-token A --target 5` decomposes A first).
     func resolve(_ session: PrismSession) throws -> [Target] {
-        try Self.resolve(session, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
+        try Self.checkPreSoftcap(preSoftcap, session)
+        return try Self.resolve(session, ids: targetIds, tokens: targetTokens, diffs: targetDiffs)
+    }
+
+    /// `--pre-softcap` on a model without a logit soft-cap would change nothing: refused, as
+    /// every option that does nothing is.
+    static func checkPreSoftcap(_ asked: Bool, _ session: PrismSession) throws {
+        guard asked, session.model.config.finalLogitSoftcapping == nil else { return }
+        throw PrismError("--pre-softcap: this model does not soft-cap its logits (Gemma 2 does); leave it out")
     }
 
     /// The targets resolved, and position `position` of `source` decomposed into them by a prism

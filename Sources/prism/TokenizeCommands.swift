@@ -31,7 +31,7 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Split text into token ids exactly as the model's tokenizer.json does.",
         discussion: """
             <bos> is added first, as the tokenizer's post-processor says (--no-bos to leave it out). \
-            Without --json: one line per token, id and piece. With --json: {"ids": [...]}.
+            Without --json: one line per token, id and piece. With --json: {"ids": [...], "prism_version": ..}.
 
             Example:
               prism tokenize -m models/tiny-gemma.prism -- "The capital of France is"
@@ -53,7 +53,7 @@ struct TokenizeCommand: ParsableCommand {
             let tok = try source.load()
             let ids = tok.encode(text, addBos: !noBos)
             if output.json {
-                try JSONOut.print(["ids": ids])
+                try JSONOut.print(["ids": ids, "prism_version": PrismVersion.string])
             } else {
                 for id in ids { print("\(id)\t\(Display.quote(tok.piece(for: id) ?? "?"))") }
             }
@@ -67,7 +67,7 @@ struct DetokenizeCommand: ParsableCommand {
         abstract: "Turn comma-separated token ids back into text.",
         discussion: """
             Special tokens such as <bos> are dropped from the text; byte tokens <0xNN> are reassembled \
-            into UTF-8 (invalid sequences become U+FFFD). With --json: {"text": "..."}.
+            into UTF-8 (invalid sequences become U+FFFD). With --json: {"text": "...", "prism_version": ..}.
 
             Example:
               prism detokenize -m models/tiny-gemma.prism 2,343,339,341
@@ -88,7 +88,7 @@ struct DetokenizeCommand: ParsableCommand {
         let parsed = try PromptOptions.parseIds(ids)
         try CLI.guarded {
             let text = try source.load().decode(parsed, skipSpecialTokens: true)
-            if output.json { try JSONOut.print(["text": text]) } else { print(text) }
+            if output.json { try JSONOut.print(["text": text, "prism_version": PrismVersion.string]) } else { print(text) }
         }
     }
 }

@@ -181,7 +181,9 @@ final class BadInputCatalogueTests: XCTestCase {
         obj["model_type"] = "gemma"
         obj["hidden_size"] = nil
         try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: cfg))
-        try assertError(["logits", "-m", ck, "--ids", "2"], "tensor model.embed_tokens.weight has shape [1517, 64], expected [1517, 3072]")
+        try assertError(
+            ["logits", "-m", ck, "--ids", "2"],
+            "tensor model.embed_tokens.weight has shape [1517, 64], but config.json (hidden_size, intermediate_size, heads, vocab_size) needs [1517, 3072]")
         // A config whose numbers would divide by zero or overflow is refused by name (found by fuzzing).
         obj["hidden_size"] = 64
         obj["num_attention_heads"] = 0
@@ -211,8 +213,12 @@ final class BadInputCatalogueTests: XCTestCase {
             e["shape"] = [64, 128]
             h["model.layers.1.mlp.up_proj.weight"] = e
         }
-        try assertError(["logits", "-m", ck, "--ids", "2"], "tensor model.layers.1.mlp.up_proj.weight has shape [64, 128], expected [128, 64]")
-        try assertError(["convert", ck, "-o", dir + "/x.prism"], "model.layers.1.mlp.up_proj.weight has shape [64, 128], expected [128, 64]")
+        try assertError(
+            ["logits", "-m", ck, "--ids", "2"],
+            "tensor model.layers.1.mlp.up_proj.weight has shape [64, 128], but config.json (hidden_size, intermediate_size, heads, vocab_size) needs [128, 64]")
+        try assertError(
+            ["convert", ck, "-o", dir + "/x.prism"],
+            "model.layers.1.mlp.up_proj.weight has shape [64, 128], but config.json (hidden_size, intermediate_size, heads, vocab_size) needs [128, 64]")
         assertNoOutput([dir + "/x.prism", dir + "/x.prism.partial"])
         // A missing tensor is named too.
         let ck2 = dir + "/missing"

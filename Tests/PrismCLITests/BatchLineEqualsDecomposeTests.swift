@@ -25,4 +25,25 @@ final class BatchLineEqualsDecomposeTests: XCTestCase {
         XCTAssertEqual(Set(line.keys), Set(single.keys))
         XCTAssertEqual(line as NSDictionary, single as NSDictionary, "the same object, value for value")
     }
+
+    /// With a position before the last, too: the line reports the whole prompt (its ids were cut
+    /// to the decomposed prefix, where `decompose` reports every token).
+    func testBatchLineAtAnEarlierPositionReportsTheWholePrompt() throws {
+        let dir = NSTemporaryDirectory() + "batch-eq-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = CLIRunner.fixtures + "/tiny-f32"
+        let input = dir + "/in.jsonl", output = dir + "/out.jsonl"
+        try Data(#"{"id":"p","prompt":"The capital of France is","targets":[" Paris"],"position":3}"#.utf8 + [10]).write(to: URL(fileURLWithPath: input))
+        XCTAssertEqual(try CLIRunner.run(["batch", "-m", model, "--input", input, "--output", output]).status, 0)
+        let d = try CLIRunner.run(["decompose", "-m", model, "--prompt", "The capital of France is", "--target-token", " Paris", "--position", "3", "--json"])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        var line = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
+        let single = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(d.stdout.utf8)) as? [String: Any])
+        line["id"] = nil
+        line["line"] = nil
+        XCTAssertEqual((single["ids"] as? [Int])?.count, (single["tokens"] as? [String])?.count, "decompose: ids and tokens alike")
+        XCTAssertGreaterThan((single["ids"] as? [Int])?.count ?? 0, 4, "the whole prompt, not the prefix up to position 3")
+        XCTAssertEqual(line as NSDictionary, single as NSDictionary)
+    }
 }

@@ -45,7 +45,7 @@ final class CountBoundsTests: XCTestCase {
     func testNegativeNumbersReachTheirChecks() throws {
         let cases: [([String], String)] = [
             (["decompose", "-m", f32, "--ids", "2,5,9", "--target", "3", "--top", "-1"], "--top must be between 0 and 16777216"),
-            (["logits", "-m", f32, "--ids", "2,5,9", "--threads", "-1"], "--threads must be at least 1, not -1"),
+            (["logits", "-m", f32, "--ids", "2,5,9", "--threads", "-1"], "--threads must be between 1 and 1024, not -1"),
             (["logits", "-m", f32, "--ids", "-1"], "--ids: '-1' is not a non-negative integer"),
             (["logits", "-m", f32, "--ids", "2,5", "--max-memory", "-1MiB"], "malformed size '-1MiB'"),
             (["logits", "-m", f32, "--ids", "2,5", "--max-memory", "1.5"], "size '1.5' is a fraction of a byte; give a unit"),
@@ -68,6 +68,8 @@ final class CountBoundsTests: XCTestCase {
         defer { unlink(fifo) }
         CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", fifo, "--ids", "2"]), contains: "is not a regular file")
         CLIRunner.assertCleanError(try CLIRunner.run(["inspect", fifo]), contains: "is not a regular file")
+        CLIRunner.assertCleanError(
+            try CLIRunner.run(["convert", fifo, "-o", fifo + ".prism"]), contains: "is not a regular file (a pipe or a device)")
         CLIRunner.assertCleanError(try CLIRunner.run(["logits", "-m", "/dev/zero", "--ids", "2"]), contains: "is not a regular file")
         CLIRunner.assertCleanError(
             try CLIRunner.run(["batch", "-m", f32, "--input", fifo, "--output", fifo + ".jsonl"]), contains: "not a regular file")

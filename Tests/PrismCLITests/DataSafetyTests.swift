@@ -386,6 +386,10 @@ final class DataSafetyTests: XCTestCase {
         let journal = try Data(contentsOf: URL(fileURLWithPath: out + ".journal"))
         try assertError(["summarize", out, "-o", out + ".journal", "--force"], "belongs to the batch output \(out)")
         try assertError(["merge", out, "-o", out + ".lock", "--force"], "belongs to the batch output \(out)")
+        try assertError(["summarize", out, "-o", out, "--force"], "is this command's input")
+        let second = dir + "/second.jsonl"
+        XCTAssertEqual(try run(["batch", "-m", f32, "--input", input, "--output", second, "--quiet"]).status, 0)
+        try assertError(["summarize", out, "-o", second, "--force"], "\(second) is a batch job's output (it has a journal)")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + ".journal")), journal)
         let other = dir + "/other.jsonl"
         let r = try run(["batch", "-m", f32, "--input", input, "--output", other, "--summary", other, "--quiet"])

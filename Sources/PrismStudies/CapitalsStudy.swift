@@ -399,7 +399,7 @@ public struct CapitalsStudy {
         )
         try out.figure(
             Chart.lines(
-                title: "Head \(head) reading `\(f.tokens[jc])`, by piece of its input", categories: f.pathLabels, series: pathSeries,
+                title: "Head \(head) reading \"\(f.tokens[jc])\", by piece of its input", categories: f.pathLabels, series: pathSeries,
                 xLabel: "piece of the source stream", yLabel: "logit contribution"),
             name: "chained", caption: "Embedding and each earlier block's write at the country token, through the head.",
             csv: CSV.series(categoryHeader: "piece", categories: f.pathLabels, series: pathSeries))

@@ -27,6 +27,9 @@ public struct ExplorerInputs {
     public var pieces: [Int: String]
     /// Neurons kept per layer and target (the largest |term|).
     public var neuronsPerLayer: Int = 12
+    /// Activations read from a store: its route's id and words (as `decompose` prints them),
+    /// in place of `route`'s.
+    public var storedRoute: (id: String, text: String)?
 
     public init(
         modelPath: String, config: GemmaConfig, route: ActivationRoute, decomposition: Decomposition, decomposeJSON: [String: Any],
@@ -86,7 +89,7 @@ public enum ExplorerData {
                 "d_mlp": c.intermediateSize, "vocab": c.vocabSize,
                 "softcap": c.finalLogitSoftcapping.map { $0 as Any } ?? NSNull(),
             ] as [String: Any],
-            "route": routeObject(x.route),
+            "route": x.storedRoute.map { ["id": $0.id, "text": $0.text] as [String: Any] } ?? routeObject(x.route),
             "position": d.position,
             "prompt_length": d.ids.count,
             "tokens": tokens,

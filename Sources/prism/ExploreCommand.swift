@@ -71,6 +71,9 @@ struct ExploreCommand: ParsableCommand {
                 ranks: ranks, lens: lens, patterns: patterns,
                 pieces: try Self.pieces(session, ids: Array(ids.prefix(p + 1)), targets: ts, lens: lens, ranks: ranks))
             inputsForPage.neuronsPerLayer = neuronsPerLayer
+            if input.stored {
+                inputsForPage.storedRoute = (OutputStamp.route(session, stored: true), OutputStamp.routeText(session, stored: true))
+            }
             try write(ExplorerData.object(inputsForPage), title: "prism explore: " + ts.map(\.label).joined(separator: ", "), decomposeObject)
         }
     }

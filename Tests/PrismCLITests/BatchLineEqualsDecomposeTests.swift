@@ -4,10 +4,16 @@ import XCTest
 /// A batch line is exactly what `prism decompose --json` prints for the same prompt and targets,
 /// plus `id` and `line` (issue 18: the README said so and it was not true).
 final class BatchLineEqualsDecomposeTests: XCTestCase {
-    func testBatchLineIsTheDecomposeObjectPlusIdAndLine() throws {
-        let dir = NSTemporaryDirectory() + "batch-eq-\(UUID().uuidString)"
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "batch-eq-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testBatchLineIsTheDecomposeObjectPlusIdAndLine() throws {
         let model = CLIRunner.fixtures + "/tiny-gemma2"
         let input = dir + "/in.jsonl", output = dir + "/out.jsonl"
         try Data(#"{"id":"fr","prompt":"The capital of France is","targets":[" Paris"],"target_diffs":[[" Paris"," London"]]}"#.utf8 + [10])
@@ -29,9 +35,6 @@ final class BatchLineEqualsDecomposeTests: XCTestCase {
     /// With a position before the last, too: the line reports the whole prompt (its ids were cut
     /// to the decomposed prefix, where `decompose` reports every token).
     func testBatchLineAtAnEarlierPositionReportsTheWholePrompt() throws {
-        let dir = NSTemporaryDirectory() + "batch-eq-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let model = CLIRunner.fixtures + "/tiny-f32"
         let input = dir + "/in.jsonl", output = dir + "/out.jsonl"
         try Data(#"{"id":"p","prompt":"The capital of France is","targets":[" Paris"],"position":3}"#.utf8 + [10]).write(to: URL(fileURLWithPath: input))

@@ -116,8 +116,7 @@ public enum Outputs {
 
     /// Whether `path` lies inside directory `dir` (both resolved).
     static func isInside(_ path: String, _ dir: String) -> Bool {
-        let p = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
-        let d = URL(fileURLWithPath: dir).resolvingSymlinksInPath().standardizedFileURL.path
+        let p = resolved(path), d = resolved(dir)
         return p.hasPrefix(d.hasSuffix("/") ? d : d + "/")
     }
 

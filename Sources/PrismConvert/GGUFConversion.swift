@@ -85,29 +85,6 @@ extension Converter {
     /// 32 by 6-bit factors: none of those fits one f16 scale per 32 integers.
     public static func carriesExactly(_ type: GGMLType) -> Bool { type == .Q8_0 || type == .Q5_0 || type == .Q4_0 }
 
-    /// One block's 32 integers `q` (`x = d q`, `d` the f16 at the block's start) into `out`, as
-    /// ggml's dequantizers read them (see `GGMLDequantize`).
-    public static func blockIntegers(_ type: GGMLType, _ p: UnsafeRawPointer, into out: UnsafeMutablePointer<Int8>) {
-        let b = p.assumingMemoryBound(to: UInt8.self)
-        switch type {
-        case .Q4_0:
-            for j in 0..<16 {
-                out[j] = Int8(Int(b[2 + j] & 15) - 8)
-                out[j + 16] = Int8(Int(b[2 + j] >> 4) - 8)
-            }
-        case .Q5_0:
-            let qh = UInt32(b[2]) | UInt32(b[3]) << 8 | UInt32(b[4]) << 16 | UInt32(b[5]) << 24
-            for j in 0..<16 {
-                let lo = Int(b[6 + j] & 15) | Int((qh >> UInt32(j)) & 1) << 4
-                let hi = Int(b[6 + j] >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
-                out[j] = Int8(lo - 16)
-                out[j + 16] = Int8(hi - 16)
-            }
-        default:  // Q8_0
-            UnsafeMutableRawPointer(out).copyMemory(from: p + 2, byteCount: 32)
-        }
-    }
-
     /// A Q8_0, Q5_0 or Q4_0 tensor (see `carriesExactly`) is this file's int8 encoding split in
     /// two parts: the blocks' integers and their f16 scales are copied, not re-rounded, so every
     /// dequantized value equals the GGUF's. Returns nil (the caller dequantizes instead) when a
@@ -138,7 +115,8 @@ extension Converter {
             while r0 < rows {
                 let r1 = min(rows, r0 + slabRows)
                 for b in (r0 * blocks)..<(r1 * blocks) {
-                    Self.blockIntegers(info.type, base + b * blockBytes, into: quants + (b - r0 * blocks) * bs)
+                    GGMLDequantize.blockIntegers(
+                        info.type, (base + b * blockBytes).assumingMemoryBound(to: UInt8.self), into: quants + (b - r0 * blocks) * bs)
                 }
                 let chunk = UnsafeRawBufferPointer(start: quants, count: (r1 - r0) * cols)
                 if sample.count < Self.lz4SampleBytes { sample += chunk.prefix(Self.lz4SampleBytes - sample.count) }

@@ -23,11 +23,9 @@ public enum GGMLDequantize {
         case .F32: memcpy(out, bytes, elements * 4)
         case .F16: for i in 0..<elements { out[i] = half(src, 2 * i) }
         case .BF16: for i in 0..<elements { out[i] = Float(bitPattern: UInt32(u16(src, 2 * i)) << 16) }
-        case .Q8_0: for b in 0..<blocks { q8_0(src + b * step, out + b * 32) }
-        case .Q4_0: for b in 0..<blocks { q4_0(src + b * step, out + b * 32) }
+        case .Q8_0, .Q4_0, .Q5_0: for b in 0..<blocks { symmetric(type, src + b * step, out + b * 32) }
         case .Q4_1: for b in 0..<blocks { q4_1(src + b * step, out + b * 32) }
-        case .Q5_0: for b in 0..<blocks { q5(src + b * step, hasMin: false, out + b * 32) }
-        case .Q5_1: for b in 0..<blocks { q5(src + b * step, hasMin: true, out + b * 32) }
+        case .Q5_1: for b in 0..<blocks { q5_1(src + b * step, out + b * 32) }
         case .Q2_K: for b in 0..<blocks { q2_K(src + b * step, out + b * 256) }
         case .Q3_K: for b in 0..<blocks { q3_K(src + b * step, out + b * 256) }
         case .Q4_K: for b in 0..<blocks { q45_K(src + b * step, highBits: false, out + b * 256) }
@@ -57,19 +55,37 @@ public enum GGMLDequantize {
 
     // MARK: - 32-element blocks
 
-    /// Q8_0: f16 d, 32 x int8; x = q * d.
-    @inline(__always) static func q8_0(_ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) {
-        let d = half(p, 0)
-        for j in 0..<32 { out[j] = Float(Int8(bitPattern: p[2 + j])) * d }
+    /// The 32 integers `q` of a Q8_0, Q5_0 or Q4_0 block, whose values are `x = d q` with `d` the
+    /// f16 at the block's start: Q8_0 32 x int8; Q4_0 16 bytes of nibbles (low nibbles are
+    /// elements 0-15, high 16-31), less 8; Q5_0 a uint32 of fifth bits (bit j for element j),
+    /// nibbles as Q4_0, less 16. (The converter carries them into int8 as they are.)
+    public static func blockIntegers(_ type: GGMLType, _ p: UnsafePointer<UInt8>, into q: UnsafeMutablePointer<Int8>) {
+        switch type {
+        case .Q4_0:
+            for j in 0..<16 {
+                q[j] = Int8(Int(p[2 + j] & 15) - 8)
+                q[j + 16] = Int8(Int(p[2 + j] >> 4) - 8)
+            }
+        case .Q5_0:
+            let qh = UInt32(u16(p, 2)) | UInt32(u16(p, 4)) << 16
+            for j in 0..<16 {
+                let lo = Int(p[6 + j] & 15) | Int((qh >> UInt32(j)) & 1) << 4
+                let hi = Int(p[6 + j] >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
+                q[j] = Int8(lo - 16)
+                q[j + 16] = Int8(hi - 16)
+            }
+        default:  // Q8_0
+            for j in 0..<32 { q[j] = Int8(bitPattern: p[2 + j]) }
+        }
     }
 
-    /// Q4_0: f16 d, 16 bytes of nibbles (low nibbles are elements 0-15, high 16-31); x = d * (q - 8).
-    @inline(__always) static func q4_0(_ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) {
+    /// Q8_0, Q5_0, Q4_0: `x = d q` over `blockIntegers`.
+    @inline(__always) static func symmetric(_ type: GGMLType, _ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) {
         let d = half(p, 0)
-        for j in 0..<16 {
-            let x = p[2 + j]
-            out[j] = d * Float(Int32(x & 15) - 8)
-            out[j + 16] = d * Float(Int32(x >> 4) - 8)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+            guard let base = q.baseAddress else { return }
+            blockIntegers(type, p, into: base)
+            for j in 0..<32 { out[j] = d * Float(base[j]) }
         }
     }
 
@@ -83,28 +99,17 @@ public enum GGMLDequantize {
         }
     }
 
-    /// Q5_0 / Q5_1: f16 d (, f16 m), a uint32 of fifth bits (bit j for element j), nibbles as Q4_0.
-    /// Q5_0: x = d * (q - 16); Q5_1: x = d * q + m.
-    @inline(__always) static func q5(_ p: UnsafePointer<UInt8>, hasMin: Bool, _ out: UnsafeMutablePointer<Float>) {
-        let d = half(p, 0)
-        let h = hasMin ? 4 : 2
-        let qh = UInt32(u16(p, h)) | UInt32(u16(p, h + 2)) << 16
-        let qs = p + h + 4
-        if hasMin {
-            let m = half(p, 2)
-            for j in 0..<16 {
-                let lo = UInt32(qs[j] & 15) | ((qh >> j) & 1) << 4
-                let hi = UInt32(qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4
-                out[j] = d * Float(lo) + m
-                out[j + 16] = d * Float(hi) + m
-            }
-        } else {
-            for j in 0..<16 {
-                let lo = Int32(qs[j] & 15) | Int32((qh >> j) & 1) << 4
-                let hi = Int32(qs[j] >> 4) | Int32((qh >> (j + 16)) & 1) << 4
-                out[j] = d * Float(lo - 16)
-                out[j + 16] = d * Float(hi - 16)
-            }
+    /// Q5_1: f16 d, f16 m, a uint32 of fifth bits (bit j for element j), nibbles as Q4_0;
+    /// x = d * q + m.
+    @inline(__always) static func q5_1(_ p: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) {
+        let d = half(p, 0), m = half(p, 2)
+        let qh = UInt32(u16(p, 4)) | UInt32(u16(p, 6)) << 16
+        let qs = p + 8
+        for j in 0..<16 {
+            let lo = UInt32(qs[j] & 15) | ((qh >> j) & 1) << 4
+            let hi = UInt32(qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4
+            out[j] = d * Float(lo) + m
+            out[j + 16] = d * Float(hi) + m
         }
     }
 }

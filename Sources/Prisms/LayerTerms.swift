@@ -10,6 +10,13 @@ struct LayerInputs: Sendable {
     let v: ActivationTensor  // [T, kvH, hd]
     let pattern: [Float]  // [H, S]
     let post: ArraySlice<Float>  // [ff]
+    /// The post-norms' frozen 1/rms of this position's attention and MLP outputs (1 without
+    /// post-norms).
+    let attnPostScale: Float
+    let mlpPostScale: Float
+    /// Source positions in the pattern rows.
+    var S: Int { pattern.count / max(1, heads) }
+    let heads: Int
 }
 
 /// One (prompt, target) pair in one layer: the target's frozen readout and its pull-backs,
@@ -18,8 +25,6 @@ struct LayerTask: Sendable {
     let item: Int
     let target: Int
     let position: Int
-    /// Source positions in the pattern rows.
-    let S: Int
     let u: [Float]  // [d]
     let uWo: [Float]  // [H * hd]
     let uWd: [Float]  // [ff]
@@ -70,7 +75,7 @@ extension Prism {
     /// value at j through the same pull-back); per neuron `post_n (u W_down)_n`. Products in fp32
     /// widened, sums in Double.
     static func fill(_ r: inout LayerTerms, _ task: LayerTask, _ input: LayerInputs, heads H: Int, headDim hd: Int, group: Int, kvWidth kvw: Int) {
-        let p = task.position, S = task.S
+        let p = task.position, S = input.S
         r.attn = dotD(task.u[...], input.attnOut)
         r.mlp = dotD(task.u[...], input.mlpOut)
         input.z.withUnsafeBufferPointer { zp in

@@ -133,7 +133,6 @@ public struct Prism {
             // not Sendable), then every (prompt, target) pair's terms on the workers.
             var inputs: [LayerInputs] = []
             var tasks: [LayerTask] = []
-            var scalesA: [Float] = [], scalesM: [Float] = [], sources: [Int] = []
             for (i, item) in items.enumerated() {
                 let source = item.source, p = positions[i]
                 let input = LayerInputs(
@@ -141,18 +140,14 @@ public struct Prism {
                     z: try source.row(ActivationName.z(l), p),  // [H * hd]
                     v: try source.activation(ActivationName.v(l)),  // [T, kvH, hd]
                     pattern: try source.patternRow(layer: l, position: p),  // [H, S]
-                    post: try source.row(ActivationName.post(l), p))  // [ff]
-                // The post-norms' frozen 1/rms of this position's block outputs (1 without post-norms).
-                let sA = try postScale(source, ActivationName.ln1PostScale(l), lw.ln1PostGain, p)
-                let sM = try postScale(source, ActivationName.ln2PostScale(l), lw.ln2PostGain, p)
-                let S = input.pattern.count / H
+                    post: try source.row(ActivationName.post(l), p),  // [ff]
+                    attnPostScale: try postScale(source, ActivationName.ln1PostScale(l), lw.ln1PostGain, p),
+                    mlpPostScale: try postScale(source, ActivationName.ln2PostScale(l), lw.ln2PostGain, p), heads: H)
+                let S = input.S
                 guard input.pattern.count == H * S, S > p, (input.v.shape.first ?? 0) > p, input.v.values.count >= (p + 1) * kvw else {
                     throw PrismError("activation shapes of layer \(l) do not match the prompt")
                 }
                 inputs.append(input)
-                scalesA.append(sA)
-                scalesM.append(sM)
-                sources.append(S)
             }
             // (prompt, target) pairs a group at a time: each task holds copies of its pull-backs
             // (~(d + H hd + ff) floats), which a group keeps bounded however many prompts a chunk has.
@@ -162,10 +157,13 @@ public struct Prism {
                 for (i, k) in pairs[first..<min(pairs.count, first + Self.layerGroup)] {
                     let row = offsets[i] + k, target = effective[i][k]
                     // This target's pull-backs at layer l: its tokens' rows times the prompt's frozen scale.
-                    combine(target, scale: scales[i] * scalesA[i], layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) { $0.wo }
-                    combine(target, scale: scales[i] * scalesM[i], layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) { $0.down }
-                    tasks.append(
-                        LayerTask(item: i, target: k, position: positions[i], S: sources[i], u: Array(u[(row * d)..<((row + 1) * d)]), uWo: uWo, uWd: uWd))
+                    combine(target, scale: scales[i] * inputs[i].attnPostScale, layer: l, missing: missing, fresh: bWo, freshWidth: ow, into: &uWo) {
+                        $0.wo
+                    }
+                    combine(target, scale: scales[i] * inputs[i].mlpPostScale, layer: l, missing: missing, fresh: bWd, freshWidth: ff, into: &uWd) {
+                        $0.down
+                    }
+                    tasks.append(LayerTask(item: i, target: k, position: positions[i], u: Array(u[(row * d)..<((row + 1) * d)]), uWo: uWo, uWd: uWd))
                 }
                 let terms = Self.layerTerms(tasks, inputs, heads: H, headDim: hd, group: group, kvWidth: kvw, threads: options.threads)
                 for (t, task) in tasks.enumerated() {

@@ -232,7 +232,9 @@ final class ConvertTests: XCTestCase {
                 try block.withUnsafeBytes { raw in
                     let base = try XCTUnwrap(raw.baseAddress)
                     try want.withUnsafeMutableBufferPointer { try GGMLDequantize.rows(type, base, elements: 32, into: try XCTUnwrap($0.baseAddress)) }
-                    q.withUnsafeMutableBufferPointer { Converter.blockIntegers(type, base, into: $0.baseAddress!) }
+                    q.withUnsafeMutableBufferPointer {
+                        GGMLDequantize.blockIntegers(type, base.assumingMemoryBound(to: UInt8.self), into: $0.baseAddress!)
+                    }
                 }
                 let scale = Float(Float16(bitPattern: d))
                 XCTAssertEqual(q.map { Float($0) * scale }, want, "\(type.name)")
